@@ -1,0 +1,705 @@
+//! capture: streaming readers for legacy pcap and pcapng (plain, gzip,
+//! stdin) that yield borrowed frames.
+//!
+//! Input: any `Read`. Output: [`Frame`]s numbered from 1 as Wireshark numbers
+//! them, each borrowing its bytes from one read buffer (no copy, no
+//! allocation per frame). Record framing (lengths) is validated here before
+//! pcap-parser sees the bytes, because pcap-parser subtracts past zero on
+//! pcapng blocks shorter than 12 bytes (see NOTES-crates.md).
+//!
+//! Never: decode link layers (that is `decode`), panic on any byte sequence,
+//! or buffer more than [`MAX_RECORD`] plus one read chunk.
+
+pub mod time;
+pub mod writer;
+
+use std::io::{self, Read};
+
+pub use pcap_parser::Linktype;
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapNGPacketBlock;
+pub use time::Timestamp;
+
+/// Bytes asked of the source per read; the buffer starts this large.
+pub const READ_CHUNK: usize = 1 << 20;
+/// The largest record (pcap record or pcapng block) accepted. libpcap's own
+/// snapshot limit is 256 KiB; pcapng blocks with long comments or
+/// decryption secrets can be larger, so we allow 64 MiB and call anything
+/// longer corrupt.
+pub const MAX_RECORD: usize = 64 << 20;
+/// Page alignment of the read buffer: unaligned `read()` targets were
+/// measured 5x slower on our machines (NOTES-crates.md).
+const BUF_ALIGN: usize = 4096;
+
+const PCAP_HEADER_LEN: usize = 24;
+const PCAP_RECORD_HEADER_LEN: usize = 16;
+const PCAP_MODIFIED_RECORD_HEADER_LEN: usize = 24;
+const PCAPNG_SHB_MAGIC: u32 = 0x0A0D_0D0A;
+const PCAPNG_BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
+const PCAPNG_MIN_BLOCK: usize = 12;
+const PCAPNG_MIN_SHB: usize = 28;
+const DEFAULT_TSRESOL: u64 = 1_000_000;
+
+/// One captured frame, borrowed from the reader's buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// 1-based, counting every packet record in the file (as Wireshark).
+    pub number: u64,
+    pub ts: Timestamp,
+    pub link: Linktype,
+    /// Interface index within its pcapng section (0 for legacy pcap).
+    pub interface: u32,
+    /// Captured bytes (may be shorter than `orig_len`: snaplen).
+    pub data: &'a [u8],
+    pub orig_len: u32,
+}
+
+/// What kind of file the reader found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Pcap,
+    PcapNg,
+}
+
+/// A fatal problem with a capture: reading stops. Offsets are byte offsets
+/// in the (decompressed) capture stream.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot read: {0}")]
+    Io(#[from] io::Error),
+    #[error("empty file: not a capture")]
+    Empty,
+    #[error("not a capture file (starts with {magic}); expected pcap, pcapng or gzip")]
+    NotCapture { magic: String },
+    #[error("{format} file: not supported; convert it to pcap or pcapng first")]
+    Unsupported { format: &'static str },
+    #[error("truncated {what} at offset {offset}: the file ends inside it")]
+    Truncated { what: &'static str, offset: u64 },
+    #[error("corrupt {what} at offset {offset}: {reason}")]
+    Corrupt {
+        what: &'static str,
+        offset: u64,
+        reason: String,
+    },
+}
+
+/// A non-fatal problem: the record is skipped, reading goes on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureNote {
+    pub offset: u64,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    link: Linktype,
+    units_per_sec: u64,
+    offset_secs: i64,
+}
+
+#[derive(Debug)]
+enum Format {
+    Pcap {
+        big_endian: bool,
+        nanos: bool,
+        modified: bool,
+        link: Linktype,
+    },
+    PcapNg {
+        big_endian: bool,
+        interfaces: Vec<Interface>,
+    },
+}
+
+/// Where a packet sits in the buffer once its record is complete.
+struct PacketAt {
+    data_off: usize,
+    data_len: usize,
+    record_len: usize,
+    ts: Timestamp,
+    link: Linktype,
+    interface: u32,
+    orig_len: u32,
+}
+
+/// A page-aligned growable byte window over `store`.
+struct Window {
+    store: Vec<u8>,
+    base: usize,
+    cap: usize,
+    /// Unconsumed bytes are `start..end`, relative to `base`.
+    start: usize,
+    end: usize,
+}
+
+impl Window {
+    fn with_capacity(cap: usize) -> Self {
+        let store = vec![0u8; cap + BUF_ALIGN];
+        let base = store.as_ptr().align_offset(BUF_ALIGN).min(BUF_ALIGN);
+        Window {
+            store,
+            base,
+            cap,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.store[self.base + self.start..self.base + self.end]
+    }
+
+    /// Moves the unconsumed bytes to the front, growing the window when
+    /// `need` bytes would not fit.
+    fn make_room(&mut self, need: usize) {
+        if need <= self.cap {
+            self.store
+                .copy_within(self.base + self.start..self.base + self.end, self.base);
+        } else {
+            let mut bigger = Window::with_capacity(need.next_power_of_two().max(self.cap));
+            let n = self.len();
+            bigger.store[bigger.base..bigger.base + n].copy_from_slice(self.bytes());
+            *self = Window { end: n, ..bigger };
+            return;
+        }
+        self.end -= self.start;
+        self.start = 0;
+    }
+
+    fn spare(&mut self) -> &mut [u8] {
+        &mut self.store[self.base + self.end..self.base + self.cap]
+    }
+}
+
+/// Streaming capture reader. Call [`CaptureReader::next_frame`] until it
+/// returns `Ok(None)`; drain [`CaptureReader::take_notes`] as you go.
+pub struct CaptureReader {
+    src: Box<dyn Read + Send>,
+    win: Window,
+    /// Stream offset of `win.start`.
+    offset: u64,
+    eof: bool,
+    format: Format,
+    kind: FileKind,
+    gzip: bool,
+    frames: u64,
+    pending: usize,
+    notes: Vec<CaptureNote>,
+}
+
+/// Reads until `buf` holds `n` bytes or the source ends.
+fn read_prefix(src: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut prefix = Vec::with_capacity(n);
+    let mut chunk = [0u8; 64];
+    while prefix.len() < n {
+        let want = (n - prefix.len()).min(chunk.len());
+        match src.read(&mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(k) => prefix.extend_from_slice(&chunk[..k]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(prefix)
+}
+
+fn magic_hex(prefix: &[u8]) -> String {
+    prefix.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+impl CaptureReader {
+    /// Recognises the file by its first bytes (pcap in both byte orders and
+    /// both precisions, the "modified" pcap, pcapng, gzip of any of these)
+    /// and reads its header.
+    pub fn open(mut src: Box<dyn Read + Send>) -> Result<CaptureReader, CaptureError> {
+        let mut prefix = read_prefix(&mut src, 4)?;
+        let mut gzip = false;
+        if prefix.starts_with(&[0x1f, 0x8b]) {
+            gzip = true;
+            let chained = io::Cursor::new(prefix).chain(src);
+            src = Box::new(flate2::read::MultiGzDecoder::new(chained));
+            prefix = read_prefix(&mut src, 4)?;
+        }
+        if prefix.is_empty() {
+            return Err(CaptureError::Empty);
+        }
+        if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            return Err(CaptureError::Unsupported {
+                format: "zstd-compressed",
+            });
+        }
+        if prefix.starts_with(b"snoo") {
+            return Err(CaptureError::Unsupported { format: "snoop" });
+        }
+        let mut win = Window::with_capacity(READ_CHUNK);
+        win.store[win.base..win.base + prefix.len()].copy_from_slice(&prefix);
+        win.end = prefix.len();
+        let mut reader = CaptureReader {
+            src,
+            win,
+            offset: 0,
+            eof: false,
+            format: Format::PcapNg {
+                big_endian: false,
+                interfaces: Vec::new(),
+            },
+            kind: FileKind::PcapNg,
+            gzip,
+            frames: 0,
+            pending: 0,
+            notes: Vec::new(),
+        };
+        let magic =
+            u32::from_le_bytes(prefix.get(..4).and_then(|m| m.try_into().ok()).ok_or_else(
+                || CaptureError::NotCapture {
+                    magic: magic_hex(&prefix),
+                },
+            )?);
+        match magic {
+            0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1 => {
+                reader.read_pcap_header()?;
+            }
+            PCAPNG_SHB_MAGIC => {
+                // The section header is read as the first block.
+            }
+            _ => {
+                return Err(CaptureError::NotCapture {
+                    magic: magic_hex(&prefix),
+                });
+            }
+        }
+        Ok(reader)
+    }
+
+    /// Opens a file by path; `-` is stdin.
+    pub fn open_path(path: &std::path::Path) -> Result<CaptureReader, CaptureError> {
+        if path.as_os_str() == "-" {
+            return CaptureReader::open(Box::new(io::stdin()));
+        }
+        let file = std::fs::File::open(path)?;
+        CaptureReader::open(Box::new(file))
+    }
+
+    pub fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// True when the file was gzip-compressed.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// Bytes of capture consumed so far (after decompression).
+    pub fn position(&self) -> u64 {
+        self.offset + self.pending as u64
+    }
+
+    /// Frames returned so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Non-fatal problems met since the last call (skipped records).
+    pub fn take_notes(&mut self) -> Vec<CaptureNote> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Ensures `need` unconsumed bytes are buffered. False at end of input.
+    fn fill(&mut self, need: usize) -> io::Result<bool> {
+        if self.win.len() >= need {
+            return Ok(true);
+        }
+        // Compact when the record would not fit or little room is left for
+        // the next read: reads stay large, copies stay small (one record).
+        if self.win.start + need > self.win.cap || self.win.cap - self.win.end < self.win.cap / 4 {
+            self.win.make_room(need);
+        }
+        while self.win.len() < need && !self.eof {
+            match self.src.read(self.win.spare()) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.win.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.win.len() >= need)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.win.start += n;
+        self.offset += n as u64;
+    }
+
+    fn read_pcap_header(&mut self) -> Result<(), CaptureError> {
+        if !self.fill(PCAP_HEADER_LEN)? {
+            return Err(CaptureError::Truncated {
+                what: "pcap file header",
+                offset: 0,
+            });
+        }
+        let (_, hdr) = pcap_parser::parse_pcap_header(self.win.bytes()).map_err(|e| {
+            CaptureError::Corrupt {
+                what: "pcap file header",
+                offset: 0,
+                reason: format!("{e:?}"),
+            }
+        })?;
+        self.format = Format::Pcap {
+            big_endian: hdr.is_bigendian(),
+            nanos: hdr.is_nanosecond_precision(),
+            modified: hdr.is_modified_format(),
+            link: hdr.network,
+        };
+        self.kind = FileKind::Pcap;
+        self.consume(PCAP_HEADER_LEN);
+        Ok(())
+    }
+
+    /// The next frame, or `None` at the end of the capture.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        let done = std::mem::take(&mut self.pending);
+        self.consume(done);
+        let at = loop {
+            let next = match self.format {
+                Format::Pcap { .. } => self.next_pcap_record()?,
+                Format::PcapNg { .. } => self.next_pcapng_block()?,
+            };
+            match next {
+                Step::End => return Ok(None),
+                Step::Skip(n) => self.consume(n),
+                Step::Packet(at) => break at,
+            }
+        };
+        self.pending = at.record_len;
+        self.frames += 1;
+        let start = self.win.base + self.win.start + at.data_off;
+        Ok(Some(Frame {
+            number: self.frames,
+            ts: at.ts,
+            link: at.link,
+            interface: at.interface,
+            data: &self.win.store[start..start + at.data_len],
+            orig_len: at.orig_len,
+        }))
+    }
+
+    fn next_pcap_record(&mut self) -> Result<Step, CaptureError> {
+        let Format::Pcap {
+            big_endian,
+            nanos,
+            modified,
+            link,
+        } = self.format
+        else {
+            unreachable!("called only for legacy pcap")
+        };
+        let hdr_len = if modified {
+            PCAP_MODIFIED_RECORD_HEADER_LEN
+        } else {
+            PCAP_RECORD_HEADER_LEN
+        };
+        if !self.fill(hdr_len)? {
+            return self.end_or_truncated("pcap record header");
+        }
+        let h = self.win.bytes();
+        let caplen_bytes = [h[8], h[9], h[10], h[11]];
+        let caplen = if big_endian {
+            u32::from_be_bytes(caplen_bytes)
+        } else {
+            u32::from_le_bytes(caplen_bytes)
+        } as usize;
+        if caplen > MAX_RECORD {
+            return Err(CaptureError::Corrupt {
+                what: "pcap record",
+                offset: self.offset,
+                reason: format!("captured length {caplen} is over the {MAX_RECORD}-byte limit"),
+            });
+        }
+        if !self.fill(hdr_len + caplen)? {
+            return self.end_or_truncated("pcap record");
+        }
+        let bytes = self.win.bytes();
+        let parsed = if modified {
+            pcap_parser::parse_pcap_frame_modified(bytes)
+        } else if big_endian {
+            pcap_parser::parse_pcap_frame_be(bytes)
+        } else {
+            pcap_parser::parse_pcap_frame(bytes)
+        };
+        let (_, rec) = parsed.map_err(|e| CaptureError::Corrupt {
+            what: "pcap record",
+            offset: self.offset,
+            reason: format!("{e:?}"),
+        })?;
+        let frac_ns = if nanos {
+            u64::from(rec.ts_usec)
+        } else {
+            u64::from(rec.ts_usec) * 1000
+        };
+        let ts = Timestamp::new(
+            i64::from(rec.ts_sec) + (frac_ns / 1_000_000_000) as i64,
+            (frac_ns % 1_000_000_000) as u32,
+        );
+        Ok(Step::Packet(PacketAt {
+            data_off: hdr_len,
+            data_len: caplen,
+            record_len: hdr_len + caplen,
+            ts,
+            link,
+            interface: 0,
+            orig_len: rec.origlen,
+        }))
+    }
+
+    fn end_or_truncated(&self, what: &'static str) -> Result<Step, CaptureError> {
+        if self.win.len() == 0 {
+            Ok(Step::End)
+        } else {
+            Err(CaptureError::Truncated {
+                what,
+                offset: self.offset,
+            })
+        }
+    }
+
+    fn next_pcapng_block(&mut self) -> Result<Step, CaptureError> {
+        if !self.fill(PCAPNG_MIN_BLOCK)? {
+            return self.end_or_truncated("pcapng block header");
+        }
+        let h = self.win.bytes();
+        let raw_type = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let mut big_endian = match &self.format {
+            Format::PcapNg { big_endian, .. } => *big_endian,
+            Format::Pcap { .. } => unreachable!("called only for pcapng"),
+        };
+        let is_shb = raw_type == PCAPNG_SHB_MAGIC;
+        if is_shb {
+            let bom = [h[8], h[9], h[10], h[11]];
+            big_endian = if u32::from_le_bytes(bom) == PCAPNG_BYTE_ORDER_MAGIC {
+                false
+            } else if u32::from_be_bytes(bom) == PCAPNG_BYTE_ORDER_MAGIC {
+                true
+            } else {
+                return Err(CaptureError::Corrupt {
+                    what: "pcapng section header",
+                    offset: self.offset,
+                    reason: format!("byte-order magic {} is neither order", magic_hex(&bom)),
+                });
+            };
+        }
+        let len_bytes = [h[4], h[5], h[6], h[7]];
+        let block_len = if big_endian {
+            u32::from_be_bytes(len_bytes)
+        } else {
+            u32::from_le_bytes(len_bytes)
+        } as usize;
+        let min = if is_shb {
+            PCAPNG_MIN_SHB
+        } else {
+            PCAPNG_MIN_BLOCK
+        };
+        if block_len < min || block_len % 4 != 0 || block_len > MAX_RECORD {
+            return Err(CaptureError::Corrupt {
+                what: "pcapng block",
+                offset: self.offset,
+                reason: format!(
+                    "block length {block_len} (must be a multiple of 4, at least {min}, at most {MAX_RECORD})"
+                ),
+            });
+        }
+        if !self.fill(block_len)? {
+            return Err(CaptureError::Truncated {
+                what: "pcapng block",
+                offset: self.offset,
+            });
+        }
+        let bytes = &self.win.bytes()[..block_len];
+        let t = &bytes[block_len - 4..];
+        let trailer = if big_endian {
+            u32::from_be_bytes([t[0], t[1], t[2], t[3]])
+        } else {
+            u32::from_le_bytes([t[0], t[1], t[2], t[3]])
+        } as usize;
+        if trailer != block_len {
+            return Err(CaptureError::Corrupt {
+                what: "pcapng block",
+                offset: self.offset,
+                reason: format!("leading length {block_len} and trailing length {trailer} differ"),
+            });
+        }
+        let parsed = if is_shb {
+            pcap_parser::pcapng::parse_sectionheaderblock(bytes)
+                .map(|(r, b)| (r, Block::SectionHeader(b)))
+        } else if big_endian {
+            pcap_parser::pcapng::parse_block_be(bytes)
+        } else {
+            pcap_parser::pcapng::parse_block_le(bytes)
+        };
+        let block = match parsed {
+            Ok((_, b)) => b,
+            Err(e) => {
+                self.notes.push(CaptureNote {
+                    offset: self.offset,
+                    message: format!("pcapng block of type {raw_type:#010x} skipped: {e:?}"),
+                });
+                return Ok(Step::Skip(block_len));
+            }
+        };
+        let base_ptr = bytes.as_ptr() as usize;
+        let Format::PcapNg { interfaces, .. } = &mut self.format else {
+            unreachable!("checked above")
+        };
+        let mut note = None;
+        let step = match block {
+            Block::SectionHeader(_) => {
+                interfaces.clear();
+                Step::Skip(block_len)
+            }
+            Block::InterfaceDescription(idb) => {
+                let units_per_sec = match tsresol_units(idb.if_tsresol) {
+                    Some(u) => u,
+                    None => {
+                        note = Some(format!(
+                            "interface {} has an impossible if_tsresol {:#04x}; microseconds assumed",
+                            interfaces.len(),
+                            idb.if_tsresol
+                        ));
+                        DEFAULT_TSRESOL
+                    }
+                };
+                interfaces.push(Interface {
+                    link: idb.linktype,
+                    units_per_sec,
+                    offset_secs: idb.if_tsoffset,
+                });
+                Step::Skip(block_len)
+            }
+            Block::EnhancedPacket(epb) => match interfaces.get(epb.if_id as usize) {
+                Some(ifc) => {
+                    let data = epb.packet_data();
+                    let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                    Step::Packet(PacketAt {
+                        data_off: data.as_ptr() as usize - base_ptr,
+                        data_len: data.len(),
+                        record_len: block_len,
+                        ts: Timestamp::from_units(units, ifc.units_per_sec, ifc.offset_secs),
+                        link: ifc.link,
+                        interface: epb.if_id,
+                        orig_len: epb.origlen,
+                    })
+                }
+                None => {
+                    note = Some(format!(
+                        "enhanced packet block names interface {} but the section has {}; skipped",
+                        epb.if_id,
+                        interfaces.len()
+                    ));
+                    Step::Skip(block_len)
+                }
+            },
+            Block::SimplePacket(spb) => match interfaces.first() {
+                Some(ifc) => {
+                    let data = spb.packet_data();
+                    Step::Packet(PacketAt {
+                        data_off: data.as_ptr() as usize - base_ptr,
+                        data_len: data.len(),
+                        record_len: block_len,
+                        // Simple packet blocks carry no timestamp.
+                        ts: Timestamp::default(),
+                        link: ifc.link,
+                        interface: 0,
+                        orig_len: spb.origlen,
+                    })
+                }
+                None => {
+                    note = Some("simple packet block before any interface; skipped".to_string());
+                    Step::Skip(block_len)
+                }
+            },
+            _ => Step::Skip(block_len),
+        };
+        if let Format::PcapNg { big_endian: be, .. } = &mut self.format {
+            *be = big_endian;
+        }
+        if is_shb {
+            self.kind = FileKind::PcapNg;
+        }
+        if let Some(message) = note {
+            self.notes.push(CaptureNote {
+                offset: self.offset,
+                message,
+            });
+        }
+        Ok(step)
+    }
+}
+
+enum Step {
+    End,
+    Skip(usize),
+    Packet(PacketAt),
+}
+
+/// `if_tsresol` to units per second: the high bit selects a power of two,
+/// otherwise a power of ten. `None` when it does not fit in 64 bits.
+fn tsresol_units(v: u8) -> Option<u64> {
+    let exp = u32::from(v & 0x7f);
+    if v & 0x80 != 0 {
+        1u64.checked_shl(exp)
+    } else {
+        10u64.checked_pow(exp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsresol_decimal_and_binary() {
+        assert_eq!(tsresol_units(6), Some(1_000_000));
+        assert_eq!(tsresol_units(9), Some(1_000_000_000));
+        assert_eq!(tsresol_units(0x80 | 10), Some(1024));
+        assert_eq!(tsresol_units(20), None);
+        assert_eq!(tsresol_units(0x80 | 64), None);
+    }
+
+    fn open_bytes(b: &[u8]) -> Result<CaptureReader, CaptureError> {
+        CaptureReader::open(Box::new(io::Cursor::new(b.to_vec())))
+    }
+
+    #[test]
+    fn rejects_non_captures_with_their_magic() {
+        match open_bytes(b"hello world") {
+            Err(CaptureError::NotCapture { magic }) => assert_eq!(magic, "68656c6c"),
+            other => panic!("unexpected {other:?}", other = other.err()),
+        }
+        assert!(matches!(open_bytes(b""), Err(CaptureError::Empty)));
+        assert!(matches!(
+            open_bytes(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0]),
+            Err(CaptureError::Unsupported { .. })
+        ));
+    }
+
+    #[test]
+    fn short_pcapng_block_length_is_an_error_not_a_panic() {
+        // SHB with block length 8: pcap-parser would subtract past zero.
+        let mut b = Vec::new();
+        b.extend_from_slice(&PCAPNG_SHB_MAGIC.to_le_bytes());
+        b.extend_from_slice(&8u32.to_le_bytes());
+        b.extend_from_slice(&PCAPNG_BYTE_ORDER_MAGIC.to_le_bytes());
+        b.extend_from_slice(&[0u8; 16]);
+        let mut r = open_bytes(&b).expect("magic is pcapng");
+        match r.next_frame() {
+            Err(CaptureError::Corrupt { offset, .. }) => assert_eq!(offset, 0),
+            other => panic!(
+                "expected corrupt block, got {:?}",
+                other.map(|f| f.map(|f| f.number))
+            ),
+        }
+    }
+}

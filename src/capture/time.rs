@@ -1,0 +1,104 @@
+//! Capture timestamps: seconds and nanoseconds since the Unix epoch, and
+//! their RFC 3339 rendering. No time-zone database: captures are UTC.
+
+use std::fmt;
+
+/// A frame timestamp, UTC. `secs` may be negative for broken clocks; the
+/// rendering still works (proleptic Gregorian calendar).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
+impl Timestamp {
+    pub const fn new(secs: i64, nanos: u32) -> Self {
+        Timestamp { secs, nanos }
+    }
+
+    /// Converts a count of `units` at `units_per_sec` (any resolution,
+    /// decimal or power of two) plus an offset in seconds.
+    pub fn from_units(units: u64, units_per_sec: u64, offset_secs: i64) -> Self {
+        let per = units_per_sec.max(1);
+        let secs = (units / per) as i64;
+        let frac = (units % per) as u128;
+        let nanos = (frac * NANOS_PER_SEC / per as u128) as u32;
+        Timestamp {
+            secs: secs.saturating_add(offset_secs),
+            nanos,
+        }
+    }
+
+    /// RFC 3339 in UTC, with microseconds, or nanoseconds when the
+    /// timestamp has sub-microsecond precision.
+    pub fn rfc3339(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.secs.div_euclid(86_400);
+        let sod = self.secs.rem_euclid(86_400);
+        let (y, mo, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        )?;
+        if self.nanos % 1000 == 0 {
+            write!(f, ".{:06}Z", self.nanos / 1000)
+        } else {
+            write!(f, ".{:09}Z", self.nanos)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_known_instants() {
+        // 2017-01-05 was the date of the STS disclosure write-ups.
+        assert_eq!(
+            Timestamp::new(1_483_574_400, 0).rfc3339(),
+            "2017-01-05T00:00:00.000000Z"
+        );
+        assert_eq!(
+            Timestamp::new(951_782_400, 5).rfc3339(),
+            "2000-02-29T00:00:00.000000005Z"
+        );
+        assert_eq!(
+            Timestamp::new(-1, 0).rfc3339(),
+            "1969-12-31T23:59:59.000000Z"
+        );
+    }
+
+    #[test]
+    fn converts_power_of_two_resolution() {
+        // 2^-10 s units: 1536 units = 1.5 s
+        let t = Timestamp::from_units(1536, 1024, 0);
+        assert_eq!((t.secs, t.nanos), (1, 500_000_000));
+        let t = Timestamp::from_units(1_000_000_123, 1_000_000_000, 10);
+        assert_eq!((t.secs, t.nanos), (11, 123));
+    }
+}

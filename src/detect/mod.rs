@@ -1,0 +1,252 @@
+//! detect: from a request's fields to raw findings, with built-in
+//! detectors, rules and a device profile.
+//!
+//! Input: [`Field`]s and a little request context ([`RequestCtx`]); never
+//! packets. Output: [`RawFinding`]s, deduplicated per request: the same
+//! value under the same rule at the same place is one finding (a profile
+//! match then only adds `matched`). The [`Engine`] is compiled once and
+//! shared by every worker (`Send + Sync`).
+
+pub mod keys;
+pub mod profile;
+pub mod rules;
+pub mod validators;
+
+use crate::extract::Field;
+use crate::finding::{Location, Severity};
+use profile::{CompiledProfile, Profile, ProfileHit};
+use rules::{Matcher, RuleSet};
+use validators::cell::Part;
+use validators::{Detector, Hit};
+
+/// What detection needs to know of the request besides its fields.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestCtx<'a> {
+    pub method: &'a str,
+    pub host: Option<&'a str>,
+    /// The path, percent-decoded, without the query.
+    pub path: &'a str,
+    pub dst_port: u16,
+}
+
+/// A finding before the request context is attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawFinding {
+    /// Index into the engine's rules.
+    pub rule: usize,
+    pub kind: String,
+    pub title: String,
+    pub value: String,
+    pub matched: Option<String>,
+    pub encoding: Vec<String>,
+    pub location: Location,
+    pub field: Option<String>,
+}
+
+/// Rules and profile, compiled.
+pub struct Engine {
+    pub rules: RuleSet,
+    profile: Option<CompiledProfile>,
+}
+
+impl Engine {
+    pub fn new(rules: RuleSet, profile: Option<&Profile>) -> Engine {
+        Engine {
+            rules,
+            profile: profile.map(CompiledProfile::compile),
+        }
+    }
+
+    pub fn severity(&self, rule: usize) -> Severity {
+        self.rules.rules[rule].severity
+    }
+
+    /// The rule that reports a kind: the detector rule of that kind, else
+    /// the profile rule.
+    fn rule_for_kind(&self, kind: &str) -> Option<usize> {
+        let r = &self.rules.rules;
+        r.iter()
+            .position(|x| matches!(x.matcher, Matcher::Detector(d) if d.kind() == kind))
+            .or_else(|| r.iter().position(|x| matches!(x.matcher, Matcher::Profile)))
+    }
+
+    /// Runs every rule over the fields of one request.
+    pub fn detect(&self, ctx: &RequestCtx<'_>, fields: &[Field]) -> Vec<RawFinding> {
+        let mut out: Vec<RawFinding> = Vec::new();
+        let keys: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                f.name
+                    .as_deref()
+                    .map(keys::last_component)
+                    .unwrap_or_default()
+            })
+            .collect();
+        let mut hits: Vec<Hit> = Vec::new();
+        for (ri, rule) in self.rules.rules.iter().enumerate() {
+            if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port) {
+                continue;
+            }
+            match &rule.matcher {
+                Matcher::Detector(d) if d.per_request() => {
+                    let parts: Vec<Part<'_>> = fields
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| rule.scope.location(f.location) && f.name.is_some())
+                        .map(|(i, f)| Part {
+                            group: group_of(f),
+                            key: &keys[i],
+                            value: &f.value,
+                            index: i,
+                        })
+                        .collect();
+                    let found = match d {
+                        Detector::CellLocation => validators::cell::detect(&parts),
+                        _ => validators::geo::detect(&parts),
+                    };
+                    for (hit, i) in found {
+                        push(&mut out, raw(ri, rule.title.clone(), hit, &fields[i]));
+                    }
+                }
+                Matcher::Detector(d) => {
+                    for (i, f) in fields.iter().enumerate() {
+                        if !rule.scope.location(f.location) {
+                            continue;
+                        }
+                        hits.clear();
+                        d.field(&keys[i], &f.value, &mut hits);
+                        for h in hits.drain(..) {
+                            push(&mut out, raw(ri, rule.title.clone(), h, f));
+                        }
+                    }
+                }
+                Matcher::Pattern(re) => {
+                    for f in fields.iter().filter(|f| rule.scope.location(f.location)) {
+                        for m in re.find_iter(&f.value) {
+                            let mut r = raw(ri, rule.title.clone(), Hit::new("", m.as_str()), f);
+                            r.kind = rule.kind.clone();
+                            push(&mut out, r);
+                        }
+                    }
+                }
+                Matcher::Endpoint(ep) => {
+                    if !ep.host_path(ctx.host, ctx.dst_port, ctx.path) {
+                        continue;
+                    }
+                    let top = |name: &str| {
+                        fields.iter().find(|f| {
+                            matches!(f.location, Location::Query | Location::Body)
+                                && f.name.as_deref() == Some(name)
+                        })
+                    };
+                    let all = ep
+                        .params
+                        .iter()
+                        .all(|(name, re)| top(name).is_some_and(|f| re.is_match(&f.value)));
+                    if !all {
+                        continue;
+                    }
+                    let evidence = ep.evidence.as_deref().and_then(top);
+                    let title = if ep.carries.is_empty() {
+                        rule.title.clone()
+                    } else {
+                        format!(
+                            "{}; payload known to carry: {}",
+                            rule.title,
+                            ep.carries.join(", ")
+                        )
+                    };
+                    push(
+                        &mut out,
+                        RawFinding {
+                            rule: ri,
+                            kind: rule.kind.clone(),
+                            title,
+                            value: evidence
+                                .map_or_else(|| ctx.path.to_string(), |f| f.value.clone()),
+                            matched: None,
+                            encoding: evidence.map(|f| f.encoding.clone()).unwrap_or_default(),
+                            location: evidence.map_or(Location::Path, |f| f.location),
+                            field: evidence.and_then(|f| f.name.clone()),
+                        },
+                    );
+                }
+                Matcher::Profile => {}
+            }
+        }
+        if let Some(p) = &self.profile {
+            let mut ph: Vec<ProfileHit> = Vec::new();
+            for f in fields {
+                ph.clear();
+                p.find(&f.value, &mut ph);
+                for h in ph.drain(..) {
+                    let Some(ri) = self.rule_for_kind(&h.kind) else {
+                        continue;
+                    };
+                    let rule = &self.rules.rules[ri];
+                    if !rule.scope.location(f.location) {
+                        continue;
+                    }
+                    let mut encoding = f.encoding.clone();
+                    encoding.extend(h.encoding);
+                    push(
+                        &mut out,
+                        RawFinding {
+                            rule: ri,
+                            kind: h.kind,
+                            title: rule.title.clone(),
+                            value: h.found,
+                            matched: Some(h.original),
+                            encoding,
+                            location: f.location,
+                            field: f.name.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Fields that share a parent: the name without its last component.
+fn group_of(f: &Field) -> &str {
+    let name = f.name.as_deref().unwrap_or("");
+    match name.rfind(['.', ':', '[']) {
+        Some(i) if name.starts_with('$') || name.contains(':') => &name[..i],
+        _ => "",
+    }
+}
+
+fn raw(rule: usize, title: String, h: Hit, f: &Field) -> RawFinding {
+    RawFinding {
+        rule,
+        kind: h.kind.to_string(),
+        title,
+        value: h.value,
+        matched: None,
+        encoding: f.encoding.clone(),
+        location: f.location,
+        field: f.name.clone(),
+    }
+}
+
+/// Adds a finding unless one of the same kind (or rule) already reports
+/// the same value at the same place: the earlier, more specific rule keeps
+/// it, and a later profile match only adds what it stands for.
+fn push(out: &mut Vec<RawFinding>, f: RawFinding) {
+    let same = |o: &RawFinding| {
+        (o.rule == f.rule || o.kind == f.kind)
+            && o.location == f.location
+            && o.field == f.field
+            && o.value.eq_ignore_ascii_case(&f.value)
+    };
+    match out.iter_mut().find(|o| same(o)) {
+        Some(o) => {
+            if o.matched.is_none() {
+                o.matched = f.matched;
+            }
+        }
+        None => out.push(f),
+    }
+}

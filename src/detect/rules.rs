@@ -1,0 +1,417 @@
+//! Rule files: TOML under `rules/` (compiled into the binary) and any the
+//! user adds with `--rules`. Parsed with unknown keys refused, validated
+//! (known detector, compilable patterns, unique ids), then frozen into a
+//! [`RuleSet`]. Errors name the file, line and column.
+//!
+//! A rule matches one of: a built-in `detector` (by kind), a `pattern`
+//! (regex over field values), `detector = "profile"` (device-profile
+//! values of kinds no other rule covers), or an `endpoint` (host, path and
+//! parameters of a known telemetry service whose payload is opaque).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::validators::Detector;
+use crate::finding::{Location, Severity};
+
+/// The built-in rule files, compiled in: (name shown in messages, text).
+/// Endpoint rules come first: where two rules report the same value at
+/// the same place, the more specific (earlier) one keeps it.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "rules/endpoints.toml",
+        include_str!("../../rules/endpoints.toml"),
+    ),
+    (
+        "rules/identifiers.toml",
+        include_str!("../../rules/identifiers.toml"),
+    ),
+];
+
+/// A rule file problem, with its position when known.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{path}:{line}:{col}: {message}")]
+    At {
+        path: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFileDef {
+    #[serde(default)]
+    rule: Vec<RuleDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDef {
+    id: Spanned<String>,
+    title: String,
+    severity: Severity,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    references: Vec<String>,
+    kind: Option<String>,
+    detector: Option<Spanned<String>>,
+    pattern: Option<Spanned<String>>,
+    endpoint: Option<Spanned<EndpointDef>>,
+    #[serde(default)]
+    scope: ScopeDef,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ScopeDef {
+    #[serde(default)]
+    locations: Vec<Spanned<String>>,
+    #[serde(default)]
+    methods: Vec<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    ports: Vec<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointDef {
+    hosts: Vec<String>,
+    #[serde(default)]
+    ports: Vec<u16>,
+    #[serde(default)]
+    paths: Vec<String>,
+    #[serde(default)]
+    params: BTreeMap<String, Spanned<String>>,
+    evidence: Option<String>,
+    #[serde(default)]
+    carries: Vec<String>,
+    payload: Option<String>,
+}
+
+/// Where a rule applies.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub locations: Vec<Location>,
+    pub methods: Vec<String>,
+    pub hosts: Vec<String>,
+    pub ports: Vec<u16>,
+}
+
+impl Scope {
+    /// Does a request to `host`:`port` with `method` fall in scope?
+    pub fn request(&self, method: &str, host: Option<&str>, port: u16) -> bool {
+        (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+            && (self.hosts.is_empty()
+                || host.is_some_and(|h| self.hosts.iter().any(|g| glob(g, h))))
+            && (self.ports.is_empty() || self.ports.contains(&port))
+    }
+
+    pub fn location(&self, l: Location) -> bool {
+        self.locations.is_empty() || self.locations.contains(&l)
+    }
+}
+
+/// A known telemetry endpoint.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub hosts: Vec<String>,
+    pub ports: Vec<u16>,
+    pub paths: Vec<String>,
+    /// Parameter name and the pattern its (decoded) value must match.
+    pub params: Vec<(String, Regex)>,
+    /// The parameter whose value a finding shows.
+    pub evidence: Option<String>,
+    /// Identifier kinds the opaque payload is known to carry.
+    pub carries: Vec<String>,
+    pub payload: Option<String>,
+}
+
+impl Endpoint {
+    pub fn host_path(&self, host: Option<&str>, port: u16, path: &str) -> bool {
+        host.is_some_and(|h| self.hosts.iter().any(|g| glob(g, h)))
+            && (self.ports.is_empty() || self.ports.contains(&port))
+            && (self.paths.is_empty() || self.paths.iter().any(|g| glob(g, path)))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Matcher {
+    Detector(Detector),
+    Pattern(Regex),
+    Profile,
+    Endpoint(Endpoint),
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub kind: String,
+    pub description: String,
+    pub references: Vec<String>,
+    /// The file it came from.
+    pub source: String,
+    pub matcher: Matcher,
+    pub scope: Scope,
+}
+
+/// The frozen rule registry.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+/// `*` matches any run of characters; case-insensitive.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p = pattern.to_ascii_lowercase();
+    let t = text.to_ascii_lowercase();
+    let parts: Vec<&str> = p.split('*').collect();
+    if parts.len() == 1 {
+        return p == t;
+    }
+    let mut rest = t.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |n| before.len() - n - 1)
+        + 1;
+    (line, col)
+}
+
+impl RuleSet {
+    /// The compiled-in rules.
+    pub fn builtin() -> Result<RuleSet, RuleError> {
+        let mut set = RuleSet::default();
+        for (name, text) in BUILTIN {
+            set.add(name, text)?;
+        }
+        Ok(set)
+    }
+
+    /// Adds a rule file, or every `.toml` file under a folder (sorted).
+    pub fn add_path(&mut self, path: &Path) -> Result<(), RuleError> {
+        let shown = path.display().to_string();
+        let io_err = |e: std::io::Error| RuleError::File {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        if path.is_dir() {
+            let mut files: Vec<_> = walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml")
+                })
+                .map(|e| e.into_path())
+                .collect();
+            files.sort();
+            for f in files {
+                self.add_path(&f)?;
+            }
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(path).map_err(io_err)?;
+        self.add(&shown, &text)
+    }
+
+    /// Parses, validates and adds the rules of one file.
+    pub fn add(&mut self, path: &str, text: &str) -> Result<(), RuleError> {
+        let at = |offset: usize, message: String| {
+            let (line, col) = line_col(text, offset);
+            RuleError::At {
+                path: path.to_string(),
+                line,
+                col,
+                message,
+            }
+        };
+        let def: RuleFileDef = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => at(span.start, e.message().to_string()),
+            None => RuleError::File {
+                path: path.to_string(),
+                message: e.message().to_string(),
+            },
+        })?;
+        let mut ids: HashSet<String> = self.rules.iter().map(|r| r.id.clone()).collect();
+        for r in def.rule {
+            let id_at = r.id.span().start;
+            let id = r.id.into_inner();
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(at(
+                    id_at,
+                    format!("rule id {id:?} must be letters, digits, '-' or '_'"),
+                ));
+            }
+            if !ids.insert(id.clone()) {
+                return Err(at(id_at, format!("duplicate rule id {id:?}")));
+            }
+            let chosen = [
+                r.detector.is_some(),
+                r.pattern.is_some(),
+                r.endpoint.is_some(),
+            ];
+            if chosen.iter().filter(|c| **c).count() != 1 {
+                return Err(at(
+                    id_at,
+                    format!("rule {id}: give exactly one of `detector`, `pattern`, `endpoint`"),
+                ));
+            }
+            let mut kind = r.kind.clone();
+            let matcher = if let Some(d) = r.detector {
+                let span = d.span().start;
+                let name = d.into_inner();
+                if name == "profile" {
+                    Matcher::Profile
+                } else {
+                    let det = Detector::by_name(&name).ok_or_else(|| {
+                        let known: Vec<&str> = Detector::ALL.iter().map(|(n, _)| *n).collect();
+                        at(
+                            span,
+                            format!(
+                                "unknown detector {name:?}; known: profile, {}",
+                                known.join(", ")
+                            ),
+                        )
+                    })?;
+                    kind.get_or_insert_with(|| det.kind().to_string());
+                    Matcher::Detector(det)
+                }
+            } else if let Some(p) = r.pattern {
+                let span = p.span().start;
+                let re =
+                    Regex::new(p.get_ref()).map_err(|e| at(span, format!("bad pattern: {e}")))?;
+                if kind.is_none() {
+                    return Err(at(
+                        id_at,
+                        format!("rule {id}: a `pattern` rule needs a `kind`"),
+                    ));
+                }
+                Matcher::Pattern(re)
+            } else if let Some(e) = r.endpoint {
+                let e = e.into_inner();
+                let mut params = Vec::new();
+                for (name, pat) in e.params {
+                    let span = pat.span().start;
+                    let re = Regex::new(pat.get_ref()).map_err(|err| {
+                        at(span, format!("bad pattern for parameter {name:?}: {err}"))
+                    })?;
+                    params.push((name, re));
+                }
+                kind.get_or_insert_with(|| "endpoint".to_string());
+                Matcher::Endpoint(Endpoint {
+                    hosts: e.hosts,
+                    ports: e.ports,
+                    paths: e.paths,
+                    params,
+                    evidence: e.evidence,
+                    carries: e.carries,
+                    payload: e.payload,
+                })
+            } else {
+                unreachable!("exactly one matcher checked above")
+            };
+            let mut locations = Vec::new();
+            for l in r.scope.locations {
+                let span = l.span().start;
+                locations.push(Location::parse(l.get_ref()).ok_or_else(|| {
+                    at(span, format!("unknown location {:?}; known: query, path, body, header, cookie, stream", l.get_ref()))
+                })?);
+            }
+            self.rules.push(Rule {
+                id,
+                title: r.title,
+                severity: r.severity,
+                kind: kind.unwrap_or_else(|| "profile".to_string()),
+                description: r.description,
+                references: r.references,
+                source: path.to_string(),
+                matcher,
+                scope: Scope {
+                    locations,
+                    methods: r.scope.methods,
+                    hosts: r.scope.hosts,
+                    ports: r.scope.ports,
+                },
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_load() {
+        let set = RuleSet::builtin().expect("built-in rules are valid");
+        assert!(set.rules.iter().any(|r| r.id == "TA-IMEI"));
+        assert!(
+            set.rules
+                .iter()
+                .any(|r| matches!(r.matcher, Matcher::Endpoint(_)))
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_line() {
+        let mut set = RuleSet::default();
+        let text =
+            "[[rule]]\nid = \"X-1\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imeii\"\n";
+        let e = set.add("r.toml", text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("r.toml:5:12: unknown detector \"imeii\""),
+            "{e}"
+        );
+        let text = "[[rule]]\nid = \"X-2\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imei\"\ncolour = 1\n";
+        let e = set.add("r.toml", text).unwrap_err().to_string();
+        assert!(e.starts_with("r.toml:6:1: unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("*.tinno.com", "eservice.TINNO.com"));
+        assert!(glob("/eservice/*", "/eservice/stsReport"));
+        assert!(!glob("eservice.tinno.com", "eservice.tinno.com.evil"));
+        assert!(glob("bigdata.*.com", "bigdata.adups.com"));
+    }
+}

@@ -1,0 +1,43 @@
+//! Advertising ID (Google GAID/AAID, Apple IDFA, Huawei OAID): a UUID
+//! that ad SDKs send to link a user across apps. Resettable, hence medium.
+//! Example: `38400000-8cf0-11bd-b23e-10b96e40000d`.
+//!
+//! Only by key (`gaid`, `adid`, `idfa`, `oaid`, `advertising_id`...):
+//! UUIDs name requests, sessions and installs far more often. Traps: the
+//! all-zero UUID that limited ad tracking returns.
+
+use super::Hit;
+use crate::detect::keys;
+
+fn is_uuid(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
+    if !keys::is(keys::ADVERTISING_ID, key) {
+        return;
+    }
+    let v = value.trim();
+    if is_uuid(v) && v.bytes().any(|b| b != b'0' && b != b'-') {
+        out.push(Hit::new("advertising_id", v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_uuid_not_zero() {
+        let mut o = Vec::new();
+        detect("gaid", "38400000-8cf0-11bd-b23e-10b96e40000d", &mut o);
+        detect("adid", "00000000-0000-0000-0000-000000000000", &mut o);
+        detect("session", "38400000-8cf0-11bd-b23e-10b96e40000d", &mut o);
+        assert_eq!(o.len(), 1);
+    }
+}

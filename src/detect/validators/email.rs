@@ -1,0 +1,52 @@
+//! E-mail address: names the user directly. Example: `tester@example.org`.
+//!
+//! Found anywhere by shape (local part, `@`, a dotted domain with a
+//! letters-only top-level label). Traps: `user@2x.png` style asset names
+//! (top-level label must be letters and the domain not an image name),
+//! versions like `pkg@1.2.3`.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::Hit;
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[a-z0-9][a-z0-9._%+-]{0,63}@(?:[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\.)+[a-z]{2,24}\b")
+        .expect("static pattern")
+});
+
+const NOT_DOMAINS: &[&str] = &["png", "jpg", "jpeg", "gif", "webp", "svg", "js", "css"];
+
+pub fn detect(_key: &str, value: &str, out: &mut Vec<Hit>) {
+    if !value.contains('@') {
+        return;
+    }
+    for m in EMAIL.find_iter(value) {
+        let tld = m
+            .as_str()
+            .rsplit('.')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !NOT_DOMAINS.contains(&tld.as_str()) {
+            out.push(Hit::new("email", m.as_str()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_addresses_not_assets() {
+        let mut o = Vec::new();
+        detect(
+            "",
+            "to=tester@example.org&icon=logo@2x.png&v=pkg@1.2.3",
+            &mut o,
+        );
+        assert_eq!(o, vec![Hit::new("email", "tester@example.org")]);
+    }
+}

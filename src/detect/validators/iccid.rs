@@ -1,0 +1,50 @@
+//! ICCID: the SIM card's serial number (ITU-T E.118): `89`, a country
+//! code, issuer and account digits, a Luhn check digit; 19 or 20 digits,
+//! sometimes padded with a trailing `F`. Example: `8933101234567890121`.
+//!
+//! Found with or without a key: the `89` prefix and the Luhn check
+//! together make a bare match rare by chance (1 in 1000 of such runs).
+//! Traps: 19-digit payment card numbers (they do not start with 89).
+
+use super::{Hit, digit_runs, luhn_ok};
+use crate::detect::keys;
+
+fn valid(d: &str) -> bool {
+    (18..=20).contains(&d.len()) && d.starts_with("89") && luhn_ok(d.as_bytes())
+}
+
+pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
+    if keys::is(keys::ICCID, key) {
+        let v = value.trim().trim_end_matches(['F', 'f']);
+        if v.bytes().all(|b| b.is_ascii_digit()) && valid(v) {
+            out.push(Hit::new("iccid", value.trim()));
+            return;
+        }
+    }
+    for run in digit_runs(value, 19..=20) {
+        if valid(run) {
+            out.push(Hit::new("iccid", run));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_and_luhn() {
+        let mut o = Vec::new();
+        detect("iccid", "8933101234567890121", &mut o);
+        detect("x", "card 89331012345678901230 end", &mut o);
+        detect("x", "card 8933101234567890126 end", &mut o);
+        detect("x", "4111111111111111111", &mut o);
+        assert_eq!(
+            o,
+            vec![
+                Hit::new("iccid", "8933101234567890121"),
+                Hit::new("iccid", "89331012345678901230")
+            ]
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! IMEI (and IMEISV): the 15-digit hardware identity of a phone's radio,
+//! stable for the device's life and readable by preinstalled apps; the
+//! Wiko STS reports sent it to Tinno. Example: `490154203237518`.
+//!
+//! With an IMEI-like key (`imei`, `deviceid`, `imei1`...) a 15-digit Luhn
+//! value is an IMEI and a 16-digit value an IMEISV. Without a key only a
+//! whole 15-digit run that passes Luhn and starts with a GSMA reporting
+//! body prefix counts. Traps: 15-digit order numbers and timestamps (about
+//! one in ten passes Luhn: the prefix check removes most), runs of one
+//! digit, and `000000000000000`, the emulator's IMEI.
+
+use super::{Hit, all_same, digit_runs, digits_only, luhn_ok};
+use crate::detect::keys;
+
+/// Reporting-body identifiers (first two TAC digits) allocated by GSMA
+/// that real handsets carry.
+const REPORTING_BODIES: &[&str] = &[
+    "01", "10", "30", "31", "33", "35", "44", "45", "49", "50", "51", "52", "53", "54", "86", "91",
+    "98", "99",
+];
+
+fn plausible(d: &str) -> bool {
+    d.len() == 15 && luhn_ok(d.as_bytes()) && !all_same(d) && !d.starts_with("00000000")
+}
+
+pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
+    if keys::is(keys::IMEI, key) {
+        if let Some(d) = digits_only(value) {
+            if plausible(&d) {
+                out.push(Hit::new("imei", value.trim()));
+                return;
+            }
+            if d.len() == 16 && !all_same(&d) {
+                out.push(Hit::new("imeisv", value.trim()));
+                return;
+            }
+        }
+    }
+    for run in digit_runs(value, 15..=15) {
+        if plausible(run) && REPORTING_BODIES.contains(&&run[..2]) {
+            out.push(Hit::new("imei", run));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(k: &str, v: &str) -> Vec<Hit> {
+        let mut o = Vec::new();
+        detect(k, v, &mut o);
+        o
+    }
+
+    #[test]
+    fn keyed_and_bare() {
+        assert_eq!(
+            hits("imei", "356938035643809"),
+            vec![Hit::new("imei", "356938035643809")]
+        );
+        assert_eq!(
+            hits("x", "id=356938035643809;"),
+            vec![Hit::new("imei", "356938035643809")]
+        );
+        assert_eq!(hits("imei", "3569380356438091").len(), 1);
+    }
+
+    #[test]
+    fn rejects_look_alikes() {
+        assert!(hits("imei", "356938035643808").is_empty(), "Luhn fails");
+        assert!(hits("imei", "000000000000000").is_empty(), "emulator");
+        assert!(
+            hits("order", "123456789012347").is_empty(),
+            "bare, Luhn ok, prefix 12 not a reporting body"
+        );
+        assert!(hits("ts", "1356938035643809").is_empty(), "16 digits bare");
+    }
+}

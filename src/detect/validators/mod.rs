@@ -1,0 +1,195 @@
+//! Built-in detectors: each file validates one identifier kind and says
+//! what it detects, why it matters and which look-alikes it rejects.
+//!
+//! A detector sees one field at a time: its normalised key (the last name
+//! component, lower-case, e.g. `imei` for `data:$.device.imei`) and its
+//! decoded value, and pushes [`Hit`]s. Kinds that need several fields of a
+//! request together (cell location, GPS) see the whole field list.
+
+pub mod advertising_id;
+pub mod android_id;
+pub mod cell;
+pub mod device_info;
+pub mod email;
+pub mod geo;
+pub mod iccid;
+pub mod imei;
+pub mod imsi;
+pub mod mac;
+pub mod msisdn;
+pub mod serial;
+pub mod sts;
+
+/// One identifier found by a detector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+impl Hit {
+    pub fn new(kind: &'static str, value: impl Into<String>) -> Self {
+        Hit {
+            kind,
+            value: value.into(),
+        }
+    }
+}
+
+/// The built-in detectors rules can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detector {
+    Imei,
+    Imsi,
+    Iccid,
+    Msisdn,
+    Serial,
+    Mac,
+    AndroidId,
+    AdvertisingId,
+    Email,
+    CellLocation,
+    GeoLocation,
+    DeviceModel,
+    OsVersion,
+    StsCleartext,
+}
+
+impl Detector {
+    pub const ALL: [(&'static str, Detector); 14] = [
+        ("imei", Detector::Imei),
+        ("imsi", Detector::Imsi),
+        ("iccid", Detector::Iccid),
+        ("msisdn", Detector::Msisdn),
+        ("serial", Detector::Serial),
+        ("mac", Detector::Mac),
+        ("android_id", Detector::AndroidId),
+        ("advertising_id", Detector::AdvertisingId),
+        ("email", Detector::Email),
+        ("cell_location", Detector::CellLocation),
+        ("geo_location", Detector::GeoLocation),
+        ("device_model", Detector::DeviceModel),
+        ("os_version", Detector::OsVersion),
+        ("sts_cleartext", Detector::StsCleartext),
+    ];
+
+    pub fn by_name(name: &str) -> Option<Detector> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+    }
+
+    /// The identifier kind this detector reports (STS reports several).
+    pub fn kind(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, d)| *d == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    /// True for detectors that judge a whole request at once.
+    pub fn per_request(self) -> bool {
+        matches!(self, Detector::CellLocation | Detector::GeoLocation)
+    }
+
+    /// Runs a per-field detector.
+    pub fn field(self, key: &str, value: &str, out: &mut Vec<Hit>) {
+        match self {
+            Detector::Imei => imei::detect(key, value, out),
+            Detector::Imsi => imsi::detect(key, value, out),
+            Detector::Iccid => iccid::detect(key, value, out),
+            Detector::Msisdn => msisdn::detect(key, value, out),
+            Detector::Serial => serial::detect(key, value, out),
+            Detector::Mac => mac::detect(key, value, out),
+            Detector::AndroidId => android_id::detect(key, value, out),
+            Detector::AdvertisingId => advertising_id::detect(key, value, out),
+            Detector::Email => email::detect(key, value, out),
+            Detector::DeviceModel => device_info::detect_model(key, value, out),
+            Detector::OsVersion => device_info::detect_os_version(key, value, out),
+            Detector::StsCleartext => sts::detect(key, value, out),
+            Detector::CellLocation | Detector::GeoLocation => {}
+        }
+    }
+}
+
+/// The Luhn check (ISO/IEC 7812-1) over ASCII digits.
+pub fn luhn_ok(digits: &[u8]) -> bool {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            let d = u32::from(d - b'0');
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Runs of ASCII digits in `s` that are exactly `len` long (not part of a
+/// longer run of digits), with their start.
+pub fn digit_runs(s: &str, lens: std::ops::RangeInclusive<usize>) -> impl Iterator<Item = &str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !b[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if lens.contains(&(i - start)) {
+                return Some(&s[start..i]);
+            }
+        }
+        None
+    })
+}
+
+/// All digits of `s` if `s` is only digits and light separators.
+pub fn digits_only(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || b" -.".contains(&b)) {
+        return None;
+    }
+    Some(
+        t.bytes()
+            .filter(u8::is_ascii_digit)
+            .map(char::from)
+            .collect(),
+    )
+}
+
+/// True when every character is the same (`000000000000000`).
+pub fn all_same(s: &str) -> bool {
+    let mut it = s.bytes();
+    it.next().is_none_or(|f| it.all(|b| b == f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_known_values() {
+        // 490154203237518 is the IMEI used in 3GPP TS 23.003 examples.
+        assert!(luhn_ok(b"490154203237518"));
+        assert!(!luhn_ok(b"490154203237519"));
+        assert!(luhn_ok(b"79927398713"));
+    }
+
+    #[test]
+    fn runs_are_whole() {
+        let v: Vec<&str> = digit_runs("a123456789012345b1234567890123456", 15..=15).collect();
+        assert_eq!(v, vec!["123456789012345"]);
+    }
+}

@@ -1,0 +1,464 @@
+//! extract: a request becomes a list of [`Field`]s, each saying where it
+//! sits (path, query, header, cookie, body), under which name, and which
+//! decodings revealed it (`encoding`, outer to inner).
+//!
+//! Input: an [`HttpRequest`] (or any bytes with a location). Output:
+//! fields with decoded text values. Nested decoding (URL, base64, JSON or
+//! a query string inside a value) is bounded by [`MAX_DEPTH`] and
+//! [`MAX_FIELDS`]; hitting a bound is reported in [`Extracted::notes`].
+//!
+//! Never: judge whether a value is an identifier (that is `detect`).
+
+pub mod json;
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+
+use crate::finding::Location;
+use crate::http::HttpRequest;
+
+/// Deepest chain of nested decodings followed inside one value.
+pub const MAX_DEPTH: usize = 4;
+/// Most fields taken from one request.
+pub const MAX_FIELDS: usize = 4096;
+/// Shortest value tried as base64: shorter strings are too often words.
+const MIN_BASE64_LEN: usize = 12;
+/// Share of printable characters a decoded base64 value needs to be
+/// taken as text.
+const MIN_PRINTABLE_RATIO: f32 = 0.9;
+
+/// One value from a request, with its provenance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub location: Location,
+    /// Parameter, JSON path, header or cookie name; nested names are
+    /// joined with `:` (`data:$.imei`).
+    pub name: Option<String>,
+    pub value: String,
+    /// Decodings applied to reach `value`, outer first.
+    pub encoding: Vec<String>,
+}
+
+/// Fields of one request.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub fields: Vec<Field>,
+    pub notes: Vec<String>,
+}
+
+impl Extracted {
+    fn push(&mut self, f: Field) -> bool {
+        if self.fields.len() >= MAX_FIELDS {
+            if self.notes.is_empty() {
+                self.notes.push(format!(
+                    "more than {MAX_FIELDS} fields in one request; the rest not inspected"
+                ));
+            }
+            return false;
+        }
+        self.fields.push(f);
+        true
+    }
+}
+
+/// Headers that carry transport details, not data a device chose to send.
+const SKIPPED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "pragma",
+    "expect",
+    "keep-alive",
+    "te",
+    "upgrade",
+];
+
+/// Percent-decoding as in form bodies (`+` is a space). Returns whether a
+/// `%` escape was undone.
+pub fn url_decode(s: &[u8]) -> (String, bool) {
+    let plus: Cow<[u8]> = if s.contains(&b'+') {
+        Cow::Owned(
+            s.iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    };
+    let had_escape = s
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
+    let decoded: Cow<[u8]> = percent_encoding::percent_decode(&plus).into();
+    (String::from_utf8_lossy(&decoded).into_owned(), had_escape)
+}
+
+/// Splits `a=1&b=2` into decoded pairs with whether each was escaped.
+pub fn parse_pairs(s: &[u8]) -> impl Iterator<Item = (String, String, bool)> + '_ {
+    s.split(|b| *b == b'&' || *b == b';')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = match memchr::memchr(b'=', p) {
+                Some(i) => (&p[..i], &p[i + 1..]),
+                None => (p, &b""[..]),
+            };
+            let (k, _) = url_decode(k);
+            let (v, esc) = url_decode(v);
+            (k.trim().to_string(), v, esc)
+        })
+}
+
+/// Does `s` look like `k=v&k=v` (a query string or form body)?
+fn looks_like_pairs(s: &str) -> bool {
+    let first = s.split('&').next().unwrap_or("");
+    match first.find('=') {
+        Some(i) => {
+            i > 0
+                && first[..i]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b))
+                && (s.contains('&') || s.len() < 4096)
+        }
+        None => false,
+    }
+}
+
+fn looks_like_json(s: &str) -> bool {
+    let t = s.trim_start();
+    (t.starts_with('{') || t.starts_with('[')) && t.len() >= 2
+}
+
+/// Decodes `s` as base64 (standard or URL-safe, any padding) when it looks
+/// like base64 and decodes to printable text.
+pub fn try_base64(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.len() < MIN_BASE64_LEN
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
+    {
+        return None;
+    }
+    // A value of digits or hex only is a number or a hash, not base64.
+    if t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let body = t.trim_end_matches('=');
+    let bytes = if body.contains(['-', '_']) {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .ok()?
+    } else {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(body)
+            .ok()?
+    };
+    let text = String::from_utf8(bytes).ok()?;
+    let printable = text
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .count();
+    (printable as f32 >= text.chars().count() as f32 * MIN_PRINTABLE_RATIO && !text.is_empty())
+        .then_some(text)
+}
+
+fn join(parent: &Option<String>, child: &str) -> Option<String> {
+    Some(match parent {
+        Some(p) => format!("{p}:{child}"),
+        None => child.to_string(),
+    })
+}
+
+/// Adds `field`, then whatever decodes out of its value.
+fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
+    if !out.push(field.clone()) || depth >= MAX_DEPTH {
+        return;
+    }
+    let v = field.value.as_str();
+    let with = |enc: &str| {
+        let mut e = field.encoding.clone();
+        e.push(enc.to_string());
+        e
+    };
+    if looks_like_json(v) {
+        if let Some(leaves) = json::leaves(v) {
+            for (path, leaf) in leaves {
+                let f = Field {
+                    location: field.location,
+                    name: join(&field.name, &path),
+                    value: leaf,
+                    encoding: with("json"),
+                };
+                push_nested(out, f, depth + 1);
+            }
+            return;
+        }
+    }
+    if v.contains('=') && looks_like_pairs(v) && v.contains('&') {
+        for (k, val, esc) in parse_pairs(v.as_bytes()) {
+            let mut enc = field.encoding.clone();
+            if esc {
+                enc.push("url".to_string());
+            }
+            let f = Field {
+                location: field.location,
+                name: join(&field.name, &k),
+                value: val,
+                encoding: enc,
+            };
+            push_nested(out, f, depth + 1);
+        }
+        return;
+    }
+    if v.contains('%') {
+        let (d, esc) = url_decode(v.as_bytes());
+        if esc && d != v {
+            let f = Field {
+                value: d,
+                encoding: with("url"),
+                ..field.clone()
+            };
+            push_nested(out, f, depth + 1);
+            return;
+        }
+    }
+    if let Some(text) = try_base64(v) {
+        let f = Field {
+            value: text,
+            encoding: with("base64"),
+            ..field.clone()
+        };
+        push_nested(out, f, depth + 1);
+    }
+}
+
+/// Pushes `k=v` pairs as fields at `location`.
+fn push_pairs(out: &mut Extracted, location: Location, s: &[u8], base: &[String]) {
+    for (k, v, esc) in parse_pairs(s) {
+        let mut encoding = base.to_vec();
+        if esc {
+            encoding.push("url".to_string());
+        }
+        push_nested(
+            out,
+            Field {
+                location,
+                name: Some(k),
+                value: v,
+                encoding,
+            },
+            0,
+        );
+    }
+}
+
+/// All fields of a request.
+pub fn request_fields(req: &HttpRequest) -> Extracted {
+    let mut out = Extracted::default();
+    let target = req.head.target.as_slice();
+    // Absolute-form targets (proxies): keep from the path on.
+    let target = match memchr::memmem::find(target, b"://") {
+        Some(i) => {
+            let after = &target[i + 3..];
+            memchr::memchr(b'/', after).map_or(&b"/"[..], |p| &after[p..])
+        }
+        None => target,
+    };
+    let (path, query) = match memchr::memchr(b'?', target) {
+        Some(i) => (&target[..i], Some(&target[i + 1..])),
+        None => (target, None),
+    };
+    let (path_text, esc) = url_decode(path);
+    push_nested(
+        &mut out,
+        Field {
+            location: Location::Path,
+            name: None,
+            value: path_text,
+            encoding: if esc { vec!["url".into()] } else { vec![] },
+        },
+        MAX_DEPTH,
+    );
+    if let Some(q) = query {
+        let q = q.split(|b| *b == b'#').next().unwrap_or(q);
+        push_pairs(&mut out, Location::Query, q, &[]);
+    }
+    for (name, value) in &req.head.headers {
+        let lname = name.to_ascii_lowercase();
+        if SKIPPED_HEADERS.contains(&lname.as_str()) {
+            continue;
+        }
+        if lname == "cookie" {
+            for part in value.split(|b| *b == b';') {
+                let part = part.trim_ascii();
+                if let Some(i) = memchr::memchr(b'=', part) {
+                    push_nested(
+                        &mut out,
+                        Field {
+                            location: Location::Cookie,
+                            name: Some(String::from_utf8_lossy(&part[..i]).trim().to_string()),
+                            value: String::from_utf8_lossy(&part[i + 1..]).into_owned(),
+                            encoding: vec![],
+                        },
+                        0,
+                    );
+                }
+            }
+            continue;
+        }
+        push_nested(
+            &mut out,
+            Field {
+                location: Location::Header,
+                name: Some(name.clone()),
+                value: String::from_utf8_lossy(value).into_owned(),
+                encoding: vec![],
+            },
+            0,
+        );
+    }
+    body_fields(&mut out, req);
+    out
+}
+
+fn body_fields(out: &mut Extracted, req: &HttpRequest) {
+    if req.body.is_empty() {
+        return;
+    }
+    let base: Vec<String> = req.decoded.iter().map(|s| s.to_string()).collect();
+    let ctype = req.content_type().unwrap_or_default().to_ascii_lowercase();
+    let text = String::from_utf8_lossy(&req.body);
+    if ctype.contains("x-www-form-urlencoded")
+        || (!ctype.contains("json") && looks_like_pairs(&text) && !looks_like_json(&text))
+    {
+        push_pairs(out, Location::Body, &req.body, &base);
+        return;
+    }
+    if ctype.contains("json") || looks_like_json(&text) {
+        if let Some(leaves) = json::leaves(&text) {
+            let mut enc = base.clone();
+            enc.push("json".to_string());
+            for (path, leaf) in leaves {
+                push_nested(
+                    out,
+                    Field {
+                        location: Location::Body,
+                        name: Some(path),
+                        value: leaf,
+                        encoding: enc.clone(),
+                    },
+                    1,
+                );
+            }
+            return;
+        }
+    }
+    push_nested(
+        out,
+        Field {
+            location: Location::Body,
+            name: None,
+            value: text.into_owned(),
+            encoding: base,
+        },
+        0,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(target: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpRequest {
+        HttpRequest {
+            head: crate::http::Head {
+                method: "POST".into(),
+                target: target.as_bytes().to_vec(),
+                version: Some(1),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                    .collect(),
+                lenient: false,
+            },
+            body: body.to_vec(),
+            decoded: vec![],
+            frame: 1,
+            ts: Default::default(),
+            src: "10.0.0.1:1".parse().unwrap(),
+            dst: "10.0.0.2:80".parse().unwrap(),
+            notes: vec![],
+        }
+    }
+
+    fn find<'a>(x: &'a Extracted, name: &str) -> &'a Field {
+        x.fields
+            .iter()
+            .find(|f| f.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no field {name}: {:?}", x.fields))
+    }
+
+    #[test]
+    fn query_form_cookie_and_header() {
+        let r = req(
+            "/r?imei=35%2069&x=1",
+            &[
+                ("Cookie", "sid=abc; uid=42"),
+                ("X-Serial", "SN1"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            b"sn=WK123&model=Lenny+3",
+        );
+        let x = request_fields(&r);
+        let imei = find(&x, "imei");
+        assert_eq!(
+            (imei.location, imei.value.as_str(), imei.encoding.clone()),
+            (Location::Query, "35 69", vec!["url".to_string()])
+        );
+        assert_eq!(find(&x, "uid").location, Location::Cookie);
+        assert_eq!(find(&x, "X-Serial").location, Location::Header);
+        assert_eq!(find(&x, "model").value, "Lenny 3");
+        assert!(
+            x.fields
+                .iter()
+                .all(|f| f.name.as_deref() != Some("Content-Type"))
+        );
+    }
+
+    #[test]
+    fn base64_json_inside_a_form_field() {
+        use base64::Engine as _;
+        let inner = base64::engine::general_purpose::STANDARD
+            .encode(br#"{"device":{"imei":"356938035643809"}}"#);
+        let body = format!(
+            "data={}",
+            inner
+                .replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D")
+        );
+        let x = request_fields(&req("/u", &[], body.as_bytes()));
+        let f = find(&x, "data:$.device.imei");
+        assert_eq!(f.value, "356938035643809");
+        assert_eq!(f.encoding, vec!["url", "base64", "json"]);
+    }
+
+    #[test]
+    fn json_body_leaves() {
+        let x = request_fields(&req(
+            "/j",
+            &[("Content-Type", "application/json")],
+            br#"{"a":[{"mac":"a4:5e:60:12:34:56"}],"n":5}"#,
+        ));
+        let f = find(&x, "$.a[0].mac");
+        assert_eq!(f.encoding, vec!["json"]);
+        assert_eq!(find(&x, "$.n").value, "5");
+    }
+}

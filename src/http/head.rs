@@ -1,0 +1,190 @@
+//! Pure parsing of a request head (request line and headers): httparse
+//! first, then a lenient fallback for what real devices send and httparse
+//! refuses (non-UTF-8 bytes in the target, spaces before a colon, a head
+//! cut short). Functions take bytes and return a value; no stream state.
+
+/// Most headers a request may carry before the rest are dropped (noted).
+pub const MAX_HEADERS: usize = 128;
+
+/// A parsed request head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub method: String,
+    /// The request target as sent (lossy UTF-8 for display; bytes kept).
+    pub target: Vec<u8>,
+    /// `Some(1)` for HTTP/1.1, `Some(0)` for HTTP/1.0, `None` for HTTP/0.9.
+    pub version: Option<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// True when httparse refused the head and the fallback read it.
+    pub lenient: bool,
+}
+
+/// Longest method token we accept when recognising a request by content.
+const MAX_METHOD_LEN: usize = 20;
+
+/// Is `line` (without its line end) a request line? `METHOD SP target
+/// [SP HTTP/x.y]`, with an upper-case method token. This is how a stream is
+/// recognised as HTTP on any port.
+pub fn is_request_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(sp) = memchr::memchr(b' ', line) else {
+        return false;
+    };
+    let method = &line[..sp];
+    if method.is_empty()
+        || method.len() > MAX_METHOD_LEN
+        || !method[0].is_ascii_uppercase()
+        || !method
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || *b == b'-' || *b == b'_')
+    {
+        return false;
+    }
+    let rest = &line[sp + 1..];
+    if rest.is_empty() || rest[0] == b' ' {
+        return false;
+    }
+    match memchr::memrchr(b' ', rest) {
+        // HTTP/0.9: no version.
+        None => true,
+        Some(v) => {
+            let ver = &rest[v + 1..];
+            ver.len() == 8
+                && ver.starts_with(b"HTTP/")
+                && ver[5].is_ascii_digit()
+                && ver[6] == b'.'
+                && ver[7].is_ascii_digit()
+        }
+    }
+}
+
+/// Could `prefix` still become a request line? Used on the first bytes of
+/// a direction, before a whole line has arrived.
+pub fn may_start_request(prefix: &[u8]) -> bool {
+    for (i, b) in prefix.iter().enumerate() {
+        if *b == b' ' {
+            return i > 0;
+        }
+        if i >= MAX_METHOD_LEN || !(b.is_ascii_uppercase() || (i > 0 && (*b == b'-' || *b == b'_')))
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Parses a complete head (`bytes` ends with the blank line).
+pub fn parse_head(bytes: &[u8]) -> Option<Head> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut storage);
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_multiple_spaces_in_request_line_delimiters(true);
+    cfg.ignore_invalid_headers_in_requests(true);
+    match cfg.parse_request(&mut req, bytes) {
+        Ok(httparse::Status::Complete(_)) => Some(Head {
+            method: req.method.unwrap_or_default().to_string(),
+            target: req.path.unwrap_or_default().as_bytes().to_vec(),
+            version: req.version,
+            headers: req
+                .headers
+                .iter()
+                .map(|h| (h.name.to_string(), h.value.to_vec()))
+                .collect(),
+            lenient: false,
+        }),
+        _ => parse_head_lenient(bytes),
+    }
+}
+
+/// Reads a head line by line, accepting any bytes; also works on a head
+/// that was cut short (the headers read so far are kept).
+pub fn parse_head_lenient(bytes: &[u8]) -> Option<Head> {
+    let mut lines = bytes
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let first = lines.next()?;
+    if !is_request_line(first) {
+        return None;
+    }
+    let sp = memchr::memchr(b' ', first)?;
+    let method = String::from_utf8_lossy(&first[..sp]).into_owned();
+    let rest = &first[sp + 1..];
+    let (target, version) = match memchr::memrchr(b' ', rest) {
+        Some(v) if rest[v + 1..].starts_with(b"HTTP/") => {
+            (&rest[..v], rest.get(v + 8).map(|d| d - b'0'))
+        }
+        _ => (rest, None),
+    };
+    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in lines {
+        if line.is_empty() || headers.len() >= MAX_HEADERS {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            // Obsolete line folding: continue the previous value.
+            if let Some((_, v)) = headers.last_mut() {
+                v.push(b' ');
+                v.extend_from_slice(line.trim_ascii());
+            }
+            continue;
+        }
+        if let Some(c) = memchr::memchr(b':', line) {
+            let name = String::from_utf8_lossy(line[..c].trim_ascii()).into_owned();
+            headers.push((name, line[c + 1..].trim_ascii().to_vec()));
+        }
+    }
+    Some(Head {
+        method,
+        target: target.trim_ascii().to_vec(),
+        version,
+        headers,
+        lenient: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_request_lines() {
+        assert!(is_request_line(b"GET /a?b=c HTTP/1.1\r"));
+        assert!(is_request_line(b"POST http://h/x HTTP/1.0"));
+        assert!(is_request_line(b"GET /index.html"));
+        assert!(!is_request_line(b"HTTP/1.1 200 OK"));
+        assert!(!is_request_line(b"\x16\x03\x01\x02\x00 x"));
+        assert!(!is_request_line(b"get / HTTP/1.1"));
+        assert!(!is_request_line(b"GET  HTTP/1.1 x"));
+    }
+
+    #[test]
+    fn prefix_check_rejects_tls_and_responses_early() {
+        assert!(may_start_request(b"GE"));
+        assert!(may_start_request(b"POST /"));
+        assert!(!may_start_request(b"\x16\x03"));
+        assert!(!may_start_request(b"HTTP/1.1"));
+        assert!(!may_start_request(b" GET"));
+    }
+
+    #[test]
+    fn httparse_then_fallback_for_non_utf8_target() {
+        let h = parse_head(b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!(
+            (h.method.as_str(), h.target.as_slice(), h.version),
+            ("GET", &b"/a?x=1"[..], Some(1))
+        );
+        assert!(!h.lenient);
+        let h = parse_head(b"GET /a?n=\xe9t\xe9 HTTP/1.1\r\nHost : h\r\n\r\n").unwrap();
+        assert_eq!(h.target, b"/a?n=\xe9t\xe9");
+        assert_eq!(h.headers, vec![("Host".to_string(), b"h".to_vec())]);
+        assert!(h.lenient);
+    }
+
+    #[test]
+    fn cut_head_keeps_what_arrived() {
+        let h =
+            parse_head_lenient(b"GET /login?client_mac=a4:5e HTTP/1.1\r\nHost: x\r\nRefe").unwrap();
+        assert_eq!(h.target, b"/login?client_mac=a4:5e");
+        assert_eq!(h.headers.len(), 1);
+    }
+}

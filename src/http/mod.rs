@@ -1,0 +1,660 @@
+//! http: HTTP/1.x requests rebuilt from one direction of a TCP stream.
+//!
+//! Input: in-order stream pieces (bytes with their frame, and gaps).
+//! Output: [`HttpRequest`]s with their head and de-chunked, decompressed
+//! body. A direction is recognised as HTTP by its content (a request line),
+//! on any port; a direction that starts otherwise (TLS, a server's
+//! responses, other protocols) is declared uninteresting so the flow layer
+//! stops copying it. After a gap the parser resynchronises at the next
+//! request line and never joins bytes across the gap.
+//!
+//! Limits ([`HttpLimits`]): head bytes, body bytes inspected, decompressed
+//! size. Hitting one adds a note to the request, never a silent cut.
+//!
+//! Never: look at server responses, buffer past the limits.
+
+pub mod body;
+pub mod head;
+
+use std::net::SocketAddr;
+
+use crate::capture::Timestamp;
+use crate::flow::{Chunk, Interest};
+use body::{Chunked, ChunkedStep, Coding};
+pub use head::Head;
+
+/// Named size limits of request parsing.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    /// Request line plus headers.
+    pub max_head: usize,
+    /// Body bytes kept for inspection (after de-chunking, before
+    /// decompression); the rest is counted and skipped.
+    pub max_body: usize,
+    /// Output of decompressing a body.
+    pub max_decoded: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_head: 64 << 10,
+            max_body: 1 << 20,
+            max_decoded: 8 << 20,
+        }
+    }
+}
+
+/// One rebuilt request.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    pub head: Head,
+    /// Body after de-chunking and decompression (up to the limits).
+    pub body: Vec<u8>,
+    /// Content codings undone, outer first (e.g. `["gzip"]`).
+    pub decoded: Vec<&'static str>,
+    /// Frame carrying the first byte of the request, and its time.
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// Limits hit and damage seen (gaps, cut bodies, bad codings).
+    pub notes: Vec<String>,
+}
+
+impl HttpRequest {
+    /// First header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.head
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The Host header without its port, lower-cased.
+    pub fn host(&self) -> Option<String> {
+        let h = self.header("host")?;
+        let h = String::from_utf8_lossy(h.trim_ascii()).to_ascii_lowercase();
+        let name = if h.starts_with('[') {
+            h.split(']')
+                .next()
+                .map(|s| format!("{s}]"))
+                .unwrap_or(h.clone())
+        } else {
+            h.split(':').next().unwrap_or("").to_string()
+        };
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// The target as text (bytes that are not UTF-8 shown as U+FFFD).
+    pub fn uri(&self) -> String {
+        String::from_utf8_lossy(&self.head.target).into_owned()
+    }
+
+    pub fn content_type(&self) -> Option<String> {
+        self.header("content-type")
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+    }
+}
+
+/// Why a direction is not parsed as requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotRequests {
+    Tls,
+    HttpResponses,
+    Other,
+}
+
+impl NotRequests {
+    fn classify(first: &[u8]) -> Self {
+        if first.first() == Some(&0x16) && first.get(1) == Some(&0x03) {
+            NotRequests::Tls
+        } else if first.starts_with(b"HTTP/") {
+            NotRequests::HttpResponses
+        } else {
+            NotRequests::Other
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Head,
+    Body,
+    /// Skipping to the next line that may start a request.
+    Resync,
+    Ignored(NotRequests),
+}
+
+#[derive(Debug)]
+enum BodyKind {
+    Length(u64),
+    Chunked(Chunked),
+}
+
+#[derive(Debug)]
+struct Pending {
+    req: HttpRequest,
+    kind: BodyKind,
+    raw: Vec<u8>,
+    /// Body bytes seen beyond `max_body`.
+    cut: u64,
+}
+
+/// The request parser of one client-to-server direction.
+#[derive(Debug)]
+pub struct RequestStream {
+    limits: HttpLimits,
+    mode: Mode,
+    /// Head bytes gathered so far.
+    buf: Vec<u8>,
+    buf_frame: u64,
+    buf_ts: Timestamp,
+    pending: Option<Pending>,
+    /// A request was seen, or a gap happened: unknown bytes are skipped
+    /// (resync), not a reason to give the direction up.
+    committed: bool,
+    pub requests: u64,
+}
+
+impl RequestStream {
+    pub fn new(limits: HttpLimits) -> Self {
+        RequestStream {
+            limits,
+            mode: Mode::Head,
+            buf: Vec::new(),
+            buf_frame: 0,
+            buf_ts: Timestamp::default(),
+            pending: None,
+            committed: false,
+            requests: 0,
+        }
+    }
+
+    /// Why this direction is not parsed, once that is known.
+    pub fn ignored(&self) -> Option<NotRequests> {
+        match self.mode {
+            Mode::Ignored(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Feeds in-order bytes; completed requests are pushed to `out`.
+    pub fn feed(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        chunk: Chunk<'_>,
+        out: &mut Vec<HttpRequest>,
+    ) -> Interest {
+        let mut rest = chunk.data;
+        while !rest.is_empty() {
+            let used = match self.mode {
+                Mode::Ignored(_) => return Interest::Ignore,
+                Mode::Resync => match memchr::memchr(b'\n', rest) {
+                    Some(n) => {
+                        self.mode = Mode::Head;
+                        n + 1
+                    }
+                    None => rest.len(),
+                },
+                Mode::Head => self.feed_head(src, dst, chunk, rest, out),
+                Mode::Body => self.feed_body(rest, out),
+            };
+            rest = &rest[used..];
+        }
+        match self.mode {
+            Mode::Ignored(_) => Interest::Ignore,
+            _ => Interest::Inspect,
+        }
+    }
+
+    fn feed_head(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        chunk: Chunk<'_>,
+        rest: &[u8],
+        out: &mut Vec<HttpRequest>,
+    ) -> usize {
+        if self.buf.is_empty() {
+            // Blank lines between requests (after a body) are allowed.
+            let blank = rest
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+            if blank > 0 {
+                return blank;
+            }
+            self.buf_frame = chunk.frame;
+            self.buf_ts = chunk.ts;
+        }
+        let mut scan_from = self.buf.len().saturating_sub(3);
+        let take = rest.len().min(self.limits.max_head - self.buf.len());
+        self.buf.extend_from_slice(&rest[..take]);
+        let appended = self.buf.len();
+        if !self.check_start() {
+            return take;
+        }
+        if self.buf.len() != appended {
+            // Lines were dropped: the earlier scan position is stale.
+            scan_from = 0;
+        }
+        let hay = &self.buf[scan_from..];
+        let end = [&b"\n\r\n"[..], &b"\n\n"[..]]
+            .iter()
+            .filter_map(|pat| memchr::memmem::find(hay, pat).map(|p| scan_from + p + pat.len()))
+            .min();
+        let Some(end) = end else {
+            if self.buf.len() >= self.limits.max_head {
+                let limit = self.limits.max_head;
+                self.emit_cut(
+                    src,
+                    dst,
+                    format!("request head over the {limit}-byte limit; headers after it not read"),
+                    out,
+                );
+                self.mode = Mode::Resync;
+            }
+            return take;
+        };
+        let after = self.buf.split_off(end);
+        let head_bytes = std::mem::take(&mut self.buf);
+        // Bytes of `rest` after the head are not consumed yet: give back.
+        let given_back = after.len();
+        let Some(head) = head::parse_head(&head_bytes) else {
+            self.mode = Mode::Resync;
+            return take.saturating_sub(given_back);
+        };
+        self.committed = true;
+        self.start_body(src, dst, head, out);
+        take.saturating_sub(given_back)
+    }
+
+    /// Checks that the buffer starts like a request; drops lines that do
+    /// not. Returns true when the buffer holds a plausible request start.
+    fn check_start(&mut self) -> bool {
+        loop {
+            let line_end = memchr::memchr(b'\n', &self.buf);
+            let first = &self.buf[..line_end.unwrap_or(self.buf.len())];
+            let ok = head::may_start_request(first)
+                && line_end.is_none_or(|_| head::is_request_line(first));
+            if ok {
+                return !self.buf.is_empty();
+            }
+            if !self.committed {
+                self.mode = Mode::Ignored(NotRequests::classify(&self.buf));
+                self.buf.clear();
+                return false;
+            }
+            match line_end {
+                Some(n) => {
+                    self.buf.drain(..=n);
+                    if self.buf.is_empty() {
+                        return false;
+                    }
+                }
+                None => {
+                    self.buf.clear();
+                    self.mode = Mode::Resync;
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn start_body(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        head: Head,
+        out: &mut Vec<HttpRequest>,
+    ) {
+        let req = HttpRequest {
+            head,
+            body: Vec::new(),
+            decoded: Vec::new(),
+            frame: self.buf_frame,
+            ts: self.buf_ts,
+            src,
+            dst,
+            notes: Vec::new(),
+        };
+        let chunked = req.header("transfer-encoding").is_some_and(|v| {
+            String::from_utf8_lossy(v)
+                .to_ascii_lowercase()
+                .contains("chunked")
+        });
+        let length = req
+            .header("content-length")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let kind = if chunked {
+            // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
+            BodyKind::Chunked(Chunked::default())
+        } else {
+            match length {
+                Some(n) if n > 0 => BodyKind::Length(n),
+                _ => {
+                    self.requests += 1;
+                    out.push(req);
+                    self.mode = Mode::Head;
+                    return;
+                }
+            }
+        };
+        self.pending = Some(Pending {
+            req,
+            kind,
+            raw: Vec::new(),
+            cut: 0,
+        });
+        self.mode = Mode::Body;
+    }
+
+    fn feed_body(&mut self, rest: &[u8], out: &mut Vec<HttpRequest>) -> usize {
+        let Some(p) = self.pending.as_mut() else {
+            self.mode = Mode::Head;
+            return 0;
+        };
+        let max = self.limits.max_body;
+        let keep = |raw: &mut Vec<u8>, cut: &mut u64, b: &[u8]| {
+            let room = max.saturating_sub(raw.len());
+            let k = room.min(b.len());
+            raw.extend_from_slice(&b[..k]);
+            *cut += (b.len() - k) as u64;
+        };
+        let (used, done) = match &mut p.kind {
+            BodyKind::Length(left) => {
+                let take = (*left).min(rest.len() as u64) as usize;
+                keep(&mut p.raw, &mut p.cut, &rest[..take]);
+                *left -= take as u64;
+                (take, *left == 0)
+            }
+            BodyKind::Chunked(dec) => {
+                let (raw, cut) = (&mut p.raw, &mut p.cut);
+                match dec.feed(rest, &mut |b| keep(raw, cut, b)) {
+                    ChunkedStep::More => (rest.len(), false),
+                    ChunkedStep::Done(n) => (n, true),
+                    ChunkedStep::Invalid(n) => {
+                        p.req.notes.push(format!(
+                            "chunked body is malformed after {} bytes",
+                            p.raw.len()
+                        ));
+                        (n, true)
+                    }
+                }
+            }
+        };
+        if done {
+            self.finish_body(out);
+        }
+        used
+    }
+
+    fn finish_body(&mut self, out: &mut Vec<HttpRequest>) {
+        self.mode = Mode::Head;
+        let Some(Pending {
+            mut req, raw, cut, ..
+        }) = self.pending.take()
+        else {
+            return;
+        };
+        if cut > 0 {
+            req.notes.push(format!(
+                "body cut at the {}-byte inspection limit ({cut} bytes not inspected)",
+                self.limits.max_body
+            ));
+        }
+        let declared = req
+            .header("content-encoding")
+            .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase());
+        let coding = match declared.as_deref() {
+            Some("gzip" | "x-gzip") => Some(Coding::Gzip),
+            Some("deflate") => Some(Coding::Deflate),
+            Some("identity") | None => None,
+            Some(other) => {
+                req.notes.push(format!(
+                    "content encoding {other:?} not decoded; body inspected as sent"
+                ));
+                None
+            }
+        };
+        // A body that starts like gzip is gzip, whatever was declared.
+        let coding = coding.or(body::looks_gzip(&raw).then_some(Coding::Gzip));
+        req.body = match coding {
+            Some(c) if c == Coding::Deflate || body::looks_gzip(&raw) => {
+                let (plain, err) = body::decompress(c, &raw, self.limits.max_decoded);
+                match err {
+                    Some(body::DecodeBodyError::Corrupt { .. }) if plain.is_empty() => {
+                        req.notes.push(format!(
+                            "{}; body inspected as sent",
+                            err.map(|e| e.to_string()).unwrap_or_default()
+                        ));
+                        raw
+                    }
+                    err => {
+                        if let Some(e) = err {
+                            req.notes.push(e.to_string());
+                        }
+                        req.decoded.push(c.name());
+                        plain
+                    }
+                }
+            }
+            // Declared gzip but sent plain: inspect as sent.
+            _ => raw,
+        };
+        self.requests += 1;
+        out.push(req);
+    }
+
+    /// Emits what a head cut short holds, if it has a request line.
+    fn emit_cut(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        note: String,
+        out: &mut Vec<HttpRequest>,
+    ) {
+        let bytes = std::mem::take(&mut self.buf);
+        if let Some(head) = head::parse_head_lenient(&bytes) {
+            self.requests += 1;
+            out.push(HttpRequest {
+                head,
+                body: Vec::new(),
+                decoded: Vec::new(),
+                frame: self.buf_frame,
+                ts: self.buf_ts,
+                src,
+                dst,
+                notes: vec![note],
+            });
+        }
+    }
+
+    /// `len` bytes of the direction were never captured.
+    pub fn gap(&mut self, src: SocketAddr, dst: SocketAddr, len: u64, out: &mut Vec<HttpRequest>) {
+        match self.mode {
+            Mode::Ignored(_) => return,
+            Mode::Head if !self.buf.is_empty() => {
+                self.emit_cut(
+                    src,
+                    dst,
+                    format!("request head cut by a gap of {len} bytes"),
+                    out,
+                );
+            }
+            Mode::Body => {
+                if let Some(p) = self.pending.as_mut() {
+                    if let BodyKind::Length(left) = &mut p.kind {
+                        if len < *left {
+                            *left -= len;
+                            p.req
+                                .notes
+                                .push(format!("{len} bytes of the body were not captured"));
+                            return;
+                        }
+                    }
+                    p.req
+                        .notes
+                        .push(format!("body cut by a gap of {len} bytes"));
+                }
+                self.finish_body(out);
+            }
+            _ => {}
+        }
+        self.committed = true;
+        self.buf.clear();
+        self.mode = Mode::Head;
+    }
+
+    /// End of the stream: emits a request still in progress.
+    pub fn close(&mut self, src: SocketAddr, dst: SocketAddr, out: &mut Vec<HttpRequest>) {
+        match self.mode {
+            Mode::Head if !self.buf.is_empty() && self.committed_or_request_line() => {
+                self.emit_cut(
+                    src,
+                    dst,
+                    "request head cut short at the end of the stream".to_string(),
+                    out,
+                );
+            }
+            Mode::Body => {
+                if let Some(p) = self.pending.as_mut() {
+                    p.req
+                        .notes
+                        .push("body cut short at the end of the stream".to_string());
+                }
+                self.finish_body(out);
+            }
+            _ => {}
+        }
+    }
+
+    fn committed_or_request_line(&self) -> bool {
+        let line_end = memchr::memchr(b'\n', &self.buf).unwrap_or(self.buf.len());
+        head::is_request_line(&self.buf[..line_end])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    /// Feeds `wire` split into pieces of `n` bytes (each its own frame).
+    fn parse_split(wire: &[u8], n: usize) -> Vec<HttpRequest> {
+        let mut rs = RequestStream::new(HttpLimits::default());
+        let mut out = Vec::new();
+        let (s, d) = (addr("10.0.0.2:40000"), addr("1.2.3.4:80"));
+        for (i, piece) in wire.chunks(n.max(1)).enumerate() {
+            let c = Chunk {
+                data: piece,
+                frame: i as u64 + 1,
+                ts: Timestamp::default(),
+            };
+            rs.feed(s, d, c, &mut out);
+        }
+        rs.close(s, d, &mut out);
+        out
+    }
+
+    const PIPELINE: &[u8] = b"GET /a?imei=1 HTTP/1.1\r\nHost: x.example\r\n\r\n\
+POST /b HTTP/1.1\r\nHost: x.example\r\nContent-Length: 5\r\n\r\nhello\
+POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+
+    #[test]
+    fn pipelined_requests_in_every_chunking() {
+        for n in 1..=PIPELINE.len() {
+            let reqs = parse_split(PIPELINE, n);
+            let got: Vec<(String, String, Vec<u8>)> = reqs
+                .iter()
+                .map(|r| (r.head.method.clone(), r.uri(), r.body.clone()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    ("GET".into(), "/a?imei=1".into(), vec![]),
+                    ("POST".into(), "/b".into(), b"hello".to_vec()),
+                    ("POST".into(), "/c".into(), b"abcde".to_vec()),
+                ],
+                "chunk size {n}"
+            );
+            assert_eq!(reqs[2].host().as_deref(), Some("y.example"));
+            assert!(reqs.iter().all(|r| r.notes.is_empty()), "chunk size {n}");
+        }
+    }
+
+    #[test]
+    fn frame_of_first_byte() {
+        // 10-byte pieces: the second request starts at byte 41 (frame 5).
+        let reqs = parse_split(PIPELINE, 10);
+        assert_eq!(reqs[0].frame, 1);
+        assert_eq!(reqs[1].frame, 5);
+    }
+
+    #[test]
+    fn tls_and_responses_are_ignored() {
+        let mut rs = RequestStream::new(HttpLimits::default());
+        let mut out = Vec::new();
+        let c = Chunk {
+            data: b"\x16\x03\x01\x00\xa5\x01",
+            frame: 1,
+            ts: Timestamp::default(),
+        };
+        assert_eq!(
+            rs.feed(addr("1.1.1.1:1"), addr("2.2.2.2:443"), c, &mut out),
+            Interest::Ignore
+        );
+        assert_eq!(rs.ignored(), Some(NotRequests::Tls));
+        let mut rs = RequestStream::new(HttpLimits::default());
+        let c = Chunk {
+            data: b"HTTP/1.1 200 OK\r\n",
+            frame: 1,
+            ts: Timestamp::default(),
+        };
+        assert_eq!(
+            rs.feed(addr("1.1.1.1:80"), addr("2.2.2.2:1"), c, &mut out),
+            Interest::Ignore
+        );
+        assert_eq!(rs.ignored(), Some(NotRequests::HttpResponses));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn gap_resyncs_at_next_request_without_joining() {
+        let mut rs = RequestStream::new(HttpLimits::default());
+        let mut out = Vec::new();
+        let (s, d) = (addr("10.0.0.2:40000"), addr("1.2.3.4:80"));
+        let c = |data: &'static [u8], frame| Chunk {
+            data,
+            frame,
+            ts: Timestamp::default(),
+        };
+        rs.feed(
+            s,
+            d,
+            c(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /tw", 1),
+            &mut out,
+        );
+        rs.gap(s, d, 100, &mut out);
+        rs.feed(
+            s,
+            d,
+            c(
+                b"o HTTP/1.1\r\nHost: a\r\n\r\nGET /three HTTP/1.1\r\n\r\n",
+                3,
+            ),
+            &mut out,
+        );
+        let uris: Vec<String> = out.iter().map(|r| r.uri()).collect();
+        assert_eq!(uris, vec!["/one", "/tw", "/three"]);
+        assert!(out[1].notes[0].contains("gap"));
+        assert_eq!(out[2].frame, 3);
+    }
+}

@@ -1,0 +1,19 @@
+//! teleaudit: finds device identifiers uploaded in packet captures.
+//!
+//! The pipeline is the module tree: [`capture`] -> [`decode`] -> [`flow`]
+//! -> [`http`] -> [`extract`] -> [`detect`] -> [`report`], with [`scan`]
+//! driving one capture end to end and [`cli`] on top. Dependencies point
+//! down the pipeline; [`finding`] is the only model `report` sees.
+#![deny(unsafe_code)]
+
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod detect;
+pub mod dns;
+pub mod extract;
+pub mod finding;
+pub mod flow;
+pub mod http;
+pub mod report;
+pub mod scan;

@@ -1,0 +1,105 @@
+//! JSON Lines: one object per line with a `type` (`finding`, `request`,
+//! `error`, and a final `summary`); the fields of DESIGN.md, all present,
+//! `null` where unknown.
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use super::{ReportOptions, Reporter, Summary, shown, shown_uri};
+use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord};
+
+pub struct JsonlReporter<W: Write> {
+    out: W,
+    opts: ReportOptions,
+}
+
+impl<W: Write> JsonlReporter<W> {
+    pub fn new(out: W, opts: ReportOptions) -> Self {
+        JsonlReporter { out, opts }
+    }
+
+    fn line(&mut self, v: &Value) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, v)?;
+        self.out.write_all(b"\n")
+    }
+}
+
+pub fn finding_json(f: &Finding, o: ReportOptions) -> Value {
+    json!({
+        "type": "finding",
+        "rule": f.rule,
+        "severity": f.severity.as_str(),
+        "title": f.title,
+        "kind": f.kind,
+        "value": shown(o, &f.value),
+        "matched": f.matched.as_deref().map(|m| shown(o, m)),
+        "encoding": f.encoding,
+        "location": f.location.as_str(),
+        "field": f.field,
+        "capture": f.capture,
+        "frame": f.frame,
+        "time": f.time.rfc3339(),
+        "src": f.src.to_string(),
+        "dst": f.dst.to_string(),
+        "host": f.host,
+        "method": f.method,
+        "uri": shown_uri(o, f),
+    })
+}
+
+pub fn request_json(r: &RequestRecord) -> Value {
+    json!({
+        "type": "request",
+        "capture": r.capture,
+        "frame": r.frame,
+        "time": r.time.rfc3339(),
+        "src": r.src.to_string(),
+        "dst": r.dst.to_string(),
+        "method": r.method,
+        "host": r.host,
+        "uri": r.uri,
+        "body_bytes": r.body_bytes,
+        "content_type": r.content_type,
+        "notes": r.notes,
+    })
+}
+
+pub fn error_json(e: &ErrorRecord) -> Value {
+    json!({"type": "error", "capture": e.capture, "frame": e.frame, "message": e.message})
+}
+
+pub fn summary_json(s: &Summary) -> Value {
+    json!({
+        "type": "summary",
+        "files": s.files,
+        "frames": s.frames,
+        "bytes": s.bytes,
+        "flows": s.flows,
+        "requests": s.requests,
+        "findings": {"high": s.findings[2], "medium": s.findings[1], "low": s.findings[0]},
+        "errors": s.errors,
+        "not_captures_skipped": s.not_captures_skipped,
+        "elapsed_seconds": (s.elapsed_secs * 1000.0).round() / 1000.0,
+    })
+}
+
+impl<W: Write> Reporter for JsonlReporter<W> {
+    fn file(&mut self, r: &FileReport) -> io::Result<()> {
+        for f in &r.findings {
+            self.line(&finding_json(f, self.opts))?;
+        }
+        for q in &r.requests {
+            self.line(&request_json(q))?;
+        }
+        for e in &r.errors {
+            self.line(&error_json(e))?;
+        }
+        self.out.flush()
+    }
+
+    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        self.line(&summary_json(s))?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,415 @@
+//! scan: drives one capture through the pipeline (capture -> decode ->
+//! flow -> http -> extract -> detect) and many captures in parallel.
+//!
+//! Input: paths and a frozen [`ScanConfig`]. Output: one [`FileReport`]
+//! per capture, handed to the caller in command-line order whatever the
+//! number of workers. Errors stay with their file; the batch goes on.
+//!
+//! Never: print (reporters do), or let one file's failure stop others.
+
+mod http_sink;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use crate::capture::CaptureReader;
+use crate::decode::{Decoded, Decoder, Transport, link_name};
+use crate::detect::{Engine, RequestCtx};
+use crate::dns::Names;
+use crate::extract;
+use crate::finding::{
+    ErrorRecord, FileReport, Finding, HostActivity, Location, RequestRecord, mask_all,
+};
+use crate::flow::{FlowLimits, FlowTable};
+use crate::http::{HttpLimits, HttpRequest};
+use http_sink::HttpSink;
+
+/// What to produce for each capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Findings.
+    Scan,
+    /// The rebuilt requests.
+    Requests,
+}
+
+/// Frozen settings shared by every worker.
+pub struct ScanConfig {
+    pub engine: Engine,
+    pub flow_limits: FlowLimits,
+    pub http_limits: HttpLimits,
+    pub mode: Mode,
+}
+
+/// A capture to scan: where to read it and how to name it in output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    pub path: PathBuf,
+    pub display: String,
+}
+
+/// DNS ports whose answers name hosts (DNS, mDNS, LLMNR).
+const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
+
+/// Does the file start like a capture (pcap, pcapng, or gzip)?
+fn sniff_capture(path: &Path) -> bool {
+    use std::io::Read;
+    let mut m = [0u8; 4];
+    let ok = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut m))
+        .is_ok();
+    ok && (m[..2] == [0x1f, 0x8b]
+        || matches!(
+            u32::from_le_bytes(m),
+            0xa1b2_c3d4
+                | 0xa1b2_3c4d
+                | 0xa1b2_cd34
+                | 0xd4c3_b2a1
+                | 0x4d3c_b2a1
+                | 0x34cd_b2a1
+                | 0x0A0D_0D0A
+        ))
+}
+
+/// Expands the command line's paths: files as given (`-` is stdin),
+/// folders recursively in name order, keeping only files that start like
+/// a capture. Returns the inputs, errors for paths that do not exist, and
+/// how many files in folders were passed over as not captures.
+pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<ErrorRecord>, u64) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    let mut skipped = 0;
+    for p in paths {
+        let display = p.display().to_string();
+        if p.as_os_str() == "-" || p.is_file() {
+            inputs.push(Input {
+                path: p.clone(),
+                display,
+            });
+        } else if p.is_dir() {
+            for e in walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .follow_links(true)
+            {
+                match e {
+                    Ok(e) if e.file_type().is_file() => {
+                        if sniff_capture(e.path()) {
+                            inputs.push(Input {
+                                path: e.path().to_path_buf(),
+                                display: e.path().display().to_string(),
+                            });
+                        } else {
+                            skipped += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => errors.push(ErrorRecord {
+                        capture: err
+                            .path()
+                            .map_or(display.clone(), |x| x.display().to_string()),
+                        frame: None,
+                        message: err.to_string(),
+                    }),
+                }
+            }
+        } else {
+            errors.push(ErrorRecord {
+                capture: display,
+                frame: None,
+                message: "no such file or directory".to_string(),
+            });
+        }
+    }
+    (inputs, errors, skipped)
+}
+
+/// Scans the inputs on `jobs` threads; `on_file` gets each report in
+/// input order, as soon as it and all before it are done.
+pub fn run(
+    inputs: &[Input],
+    cfg: &ScanConfig,
+    jobs: usize,
+    mut on_file: impl FnMut(FileReport) -> bool,
+) {
+    let jobs = jobs.clamp(1, inputs.len().max(1));
+    if jobs == 1 {
+        for i in inputs {
+            if !on_file(scan_file(i, cfg)) {
+                return;
+            }
+        }
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    if tx.send((i, scan_file(input, cfg))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut want = 0;
+        for (i, rep) in rx {
+            waiting.insert(i, rep);
+            while let Some(rep) = waiting.remove(&want) {
+                want += 1;
+                if !on_file(rep) {
+                    // Stop handing out work; running files finish.
+                    next.store(inputs.len(), Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// Per-capture state of request processing.
+struct Requests<'a> {
+    cfg: &'a ScanConfig,
+    rep: FileReport,
+    hosts: BTreeMap<String, HostActivity>,
+}
+
+impl Requests<'_> {
+    fn take(&mut self, req: HttpRequest, names: &Names) {
+        let host = req
+            .host()
+            .or_else(|| names.get(&req.dst.ip()).map(str::to_string));
+        let stats = &mut self.rep.stats;
+        stats.requests += 1;
+        if !req.notes.is_empty() {
+            stats.requests_with_notes += 1;
+        }
+        let key = host.clone().unwrap_or_else(|| req.dst.ip().to_string());
+        let h = self.hosts.entry(key.clone()).or_insert(HostActivity {
+            host: key,
+            requests: 0,
+            first: req.ts,
+            last: req.ts,
+        });
+        h.requests += 1;
+        h.first = h.first.min(req.ts);
+        h.last = h.last.max(req.ts);
+        match self.cfg.mode {
+            Mode::Requests => self
+                .rep
+                .requests
+                .push(record(&self.rep.capture, &req, host)),
+            Mode::Scan => self.detect(req, host),
+        }
+    }
+
+    fn detect(&mut self, req: HttpRequest, host: Option<String>) {
+        let fields = extract::request_fields(&req);
+        let path = fields
+            .fields
+            .iter()
+            .find(|f| f.location == Location::Path)
+            .map_or("", |f| f.value.as_str());
+        let ctx = RequestCtx {
+            method: &req.head.method,
+            host: host.as_deref(),
+            path,
+            dst_port: req.dst.port(),
+        };
+        let raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        if raws.is_empty() {
+            return;
+        }
+        let uri = req.uri();
+        let uri_masked = mask_uri(&uri, &raws);
+        for r in raws {
+            let rule = &self.cfg.engine.rules.rules[r.rule];
+            self.rep.findings.push(Finding {
+                rule: rule.id.clone(),
+                severity: rule.severity,
+                title: r.title,
+                kind: r.kind,
+                value: r.value,
+                matched: r.matched,
+                encoding: r.encoding,
+                location: r.location,
+                field: r.field,
+                capture: self.rep.capture.clone(),
+                frame: req.frame,
+                time: req.ts,
+                src: req.src,
+                dst: req.dst,
+                host: host.clone(),
+                method: req.head.method.clone(),
+                uri: uri.clone(),
+                uri_masked: uri_masked.clone(),
+            });
+        }
+    }
+}
+
+/// Masks in the target every value found, and the raw (encoded) value of
+/// every query parameter a finding came from.
+fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
+    let mut values: Vec<String> = raws.iter().map(|r| r.value.clone()).collect();
+    if let Some((_, query)) = uri.split_once('?') {
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let (k, _) = extract::url_decode(k.as_bytes());
+            let hit = raws.iter().any(|r| {
+                r.location == Location::Query
+                    && r.field
+                        .as_deref()
+                        .is_some_and(|f| f == k || f.starts_with(&format!("{k}:")))
+            });
+            if hit {
+                values.push(v.to_string());
+            }
+        }
+    }
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    mask_all(uri, &refs)
+}
+
+fn record(capture: &str, req: &HttpRequest, host: Option<String>) -> RequestRecord {
+    RequestRecord {
+        capture: capture.to_string(),
+        frame: req.frame,
+        time: req.ts,
+        src: req.src,
+        dst: req.dst,
+        method: req.head.method.clone(),
+        host,
+        uri: req.uri(),
+        body_bytes: req.body.len() as u64,
+        content_type: req.content_type(),
+        notes: req.notes.clone(),
+    }
+}
+
+fn error(capture: &str, frame: Option<u64>, message: String) -> ErrorRecord {
+    ErrorRecord {
+        capture: capture.to_string(),
+        frame,
+        message,
+    }
+}
+
+/// Scans one capture end to end.
+pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
+    let started = Instant::now();
+    let mut reqs = Requests {
+        cfg,
+        rep: FileReport {
+            capture: input.display.clone(),
+            ..FileReport::default()
+        },
+        hosts: BTreeMap::new(),
+    };
+    let capture = input.display.clone();
+    let mut reader = match CaptureReader::open_path(&input.path) {
+        Ok(r) => r,
+        Err(e) => {
+            reqs.rep.errors.push(error(&capture, None, e.to_string()));
+            return reqs.rep;
+        }
+    };
+    let mut decoder = Decoder::new();
+    let mut flows: FlowTable<http_sink::Conn> = FlowTable::new(cfg.flow_limits);
+    let mut sink = HttpSink::new(cfg.http_limits);
+    let mut names = Names::default();
+    let mut bytes = 0u64;
+    loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let n = reader.frames() + 1;
+                reqs.rep
+                    .errors
+                    .push(error(&capture, Some(n), e.to_string()));
+                break;
+            }
+        };
+        bytes += frame.data.len() as u64;
+        match decoder.decode(&frame) {
+            Decoded::Packet(p) => match p.transport {
+                Transport::Tcp(seg) => {
+                    let src = SocketAddr::new(p.src, seg.src_port);
+                    let dst = SocketAddr::new(p.dst, seg.dst_port);
+                    flows.segment(src, dst, &seg, frame.number, frame.ts, &mut sink);
+                }
+                Transport::Udp(u) => {
+                    if DNS_PORTS.contains(&u.src_port) {
+                        names.learn(u.payload);
+                    }
+                }
+            },
+            Decoded::Unsupported { first: true } => {
+                let msg = format!(
+                    "{} on interface {} is not supported: its frames are not inspected",
+                    link_name(frame.link),
+                    frame.interface
+                );
+                reqs.rep
+                    .errors
+                    .push(error(&capture, Some(frame.number), msg));
+            }
+            Decoded::Unsupported { first: false } | Decoded::Skipped => {}
+        }
+        for n in reader.take_notes() {
+            let msg = format!("offset {}: {}", n.offset, n.message);
+            reqs.rep.errors.push(error(&capture, None, msg));
+        }
+        for req in sink.out.drain(..) {
+            reqs.take(req, &names);
+        }
+    }
+    for n in reader.take_notes() {
+        reqs.rep.errors.push(error(
+            &capture,
+            None,
+            format!("offset {}: {}", n.offset, n.message),
+        ));
+    }
+    flows.finish_all(&mut sink);
+    for req in sink.out.drain(..) {
+        reqs.take(req, &names);
+    }
+    let Requests { mut rep, hosts, .. } = reqs;
+    rep.findings.sort_by_key(|f| f.frame);
+    rep.requests.sort_by_key(|r| r.frame);
+    rep.hosts = hosts.into_values().collect();
+    let d = &decoder.stats;
+    let s = &mut rep.stats;
+    s.frames = reader.frames();
+    s.bytes = bytes;
+    s.flows = flows.stats.flows;
+    s.link_types = d.by_link.iter().map(|(l, n)| (link_name(*l), *n)).collect();
+    s.unsupported_frames = d.unsupported;
+    s.ip_fragments = d.ip_fragments;
+    s.truncated_frames = d.truncated;
+    s.tls_streams = sink.tls_streams;
+    s.bytes_not_inspected = flows.stats.bytes_ignored;
+    s.gaps = flows.stats.gaps;
+    s.gap_bytes = flows.stats.gap_bytes;
+    s.elapsed_secs = started.elapsed().as_secs_f64();
+    if d.unsupported > 0 {
+        let msg = format!(
+            "{} frames of unsupported link types were not inspected",
+            d.unsupported
+        );
+        rep.errors.push(error(&capture, None, msg));
+    }
+    rep
+}

@@ -1,0 +1,377 @@
+//! Test support: builds IP conversations (TCP with handshakes, segments
+//! and acks; UDP DNS answers) and writes them as captures with any link
+//! layer, byte order and container. The bundled fixtures, the integration
+//! tests and the benchmark all use it, so what the tests read is what a
+//! capture writer made, never hand-copied bytes.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::PacketBuilder;
+use teleaudit::capture::writer::{PcapWriter, PcapngWriter};
+use teleaudit::capture::{Linktype, Timestamp};
+
+/// IP-layer packets with their times, in capture order.
+#[derive(Default, Clone)]
+pub struct Net {
+    pub packets: Vec<(Timestamp, Vec<u8>)>,
+}
+
+/// One TCP connection's sequence state.
+#[derive(Clone, Copy)]
+pub struct Tcp {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub cseq: u32,
+    pub sseq: u32,
+}
+
+const WINDOW: u16 = 65_535;
+
+fn tcp_packet(
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    ack: Option<u32>,
+    flags: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    macro_rules! finish {
+        ($b:expr) => {{
+            let mut b = $b.tcp(src.port(), dst.port(), seq, WINDOW);
+            if let Some(a) = ack {
+                b = b.ack(a);
+            }
+            if flags.contains('S') {
+                b = b.syn();
+            }
+            if flags.contains('F') {
+                b = b.fin();
+            }
+            if flags.contains('R') {
+                b = b.rst();
+            }
+            if flags.contains('P') {
+                b = b.psh();
+            }
+            b.write(&mut out, payload).expect("write to vec");
+        }};
+    }
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => finish!(PacketBuilder::ipv4(s.octets(), d.octets(), 64)),
+        (IpAddr::V6(s), IpAddr::V6(d)) => finish!(PacketBuilder::ipv6(s.octets(), d.octets(), 64)),
+        _ => panic!("mixed address families"),
+    }
+    out
+}
+
+fn udp_packet(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), 64)
+            .udp(src.port(), dst.port())
+            .write(&mut out, payload)
+            .expect("write to vec"),
+        (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), 64)
+            .udp(src.port(), dst.port())
+            .write(&mut out, payload)
+            .expect("write to vec"),
+        _ => panic!("mixed address families"),
+    }
+    out
+}
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("socket address")
+}
+
+pub fn ts(secs: i64, micros: u32) -> Timestamp {
+    Timestamp::new(secs, micros * 1000)
+}
+
+fn later(t: Timestamp, micros: u32) -> Timestamp {
+    let n = t.nanos as u64 + micros as u64 * 1000;
+    Timestamp::new(
+        t.secs + (n / 1_000_000_000) as i64,
+        (n % 1_000_000_000) as u32,
+    )
+}
+
+impl Net {
+    pub fn push(&mut self, t: Timestamp, p: Vec<u8>) {
+        self.packets.push((t, p));
+    }
+
+    /// Opens a connection with a three-way handshake at `t`.
+    pub fn connect(
+        &mut self,
+        t: Timestamp,
+        client: &str,
+        server: &str,
+        isn_c: u32,
+        isn_s: u32,
+    ) -> Tcp {
+        let (c, s) = (addr(client), addr(server));
+        self.push(t, tcp_packet(c, s, isn_c, None, "S", b""));
+        self.push(
+            later(t, 20_000),
+            tcp_packet(s, c, isn_s, Some(isn_c.wrapping_add(1)), "S", b""),
+        );
+        self.push(
+            later(t, 40_000),
+            tcp_packet(
+                c,
+                s,
+                isn_c.wrapping_add(1),
+                Some(isn_s.wrapping_add(1)),
+                "",
+                b"",
+            ),
+        );
+        Tcp {
+            client: c,
+            server: s,
+            cseq: isn_c.wrapping_add(1),
+            sseq: isn_s.wrapping_add(1),
+        }
+    }
+
+    /// Client sends `data` in segments of at most `mss` bytes, then the
+    /// server acknowledges.
+    pub fn send(&mut self, t: Timestamp, conn: &mut Tcp, data: &[u8], mss: usize) {
+        let mut at = t;
+        for piece in data.chunks(mss.max(1)) {
+            self.push(
+                at,
+                tcp_packet(
+                    conn.client,
+                    conn.server,
+                    conn.cseq,
+                    Some(conn.sseq),
+                    "P",
+                    piece,
+                ),
+            );
+            conn.cseq = conn.cseq.wrapping_add(piece.len() as u32);
+            at = later(at, 100);
+        }
+        self.push(
+            later(at, 20_000),
+            tcp_packet(
+                conn.server,
+                conn.client,
+                conn.sseq,
+                Some(conn.cseq),
+                "",
+                b"",
+            ),
+        );
+    }
+
+    /// Server answers with `data`, then the client acknowledges.
+    pub fn reply(&mut self, t: Timestamp, conn: &mut Tcp, data: &[u8], mss: usize) {
+        let mut at = t;
+        for piece in data.chunks(mss.max(1)) {
+            self.push(
+                at,
+                tcp_packet(
+                    conn.server,
+                    conn.client,
+                    conn.sseq,
+                    Some(conn.cseq),
+                    "P",
+                    piece,
+                ),
+            );
+            conn.sseq = conn.sseq.wrapping_add(piece.len() as u32);
+            at = later(at, 100);
+        }
+        self.push(
+            later(at, 1_000),
+            tcp_packet(
+                conn.client,
+                conn.server,
+                conn.cseq,
+                Some(conn.sseq),
+                "",
+                b"",
+            ),
+        );
+    }
+
+    /// Both sides close with FIN.
+    pub fn close(&mut self, t: Timestamp, conn: &mut Tcp) {
+        self.push(
+            t,
+            tcp_packet(
+                conn.client,
+                conn.server,
+                conn.cseq,
+                Some(conn.sseq),
+                "F",
+                b"",
+            ),
+        );
+        conn.cseq = conn.cseq.wrapping_add(1);
+        self.push(
+            later(t, 20_000),
+            tcp_packet(
+                conn.server,
+                conn.client,
+                conn.sseq,
+                Some(conn.cseq),
+                "F",
+                b"",
+            ),
+        );
+        conn.sseq = conn.sseq.wrapping_add(1);
+        self.push(
+            later(t, 40_000),
+            tcp_packet(
+                conn.client,
+                conn.server,
+                conn.cseq,
+                Some(conn.sseq),
+                "",
+                b"",
+            ),
+        );
+    }
+
+    /// A DNS query and its answer (`name` A `ip`).
+    pub fn dns(&mut self, t: Timestamp, client: &str, resolver: &str, name: &str, ip: [u8; 4]) {
+        let (c, r) = (addr(client), addr(resolver));
+        let mut q = vec![0x5a, 0x17, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in name.split('.') {
+            q.push(l.len() as u8);
+            q.extend_from_slice(l.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut a = q.clone();
+        a[2] = 0x81;
+        a[3] = 0x80;
+        a[7] = 1;
+        a.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+        a.extend_from_slice(&ip);
+        self.push(t, udp_packet(c, r, &q));
+        self.push(later(t, 15_000), udp_packet(r, c, &a));
+    }
+
+    /// A whole HTTP exchange on a new connection.
+    pub fn http(
+        &mut self,
+        t: Timestamp,
+        client: &str,
+        server: &str,
+        request: &[u8],
+        response: &[u8],
+        isn: u32,
+    ) {
+        let mut c = self.connect(t, client, server, isn, isn ^ 0x5a5a_5a5a);
+        self.send(later(t, 60_000), &mut c, request, 1400);
+        self.reply(later(t, 120_000), &mut c, response, 1400);
+        self.close(later(t, 200_000), &mut c);
+    }
+}
+
+/// Link layers the writer can put around IP packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    Ethernet,
+    /// Ethernet with 802.1Q tags (two: QinQ).
+    Vlan(u8),
+    LinuxSll,
+    LinuxSll2,
+    Raw,
+    Null,
+    Loop,
+}
+
+impl Link {
+    pub fn linktype(self) -> Linktype {
+        match self {
+            Link::Ethernet | Link::Vlan(_) => Linktype::ETHERNET,
+            Link::LinuxSll => Linktype::LINUX_SLL,
+            Link::LinuxSll2 => Linktype::LINUX_SLL2,
+            Link::Raw => Linktype::RAW,
+            Link::Null => Linktype::NULL,
+            Link::Loop => Linktype::LOOP,
+        }
+    }
+
+    /// Wraps one IP packet.
+    pub fn frame(self, ip: &[u8]) -> Vec<u8> {
+        let v6 = ip.first().is_some_and(|b| b >> 4 == 6);
+        let ethertype: u16 = if v6 { 0x86dd } else { 0x0800 };
+        let mut f = Vec::with_capacity(ip.len() + 24);
+        match self {
+            Link::Ethernet | Link::Vlan(_) => {
+                f.extend_from_slice(&[0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]);
+                f.extend_from_slice(&[0xa4, 0x5e, 0x60, 0x12, 0x34, 0x56]);
+                if let Link::Vlan(n) = self {
+                    for i in 0..n {
+                        let tpid: u16 = if i + 1 < n { 0x88a8 } else { 0x8100 };
+                        f.extend_from_slice(&tpid.to_be_bytes());
+                        f.extend_from_slice(&(100 + u16::from(i)).to_be_bytes());
+                    }
+                }
+                f.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::LinuxSll => {
+                f.extend_from_slice(&[0, 4, 0, 1, 0, 6, 0xa4, 0x5e, 0x60, 0x12, 0x34, 0x56, 0, 0]);
+                f.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::LinuxSll2 => {
+                f.extend_from_slice(&ethertype.to_be_bytes());
+                f.extend_from_slice(&[
+                    0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 0xa4, 0x5e, 0x60, 0x12, 0x34, 0x56, 0, 0,
+                ]);
+            }
+            Link::Raw => {}
+            Link::Null => f.extend_from_slice(&(if v6 { 30u32 } else { 2u32 }).to_le_bytes()),
+            Link::Loop => f.extend_from_slice(&(if v6 { 24u32 } else { 2u32 }).to_be_bytes()),
+        }
+        f.extend_from_slice(ip);
+        f
+    }
+}
+
+/// Legacy pcap of the packets.
+pub fn pcap(net: &Net, link: Link, big_endian: bool, nanos: bool) -> Vec<u8> {
+    let mut w = PcapWriter::new(Vec::new(), link.linktype(), big_endian, nanos).expect("vec");
+    for (t, p) in &net.packets {
+        w.packet(*t, &link.frame(p)).expect("vec");
+    }
+    w.into_inner()
+}
+
+/// pcapng of the packets: interface `i % links.len()` carries packet `i`,
+/// each interface with its own link type; `tsresol` per interface.
+pub fn pcapng(net: &Net, links: &[(Link, u8)], big_endian: bool) -> Vec<u8> {
+    let mut w = PcapngWriter::new(Vec::new());
+    w.section(big_endian).expect("vec");
+    for (l, res) in links {
+        w.interface(l.linktype(), *res).expect("vec");
+    }
+    for (i, (t, p)) in net.packets.iter().enumerate() {
+        let k = i % links.len();
+        w.packet(k as u32, *t, &links[k].0.frame(p)).expect("vec");
+    }
+    w.into_inner()
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+pub fn pseudo_random(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        })
+        .collect()
+}
+
+pub mod wiko;
