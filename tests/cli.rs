@@ -85,3 +85,614 @@ fn fixture_is_reproducible() {
         "{FIXTURE} differs from tests/support/wiko.rs; rerun with TELEAUDIT_WRITE_FIXTURES=1"
     );
 }
+
+/// Scanning the fixture with no flag prints the STS endpoint to both hosts
+/// and the cleartext identifiers, masked, and exits 1.
+#[test]
+fn fixture_text_scan_reproduces_the_wiko_finding() {
+    let out = run(&["scan", FIXTURE]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {text}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for must in [
+        "eservice.tinno.com",
+        "eservice.euwiko.com",
+        "TA-EP-TINNO-STS",
+        "TA-TINNO-STS-CLEAR",
+        "35***********09",
+        "stats.appvendor.example",
+    ] {
+        assert!(text.contains(must), "missing {must:?} in:\n{text}");
+    }
+    for secret in [
+        wiko::IMEI1,
+        wiko::IMEI2,
+        wiko::SERIAL,
+        &wiko::repinfo(0x5715),
+    ] {
+        assert!(!text.contains(secret), "unmasked {secret} in:\n{text}");
+    }
+    let shown =
+        String::from_utf8_lossy(&run(&["scan", "--show-values", FIXTURE]).stdout).into_owned();
+    assert!(shown.contains(wiko::IMEI1) && shown.contains(wiko::SERIAL));
+}
+
+/// Frame of the first data segment whose payload starts with `prefix`.
+fn frame_of(net: &Net, prefix: &[u8]) -> u64 {
+    let i = net
+        .packets
+        .iter()
+        .position(|(_, p)| {
+            let s = etherparse::SlicedPacket::from_ip(p).expect("ip");
+            match s.transport {
+                Some(etherparse::TransportSlice::Tcp(t)) => t.payload().starts_with(prefix),
+                _ => false,
+            }
+        })
+        .expect("request in scenario");
+    i as u64 + 1
+}
+
+#[test]
+fn fixture_jsonl_has_every_field_with_right_values() {
+    let out = run(&["scan", "--format", "jsonl", FIXTURE]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = jsonl(&out);
+    let findings = of_type(&lines, "finding");
+    let keys = [
+        "rule", "severity", "title", "kind", "value", "matched", "encoding", "location", "field",
+        "capture", "frame", "time", "src", "dst", "host", "method", "uri",
+    ];
+    for f in &findings {
+        for k in keys {
+            assert!(f.get(k).is_some(), "finding lacks {k}: {f}");
+        }
+    }
+    let net = wiko::build();
+    let sts: Vec<&&Value> = findings
+        .iter()
+        .filter(|f| f["rule"] == "TA-EP-TINNO-STS")
+        .collect();
+    assert_eq!(sts.len(), 5, "four reports to Tinno and one to Wiko Europe");
+    let first = sts[0];
+    assert_eq!(
+        first["frame"],
+        frame_of(&net, b"GET /eservice/stsReport?reptype=report&msgid=1&")
+    );
+    assert_eq!(first["src"], "10.20.0.23:41000");
+    assert_eq!(first["dst"], "203.0.113.10:80");
+    assert_eq!(first["host"], "eservice.tinno.com");
+    assert_eq!(first["kind"], "endpoint");
+    assert_eq!(first["field"], "repinfo");
+    assert_eq!(first["location"], "query");
+    assert_eq!(first["time"], "2017-01-05T09:12:03.060000Z");
+    assert!(first["uri"].as_str().unwrap().contains("[171 chars]"));
+    let eu = sts
+        .iter()
+        .find(|f| f["host"] == "eservice.euwiko.com")
+        .expect("euwiko report");
+    assert_eq!(eu["dst"], "203.0.113.20:8080");
+
+    let clear: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f["rule"] == "TA-TINNO-STS-CLEAR")
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = clear.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "imei",
+            "device_model",
+            "cell_location",
+            "os_version",
+            "serial"
+        ]
+    );
+    assert_eq!(clear[0].1, "35***********09");
+
+    let form: Vec<&&Value> = findings
+        .iter()
+        .filter(|f| f["host"] == "stats.appvendor.example")
+        .collect();
+    let form_kinds: Vec<&str> = form.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        form_kinds,
+        vec!["imei", "serial", "cell_location", "device_model"]
+    );
+    assert_eq!(form[0]["frame"], frame_of(&net, b"POST /v2/collect"));
+    assert_eq!(form[0]["location"], "body");
+    assert_eq!(form[0]["field"], "imei");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["host"] != "api.weather.example" && f["host"] != "cdn.images.example")
+    );
+
+    let summary = of_type(&lines, "summary");
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0]["requests"], 10);
+    assert_eq!(
+        summary[0]["findings"]["high"],
+        findings.iter().filter(|f| f["severity"] == "high").count()
+    );
+}
+
+/// The same scenario in every container, byte order, timestamp precision
+/// and link layer gives the same findings.
+#[test]
+fn same_findings_across_containers_and_link_layers() {
+    let net = wiko::build();
+    let dir = tmpdir("variants");
+    let reference = facts(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
+    assert!(reference.len() >= 14);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&support::pcap(&net, Link::Ethernet, false, false))
+        .unwrap();
+    let variants: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "be-nanos.pcap",
+            support::pcap(&net, Link::Ethernet, true, true),
+        ),
+        (
+            "le-nanos-qinq.pcap",
+            support::pcap(&net, Link::Vlan(2), false, true),
+        ),
+        ("vlan.pcap", support::pcap(&net, Link::Vlan(1), true, false)),
+        (
+            "sll.pcap",
+            support::pcap(&net, Link::LinuxSll, false, false),
+        ),
+        (
+            "sll2.pcap",
+            support::pcap(&net, Link::LinuxSll2, true, false),
+        ),
+        ("raw.pcap", support::pcap(&net, Link::Raw, false, false)),
+        ("null.pcap", support::pcap(&net, Link::Null, false, false)),
+        ("loop.pcap", support::pcap(&net, Link::Loop, true, false)),
+        (
+            "multi-if.pcapng",
+            support::pcapng(
+                &net,
+                &[
+                    (Link::Ethernet, 6),
+                    (Link::LinuxSll2, 9),
+                    (Link::Raw, 0x80 | 20),
+                ],
+                false,
+            ),
+        ),
+        ("be.pcapng", support::pcapng(&net, &[(Link::Null, 6)], true)),
+        ("gzip.pcap.gz", gz.finish().unwrap()),
+    ];
+    for (name, bytes) in &variants {
+        let p = write(&dir, name, bytes);
+        let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Vec<String> = facts(&jsonl(&out));
+        assert_eq!(got, reference, "{name}");
+    }
+}
+
+/// Out-of-order, duplicated and one-byte segments do not change what is
+/// found (frame numbers aside).
+#[test]
+fn reordering_and_retransmission_keep_findings() {
+    let net = wiko::build();
+    let mut messy = Net::default();
+    // Re-send every data segment in 1-byte pieces, in reverse order, each
+    // twice, keeping handshakes first.
+    for (t, p) in &net.packets {
+        let s = etherparse::SlicedPacket::from_ip(p).expect("ip");
+        let Some(etherparse::TransportSlice::Tcp(tcp)) = s.transport else {
+            messy.push(*t, p.clone());
+            continue;
+        };
+        let data = tcp.payload();
+        if data.is_empty() {
+            messy.push(*t, p.clone());
+            continue;
+        }
+        let (src, dst) = match s.net {
+            Some(etherparse::InternetSlice::Ipv4(v4)) => {
+                (v4.header().source_addr(), v4.header().destination_addr())
+            }
+            _ => panic!("scenario is IPv4"),
+        };
+        for i in (0..data.len()).rev() {
+            for _ in 0..2 {
+                let mut out = Vec::new();
+                etherparse::PacketBuilder::ipv4(src.octets(), dst.octets(), 64)
+                    .tcp(
+                        tcp.source_port(),
+                        tcp.destination_port(),
+                        tcp.sequence_number().wrapping_add(i as u32),
+                        1000,
+                    )
+                    .ack(tcp.acknowledgment_number())
+                    .write(&mut out, &data[i..i + 1])
+                    .unwrap();
+                messy.push(*t, out);
+            }
+        }
+    }
+    let dir = tmpdir("messy");
+    let p = write(
+        &dir,
+        "messy.pcap",
+        &support::pcap(&messy, Link::Ethernet, false, false),
+    );
+    let strip = |lines: &[Value]| {
+        let mut v: Vec<String> = of_type(lines, "finding")
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {} {} {}",
+                    f["rule"], f["kind"], f["value"], f["field"], f["host"]
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let reference = strip(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
+    let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+    assert_eq!(strip(&jsonl(&out)), reference);
+}
+
+/// A chunked, gzip-encoded JSON upload: found, with the decoding chain.
+#[test]
+fn chunked_gzip_json_body() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(
+        format!(
+            r#"{{"device":{{"imei":"{}","android_id":"9774d56d682e549c"}}}}"#,
+            wiko::IMEI1
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let body = gz.finish().unwrap();
+    let mut req = b"POST /log HTTP/1.1\r\nHost: t.example\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for piece in body.chunks(7) {
+        req.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        req.extend_from_slice(piece);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let mut net = Net::default();
+    net.http(
+        support::ts(1_600_000_000, 0),
+        "192.168.1.5:50000",
+        "192.0.2.9:8000",
+        &req,
+        b"HTTP/1.1 200 OK\r\n\r\n",
+        77,
+    );
+    let dir = tmpdir("chunked");
+    let p = write(
+        &dir,
+        "c.pcapng",
+        &support::pcapng(&net, &[(Link::Ethernet, 6)], false),
+    );
+    let lines = jsonl(&run(&["scan", "--format", "jsonl", p.to_str().unwrap()]));
+    let f = of_type(&lines, "finding");
+    let imei = f.iter().find(|f| f["kind"] == "imei").expect("imei found");
+    assert_eq!(imei["encoding"], serde_json::json!(["gzip", "json"]));
+    assert_eq!(imei["field"], "$.device.imei");
+    assert_eq!(imei["host"], "t.example");
+    assert!(f.iter().any(|f| f["kind"] == "android_id"));
+}
+
+#[test]
+fn benign_capture_has_no_findings_and_exits_zero() {
+    let mut net = Net::default();
+    wiko::benign(&mut net, wiko::T0);
+    let dir = tmpdir("benign");
+    let p = write(
+        &dir,
+        "benign.pcap",
+        &support::pcap(&net, Link::Ethernet, false, false),
+    );
+    let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+    let lines = jsonl(&out);
+    assert!(of_type(&lines, "finding").is_empty(), "{lines:?}");
+    assert_eq!(of_type(&lines, "summary")[0]["requests"], 2);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn not_a_capture_is_exit_2_with_one_line_and_others_still_scanned() {
+    let dir = tmpdir("bad");
+    let bad = write(&dir, "notes.txt", b"this is not a capture\n");
+    let out = run(&["scan", bad.to_str().unwrap(), FIXTURE]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("notes.txt") && err.contains("not a capture file"),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("TA-EP-TINNO-STS"),
+        "the good file is still scanned"
+    );
+    let lines = jsonl(&run(&["scan", "--format", "jsonl", bad.to_str().unwrap()]));
+    let e = of_type(&lines, "error");
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0]["frame"], Value::Null);
+    assert!(e[0]["capture"].as_str().unwrap().ends_with("notes.txt"));
+}
+
+#[test]
+fn truncated_capture_reports_frame_and_keeps_findings() {
+    let bytes = std::fs::read(root().join(FIXTURE)).unwrap();
+    let dir = tmpdir("trunc");
+    let p = write(&dir, "cut.pcap", &bytes[..bytes.len() - 10]);
+    let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = jsonl(&out);
+    let e = of_type(&lines, "error");
+    assert_eq!(e[0]["frame"], 128, "the last frame is the cut one");
+    assert!(e[0]["message"].as_str().unwrap().contains("truncated"));
+    assert!(of_type(&lines, "finding").len() >= 14);
+}
+
+#[test]
+fn stdin_reads_a_capture() {
+    let mut child = bin()
+        .args(["scan", "--format", "jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(root().join(FIXTURE)).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Write in small pieces: the reader must not need the header in one read.
+    let writer = std::thread::spawn(move || {
+        for piece in bytes.chunks(5) {
+            stdin.write_all(piece).unwrap();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let lines = jsonl(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        of_type(&lines, "finding")
+            .iter()
+            .all(|f| f["capture"] == "-")
+    );
+    let reference = facts(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
+    assert_eq!(facts(&lines), reference);
+}
+
+#[test]
+fn profile_finds_hashed_imei_and_names_the_match() {
+    let out = run(&[
+        "scan",
+        "--format",
+        "jsonl",
+        "--profile",
+        "fixtures/wiko-lenny3.toml",
+        FIXTURE,
+    ]);
+    let lines = jsonl(&out);
+    let f = of_type(&lines, "finding");
+    let hashed = f
+        .iter()
+        .find(|f| f["host"] == "ads.example")
+        .expect("md5(imei) found with the profile");
+    assert_eq!(hashed["rule"], "TA-IMEI");
+    assert_eq!(hashed["encoding"], serde_json::json!(["md5"]));
+    assert_eq!(hashed["matched"], "35***********09");
+    assert_eq!(hashed["field"], "uid");
+    let without = jsonl(&run(&["scan", "--format", "jsonl", FIXTURE]));
+    assert!(
+        of_type(&without, "finding")
+            .iter()
+            .all(|f| f["host"] != "ads.example")
+    );
+}
+
+#[test]
+fn fail_on_threshold_and_never() {
+    assert_eq!(
+        run(&["scan", "--fail-on", "never", FIXTURE]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["scan", "--fail-on", "high", FIXTURE]).status.code(),
+        Some(1)
+    );
+    let mut net = Net::default();
+    net.http(
+        support::ts(1_600_000_000, 0),
+        "192.168.1.5:50000",
+        "192.0.2.9:80",
+        b"GET /?model=Pixel%207 HTTP/1.1\r\nHost: m.example\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        5,
+    );
+    let dir = tmpdir("failon");
+    let p = write(
+        &dir,
+        "low.pcap",
+        &support::pcap(&net, Link::Ethernet, false, false),
+    );
+    let p = p.to_str().unwrap();
+    assert_eq!(
+        run(&["scan", "--fail-on", "medium", p]).status.code(),
+        Some(0),
+        "only a low finding"
+    );
+    assert_eq!(run(&["scan", p]).status.code(), Some(1));
+}
+
+#[test]
+fn parallel_output_is_identical_and_ordered() {
+    let net = wiko::build();
+    let dir = tmpdir("par");
+    for (i, link) in [Link::Ethernet, Link::Raw, Link::LinuxSll, Link::Null]
+        .iter()
+        .enumerate()
+    {
+        write(
+            &dir,
+            &format!("c{i}.pcap"),
+            &support::pcap(&net, *link, i % 2 == 1, false),
+        );
+    }
+    write(&dir, "README", b"not a capture: skipped in folders");
+    let d = dir.to_str().unwrap();
+    let strip = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.contains("\"summary\""))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let one = run(&["scan", "--format", "jsonl", "-j", "1", d]);
+    let two = run(&["scan", "--format", "jsonl", "-j", "2", d]);
+    assert_eq!(strip(&one), strip(&two));
+    let caps: Vec<String> = of_type(&jsonl(&one), "finding")
+        .iter()
+        .map(|f| f["capture"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = caps.clone();
+    sorted.sort();
+    assert_eq!(caps, sorted, "files in name order");
+    assert_eq!(of_type(&jsonl(&one), "summary")[0]["files"], 4);
+}
+
+#[test]
+fn requests_lists_every_request() {
+    let out = run(&["requests", "--format", "jsonl", FIXTURE]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines = jsonl(&out);
+    let r = of_type(&lines, "request");
+    assert_eq!(r.len(), 10);
+    let post = r
+        .iter()
+        .find(|r| r["method"] == "POST" && r["host"] == "stats.appvendor.example")
+        .unwrap();
+    assert_eq!(post["uri"], "/v2/collect");
+    assert_eq!(post["content_type"], "application/x-www-form-urlencoded");
+    assert!(post["body_bytes"].as_u64().unwrap() > 100);
+    // URIs are as sent, not masked.
+    assert!(
+        r.iter()
+            .any(|r| r["uri"].as_str().unwrap().contains(&wiko::repinfo(0x5715)))
+    );
+}
+
+#[test]
+fn rules_list_and_check() {
+    let out = run(&["rules", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("TA-EP-TINNO-STS") && text.contains("TA-IMEI"));
+    let dir = tmpdir("rules");
+    let good = write(&dir, "good.toml", b"[[rule]]\nid = \"LAB-1\"\ntitle = \"Lab key\"\nseverity = \"low\"\nkind = \"lab_key\"\npattern = \"LAB-[0-9]{4}\"\n");
+    assert_eq!(
+        run(&["rules", "check", good.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let bad = write(
+        &dir,
+        "bad.toml",
+        b"[[rule]]\nid = \"LAB-2\"\ntitle = \"t\"\nseverity = \"severe\"\ndetector = \"imei\"\n",
+    );
+    let out = run(&["rules", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:4:"), "{err}");
+    // A bad rule file stops the scan before anything is read.
+    let out = run(&["scan", "--rules", bad.to_str().unwrap(), FIXTURE]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+/// Every capture of the shared corpus is read without a panic or a hang.
+/// The corpus path comes from TELEAUDIT_CORPUS (set by .ci/run); when CI is
+/// set the corpus must be there.
+#[test]
+fn corpus_reads_without_panic() {
+    let dir = std::env::var_os("TELEAUDIT_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/corpus"));
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the corpus is missing at {}",
+            dir.display()
+        );
+        eprintln!("corpus not found at {}: skipped outside CI", dir.display());
+        return;
+    }
+    let out = run(&[
+        "requests",
+        "--format",
+        "jsonl",
+        "-j",
+        "2",
+        dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "exit {:?}: {err}",
+        out.status
+    );
+    let lines = jsonl(&out);
+    let summary = of_type(&lines, "summary");
+    assert!(
+        summary[0]["files"].as_u64().unwrap() >= 140,
+        "{:?}",
+        summary
+    );
+    // Every explicitly named non-capture file in the corpus is an error,
+    // not a crash.
+    for entry in walk(&dir) {
+        let out = run(&["scan", "--format", "jsonl", entry.to_str().unwrap()]);
+        assert!(
+            matches!(out.status.code(), Some(0..=2)),
+            "{}: {:?}",
+            entry.display(),
+            out.status
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else if p
+            .extension()
+            .is_some_and(|x| ["pcap", "pcapng", "bin", "cap"].contains(&x.to_str().unwrap_or("")))
+        {
+            v.push(p);
+        }
+    }
+    v.sort();
+    v
+}

@@ -3,7 +3,7 @@
 //! checked before any capture is opened: a bad rule file stops the run
 //! with exit code 2 and nothing scanned.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use crate::detect::rules::{Matcher, RuleSet};
 use crate::finding::{FileReport, Severity};
 use crate::flow::FlowLimits;
 use crate::http::HttpLimits;
-use crate::report::jsonl::{JsonlReporter, error_json};
+use crate::report::jsonl::JsonlReporter;
 use crate::report::text::TextReporter;
 use crate::report::{ReportOptions, Reporter, Summary};
 use crate::scan::{self, Mode, ScanConfig};
@@ -173,7 +173,6 @@ fn drive(
     cfg: &ScanConfig,
     jobs: usize,
     reporter: &mut dyn Reporter,
-    jsonl_errors: bool,
 ) -> io::Result<Summary> {
     let started = Instant::now();
     let (inputs, errors, skipped) = scan::discover(paths);
@@ -193,7 +192,6 @@ fn drive(
                 None => eprintln!("teleaudit: {}: {}", e.capture, e.message),
             }
         }
-        let _ = jsonl_errors;
         summary.errors += rep.errors.len() as u64;
         if let Err(e) = reporter.file(rep) {
             result = Err(e);
@@ -252,13 +250,7 @@ fn scan(a: ScanArgs) -> ExitCode {
         show_values: a.show_values,
     };
     let mut reporter = make_reporter(a.format, out, opts);
-    let summary = match drive(
-        &a.paths,
-        &cfg,
-        jobs(a.jobs),
-        reporter.as_mut(),
-        a.format == Format::Jsonl,
-    ) {
+    let summary = match drive(&a.paths, &cfg, jobs(a.jobs), reporter.as_mut()) {
         Ok(s) => s,
         Err(e) if is_broken_pipe(&e) => return ExitCode::from(EXIT_CLEAN),
         Err(e) => return fail(format_args!("cannot write the report: {e}")),
@@ -295,13 +287,7 @@ fn requests(a: RequestsArgs) -> ExitCode {
         }
     };
     let mut reporter = make_reporter(a.format, out, ReportOptions::default());
-    match drive(
-        &a.paths,
-        &cfg,
-        jobs(a.jobs),
-        reporter.as_mut(),
-        a.format == Format::Jsonl,
-    ) {
+    match drive(&a.paths, &cfg, jobs(a.jobs), reporter.as_mut()) {
         Ok(s) if s.errors > 0 => ExitCode::from(EXIT_ERROR),
         Ok(_) => ExitCode::from(EXIT_CLEAN),
         Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_CLEAN),
@@ -350,9 +336,6 @@ fn rules_check(paths: &[PathBuf]) -> ExitCode {
             return fail(e);
         }
     }
-    if io::stdout().is_terminal() || true {
-        println!("{} rules OK", set.rules.len() - before);
-    }
-    let _ = error_json;
+    println!("{} rules OK", set.rules.len() - before);
     ExitCode::from(EXIT_CLEAN)
 }

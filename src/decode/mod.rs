@@ -203,10 +203,10 @@ impl Decoder {
             self.stats.malformed += 1;
             return Decoded::Skipped;
         };
-        self.from_sliced(&p)
+        self.ip_layers(&p)
     }
 
-    fn from_sliced<'a>(&mut self, p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
+    fn ip_layers<'a>(&mut self, p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
         let (src, dst, ip_payload, claimed) = match &p.net {
             Some(LaxNetSlice::Ipv4(v4)) => {
                 let h = v4.header();

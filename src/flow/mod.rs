@@ -214,7 +214,7 @@ impl<S: Default> FlowTable<S> {
         if flags.syn {
             flow.half[d].syn(seq);
             // Data in a SYN (TCP Fast Open) starts after the SYN's number.
-            seq = seq.add(1);
+            seq = seq.advance(1);
         }
         if flow.ignored[d] {
             self.stats.bytes_ignored += seg.payload.len() as u64;

@@ -21,7 +21,7 @@ impl Seq {
         i64::from(other.0.wrapping_sub(self.0) as i32)
     }
 
-    pub fn add(self, n: u32) -> Seq {
+    pub fn advance(self, n: u32) -> Seq {
         Seq(self.0.wrapping_add(n))
     }
 }
@@ -71,7 +71,7 @@ impl HalfStream {
     /// Sets the initial sequence number from a SYN: data starts at ISN+1.
     pub fn syn(&mut self, isn: Seq) {
         if self.next.is_none() {
-            self.next = Some(isn.add(1));
+            self.next = Some(isn.advance(1));
         }
     }
 
@@ -144,7 +144,7 @@ impl HalfStream {
         self.offset += n;
         self.delivered += n;
         if let Some(s) = self.next.as_mut() {
-            *s = s.add(n as u32);
+            *s = s.advance(n as u32);
         }
     }
 
@@ -184,7 +184,7 @@ impl HalfStream {
                 self.gap_bytes += len;
                 self.offset = at;
                 if let Some(s) = self.next.as_mut() {
-                    *s = s.add(len as u32);
+                    *s = s.advance(len as u32);
                 }
             }
             self.drain(out);
@@ -201,7 +201,7 @@ impl HalfStream {
         self.gap_bytes += len;
         self.offset += len;
         if let Some(s) = self.next.as_mut() {
-            *s = s.add(len as u32);
+            *s = s.advance(len as u32);
         }
         self.drain(out);
     }
@@ -236,7 +236,7 @@ mod tests {
                 frame: i as u64 + 1,
                 ts: Timestamp::default(),
             };
-            h.segment(Seq(u32::MAX - 2).add(*off), chunk, limit, &mut out);
+            h.segment(Seq(u32::MAX - 2).advance(*off), chunk, limit, &mut out);
         }
         h.finish(&mut out);
         (bytes, gaps)
