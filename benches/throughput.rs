@@ -1,1 +1,196 @@
-fn main() {}
+//! Whole-capture throughput: `cargo bench --bench throughput`.
+//!
+//! Writes (once, under target/) a capture of at least 200 MB where about
+//! a tenth of the bytes are HTTP requests (JSON uploads carrying
+//! identifiers) and the rest TLS sessions and HTTP downloads, then scans
+//! it on one core with the built-in rules and a device profile, in a child
+//! process so its peak memory is the scan's alone. Prints MB/s and peak
+//! resident memory. Set TELEAUDIT_BENCH_MB to change the size.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use support::{Link, Net, pseudo_random, ts};
+use teleaudit::capture::writer::PcapWriter;
+use teleaudit::detect::Engine;
+use teleaudit::detect::profile::Profile;
+use teleaudit::detect::rules::RuleSet;
+use teleaudit::scan::{Input, Mode, ScanConfig, scan_file};
+
+const PROFILE: &str = "imei = [\"356938035643809\"]\nserial = \"WKL3A1B2C3D4\"\nmac = \"a4:5e:60:12:34:56\"\nandroid_id = \"9774d56d682e549c\"\n";
+
+fn upload(i: u64) -> Vec<u8> {
+    let mut events = String::new();
+    for e in 0..450 {
+        if e > 0 {
+            events.push(',');
+        }
+        events.push_str(&format!(
+            r#"{{"ev":"screen_view","t":{},"screen":"home_{e}","dur_ms":{},"net":"wifi","seq":{}}}"#,
+            1_600_000_000_000u64 + i * 1000 + e,
+            e * 37 % 5000,
+            i * 1000 + e
+        ));
+    }
+    let body = format!(
+        r#"{{"device":{{"imei":"356938035643809","sn":"WKL3A1B2C3D4","model":"WIKO LENNY3","android_id":"9774d56d682e549c"}},"events":[{events}]}}"#
+    );
+    format!(
+        "POST /v3/batch?app=com.example.app&v=7.1.{i} HTTP/1.1\r\nHost: collect.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\nUser-Agent: okhttp/4.9.0\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
+    let file = std::fs::File::create(path)?;
+    let mut w = PcapWriter::new(
+        BufWriter::with_capacity(1 << 20, file),
+        Link::Ethernet.linktype(),
+        false,
+        false,
+    )?;
+    let tls_server = pseudo_random(1, 64 << 10);
+    let download = pseudo_random(2, 128 << 10);
+    let (mut written, mut request_bytes) = (0u64, 0u64);
+    let mut i = 0u64;
+    while written < target_bytes {
+        let mut net = Net::default();
+        let client = format!(
+            "10.{}.{}.{}:{}",
+            (i >> 16) & 0xff,
+            (i >> 8) & 0xff,
+            i & 0xff,
+            30_000 + (i % 30_000)
+        );
+        let t = ts(1_600_000_000 + i as i64, 0);
+        match i % 10 {
+            0..=1 => {
+                let req = upload(i);
+                request_bytes += req.len() as u64;
+                net.http(
+                    t,
+                    &client,
+                    "198.51.100.30:80",
+                    &req,
+                    b"HTTP/1.1 204 No Content\r\n\r\n",
+                    i as u32,
+                );
+            }
+            2..=5 => {
+                let mut hello = vec![0x16, 0x03, 0x01, 0x02, 0x00];
+                hello.extend(pseudo_random(i, 1500));
+                net.http(t, &client, "192.0.2.50:443", &hello, &tls_server, i as u32);
+            }
+            _ => {
+                let req = format!(
+                    "GET /files/{i}.bin HTTP/1.1\r\nHost: cdn.example\r\nAccept: */*\r\n\r\n"
+                );
+                request_bytes += req.len() as u64;
+                let mut resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                    download.len()
+                )
+                .into_bytes();
+                resp.extend_from_slice(&download);
+                net.http(
+                    t,
+                    &client,
+                    "198.51.100.8:80",
+                    req.as_bytes(),
+                    &resp,
+                    i as u32,
+                );
+            }
+        }
+        for (t, p) in &net.packets {
+            let f = Link::Ethernet.frame(p);
+            written += 16 + f.len() as u64;
+            w.packet(*t, &f)?;
+        }
+        i += 1;
+    }
+    w.into_inner().flush()?;
+    Ok((written, request_bytes))
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The child: scans the capture twice (the first run warms the page
+/// cache), prints the best time and the peak memory.
+fn scan_only(path: &Path) {
+    let profile = Profile::parse("bench-profile", PROFILE).expect("profile");
+    let cfg = ScanConfig {
+        engine: Engine::new(RuleSet::builtin().expect("rules"), Some(&profile)),
+        flow_limits: Default::default(),
+        http_limits: Default::default(),
+        mode: Mode::Scan,
+    };
+    let input = Input {
+        path: path.to_path_buf(),
+        display: path.display().to_string(),
+    };
+    let size = std::fs::metadata(path).expect("capture").len();
+    let mut best = f64::MAX;
+    let mut findings = 0;
+    let mut requests = 0;
+    for _ in 0..2 {
+        let t = Instant::now();
+        let rep = scan_file(&input, &cfg);
+        best = best.min(t.elapsed().as_secs_f64());
+        assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+        findings = rep.findings.len();
+        requests = rep.stats.requests;
+    }
+    println!(
+        "scan: {:.1} MB in {:.3} s = {:.0} MB/s on one core; {requests} requests, {findings} findings; peak RSS {:.1} MB",
+        size as f64 / 1e6,
+        best,
+        size as f64 / 1e6 / best,
+        peak_rss_kb() as f64 / 1024.0
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--scan-only") {
+        scan_only(Path::new(&args[i + 1]));
+        return;
+    }
+    let mb: u64 = std::env::var("TELEAUDIT_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    let path = dir.join(format!("bench-mixed-{mb}mb.pcap"));
+    if !path.exists() {
+        let t = Instant::now();
+        let (written, req) = generate(&path, mb * 1_000_000).expect("write bench capture");
+        println!(
+            "generated {} ({:.1} MB, {:.1}% HTTP request bytes) in {:.1} s",
+            path.display(),
+            written as f64 / 1e6,
+            req as f64 * 100.0 / written as f64,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let status = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("--scan-only")
+        .arg(&path)
+        .status()
+        .expect("run the scan child");
+    assert!(status.success());
+}

@@ -165,7 +165,7 @@ impl Engine {
                             value: evidence
                                 .map_or_else(|| ctx.path.to_string(), |f| f.value.clone()),
                             matched: None,
-                            encoding: evidence.map(|f| f.encoding.clone()).unwrap_or_default(),
+                            encoding: evidence.map(|f| f.encoding.to_vec()).unwrap_or_default(),
                             location: evidence.map_or(Location::Path, |f| f.location),
                             field: evidence.and_then(|f| f.name.clone()),
                         },
@@ -187,8 +187,8 @@ impl Engine {
                     if !rule.scope.location(f.location) {
                         continue;
                     }
-                    let mut encoding = f.encoding.clone();
-                    encoding.extend(h.encoding);
+                    let mut encoding = f.encoding.to_vec();
+                    encoding.extend(h.encoding.map(str::to_string));
                     push(
                         &mut out,
                         RawFinding {
@@ -225,7 +225,7 @@ fn raw(rule: usize, title: String, h: Hit, f: &Field) -> RawFinding {
         title,
         value: h.value,
         matched: None,
-        encoding: f.encoding.clone(),
+        encoding: f.encoding.to_vec(),
         location: f.location,
         field: f.name.clone(),
     }

@@ -95,7 +95,7 @@ impl Profile {
 struct Form {
     kind: String,
     original: String,
-    encoding: Vec<String>,
+    encoding: Option<&'static str>,
     /// Must not sit inside a longer run of letters and digits.
     bounded: bool,
 }
@@ -107,7 +107,8 @@ pub struct ProfileHit {
     /// The text as found in the value.
     pub found: String,
     pub original: String,
-    pub encoding: Vec<String>,
+    /// The form's own encoding (`md5`, `base64`, ...), `None` when plain.
+    pub encoding: Option<&'static str>,
 }
 
 /// The compiled profile, immutable and shared.
@@ -157,10 +158,10 @@ impl CompiledProfile {
         let mut folded: Vec<(String, Form)> = Vec::new();
         let mut exact: Vec<(String, Form)> = Vec::new();
         for (kind, value) in &p.values {
-            let form = |enc: &[&str], bounded: bool| Form {
+            let form = |enc: &[&'static str], bounded: bool| Form {
                 kind: kind.clone(),
                 original: value.clone(),
-                encoding: enc.iter().map(|s| s.to_string()).collect(),
+                encoding: enc.first().copied(),
                 bounded,
             };
             for s in spellings(kind, value) {
@@ -246,7 +247,7 @@ impl CompiledProfile {
                     kind: form.kind.clone(),
                     found: value[m.start()..m.end()].to_string(),
                     original: form.original.clone(),
-                    encoding: form.encoding.clone(),
+                    encoding: form.encoding,
                 });
             }
         }
@@ -270,7 +271,9 @@ mod tests {
     fn find(c: &CompiledProfile, v: &str) -> Vec<(String, Vec<String>)> {
         let mut o = Vec::new();
         c.find(v, &mut o);
-        o.into_iter().map(|h| (h.kind, h.encoding)).collect()
+        o.into_iter()
+            .map(|h| (h.kind, h.encoding.into_iter().map(str::to_string).collect()))
+            .collect()
     }
 
     #[test]

@@ -28,6 +28,47 @@ const MIN_BASE64_LEN: usize = 12;
 /// taken as text.
 const MIN_PRINTABLE_RATIO: f32 = 0.9;
 
+/// Longest decoding chain kept: body codings plus [`MAX_DEPTH`] nested
+/// decodings.
+pub const MAX_CHAIN: usize = MAX_DEPTH + 4;
+
+/// Decodings applied to reach a value, outer first (`["gzip", "json"]`).
+/// Fixed capacity and `Copy`: fields are many and chains short.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Chain {
+    steps: [&'static str; MAX_CHAIN],
+    len: u8,
+}
+
+impl Chain {
+    pub fn of(steps: &[&'static str]) -> Chain {
+        steps.iter().fold(Chain::default(), |c, s| c.then(s))
+    }
+
+    /// The chain with one more step (a full chain stays as it is).
+    pub fn then(mut self, step: &'static str) -> Chain {
+        if usize::from(self.len) < MAX_CHAIN {
+            self.steps[usize::from(self.len)] = step;
+            self.len += 1;
+        }
+        self
+    }
+
+    pub fn as_slice(&self) -> &[&'static str] {
+        &self.steps[..usize::from(self.len)]
+    }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        self.as_slice().iter().map(|s| s.to_string()).collect()
+    }
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 /// One value from a request, with its provenance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
@@ -37,7 +78,7 @@ pub struct Field {
     pub name: Option<String>,
     pub value: String,
     /// Decodings applied to reach `value`, outer first.
-    pub encoding: Vec<String>,
+    pub encoding: Chain,
 }
 
 /// Fields of one request.
@@ -176,83 +217,79 @@ fn join(parent: &Option<String>, child: &str) -> Option<String> {
     })
 }
 
-/// Adds `field`, then whatever decodes out of its value.
+/// Adds `field`, then whatever decodes out of its value. Decodings are
+/// tried on the borrowed value first, so a plain value costs no copy.
 fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
-    if !out.push(field.clone()) || depth >= MAX_DEPTH {
+    let children = if depth < MAX_DEPTH {
+        nested(&field)
+    } else {
+        Vec::new()
+    };
+    if !out.push(field) {
         return;
     }
+    for c in children {
+        push_nested(out, c, depth + 1);
+    }
+}
+
+/// The fields one decoding step reveals inside `field`'s value: JSON
+/// leaves, `k=v&...` pairs, a percent-decoded or base64-decoded value.
+fn nested(field: &Field) -> Vec<Field> {
     let v = field.value.as_str();
-    let with = |enc: &str| {
-        let mut e = field.encoding.clone();
-        e.push(enc.to_string());
-        e
+    let child = |name: Option<String>, value: String, encoding: Chain| Field {
+        location: field.location,
+        name,
+        value,
+        encoding,
     };
     if looks_like_json(v) {
         if let Some(leaves) = json::leaves(v) {
-            for (path, leaf) in leaves {
-                let f = Field {
-                    location: field.location,
-                    name: join(&field.name, &path),
-                    value: leaf,
-                    encoding: with("json"),
-                };
-                push_nested(out, f, depth + 1);
-            }
-            return;
+            let enc = field.encoding.then("json");
+            return leaves
+                .into_iter()
+                .map(|(path, leaf)| child(join(&field.name, &path), leaf, enc))
+                .collect();
         }
     }
-    if v.contains('=') && looks_like_pairs(v) && v.contains('&') {
-        for (k, val, esc) in parse_pairs(v.as_bytes()) {
-            let mut enc = field.encoding.clone();
-            if esc {
-                enc.push("url".to_string());
-            }
-            let f = Field {
-                location: field.location,
-                name: join(&field.name, &k),
-                value: val,
-                encoding: enc,
-            };
-            push_nested(out, f, depth + 1);
-        }
-        return;
+    if v.contains('&') && v.contains('=') && looks_like_pairs(v) {
+        return parse_pairs(v.as_bytes())
+            .map(|(k, val, esc)| {
+                let enc = if esc {
+                    field.encoding.then("url")
+                } else {
+                    field.encoding
+                };
+                child(join(&field.name, &k), val, enc)
+            })
+            .collect();
     }
     if v.contains('%') {
         let (d, esc) = url_decode(v.as_bytes());
         if esc && d != v {
-            let f = Field {
-                value: d,
-                encoding: with("url"),
-                ..field.clone()
-            };
-            push_nested(out, f, depth + 1);
-            return;
+            return vec![child(field.name.clone(), d, field.encoding.then("url"))];
         }
     }
-    if let Some(text) = try_base64(v) {
-        let f = Field {
-            value: text,
-            encoding: with("base64"),
-            ..field.clone()
-        };
-        push_nested(out, f, depth + 1);
+    match try_base64(v) {
+        Some(text) => vec![child(
+            field.name.clone(),
+            text,
+            field.encoding.then("base64"),
+        )],
+        None => Vec::new(),
     }
 }
 
 /// Pushes `k=v` pairs as fields at `location`.
-fn push_pairs(out: &mut Extracted, location: Location, s: &[u8], base: &[String]) {
+fn push_pairs(out: &mut Extracted, location: Location, s: &[u8], base: Chain) {
     for (k, v, esc) in parse_pairs(s) {
-        let mut encoding = base.to_vec();
-        if esc {
-            encoding.push("url".to_string());
-        }
         push_nested(
             out,
             Field {
                 location,
                 name: Some(k),
                 value: v,
-                encoding,
+                encoding: if esc { base.then("url") } else { base },
             },
             0,
         );
@@ -282,13 +319,17 @@ pub fn request_fields(req: &HttpRequest) -> Extracted {
             location: Location::Path,
             name: None,
             value: path_text,
-            encoding: if esc { vec!["url".into()] } else { vec![] },
+            encoding: if esc {
+                Chain::of(&["url"])
+            } else {
+                Chain::default()
+            },
         },
         MAX_DEPTH,
     );
     if let Some(q) = query {
         let q = q.split(|b| *b == b'#').next().unwrap_or(q);
-        push_pairs(&mut out, Location::Query, q, &[]);
+        push_pairs(&mut out, Location::Query, q, Chain::default());
     }
     for (name, value) in &req.head.headers {
         let lname = name.to_ascii_lowercase();
@@ -305,7 +346,7 @@ pub fn request_fields(req: &HttpRequest) -> Extracted {
                             location: Location::Cookie,
                             name: Some(String::from_utf8_lossy(&part[..i]).trim().to_string()),
                             value: String::from_utf8_lossy(&part[i + 1..]).into_owned(),
-                            encoding: vec![],
+                            encoding: Chain::default(),
                         },
                         0,
                     );
@@ -319,7 +360,7 @@ pub fn request_fields(req: &HttpRequest) -> Extracted {
                 location: Location::Header,
                 name: Some(name.clone()),
                 value: String::from_utf8_lossy(value).into_owned(),
-                encoding: vec![],
+                encoding: Chain::default(),
             },
             0,
         );
@@ -332,19 +373,18 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest) {
     if req.body.is_empty() {
         return;
     }
-    let base: Vec<String> = req.decoded.iter().map(|s| s.to_string()).collect();
+    let base = Chain::of(&req.decoded);
     let ctype = req.content_type().unwrap_or_default().to_ascii_lowercase();
     let text = String::from_utf8_lossy(&req.body);
     if ctype.contains("x-www-form-urlencoded")
         || (!ctype.contains("json") && looks_like_pairs(&text) && !looks_like_json(&text))
     {
-        push_pairs(out, Location::Body, &req.body, &base);
+        push_pairs(out, Location::Body, &req.body, base);
         return;
     }
     if ctype.contains("json") || looks_like_json(&text) {
         if let Some(leaves) = json::leaves(&text) {
-            let mut enc = base.clone();
-            enc.push("json".to_string());
+            let enc = base.then("json");
             for (path, leaf) in leaves {
                 push_nested(
                     out,
@@ -352,7 +392,7 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest) {
                         location: Location::Body,
                         name: Some(path),
                         value: leaf,
-                        encoding: enc.clone(),
+                        encoding: enc,
                     },
                     1,
                 );
@@ -419,7 +459,7 @@ mod tests {
         let x = request_fields(&r);
         let imei = find(&x, "imei");
         assert_eq!(
-            (imei.location, imei.value.as_str(), imei.encoding.clone()),
+            (imei.location, imei.value.as_str(), imei.encoding.to_vec()),
             (Location::Query, "35 69", vec!["url".to_string()])
         );
         assert_eq!(find(&x, "uid").location, Location::Cookie);
@@ -447,7 +487,7 @@ mod tests {
         let x = request_fields(&req("/u", &[], body.as_bytes()));
         let f = find(&x, "data:$.device.imei");
         assert_eq!(f.value, "356938035643809");
-        assert_eq!(f.encoding, vec!["url", "base64", "json"]);
+        assert_eq!(f.encoding.as_slice(), ["url", "base64", "json"]);
     }
 
     #[test]
@@ -458,7 +498,7 @@ mod tests {
             br#"{"a":[{"mac":"a4:5e:60:12:34:56"}],"n":5}"#,
         ));
         let f = find(&x, "$.a[0].mac");
-        assert_eq!(f.encoding, vec!["json"]);
+        assert_eq!(f.encoding.as_slice(), ["json"]);
         assert_eq!(find(&x, "$.n").value, "5");
     }
 }

@@ -27,16 +27,23 @@ fn numeric(v: &str) -> bool {
 /// Returns the hits with the index of the field carrying the cell id.
 pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     let mut out = Vec::new();
-    let mut groups: Vec<&str> = parts.iter().map(|p| p.group).collect();
-    groups.dedup();
+    // Only cell keys matter: most requests have none, and then this is
+    // one pass over the keys.
+    let cellish: Vec<&Part<'_>> = parts
+        .iter()
+        .filter(|p| {
+            (keys::is(keys::CELL_ID, p.key) || keys::is(keys::CELL_AREA, p.key)) && numeric(p.value)
+        })
+        .collect();
+    let mut groups: Vec<&str> = cellish
+        .iter()
+        .filter(|p| keys::is(keys::CELL_ID, p.key))
+        .map(|p| p.group)
+        .collect();
     groups.sort_unstable();
     groups.dedup();
     for g in groups {
-        let in_group = || {
-            parts
-                .iter()
-                .filter(move |p| p.group == g && numeric(p.value))
-        };
+        let in_group = || cellish.iter().copied().filter(move |p| p.group == g);
         let Some(cell) = in_group().find(|p| keys::is(keys::CELL_ID, p.key)) else {
             continue;
         };

@@ -20,11 +20,15 @@ fn coord(v: &str, max: f64) -> Option<f64> {
 
 pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     let mut out = Vec::new();
+    let lons: Vec<&Part<'_>> = parts
+        .iter()
+        .filter(|p| keys::is(keys::LONGITUDE, p.key))
+        .collect();
     for lat in parts.iter().filter(|p| keys::is(keys::LATITUDE, p.key)) {
         let Some(la) = coord(lat.value, 90.0) else {
             continue;
         };
-        let lon = parts.iter().find(|p| {
+        let lon = lons.iter().find(|p| {
             p.group == lat.group
                 && keys::is(keys::LONGITUDE, p.key)
                 && coord(p.value, 180.0).is_some()
