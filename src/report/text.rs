@@ -71,8 +71,9 @@ impl<W: Write> TextReporter<W> {
             match act {
                 Some(a) => writeln!(
                     o,
-                    "  {host}  ({} requests, {} .. {})",
+                    "  {host}  ({} request{}, {} .. {})",
                     a.requests,
+                    if a.requests == 1 { "" } else { "s" },
                     a.first.rfc3339(),
                     a.last.rfc3339()
                 )?,
