@@ -48,38 +48,20 @@ fn upload(i: u64) -> Vec<u8> {
 
 fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
     let file = std::fs::File::create(path)?;
-    let mut w = PcapWriter::new(
-        BufWriter::with_capacity(1 << 20, file),
-        Link::Ethernet.linktype(),
-        false,
-        false,
-    )?;
+    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Ethernet.linktype(), false, false)?;
     let tls_server = pseudo_random(1, 64 << 10);
     let download = pseudo_random(2, 128 << 10);
     let (mut written, mut request_bytes) = (0u64, 0u64);
     let mut i = 0u64;
     while written < target_bytes {
         let mut net = Net::default();
-        let client = format!(
-            "10.{}.{}.{}:{}",
-            (i >> 16) & 0xff,
-            (i >> 8) & 0xff,
-            i & 0xff,
-            30_000 + (i % 30_000)
-        );
+        let client = format!("10.{}.{}.{}:{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 30_000 + (i % 30_000));
         let t = ts(1_600_000_000 + i as i64, 0);
         match i % 10 {
             0..=1 => {
                 let req = upload(i);
                 request_bytes += req.len() as u64;
-                net.http(
-                    t,
-                    &client,
-                    "198.51.100.30:80",
-                    &req,
-                    b"HTTP/1.1 204 No Content\r\n\r\n",
-                    i as u32,
-                );
+                net.http(t, &client, "198.51.100.30:80", &req, b"HTTP/1.1 204 No Content\r\n\r\n", i as u32);
             }
             2..=5 => {
                 let mut hello = vec![0x16, 0x03, 0x01, 0x02, 0x00];
@@ -87,24 +69,11 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
                 net.http(t, &client, "192.0.2.50:443", &hello, &tls_server, i as u32);
             }
             _ => {
-                let req = format!(
-                    "GET /files/{i}.bin HTTP/1.1\r\nHost: cdn.example\r\nAccept: */*\r\n\r\n"
-                );
+                let req = format!("GET /files/{i}.bin HTTP/1.1\r\nHost: cdn.example\r\nAccept: */*\r\n\r\n");
                 request_bytes += req.len() as u64;
-                let mut resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                    download.len()
-                )
-                .into_bytes();
+                let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", download.len()).into_bytes();
                 resp.extend_from_slice(&download);
-                net.http(
-                    t,
-                    &client,
-                    "198.51.100.8:80",
-                    req.as_bytes(),
-                    &resp,
-                    i as u32,
-                );
+                net.http(t, &client, "198.51.100.8:80", req.as_bytes(), &resp, i as u32);
             }
         }
         for (t, p) in &net.packets {
@@ -122,9 +91,7 @@ fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
@@ -139,10 +106,7 @@ fn scan_only(path: &Path) {
         http_limits: Default::default(),
         mode: Mode::Scan,
     };
-    let input = Input {
-        path: path.to_path_buf(),
-        display: path.display().to_string(),
-    };
+    let input = Input { path: path.to_path_buf(), display: path.display().to_string() };
     let size = std::fs::metadata(path).expect("capture").len();
     let mut best = f64::MAX;
     let mut findings = 0;
@@ -170,10 +134,7 @@ fn main() {
         scan_only(Path::new(&args[i + 1]));
         return;
     }
-    let mb: u64 = std::env::var("TELEAUDIT_BENCH_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let mb: u64 = std::env::var("TELEAUDIT_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
     let path = dir.join(format!("bench-mixed-{mb}mb.pcap"));
     if !path.exists() {

@@ -148,10 +148,7 @@ mod tests {
 
     #[test]
     fn mask_all_masks_each_occurrence() {
-        let t = mask_all(
-            "/r?imei=356938035643809&x=356938035643809",
-            &["356938035643809"],
-        );
+        let t = mask_all("/r?imei=356938035643809&x=356938035643809", &["356938035643809"]);
         assert_eq!(t, "/r?imei=35***********09&x=35***********09");
     }
 }

@@ -53,14 +53,7 @@ fn facts(lines: &[Value]) -> Vec<String> {
         .map(|f| {
             format!(
                 "{} {} {} {} {} {} {} {}",
-                f["rule"],
-                f["kind"],
-                f["value"],
-                f["field"],
-                f["frame"],
-                f["src"],
-                f["dst"],
-                f["host"]
+                f["rule"], f["kind"], f["value"], f["field"], f["frame"], f["src"], f["dst"], f["host"]
             )
         })
         .collect();
@@ -80,10 +73,7 @@ fn fixture_is_reproducible() {
         std::fs::write(&path, &bytes).expect("write fixture");
     }
     let committed = std::fs::read(&path).expect("fixture exists");
-    assert!(
-        committed == bytes,
-        "{FIXTURE} differs from tests/support/wiko.rs; rerun with TELEAUDIT_WRITE_FIXTURES=1"
-    );
+    assert!(committed == bytes, "{FIXTURE} differs from tests/support/wiko.rs; rerun with TELEAUDIT_WRITE_FIXTURES=1");
 }
 
 /// Scanning the fixture with no flag prints the STS endpoint to both hosts
@@ -92,12 +82,7 @@ fn fixture_is_reproducible() {
 fn fixture_text_scan_reproduces_the_wiko_finding() {
     let out = run(&["scan", FIXTURE]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout: {text}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(1), "stdout: {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
     for must in [
         "eservice.tinno.com",
         "eservice.euwiko.com",
@@ -108,16 +93,10 @@ fn fixture_text_scan_reproduces_the_wiko_finding() {
     ] {
         assert!(text.contains(must), "missing {must:?} in:\n{text}");
     }
-    for secret in [
-        wiko::IMEI1,
-        wiko::IMEI2,
-        wiko::SERIAL,
-        &wiko::repinfo(0x5715),
-    ] {
+    for secret in [wiko::IMEI1, wiko::IMEI2, wiko::SERIAL, &wiko::repinfo(0x5715)] {
         assert!(!text.contains(secret), "unmasked {secret} in:\n{text}");
     }
-    let shown =
-        String::from_utf8_lossy(&run(&["scan", "--show-values", FIXTURE]).stdout).into_owned();
+    let shown = String::from_utf8_lossy(&run(&["scan", "--show-values", FIXTURE]).stdout).into_owned();
     assert!(shown.contains(wiko::IMEI1) && shown.contains(wiko::SERIAL));
 }
 
@@ -144,8 +123,8 @@ fn fixture_jsonl_has_every_field_with_right_values() {
     let lines = jsonl(&out);
     let findings = of_type(&lines, "finding");
     let keys = [
-        "rule", "severity", "title", "kind", "value", "matched", "encoding", "location", "field",
-        "capture", "frame", "time", "src", "dst", "host", "method", "uri",
+        "rule", "severity", "title", "kind", "value", "matched", "encoding", "location", "field", "capture", "frame",
+        "time", "src", "dst", "host", "method", "uri",
     ];
     for f in &findings {
         for k in keys {
@@ -153,16 +132,10 @@ fn fixture_jsonl_has_every_field_with_right_values() {
         }
     }
     let net = wiko::build();
-    let sts: Vec<&&Value> = findings
-        .iter()
-        .filter(|f| f["rule"] == "TA-EP-TINNO-STS")
-        .collect();
+    let sts: Vec<&&Value> = findings.iter().filter(|f| f["rule"] == "TA-EP-TINNO-STS").collect();
     assert_eq!(sts.len(), 5, "four reports to Tinno and one to Wiko Europe");
     let first = sts[0];
-    assert_eq!(
-        first["frame"],
-        frame_of(&net, b"GET /eservice/stsReport?reptype=report&msgid=1&")
-    );
+    assert_eq!(first["frame"], frame_of(&net, b"GET /eservice/stsReport?reptype=report&msgid=1&"));
     assert_eq!(first["src"], "10.20.0.23:41000");
     assert_eq!(first["dst"], "203.0.113.10:80");
     assert_eq!(first["host"], "eservice.tinno.com");
@@ -171,60 +144,30 @@ fn fixture_jsonl_has_every_field_with_right_values() {
     assert_eq!(first["location"], "query");
     assert_eq!(first["time"], "2017-01-05T09:12:03.060000Z");
     assert!(first["uri"].as_str().unwrap().contains("[171 chars]"));
-    let eu = sts
-        .iter()
-        .find(|f| f["host"] == "eservice.euwiko.com")
-        .expect("euwiko report");
+    let eu = sts.iter().find(|f| f["host"] == "eservice.euwiko.com").expect("euwiko report");
     assert_eq!(eu["dst"], "203.0.113.20:8080");
 
     let clear: Vec<(String, String)> = findings
         .iter()
         .filter(|f| f["rule"] == "TA-TINNO-STS-CLEAR")
-        .map(|f| {
-            (
-                f["kind"].as_str().unwrap().to_string(),
-                f["value"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|f| (f["kind"].as_str().unwrap().to_string(), f["value"].as_str().unwrap().to_string()))
         .collect();
     let kinds: Vec<&str> = clear.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        kinds,
-        vec![
-            "imei",
-            "device_model",
-            "cell_location",
-            "os_version",
-            "serial"
-        ]
-    );
+    assert_eq!(kinds, vec!["imei", "device_model", "cell_location", "os_version", "serial"]);
     assert_eq!(clear[0].1, "35***********09");
 
-    let form: Vec<&&Value> = findings
-        .iter()
-        .filter(|f| f["host"] == "stats.appvendor.example")
-        .collect();
+    let form: Vec<&&Value> = findings.iter().filter(|f| f["host"] == "stats.appvendor.example").collect();
     let form_kinds: Vec<&str> = form.iter().map(|f| f["kind"].as_str().unwrap()).collect();
-    assert_eq!(
-        form_kinds,
-        vec!["imei", "serial", "cell_location", "device_model"]
-    );
+    assert_eq!(form_kinds, vec!["imei", "serial", "cell_location", "device_model"]);
     assert_eq!(form[0]["frame"], frame_of(&net, b"POST /v2/collect"));
     assert_eq!(form[0]["location"], "body");
     assert_eq!(form[0]["field"], "imei");
-    assert!(
-        findings
-            .iter()
-            .all(|f| f["host"] != "api.weather.example" && f["host"] != "cdn.images.example")
-    );
+    assert!(findings.iter().all(|f| f["host"] != "api.weather.example" && f["host"] != "cdn.images.example"));
 
     let summary = of_type(&lines, "summary");
     assert_eq!(summary.len(), 1);
     assert_eq!(summary[0]["requests"], 10);
-    assert_eq!(
-        summary[0]["findings"]["high"],
-        findings.iter().filter(|f| f["severity"] == "high").count()
-    );
+    assert_eq!(summary[0]["findings"]["high"], findings.iter().filter(|f| f["severity"] == "high").count());
 }
 
 /// The same scenario in every container, byte order, timestamp precision
@@ -236,40 +179,19 @@ fn same_findings_across_containers_and_link_layers() {
     let reference = facts(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
     assert!(reference.len() >= 14);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&support::pcap(&net, Link::Ethernet, false, false))
-        .unwrap();
+    gz.write_all(&support::pcap(&net, Link::Ethernet, false, false)).unwrap();
     let variants: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "be-nanos.pcap",
-            support::pcap(&net, Link::Ethernet, true, true),
-        ),
-        (
-            "le-nanos-qinq.pcap",
-            support::pcap(&net, Link::Vlan(2), false, true),
-        ),
+        ("be-nanos.pcap", support::pcap(&net, Link::Ethernet, true, true)),
+        ("le-nanos-qinq.pcap", support::pcap(&net, Link::Vlan(2), false, true)),
         ("vlan.pcap", support::pcap(&net, Link::Vlan(1), true, false)),
-        (
-            "sll.pcap",
-            support::pcap(&net, Link::LinuxSll, false, false),
-        ),
-        (
-            "sll2.pcap",
-            support::pcap(&net, Link::LinuxSll2, true, false),
-        ),
+        ("sll.pcap", support::pcap(&net, Link::LinuxSll, false, false)),
+        ("sll2.pcap", support::pcap(&net, Link::LinuxSll2, true, false)),
         ("raw.pcap", support::pcap(&net, Link::Raw, false, false)),
         ("null.pcap", support::pcap(&net, Link::Null, false, false)),
         ("loop.pcap", support::pcap(&net, Link::Loop, true, false)),
         (
             "multi-if.pcapng",
-            support::pcapng(
-                &net,
-                &[
-                    (Link::Ethernet, 6),
-                    (Link::LinuxSll2, 9),
-                    (Link::Raw, 0x80 | 20),
-                ],
-                false,
-            ),
+            support::pcapng(&net, &[(Link::Ethernet, 6), (Link::LinuxSll2, 9), (Link::Raw, 0x80 | 20)], false),
         ),
         ("be.pcapng", support::pcapng(&net, &[(Link::Null, 6)], true)),
         ("gzip.pcap.gz", gz.finish().unwrap()),
@@ -277,12 +199,7 @@ fn same_findings_across_containers_and_link_layers() {
     for (name, bytes) in &variants {
         let p = write(&dir, name, bytes);
         let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let got: Vec<String> = facts(&jsonl(&out));
         assert_eq!(got, reference, "{name}");
     }
@@ -308,21 +225,14 @@ fn reordering_and_retransmission_keep_findings() {
             continue;
         }
         let (src, dst) = match s.net {
-            Some(etherparse::InternetSlice::Ipv4(v4)) => {
-                (v4.header().source_addr(), v4.header().destination_addr())
-            }
+            Some(etherparse::InternetSlice::Ipv4(v4)) => (v4.header().source_addr(), v4.header().destination_addr()),
             _ => panic!("scenario is IPv4"),
         };
         for i in (0..data.len()).rev() {
             for _ in 0..2 {
                 let mut out = Vec::new();
                 etherparse::PacketBuilder::ipv4(src.octets(), dst.octets(), 64)
-                    .tcp(
-                        tcp.source_port(),
-                        tcp.destination_port(),
-                        tcp.sequence_number().wrapping_add(i as u32),
-                        1000,
-                    )
+                    .tcp(tcp.source_port(), tcp.destination_port(), tcp.sequence_number().wrapping_add(i as u32), 1000)
                     .ack(tcp.acknowledgment_number())
                     .write(&mut out, &data[i..i + 1])
                     .unwrap();
@@ -331,20 +241,11 @@ fn reordering_and_retransmission_keep_findings() {
         }
     }
     let dir = tmpdir("messy");
-    let p = write(
-        &dir,
-        "messy.pcap",
-        &support::pcap(&messy, Link::Ethernet, false, false),
-    );
+    let p = write(&dir, "messy.pcap", &support::pcap(&messy, Link::Ethernet, false, false));
     let strip = |lines: &[Value]| {
         let mut v: Vec<String> = of_type(lines, "finding")
             .iter()
-            .map(|f| {
-                format!(
-                    "{} {} {} {} {}",
-                    f["rule"], f["kind"], f["value"], f["field"], f["host"]
-                )
-            })
+            .map(|f| format!("{} {} {} {} {}", f["rule"], f["kind"], f["value"], f["field"], f["host"]))
             .collect();
         v.sort();
         v
@@ -358,14 +259,8 @@ fn reordering_and_retransmission_keep_findings() {
 #[test]
 fn chunked_gzip_json_body() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(
-        format!(
-            r#"{{"device":{{"imei":"{}","android_id":"9774d56d682e549c"}}}}"#,
-            wiko::IMEI1
-        )
-        .as_bytes(),
-    )
-    .unwrap();
+    gz.write_all(format!(r#"{{"device":{{"imei":"{}","android_id":"9774d56d682e549c"}}}}"#, wiko::IMEI1).as_bytes())
+        .unwrap();
     let body = gz.finish().unwrap();
     let mut req = b"POST /log HTTP/1.1\r\nHost: t.example\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for piece in body.chunks(7) {
@@ -384,11 +279,7 @@ fn chunked_gzip_json_body() {
         77,
     );
     let dir = tmpdir("chunked");
-    let p = write(
-        &dir,
-        "c.pcapng",
-        &support::pcapng(&net, &[(Link::Ethernet, 6)], false),
-    );
+    let p = write(&dir, "c.pcapng", &support::pcapng(&net, &[(Link::Ethernet, 6)], false));
     let lines = jsonl(&run(&["scan", "--format", "jsonl", p.to_str().unwrap()]));
     let f = of_type(&lines, "finding");
     let imei = f.iter().find(|f| f["kind"] == "imei").expect("imei found");
@@ -403,11 +294,7 @@ fn benign_capture_has_no_findings_and_exits_zero() {
     let mut net = Net::default();
     wiko::benign(&mut net, wiko::T0);
     let dir = tmpdir("benign");
-    let p = write(
-        &dir,
-        "benign.pcap",
-        &support::pcap(&net, Link::Ethernet, false, false),
-    );
+    let p = write(&dir, "benign.pcap", &support::pcap(&net, Link::Ethernet, false, false));
     let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
     let lines = jsonl(&out);
     assert!(of_type(&lines, "finding").is_empty(), "{lines:?}");
@@ -423,14 +310,8 @@ fn not_a_capture_is_exit_2_with_one_line_and_others_still_scanned() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("notes.txt") && err.contains("not a capture file"),
-        "{err}"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("TA-EP-TINNO-STS"),
-        "the good file is still scanned"
-    );
+    assert!(err.contains("notes.txt") && err.contains("not a capture file"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TA-EP-TINNO-STS"), "the good file is still scanned");
     let lines = jsonl(&run(&["scan", "--format", "jsonl", bad.to_str().unwrap()]));
     let e = of_type(&lines, "error");
     assert_eq!(e.len(), 1);
@@ -454,12 +335,8 @@ fn truncated_capture_reports_frame_and_keeps_findings() {
 
 #[test]
 fn stdin_reads_a_capture() {
-    let mut child = bin()
-        .args(["scan", "--format", "jsonl", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        bin().args(["scan", "--format", "jsonl", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let bytes = std::fs::read(root().join(FIXTURE)).unwrap();
     let mut stdin = child.stdin.take().unwrap();
     // Write in small pieces: the reader must not need the header in one read.
@@ -472,53 +349,29 @@ fn stdin_reads_a_capture() {
     writer.join().unwrap();
     let lines = jsonl(&out);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        of_type(&lines, "finding")
-            .iter()
-            .all(|f| f["capture"] == "-")
-    );
+    assert!(of_type(&lines, "finding").iter().all(|f| f["capture"] == "-"));
     let reference = facts(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
     assert_eq!(facts(&lines), reference);
 }
 
 #[test]
 fn profile_finds_hashed_imei_and_names_the_match() {
-    let out = run(&[
-        "scan",
-        "--format",
-        "jsonl",
-        "--profile",
-        "fixtures/wiko-lenny3.toml",
-        FIXTURE,
-    ]);
+    let out = run(&["scan", "--format", "jsonl", "--profile", "fixtures/wiko-lenny3.toml", FIXTURE]);
     let lines = jsonl(&out);
     let f = of_type(&lines, "finding");
-    let hashed = f
-        .iter()
-        .find(|f| f["host"] == "ads.example")
-        .expect("md5(imei) found with the profile");
+    let hashed = f.iter().find(|f| f["host"] == "ads.example").expect("md5(imei) found with the profile");
     assert_eq!(hashed["rule"], "TA-IMEI");
     assert_eq!(hashed["encoding"], serde_json::json!(["md5"]));
     assert_eq!(hashed["matched"], "35***********09");
     assert_eq!(hashed["field"], "uid");
     let without = jsonl(&run(&["scan", "--format", "jsonl", FIXTURE]));
-    assert!(
-        of_type(&without, "finding")
-            .iter()
-            .all(|f| f["host"] != "ads.example")
-    );
+    assert!(of_type(&without, "finding").iter().all(|f| f["host"] != "ads.example"));
 }
 
 #[test]
 fn fail_on_threshold_and_never() {
-    assert_eq!(
-        run(&["scan", "--fail-on", "never", FIXTURE]).status.code(),
-        Some(0)
-    );
-    assert_eq!(
-        run(&["scan", "--fail-on", "high", FIXTURE]).status.code(),
-        Some(1)
-    );
+    assert_eq!(run(&["scan", "--fail-on", "never", FIXTURE]).status.code(), Some(0));
+    assert_eq!(run(&["scan", "--fail-on", "high", FIXTURE]).status.code(), Some(1));
     let mut net = Net::default();
     net.http(
         support::ts(1_600_000_000, 0),
@@ -529,17 +382,9 @@ fn fail_on_threshold_and_never() {
         5,
     );
     let dir = tmpdir("failon");
-    let p = write(
-        &dir,
-        "low.pcap",
-        &support::pcap(&net, Link::Ethernet, false, false),
-    );
+    let p = write(&dir, "low.pcap", &support::pcap(&net, Link::Ethernet, false, false));
     let p = p.to_str().unwrap();
-    assert_eq!(
-        run(&["scan", "--fail-on", "medium", p]).status.code(),
-        Some(0),
-        "only a low finding"
-    );
+    assert_eq!(run(&["scan", "--fail-on", "medium", p]).status.code(), Some(0), "only a low finding");
     assert_eq!(run(&["scan", p]).status.code(), Some(1));
 }
 
@@ -547,15 +392,8 @@ fn fail_on_threshold_and_never() {
 fn parallel_output_is_identical_and_ordered() {
     let net = wiko::build();
     let dir = tmpdir("par");
-    for (i, link) in [Link::Ethernet, Link::Raw, Link::LinuxSll, Link::Null]
-        .iter()
-        .enumerate()
-    {
-        write(
-            &dir,
-            &format!("c{i}.pcap"),
-            &support::pcap(&net, *link, i % 2 == 1, false),
-        );
+    for (i, link) in [Link::Ethernet, Link::Raw, Link::LinuxSll, Link::Null].iter().enumerate() {
+        write(&dir, &format!("c{i}.pcap"), &support::pcap(&net, *link, i % 2 == 1, false));
     }
     write(&dir, "README", b"not a capture: skipped in folders");
     let d = dir.to_str().unwrap();
@@ -569,10 +407,8 @@ fn parallel_output_is_identical_and_ordered() {
     let one = run(&["scan", "--format", "jsonl", "-j", "1", d]);
     let two = run(&["scan", "--format", "jsonl", "-j", "2", d]);
     assert_eq!(strip(&one), strip(&two));
-    let caps: Vec<String> = of_type(&jsonl(&one), "finding")
-        .iter()
-        .map(|f| f["capture"].as_str().unwrap().to_string())
-        .collect();
+    let caps: Vec<String> =
+        of_type(&jsonl(&one), "finding").iter().map(|f| f["capture"].as_str().unwrap().to_string()).collect();
     let mut sorted = caps.clone();
     sorted.sort();
     assert_eq!(caps, sorted, "files in name order");
@@ -586,18 +422,12 @@ fn requests_lists_every_request() {
     let lines = jsonl(&out);
     let r = of_type(&lines, "request");
     assert_eq!(r.len(), 10);
-    let post = r
-        .iter()
-        .find(|r| r["method"] == "POST" && r["host"] == "stats.appvendor.example")
-        .unwrap();
+    let post = r.iter().find(|r| r["method"] == "POST" && r["host"] == "stats.appvendor.example").unwrap();
     assert_eq!(post["uri"], "/v2/collect");
     assert_eq!(post["content_type"], "application/x-www-form-urlencoded");
     assert!(post["body_bytes"].as_u64().unwrap() > 100);
     // URIs are as sent, not masked.
-    assert!(
-        r.iter()
-            .any(|r| r["uri"].as_str().unwrap().contains(&wiko::repinfo(0x5715)))
-    );
+    assert!(r.iter().any(|r| r["uri"].as_str().unwrap().contains(&wiko::repinfo(0x5715))));
 }
 
 #[test]
@@ -607,12 +437,7 @@ fn rules_list_and_check() {
     assert!(text.contains("TA-EP-TINNO-STS") && text.contains("TA-IMEI"));
     let dir = tmpdir("rules");
     let good = write(&dir, "good.toml", b"[[rule]]\nid = \"LAB-1\"\ntitle = \"Lab key\"\nseverity = \"low\"\nkind = \"lab_key\"\npattern = \"LAB-[0-9]{4}\"\n");
-    assert_eq!(
-        run(&["rules", "check", good.to_str().unwrap()])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(run(&["rules", "check", good.to_str().unwrap()]).status.code(), Some(0));
     let bad = write(
         &dir,
         "bad.toml",
@@ -633,50 +458,25 @@ fn rules_list_and_check() {
 /// set the corpus must be there.
 #[test]
 fn corpus_reads_without_panic() {
-    let dir = std::env::var_os("TELEAUDIT_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus"));
+    let dir =
+        std::env::var_os("TELEAUDIT_CORPUS").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/corpus"));
     if !dir.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the corpus is missing at {}",
-            dir.display()
-        );
+        assert!(std::env::var_os("CI").is_none(), "CI is set but the corpus is missing at {}", dir.display());
         eprintln!("corpus not found at {}: skipped outside CI", dir.display());
         return;
     }
-    let out = run(&[
-        "requests",
-        "--format",
-        "jsonl",
-        "-j",
-        "2",
-        dir.to_str().unwrap(),
-    ]);
+    let out = run(&["requests", "--format", "jsonl", "-j", "2", dir.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
-    assert!(
-        matches!(out.status.code(), Some(0 | 2)),
-        "exit {:?}: {err}",
-        out.status
-    );
+    assert!(matches!(out.status.code(), Some(0 | 2)), "exit {:?}: {err}", out.status);
     let lines = jsonl(&out);
     let summary = of_type(&lines, "summary");
-    assert!(
-        summary[0]["files"].as_u64().unwrap() >= 140,
-        "{:?}",
-        summary
-    );
+    assert!(summary[0]["files"].as_u64().unwrap() >= 140, "{:?}", summary);
     // Every explicitly named non-capture file in the corpus is an error,
     // not a crash.
     for entry in walk(&dir) {
         let out = run(&["scan", "--format", "jsonl", entry.to_str().unwrap()]);
-        assert!(
-            matches!(out.status.code(), Some(0..=2)),
-            "{}: {:?}",
-            entry.display(),
-            out.status
-        );
+        assert!(matches!(out.status.code(), Some(0..=2)), "{}: {:?}", entry.display(), out.status);
     }
 }
 
@@ -686,10 +486,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         let p = e.path();
         if p.is_dir() {
             v.extend(walk(&p));
-        } else if p
-            .extension()
-            .is_some_and(|x| ["pcap", "pcapng", "bin", "cap"].contains(&x.to_str().unwrap_or("")))
-        {
+        } else if p.extension().is_some_and(|x| ["pcap", "pcapng", "bin", "cap"].contains(&x.to_str().unwrap_or(""))) {
             v.push(p);
         }
     }

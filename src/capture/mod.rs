@@ -76,11 +76,7 @@ pub enum CaptureError {
     #[error("truncated {what} at offset {offset}: the file ends inside it")]
     Truncated { what: &'static str, offset: u64 },
     #[error("corrupt {what} at offset {offset}: {reason}")]
-    Corrupt {
-        what: &'static str,
-        offset: u64,
-        reason: String,
-    },
+    Corrupt { what: &'static str, offset: u64, reason: String },
 }
 
 /// A non-fatal problem: the record is skipped, reading goes on.
@@ -99,16 +95,8 @@ struct Interface {
 
 #[derive(Debug)]
 enum Format {
-    Pcap {
-        big_endian: bool,
-        nanos: bool,
-        modified: bool,
-        link: Linktype,
-    },
-    PcapNg {
-        big_endian: bool,
-        interfaces: Vec<Interface>,
-    },
+    Pcap { big_endian: bool, nanos: bool, modified: bool, link: Linktype },
+    PcapNg { big_endian: bool, interfaces: Vec<Interface> },
 }
 
 /// Where a packet sits in the buffer once its record is complete.
@@ -136,13 +124,7 @@ impl Window {
     fn with_capacity(cap: usize) -> Self {
         let store = vec![0u8; cap + BUF_ALIGN];
         let base = store.as_ptr().align_offset(BUF_ALIGN).min(BUF_ALIGN);
-        Window {
-            store,
-            base,
-            cap,
-            start: 0,
-            end: 0,
-        }
+        Window { store, base, cap, start: 0, end: 0 }
     }
 
     fn len(&self) -> usize {
@@ -157,8 +139,7 @@ impl Window {
     /// `need` bytes would not fit.
     fn make_room(&mut self, need: usize) {
         if need <= self.cap {
-            self.store
-                .copy_within(self.base + self.start..self.base + self.end, self.base);
+            self.store.copy_within(self.base + self.start..self.base + self.end, self.base);
         } else {
             let mut bigger = Window::with_capacity(need.next_power_of_two().max(self.cap));
             let n = self.len();
@@ -228,9 +209,7 @@ impl CaptureReader {
             return Err(CaptureError::Empty);
         }
         if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            return Err(CaptureError::Unsupported {
-                format: "zstd-compressed",
-            });
+            return Err(CaptureError::Unsupported { format: "zstd-compressed" });
         }
         if prefix.starts_with(b"snoo") {
             return Err(CaptureError::Unsupported { format: "snoop" });
@@ -243,22 +222,19 @@ impl CaptureReader {
             win,
             offset: 0,
             eof: false,
-            format: Format::PcapNg {
-                big_endian: false,
-                interfaces: Vec::new(),
-            },
+            format: Format::PcapNg { big_endian: false, interfaces: Vec::new() },
             kind: FileKind::PcapNg,
             gzip,
             frames: 0,
             pending: 0,
             notes: Vec::new(),
         };
-        let magic =
-            u32::from_le_bytes(prefix.get(..4).and_then(|m| m.try_into().ok()).ok_or_else(
-                || CaptureError::NotCapture {
-                    magic: magic_hex(&prefix),
-                },
-            )?);
+        let magic = u32::from_le_bytes(
+            prefix
+                .get(..4)
+                .and_then(|m| m.try_into().ok())
+                .ok_or_else(|| CaptureError::NotCapture { magic: magic_hex(&prefix) })?,
+        );
         match magic {
             0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1 => {
                 reader.read_pcap_header()?;
@@ -267,9 +243,7 @@ impl CaptureReader {
                 // The section header is read as the first block.
             }
             _ => {
-                return Err(CaptureError::NotCapture {
-                    magic: magic_hex(&prefix),
-                });
+                return Err(CaptureError::NotCapture { magic: magic_hex(&prefix) });
             }
         }
         Ok(reader)
@@ -336,17 +310,12 @@ impl CaptureReader {
 
     fn read_pcap_header(&mut self) -> Result<(), CaptureError> {
         if !self.fill(PCAP_HEADER_LEN)? {
-            return Err(CaptureError::Truncated {
-                what: "pcap file header",
-                offset: 0,
-            });
+            return Err(CaptureError::Truncated { what: "pcap file header", offset: 0 });
         }
-        let (_, hdr) = pcap_parser::parse_pcap_header(self.win.bytes()).map_err(|e| {
-            CaptureError::Corrupt {
-                what: "pcap file header",
-                offset: 0,
-                reason: format!("{e:?}"),
-            }
+        let (_, hdr) = pcap_parser::parse_pcap_header(self.win.bytes()).map_err(|e| CaptureError::Corrupt {
+            what: "pcap file header",
+            offset: 0,
+            reason: format!("{e:?}"),
         })?;
         self.format = Format::Pcap {
             big_endian: hdr.is_bigendian(),
@@ -388,30 +357,17 @@ impl CaptureReader {
     }
 
     fn next_pcap_record(&mut self) -> Result<Step, CaptureError> {
-        let Format::Pcap {
-            big_endian,
-            nanos,
-            modified,
-            link,
-        } = self.format
-        else {
+        let Format::Pcap { big_endian, nanos, modified, link } = self.format else {
             unreachable!("called only for legacy pcap")
         };
-        let hdr_len = if modified {
-            PCAP_MODIFIED_RECORD_HEADER_LEN
-        } else {
-            PCAP_RECORD_HEADER_LEN
-        };
+        let hdr_len = if modified { PCAP_MODIFIED_RECORD_HEADER_LEN } else { PCAP_RECORD_HEADER_LEN };
         if !self.fill(hdr_len)? {
             return self.end_or_truncated("pcap record header");
         }
         let h = self.win.bytes();
         let caplen_bytes = [h[8], h[9], h[10], h[11]];
-        let caplen = if big_endian {
-            u32::from_be_bytes(caplen_bytes)
-        } else {
-            u32::from_le_bytes(caplen_bytes)
-        } as usize;
+        let caplen =
+            if big_endian { u32::from_be_bytes(caplen_bytes) } else { u32::from_le_bytes(caplen_bytes) } as usize;
         if caplen > MAX_RECORD {
             return Err(CaptureError::Corrupt {
                 what: "pcap record",
@@ -435,15 +391,9 @@ impl CaptureReader {
             offset: self.offset,
             reason: format!("{e:?}"),
         })?;
-        let frac_ns = if nanos {
-            u64::from(rec.ts_usec)
-        } else {
-            u64::from(rec.ts_usec) * 1000
-        };
-        let ts = Timestamp::new(
-            i64::from(rec.ts_sec) + (frac_ns / 1_000_000_000) as i64,
-            (frac_ns % 1_000_000_000) as u32,
-        );
+        let frac_ns = if nanos { u64::from(rec.ts_usec) } else { u64::from(rec.ts_usec) * 1000 };
+        let ts =
+            Timestamp::new(i64::from(rec.ts_sec) + (frac_ns / 1_000_000_000) as i64, (frac_ns % 1_000_000_000) as u32);
         Ok(Step::Packet(PacketAt {
             data_off: hdr_len,
             data_len: caplen,
@@ -456,14 +406,7 @@ impl CaptureReader {
     }
 
     fn end_or_truncated(&self, what: &'static str) -> Result<Step, CaptureError> {
-        if self.win.len() == 0 {
-            Ok(Step::End)
-        } else {
-            Err(CaptureError::Truncated {
-                what,
-                offset: self.offset,
-            })
-        }
+        if self.win.len() == 0 { Ok(Step::End) } else { Err(CaptureError::Truncated { what, offset: self.offset }) }
     }
 
     fn next_pcapng_block(&mut self) -> Result<Step, CaptureError> {
@@ -492,16 +435,8 @@ impl CaptureReader {
             };
         }
         let len_bytes = [h[4], h[5], h[6], h[7]];
-        let block_len = if big_endian {
-            u32::from_be_bytes(len_bytes)
-        } else {
-            u32::from_le_bytes(len_bytes)
-        } as usize;
-        let min = if is_shb {
-            PCAPNG_MIN_SHB
-        } else {
-            PCAPNG_MIN_BLOCK
-        };
+        let block_len = if big_endian { u32::from_be_bytes(len_bytes) } else { u32::from_le_bytes(len_bytes) } as usize;
+        let min = if is_shb { PCAPNG_MIN_SHB } else { PCAPNG_MIN_BLOCK };
         if block_len < min || block_len % 4 != 0 || block_len > MAX_RECORD {
             return Err(CaptureError::Corrupt {
                 what: "pcapng block",
@@ -512,10 +447,7 @@ impl CaptureReader {
             });
         }
         if !self.fill(block_len)? {
-            return Err(CaptureError::Truncated {
-                what: "pcapng block",
-                offset: self.offset,
-            });
+            return Err(CaptureError::Truncated { what: "pcapng block", offset: self.offset });
         }
         let bytes = &self.win.bytes()[..block_len];
         let t = &bytes[block_len - 4..];
@@ -532,8 +464,7 @@ impl CaptureReader {
             });
         }
         let parsed = if is_shb {
-            pcap_parser::pcapng::parse_sectionheaderblock(bytes)
-                .map(|(r, b)| (r, Block::SectionHeader(b)))
+            pcap_parser::pcapng::parse_sectionheaderblock(bytes).map(|(r, b)| (r, Block::SectionHeader(b)))
         } else if big_endian {
             pcap_parser::pcapng::parse_block_be(bytes)
         } else {
@@ -550,9 +481,7 @@ impl CaptureReader {
             }
         };
         let base_ptr = bytes.as_ptr() as usize;
-        let Format::PcapNg { interfaces, .. } = &mut self.format else {
-            unreachable!("checked above")
-        };
+        let Format::PcapNg { interfaces, .. } = &mut self.format else { unreachable!("checked above") };
         let mut note = None;
         let step = match block {
             Block::SectionHeader(_) => {
@@ -571,11 +500,7 @@ impl CaptureReader {
                         DEFAULT_TSRESOL
                     }
                 };
-                interfaces.push(Interface {
-                    link: idb.linktype,
-                    units_per_sec,
-                    offset_secs: idb.if_tsoffset,
-                });
+                interfaces.push(Interface { link: idb.linktype, units_per_sec, offset_secs: idb.if_tsoffset });
                 Step::Skip(block_len)
             }
             Block::EnhancedPacket(epb) => match interfaces.get(epb.if_id as usize) {
@@ -629,10 +554,7 @@ impl CaptureReader {
             self.kind = FileKind::PcapNg;
         }
         if let Some(message) = note {
-            self.notes.push(CaptureNote {
-                offset: self.offset,
-                message,
-            });
+            self.notes.push(CaptureNote { offset: self.offset, message });
         }
         Ok(step)
     }
@@ -648,11 +570,7 @@ enum Step {
 /// otherwise a power of ten. `None` when it does not fit in 64 bits.
 fn tsresol_units(v: u8) -> Option<u64> {
     let exp = u32::from(v & 0x7f);
-    if v & 0x80 != 0 {
-        1u64.checked_shl(exp)
-    } else {
-        10u64.checked_pow(exp)
-    }
+    if v & 0x80 != 0 { 1u64.checked_shl(exp) } else { 10u64.checked_pow(exp) }
 }
 
 #[cfg(test)]
@@ -679,10 +597,7 @@ mod tests {
             other => panic!("unexpected {other:?}", other = other.err()),
         }
         assert!(matches!(open_bytes(b""), Err(CaptureError::Empty)));
-        assert!(matches!(
-            open_bytes(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0]),
-            Err(CaptureError::Unsupported { .. })
-        ));
+        assert!(matches!(open_bytes(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0]), Err(CaptureError::Unsupported { .. })));
     }
 
     #[test]
@@ -696,10 +611,7 @@ mod tests {
         let mut r = open_bytes(&b).expect("magic is pcapng");
         match r.next_frame() {
             Err(CaptureError::Corrupt { offset, .. }) => assert_eq!(offset, 0),
-            other => panic!(
-                "expected corrupt block, got {:?}",
-                other.map(|f| f.map(|f| f.number))
-            ),
+            other => panic!("expected corrupt block, got {:?}", other.map(|f| f.map(|f| f.number))),
         }
     }
 }

@@ -25,10 +25,7 @@ impl Timestamp {
         let secs = (units / per) as i64;
         let frac = (units % per) as u128;
         let nanos = (frac * NANOS_PER_SEC / per as u128) as u32;
-        Timestamp {
-            secs: secs.saturating_add(offset_secs),
-            nanos,
-        }
+        Timestamp { secs: secs.saturating_add(offset_secs), nanos }
     }
 
     /// RFC 3339 in UTC, with microseconds, or nanoseconds when the
@@ -57,18 +54,8 @@ impl fmt::Display for Timestamp {
         let days = self.secs.div_euclid(86_400);
         let sod = self.secs.rem_euclid(86_400);
         let (y, mo, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        )?;
-        if self.nanos % 1000 == 0 {
-            write!(f, ".{:06}Z", self.nanos / 1000)
-        } else {
-            write!(f, ".{:09}Z", self.nanos)
-        }
+        write!(f, "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60)?;
+        if self.nanos % 1000 == 0 { write!(f, ".{:06}Z", self.nanos / 1000) } else { write!(f, ".{:09}Z", self.nanos) }
     }
 }
 
@@ -79,18 +66,9 @@ mod tests {
     #[test]
     fn renders_known_instants() {
         // 2017-01-05 was the date of the STS disclosure write-ups.
-        assert_eq!(
-            Timestamp::new(1_483_574_400, 0).rfc3339(),
-            "2017-01-05T00:00:00.000000Z"
-        );
-        assert_eq!(
-            Timestamp::new(951_782_400, 5).rfc3339(),
-            "2000-02-29T00:00:00.000000005Z"
-        );
-        assert_eq!(
-            Timestamp::new(-1, 0).rfc3339(),
-            "1969-12-31T23:59:59.000000Z"
-        );
+        assert_eq!(Timestamp::new(1_483_574_400, 0).rfc3339(), "2017-01-05T00:00:00.000000Z");
+        assert_eq!(Timestamp::new(951_782_400, 5).rfc3339(), "2000-02-29T00:00:00.000000005Z");
+        assert_eq!(Timestamp::new(-1, 0).rfc3339(), "1969-12-31T23:59:59.000000Z");
     }
 
     #[test]

@@ -19,18 +19,10 @@ impl<W: Write> PcapWriter<W> {
         let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
         let mut w = |v: &[u8]| out.write_all(v);
         let u32b = |v: u32| {
-            if big_endian {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
+            if big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
         };
         let u16b = |v: u16| {
-            if big_endian {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
+            if big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
         };
         w(&u32b(magic))?;
         w(&u16b(2))?;
@@ -39,25 +31,13 @@ impl<W: Write> PcapWriter<W> {
         w(&u32b(0))?; // sigfigs
         w(&u32b(262_144))?; // snaplen
         w(&u32b(link.0 as u32))?;
-        Ok(PcapWriter {
-            out,
-            big_endian,
-            nanos,
-        })
+        Ok(PcapWriter { out, big_endian, nanos })
     }
 
     pub fn packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<()> {
-        let frac = if self.nanos {
-            ts.nanos
-        } else {
-            ts.nanos / 1000
-        };
+        let frac = if self.nanos { ts.nanos } else { ts.nanos / 1000 };
         for v in [ts.secs as u32, frac, data.len() as u32, data.len() as u32] {
-            let b = if self.big_endian {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            };
+            let b = if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
             self.out.write_all(&b)?;
         }
         self.out.write_all(data)
@@ -82,27 +62,15 @@ const OPT_IF_TSRESOL: u16 = 9;
 
 impl<W: Write> PcapngWriter<W> {
     pub fn new(out: W) -> Self {
-        PcapngWriter {
-            out,
-            big_endian: false,
-            resolutions: Vec::new(),
-        }
+        PcapngWriter { out, big_endian: false, resolutions: Vec::new() }
     }
 
     fn u32b(&self, v: u32) -> [u8; 4] {
-        if self.big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
+        if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
     }
 
     fn u16b(&self, v: u16) -> [u8; 2] {
-        if self.big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
+        if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
     }
 
     fn block(&mut self, block_type: u32, body: &[u8]) -> io::Result<()> {
@@ -142,24 +110,15 @@ impl<W: Write> PcapngWriter<W> {
         body.extend_from_slice(&self.u16b(0));
         self.block(1, &body)?;
         let exp = u32::from(tsresol & 0x7f);
-        let units = if tsresol & 0x80 != 0 {
-            1u64 << exp
-        } else {
-            10u64.pow(exp)
-        };
+        let units = if tsresol & 0x80 != 0 { 1u64 << exp } else { 10u64.pow(exp) };
         self.resolutions.push(units);
         Ok(self.resolutions.len() as u32 - 1)
     }
 
     /// Writes an enhanced packet block on interface `if_id`.
     pub fn packet(&mut self, if_id: u32, ts: Timestamp, data: &[u8]) -> io::Result<()> {
-        let per = self
-            .resolutions
-            .get(if_id as usize)
-            .copied()
-            .unwrap_or(1_000_000);
-        let units =
-            ts.secs as u64 * per + (u128::from(ts.nanos) * u128::from(per) / 1_000_000_000) as u64;
+        let per = self.resolutions.get(if_id as usize).copied().unwrap_or(1_000_000);
+        let units = ts.secs as u64 * per + (u128::from(ts.nanos) * u128::from(per) / 1_000_000_000) as u64;
         let mut body = Vec::with_capacity(20 + data.len());
         body.extend_from_slice(&self.u32b(if_id));
         body.extend_from_slice(&self.u32b((units >> 32) as u32));

@@ -4,7 +4,7 @@
 //! with exit code 2 and nothing scanned.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -27,11 +27,7 @@ pub const EXIT_FOUND: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "teleaudit",
-    version,
-    about = "Find device identifiers uploaded in packet captures"
-)]
+#[command(name = "teleaudit", version, about = "Find device identifiers uploaded in packet captures")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -143,11 +139,7 @@ pub fn main() -> ExitCode {
 }
 
 fn load_rules(extra: &[PathBuf], builtin: bool) -> Result<RuleSet, String> {
-    let mut set = if builtin {
-        RuleSet::builtin().map_err(|e| e.to_string())?
-    } else {
-        RuleSet::default()
-    };
+    let mut set = if builtin { RuleSet::builtin().map_err(|e| e.to_string())? } else { RuleSet::default() };
     for p in extra {
         set.add_path(p).map_err(|e| e.to_string())?;
     }
@@ -162,28 +154,16 @@ fn output(path: &Option<PathBuf>) -> io::Result<Box<dyn Write>> {
 }
 
 fn jobs(j: Option<usize>) -> usize {
-    j.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1)
+    j.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
 }
 
 /// Drives the scan of all inputs through a reporter; returns the summary,
 /// or `None` when output was cut (broken pipe).
-fn drive(
-    paths: &[PathBuf],
-    cfg: &ScanConfig,
-    jobs: usize,
-    reporter: &mut dyn Reporter,
-) -> io::Result<Summary> {
+fn drive(paths: &[PathBuf], cfg: &ScanConfig, jobs: usize, reporter: &mut dyn Reporter) -> io::Result<Summary> {
     let started = Instant::now();
     let (inputs, errors, skipped) = scan::discover(paths);
-    let mut summary = Summary {
-        not_captures_skipped: skipped,
-        ..Summary::default()
-    };
-    let discovery = FileReport {
-        errors,
-        ..FileReport::default()
-    };
+    let mut summary = Summary { not_captures_skipped: skipped, ..Summary::default() };
+    let discovery = FileReport { errors, ..FileReport::default() };
     let mut result = Ok(());
     let mut emit = |rep: &FileReport, summary: &mut Summary| -> bool {
         for e in &rep.errors {
@@ -237,23 +217,11 @@ fn scan(a: ScanArgs) -> ExitCode {
         http_limits: HttpLimits::default(),
         mode: Mode::Scan,
     };
-    let out = match output(&a.output) {
-        Ok(o) => o,
-        Err(e) => {
-            return fail(format_args!(
-                "cannot write {}: {e}",
-                a.output.unwrap_or_default().display()
-            ));
-        }
-    };
-    let opts = ReportOptions {
-        show_values: a.show_values,
-    };
-    let mut reporter = make_reporter(a.format, out, opts);
-    let summary = match drive(&a.paths, &cfg, jobs(a.jobs), reporter.as_mut()) {
-        Ok(s) => s,
-        Err(e) if is_broken_pipe(&e) => return ExitCode::from(EXIT_CLEAN),
-        Err(e) => return fail(format_args!("cannot write the report: {e}")),
+    let opts = ReportOptions { show_values: a.show_values };
+    let summary = match report(&a.paths, &cfg, a.format, &a.output, opts, a.jobs) {
+        Ok(Some(s)) => s,
+        Ok(None) => return ExitCode::from(EXIT_CLEAN),
+        Err(code) => return code,
     };
     let threshold = match a.fail_on {
         FailOn::Low => Some(Severity::Low),
@@ -277,21 +245,33 @@ fn requests(a: RequestsArgs) -> ExitCode {
         http_limits: HttpLimits::default(),
         mode: Mode::Requests,
     };
-    let out = match output(&a.output) {
-        Ok(o) => o,
-        Err(e) => {
-            return fail(format_args!(
-                "cannot write {}: {e}",
-                a.output.unwrap_or_default().display()
-            ));
-        }
-    };
-    let mut reporter = make_reporter(a.format, out, ReportOptions::default());
-    match drive(&a.paths, &cfg, jobs(a.jobs), reporter.as_mut()) {
-        Ok(s) if s.errors > 0 => ExitCode::from(EXIT_ERROR),
+    match report(&a.paths, &cfg, a.format, &a.output, ReportOptions::default(), a.jobs) {
+        Ok(Some(s)) if s.errors > 0 => ExitCode::from(EXIT_ERROR),
         Ok(_) => ExitCode::from(EXIT_CLEAN),
-        Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_CLEAN),
-        Err(e) => fail(format_args!("cannot write the output: {e}")),
+        Err(code) => code,
+    }
+}
+
+/// Opens the output, scans everything through the chosen reporter.
+/// `Ok(None)`: the reader of our output went away (broken pipe), which is
+/// not an error. `Err`: the exit code of a failure already reported.
+fn report(
+    paths: &[PathBuf],
+    cfg: &ScanConfig,
+    format: Format,
+    output_path: &Option<PathBuf>,
+    opts: ReportOptions,
+    jobs_arg: Option<usize>,
+) -> Result<Option<Summary>, ExitCode> {
+    let out = output(output_path).map_err(|e| {
+        let shown = output_path.as_deref().unwrap_or(Path::new("-")).display().to_string();
+        fail(format_args!("cannot write {shown}: {e}"))
+    })?;
+    let mut reporter = make_reporter(format, out, opts);
+    match drive(paths, cfg, jobs(jobs_arg), reporter.as_mut()) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if is_broken_pipe(&e) => Ok(None),
+        Err(e) => Err(fail(format_args!("cannot write the output: {e}"))),
     }
 }
 
@@ -306,15 +286,9 @@ fn rules_list(extra: &[PathBuf]) -> ExitCode {
             Matcher::Detector(_) | Matcher::Profile | Matcher::Pattern(_) => r.kind.as_str(),
             Matcher::Endpoint(_) => "endpoint",
         };
-        if let Err(e) = writeln!(
-            out,
-            "{:<20} {:<7} {:<15} {}  ({})",
-            r.id,
-            r.severity.as_str(),
-            what,
-            r.title,
-            r.source
-        ) {
+        if let Err(e) =
+            writeln!(out, "{:<20} {:<7} {:<15} {}  ({})", r.id, r.severity.as_str(), what, r.title, r.source)
+        {
             if is_broken_pipe(&e) {
                 break;
             }

@@ -158,18 +158,10 @@ impl Decoder {
             Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 | LINKTYPE_RAW_12 | LINKTYPE_RAW_14 => {
                 LaxSlicedPacket::from_ip(data).ok()
             }
-            Linktype::LINUX_SLL => be16(data, 14).map(|p| {
-                LaxSlicedPacket::from_ether_type(
-                    EtherType(p),
-                    &data[SLL_HEADER_LEN.min(data.len())..],
-                )
-            }),
-            Linktype::LINUX_SLL2 => be16(data, 0).map(|p| {
-                LaxSlicedPacket::from_ether_type(
-                    EtherType(p),
-                    &data[SLL2_HEADER_LEN.min(data.len())..],
-                )
-            }),
+            Linktype::LINUX_SLL => be16(data, 14)
+                .map(|p| LaxSlicedPacket::from_ether_type(EtherType(p), &data[SLL_HEADER_LEN.min(data.len())..])),
+            Linktype::LINUX_SLL2 => be16(data, 0)
+                .map(|p| LaxSlicedPacket::from_ether_type(EtherType(p), &data[SLL2_HEADER_LEN.min(data.len())..])),
             Linktype::NULL | Linktype::LOOP => {
                 let Some(h) = data.get(..NULL_HEADER_LEN) else {
                     self.stats.malformed += 1;
@@ -212,24 +204,12 @@ impl Decoder {
                 let h = v4.header();
                 let hl = usize::from(h.ihl()) * 4;
                 // Total length 0 is what TSO captures show: no claim.
-                let claimed = usize::from(h.total_len())
-                    .checked_sub(hl)
-                    .filter(|_| h.total_len() != 0);
-                (
-                    IpAddr::V4(h.source_addr()),
-                    IpAddr::V4(h.destination_addr()),
-                    v4.payload(),
-                    claimed,
-                )
+                let claimed = usize::from(h.total_len()).checked_sub(hl).filter(|_| h.total_len() != 0);
+                (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), v4.payload(), claimed)
             }
             Some(LaxNetSlice::Ipv6(v6)) => {
                 let h = v6.header();
-                (
-                    IpAddr::V6(h.source_addr()),
-                    IpAddr::V6(h.destination_addr()),
-                    v6.payload(),
-                    None,
-                )
+                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), v6.payload(), None)
             }
             Some(LaxNetSlice::Arp(_)) | None => {
                 self.stats.not_ip += 1;
@@ -246,9 +226,7 @@ impl Decoder {
                 let payload = t.payload();
                 let hdr = usize::from(t.data_offset()) * 4;
                 let missing = match claimed {
-                    Some(c) if ip_payload.incomplete => {
-                        c.saturating_sub(hdr + payload.len()) as u32
-                    }
+                    Some(c) if ip_payload.incomplete => c.saturating_sub(hdr + payload.len()) as u32,
                     _ => 0,
                 };
                 if missing > 0 {
@@ -259,12 +237,7 @@ impl Decoder {
                     dst_port: t.destination_port(),
                     seq: t.sequence_number(),
                     ack: t.acknowledgment_number(),
-                    flags: TcpFlags {
-                        syn: t.syn(),
-                        ack: t.ack(),
-                        fin: t.fin(),
-                        rst: t.rst(),
-                    },
+                    flags: TcpFlags { syn: t.syn(), ack: t.ack(), fin: t.fin(), rst: t.rst() },
                     payload,
                     missing,
                 })
@@ -290,10 +263,6 @@ impl Decoder {
                 return Decoded::Skipped;
             }
         };
-        Decoded::Packet(Packet {
-            src,
-            dst,
-            transport,
-        })
+        Decoded::Packet(Packet { src, dst, transport })
     }
 }

@@ -5,10 +5,7 @@
 
 /// Lower-cases and keeps letters and digits: `Device_IMEI` -> `deviceimei`.
 pub fn normalize(key: &str) -> String {
-    key.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    key.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 /// The last component of a field name: `data:$.cells[0].cid` -> `cid`,
@@ -25,35 +22,10 @@ pub fn is(list: &[&str], key: &str) -> bool {
     !key.is_empty() && list.contains(&key)
 }
 
-pub const IMEI: &[&str] = &[
-    "imei",
-    "imei1",
-    "imei2",
-    "imeino",
-    "imeinumber",
-    "deviceimei",
-    "phoneimei",
-    "deviceid",
-    "imeisv",
-    "meid",
-];
-pub const IMSI: &[&str] = &[
-    "imsi",
-    "imsi1",
-    "imsi2",
-    "subscriberid",
-    "simimsi",
-    "subscriber",
-    "imsino",
-];
-pub const ICCID: &[&str] = &[
-    "iccid",
-    "simserial",
-    "simserialnumber",
-    "iccid1",
-    "iccid2",
-    "simid",
-];
+pub const IMEI: &[&str] =
+    &["imei", "imei1", "imei2", "imeino", "imeinumber", "deviceimei", "phoneimei", "deviceid", "imeisv", "meid"];
+pub const IMSI: &[&str] = &["imsi", "imsi1", "imsi2", "subscriberid", "simimsi", "subscriber", "imsino"];
+pub const ICCID: &[&str] = &["iccid", "simserial", "simserialnumber", "iccid1", "iccid2", "simid"];
 pub const MSISDN: &[&str] = &[
     "msisdn",
     "phone",
@@ -68,49 +40,14 @@ pub const MSISDN: &[&str] = &[
     "mdn",
     "phonenum",
 ];
-pub const SERIAL: &[&str] = &[
-    "sn",
-    "serial",
-    "serialno",
-    "serialnumber",
-    "deviceserial",
-    "hwserial",
-    "buildserial",
-    "devicesn",
-    "sno",
-];
-pub const MAC: &[&str] = &[
-    "mac",
-    "macaddr",
-    "macaddress",
-    "wifimac",
-    "wlanmac",
-    "btmac",
-    "bssid",
-    "apmac",
-    "clientmac",
-];
+pub const SERIAL: &[&str] =
+    &["sn", "serial", "serialno", "serialnumber", "deviceserial", "hwserial", "buildserial", "devicesn", "sno"];
+pub const MAC: &[&str] =
+    &["mac", "macaddr", "macaddress", "wifimac", "wlanmac", "btmac", "bssid", "apmac", "clientmac"];
 pub const ANDROID_ID: &[&str] = &["androidid", "ssaid", "andid"];
-pub const ADVERTISING_ID: &[&str] = &[
-    "gaid",
-    "adid",
-    "aaid",
-    "idfa",
-    "oaid",
-    "advertisingid",
-    "gpsadid",
-    "googleadid",
-    "adsid",
-    "advertiserid",
-];
-pub const DEVICE_MODEL: &[&str] = &[
-    "model",
-    "devicemodel",
-    "phonemodel",
-    "mobilemodel",
-    "productmodel",
-    "hwmodel",
-];
+pub const ADVERTISING_ID: &[&str] =
+    &["gaid", "adid", "aaid", "idfa", "oaid", "advertisingid", "gpsadid", "googleadid", "adsid", "advertiserid"];
+pub const DEVICE_MODEL: &[&str] = &["model", "devicemodel", "phonemodel", "mobilemodel", "productmodel", "hwmodel"];
 pub const OS_VERSION: &[&str] = &[
     "osversion",
     "osv",
@@ -124,29 +61,12 @@ pub const OS_VERSION: &[&str] = &[
 ];
 
 /// Cell location parts: a cell id key plus at least one area key.
-pub const CELL_ID: &[&str] = &[
-    "cid",
-    "ci",
-    "cellid",
-    "eci",
-    "ecgi",
-    "nci",
-    "bid",
-    "basestationid",
-];
+pub const CELL_ID: &[&str] = &["cid", "ci", "cellid", "eci", "ecgi", "nci", "bid", "basestationid"];
 pub const CELL_AREA: &[&str] = &["lac", "tac", "mcc", "mnc", "sid", "nid", "psc", "pci"];
 
 pub const LATITUDE: &[&str] = &["lat", "latitude", "gpslat"];
 pub const LONGITUDE: &[&str] = &["lon", "lng", "long", "longitude", "gpslon", "gpslng"];
-pub const LAT_LON_PAIR: &[&str] = &[
-    "latlng",
-    "latlon",
-    "ll",
-    "gps",
-    "location",
-    "loc",
-    "coordinates",
-];
+pub const LAT_LON_PAIR: &[&str] = &["latlng", "latlon", "ll", "gps", "location", "loc", "coordinates"];
 
 #[cfg(test)]
 mod tests {

@@ -51,10 +51,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(rules: RuleSet, profile: Option<&Profile>) -> Engine {
-        Engine {
-            rules,
-            profile: profile.map(CompiledProfile::compile),
-        }
+        Engine { rules, profile: profile.map(CompiledProfile::compile) }
     }
 
     pub fn severity(&self, rule: usize) -> Severity {
@@ -73,15 +70,8 @@ impl Engine {
     /// Runs every rule over the fields of one request.
     pub fn detect(&self, ctx: &RequestCtx<'_>, fields: &[Field]) -> Vec<RawFinding> {
         let mut out: Vec<RawFinding> = Vec::new();
-        let keys: Vec<String> = fields
-            .iter()
-            .map(|f| {
-                f.name
-                    .as_deref()
-                    .map(keys::last_component)
-                    .unwrap_or_default()
-            })
-            .collect();
+        let keys: Vec<String> =
+            fields.iter().map(|f| f.name.as_deref().map(keys::last_component).unwrap_or_default()).collect();
         let mut hits: Vec<Hit> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
             if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port) {
@@ -93,12 +83,7 @@ impl Engine {
                         .iter()
                         .enumerate()
                         .filter(|(_, f)| rule.scope.location(f.location) && f.name.is_some())
-                        .map(|(i, f)| Part {
-                            group: group_of(f),
-                            key: &keys[i],
-                            value: &f.value,
-                            index: i,
-                        })
+                        .map(|(i, f)| Part { group: group_of(f), key: &keys[i], value: &f.value, index: i })
                         .collect();
                     let found = match d {
                         Detector::CellLocation => validators::cell::detect(&parts),
@@ -135,14 +120,10 @@ impl Engine {
                     }
                     let top = |name: &str| {
                         fields.iter().find(|f| {
-                            matches!(f.location, Location::Query | Location::Body)
-                                && f.name.as_deref() == Some(name)
+                            matches!(f.location, Location::Query | Location::Body) && f.name.as_deref() == Some(name)
                         })
                     };
-                    let all = ep
-                        .params
-                        .iter()
-                        .all(|(name, re)| top(name).is_some_and(|f| re.is_match(&f.value)));
+                    let all = ep.params.iter().all(|(name, re)| top(name).is_some_and(|f| re.is_match(&f.value)));
                     if !all {
                         continue;
                     }
@@ -150,11 +131,7 @@ impl Engine {
                     let title = if ep.carries.is_empty() {
                         rule.title.clone()
                     } else {
-                        format!(
-                            "{}; payload known to carry: {}",
-                            rule.title,
-                            ep.carries.join(", ")
-                        )
+                        format!("{}; payload known to carry: {}", rule.title, ep.carries.join(", "))
                     };
                     push(
                         &mut out,
@@ -162,8 +139,7 @@ impl Engine {
                             rule: ri,
                             kind: rule.kind.clone(),
                             title,
-                            value: evidence
-                                .map_or_else(|| ctx.path.to_string(), |f| f.value.clone()),
+                            value: evidence.map_or_else(|| ctx.path.to_string(), |f| f.value.clone()),
                             matched: None,
                             encoding: evidence.map(|f| f.encoding.to_vec()).unwrap_or_default(),
                             location: evidence.map_or(Location::Path, |f| f.location),

@@ -37,25 +37,17 @@ pub struct Profile {
 impl Profile {
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Invalid {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ProfileError::Invalid { path: shown.clone(), message: e.to_string() })?;
         Profile::parse(&shown, &text)
     }
 
     pub fn parse(path: &str, text: &str) -> Result<Profile, ProfileError> {
-        let bad = |message: String| ProfileError::Invalid {
-            path: path.to_string(),
-            message,
-        };
+        let bad = |message: String| ProfileError::Invalid { path: path.to_string(), message };
         let table: BTreeMap<String, toml::Value> = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map_or((0, 0), |s| {
                 let before = &text[..s.start.min(text.len())];
-                (
-                    before.matches('\n').count() + 1,
-                    before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1,
-                )
+                (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1)
             });
             bad(format!("line {line}, column {col}: {}", e.message()))
         })?;
@@ -70,18 +62,14 @@ impl Profile {
                 toml::Value::Array(a) => a
                     .into_iter()
                     .map(|x| {
-                        x.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| bad(format!("`{key}`: values must be strings")))
+                        x.as_str().map(str::to_string).ok_or_else(|| bad(format!("`{key}`: values must be strings")))
                     })
                     .collect::<Result<_, _>>()?,
                 _ => return Err(bad(format!("`{key}`: give a string or a list of strings"))),
             };
             for s in list {
                 if s.trim().len() < MIN_FORM_LEN.min(4) {
-                    return Err(bad(format!(
-                        "`{key}`: value {s:?} is too short to search for"
-                    )));
+                    return Err(bad(format!("`{key}`: value {s:?} is too short to search for")));
                 }
                 p.values.push((key.clone(), s.trim().to_string()));
             }
@@ -167,8 +155,7 @@ impl CompiledProfile {
             for s in spellings(kind, value) {
                 folded.push((s.clone(), form(&[], true)));
                 let url: String =
-                    percent_encoding::utf8_percent_encode(&s, percent_encoding::NON_ALPHANUMERIC)
-                        .to_string();
+                    percent_encoding::utf8_percent_encode(&s, percent_encoding::NON_ALPHANUMERIC).to_string();
                 if url != s {
                     folded.push((url, form(&["url"], true)));
                 }
@@ -182,8 +169,7 @@ impl CompiledProfile {
                     folded.push((digest, form(&[name], true)));
                 }
                 let std = base64::engine::general_purpose::STANDARD_NO_PAD.encode(s.as_bytes());
-                let url_safe =
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.as_bytes());
+                let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.as_bytes());
                 if url_safe != std {
                     exact.push((url_safe, form(&["base64"], false)));
                 }
@@ -191,19 +177,10 @@ impl CompiledProfile {
             }
         }
         let build = |pats: Vec<(String, Form)>, fold: bool| -> (Option<AhoCorasick>, Vec<Form>) {
-            let mut pats: Vec<(String, Form)> = pats
-                .into_iter()
-                .filter(|(s, _)| s.len() >= MIN_FORM_LEN)
-                .collect();
+            let mut pats: Vec<(String, Form)> = pats.into_iter().filter(|(s, _)| s.len() >= MIN_FORM_LEN).collect();
             // Keep one form per pattern text (the first: plain before hashed).
             let mut seen = std::collections::HashSet::new();
-            pats.retain(|(s, _)| {
-                seen.insert(if fold {
-                    s.to_ascii_lowercase()
-                } else {
-                    s.clone()
-                })
-            });
+            pats.retain(|(s, _)| seen.insert(if fold { s.to_ascii_lowercase() } else { s.clone() }));
             if pats.is_empty() {
                 return (None, Vec::new());
             }
@@ -216,21 +193,13 @@ impl CompiledProfile {
         };
         let (folded, folded_forms) = build(folded, true);
         let (exact, exact_forms) = build(exact, false);
-        CompiledProfile {
-            folded,
-            folded_forms,
-            exact,
-            exact_forms,
-        }
+        CompiledProfile { folded, folded_forms, exact, exact_forms }
     }
 
     /// Every profile form found in `value`.
     pub fn find(&self, value: &str, out: &mut Vec<ProfileHit>) {
         let b = value.as_bytes();
-        for (ac, forms) in [
-            (&self.folded, &self.folded_forms),
-            (&self.exact, &self.exact_forms),
-        ] {
+        for (ac, forms) in [(&self.folded, &self.folded_forms), (&self.exact, &self.exact_forms)] {
             let Some(ac) = ac else { continue };
             for m in ac.find_iter(b) {
                 let form = &forms[m.pattern().as_usize()];
@@ -271,43 +240,22 @@ mod tests {
     fn find(c: &CompiledProfile, v: &str) -> Vec<(String, Vec<String>)> {
         let mut o = Vec::new();
         c.find(v, &mut o);
-        o.into_iter()
-            .map(|h| (h.kind, h.encoding.into_iter().map(str::to_string).collect()))
-            .collect()
+        o.into_iter().map(|h| (h.kind, h.encoding.into_iter().map(str::to_string).collect())).collect()
     }
 
     #[test]
     fn finds_every_form() {
         let c = compiled();
         let md5 = hex::encode(md5::Md5::digest(b"356938035643809"));
-        let sha1_upper_mac =
-            hex::encode(sha1::Sha1::digest(b"A4:5E:60:12:34:56")).to_ascii_uppercase();
+        let sha1_upper_mac = hex::encode(sha1::Sha1::digest(b"A4:5E:60:12:34:56")).to_ascii_uppercase();
         let b64 = base64::engine::general_purpose::STANDARD.encode("WKL3A1B2C3D4");
-        assert_eq!(
-            find(&c, "id=356938035643809"),
-            vec![("imei".into(), vec![])]
-        );
-        assert_eq!(
-            find(&c, &md5),
-            vec![("imei".into(), vec!["md5".to_string()])]
-        );
-        assert_eq!(
-            find(&c, &format!("h={}", &md5[..16])),
-            vec![("imei".into(), vec!["md5".to_string()])]
-        );
-        assert_eq!(
-            find(&c, &sha1_upper_mac),
-            vec![("mac".into(), vec!["sha1".to_string()])]
-        );
+        assert_eq!(find(&c, "id=356938035643809"), vec![("imei".into(), vec![])]);
+        assert_eq!(find(&c, &md5), vec![("imei".into(), vec!["md5".to_string()])]);
+        assert_eq!(find(&c, &format!("h={}", &md5[..16])), vec![("imei".into(), vec!["md5".to_string()])]);
+        assert_eq!(find(&c, &sha1_upper_mac), vec![("mac".into(), vec!["sha1".to_string()])]);
         assert_eq!(find(&c, "A45E60123456"), vec![("mac".into(), vec![])]);
-        assert_eq!(
-            find(&c, &b64),
-            vec![("serial".into(), vec!["base64".to_string()])]
-        );
-        assert_eq!(
-            find(&c, "a4%3A5e%3A60%3A12%3A34%3A56"),
-            vec![("mac".into(), vec!["url".to_string()])]
-        );
+        assert_eq!(find(&c, &b64), vec![("serial".into(), vec!["base64".to_string()])]);
+        assert_eq!(find(&c, "a4%3A5e%3A60%3A12%3A34%3A56"), vec![("mac".into(), vec!["url".to_string()])]);
     }
 
     #[test]

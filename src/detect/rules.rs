@@ -22,26 +22,15 @@ use crate::finding::{Location, Severity};
 /// Endpoint rules come first: where two rules report the same value at
 /// the same place, the more specific (earlier) one keeps it.
 pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "rules/endpoints.toml",
-        include_str!("../../rules/endpoints.toml"),
-    ),
-    (
-        "rules/identifiers.toml",
-        include_str!("../../rules/identifiers.toml"),
-    ),
+    ("rules/endpoints.toml", include_str!("../../rules/endpoints.toml")),
+    ("rules/identifiers.toml", include_str!("../../rules/identifiers.toml")),
 ];
 
 /// A rule file problem, with its position when known.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
     #[error("{path}:{line}:{col}: {message}")]
-    At {
-        path: String,
-        line: usize,
-        col: usize,
-        message: String,
-    },
+    At { path: String, line: usize, col: usize, message: String },
     #[error("{path}: {message}")]
     File { path: String, message: String },
 }
@@ -113,8 +102,7 @@ impl Scope {
     /// Does a request to `host`:`port` with `method` fall in scope?
     pub fn request(&self, method: &str, host: Option<&str>, port: u16) -> bool {
         (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
-            && (self.hosts.is_empty()
-                || host.is_some_and(|h| self.hosts.iter().any(|g| glob(g, h))))
+            && (self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|g| glob(g, h))))
             && (self.ports.is_empty() || self.ports.contains(&port))
     }
 
@@ -205,10 +193,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |n| before.len() - n - 1)
-        + 1;
+    let col = before.rfind('\n').map_or(before.len(), |n| before.len() - n - 1) + 1;
     (line, col)
 }
 
@@ -225,18 +210,13 @@ impl RuleSet {
     /// Adds a rule file, or every `.toml` file under a folder (sorted).
     pub fn add_path(&mut self, path: &Path) -> Result<(), RuleError> {
         let shown = path.display().to_string();
-        let io_err = |e: std::io::Error| RuleError::File {
-            path: shown.clone(),
-            message: e.to_string(),
-        };
+        let io_err = |e: std::io::Error| RuleError::File { path: shown.clone(), message: e.to_string() };
         if path.is_dir() {
             let mut files: Vec<_> = walkdir::WalkDir::new(path)
                 .sort_by_file_name()
                 .into_iter()
                 .filter_map(Result::ok)
-                .filter(|e| {
-                    e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml")
-                })
+                .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml"))
                 .map(|e| e.into_path())
                 .collect();
             files.sort();
@@ -253,47 +233,25 @@ impl RuleSet {
     pub fn add(&mut self, path: &str, text: &str) -> Result<(), RuleError> {
         let at = |offset: usize, message: String| {
             let (line, col) = line_col(text, offset);
-            RuleError::At {
-                path: path.to_string(),
-                line,
-                col,
-                message,
-            }
+            RuleError::At { path: path.to_string(), line, col, message }
         };
         let def: RuleFileDef = toml::from_str(text).map_err(|e| match e.span() {
             Some(span) => at(span.start, e.message().to_string()),
-            None => RuleError::File {
-                path: path.to_string(),
-                message: e.message().to_string(),
-            },
+            None => RuleError::File { path: path.to_string(), message: e.message().to_string() },
         })?;
         let mut ids: HashSet<String> = self.rules.iter().map(|r| r.id.clone()).collect();
         for r in def.rule {
             let id_at = r.id.span().start;
             let id = r.id.into_inner();
-            if id.is_empty()
-                || !id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(at(
-                    id_at,
-                    format!("rule id {id:?} must be letters, digits, '-' or '_'"),
-                ));
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return Err(at(id_at, format!("rule id {id:?} must be letters, digits, '-' or '_'")));
             }
             if !ids.insert(id.clone()) {
                 return Err(at(id_at, format!("duplicate rule id {id:?}")));
             }
-            let chosen = [
-                r.detector.is_some(),
-                r.pattern.is_some(),
-                r.endpoint.is_some(),
-            ];
+            let chosen = [r.detector.is_some(), r.pattern.is_some(), r.endpoint.is_some()];
             if chosen.iter().filter(|c| **c).count() != 1 {
-                return Err(at(
-                    id_at,
-                    format!("rule {id}: give exactly one of `detector`, `pattern`, `endpoint`"),
-                ));
+                return Err(at(id_at, format!("rule {id}: give exactly one of `detector`, `pattern`, `endpoint`")));
             }
             let mut kind = r.kind.clone();
             let matcher = if let Some(d) = r.detector {
@@ -304,26 +262,16 @@ impl RuleSet {
                 } else {
                     let det = Detector::by_name(&name).ok_or_else(|| {
                         let known: Vec<&str> = Detector::ALL.iter().map(|(n, _)| *n).collect();
-                        at(
-                            span,
-                            format!(
-                                "unknown detector {name:?}; known: profile, {}",
-                                known.join(", ")
-                            ),
-                        )
+                        at(span, format!("unknown detector {name:?}; known: profile, {}", known.join(", ")))
                     })?;
                     kind.get_or_insert_with(|| det.kind().to_string());
                     Matcher::Detector(det)
                 }
             } else if let Some(p) = r.pattern {
                 let span = p.span().start;
-                let re =
-                    Regex::new(p.get_ref()).map_err(|e| at(span, format!("bad pattern: {e}")))?;
+                let re = Regex::new(p.get_ref()).map_err(|e| at(span, format!("bad pattern: {e}")))?;
                 if kind.is_none() {
-                    return Err(at(
-                        id_at,
-                        format!("rule {id}: a `pattern` rule needs a `kind`"),
-                    ));
+                    return Err(at(id_at, format!("rule {id}: a `pattern` rule needs a `kind`")));
                 }
                 Matcher::Pattern(re)
             } else if let Some(e) = r.endpoint {
@@ -331,9 +279,8 @@ impl RuleSet {
                 let mut params = Vec::new();
                 for (name, pat) in e.params {
                     let span = pat.span().start;
-                    let re = Regex::new(pat.get_ref()).map_err(|err| {
-                        at(span, format!("bad pattern for parameter {name:?}: {err}"))
-                    })?;
+                    let re = Regex::new(pat.get_ref())
+                        .map_err(|err| at(span, format!("bad pattern for parameter {name:?}: {err}")))?;
                     params.push((name, re));
                 }
                 kind.get_or_insert_with(|| "endpoint".to_string());
@@ -353,7 +300,10 @@ impl RuleSet {
             for l in r.scope.locations {
                 let span = l.span().start;
                 locations.push(Location::parse(l.get_ref()).ok_or_else(|| {
-                    at(span, format!("unknown location {:?}; known: query, path, body, header, cookie, stream", l.get_ref()))
+                    at(
+                        span,
+                        format!("unknown location {:?}; known: query, path, body, header, cookie, stream", l.get_ref()),
+                    )
                 })?);
             }
             self.rules.push(Rule {
@@ -365,12 +315,7 @@ impl RuleSet {
                 references: r.references,
                 source: path.to_string(),
                 matcher,
-                scope: Scope {
-                    locations,
-                    methods: r.scope.methods,
-                    hosts: r.scope.hosts,
-                    ports: r.scope.ports,
-                },
+                scope: Scope { locations, methods: r.scope.methods, hosts: r.scope.hosts, ports: r.scope.ports },
             });
         }
         Ok(())
@@ -385,23 +330,15 @@ mod tests {
     fn builtin_rules_load() {
         let set = RuleSet::builtin().expect("built-in rules are valid");
         assert!(set.rules.iter().any(|r| r.id == "TA-IMEI"));
-        assert!(
-            set.rules
-                .iter()
-                .any(|r| matches!(r.matcher, Matcher::Endpoint(_)))
-        );
+        assert!(set.rules.iter().any(|r| matches!(r.matcher, Matcher::Endpoint(_))));
     }
 
     #[test]
     fn errors_point_at_the_line() {
         let mut set = RuleSet::default();
-        let text =
-            "[[rule]]\nid = \"X-1\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imeii\"\n";
+        let text = "[[rule]]\nid = \"X-1\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imeii\"\n";
         let e = set.add("r.toml", text).unwrap_err().to_string();
-        assert!(
-            e.starts_with("r.toml:5:12: unknown detector \"imeii\""),
-            "{e}"
-        );
+        assert!(e.starts_with("r.toml:5:12: unknown detector \"imeii\""), "{e}");
         let text = "[[rule]]\nid = \"X-2\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imei\"\ncolour = 1\n";
         let e = set.add("r.toml", text).unwrap_err().to_string();
         assert!(e.starts_with("r.toml:6:1: unknown field `colour`"), "{e}");

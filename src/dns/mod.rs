@@ -63,12 +63,8 @@ impl Names {
                 return;
             };
             let ip = match (rtype, rdata.len()) {
-                (TYPE_A, 4) => Some(IpAddr::V4(Ipv4Addr::new(
-                    rdata[0], rdata[1], rdata[2], rdata[3],
-                ))),
-                (TYPE_AAAA, 16) => <[u8; 16]>::try_from(rdata)
-                    .ok()
-                    .map(|b| IpAddr::V6(Ipv6Addr::from(b))),
+                (TYPE_A, 4) => Some(IpAddr::V4(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]))),
+                (TYPE_AAAA, 16) => <[u8; 16]>::try_from(rdata).ok().map(|b| IpAddr::V6(Ipv6Addr::from(b))),
                 _ => None,
             };
             if let Some(ip) = ip {
@@ -136,10 +132,7 @@ mod tests {
     fn learns_a_records() {
         let mut n = Names::default();
         n.learn(&response());
-        assert_eq!(
-            n.get(&"203.0.113.10".parse().unwrap()),
-            Some("eservice.tinno.com")
-        );
+        assert_eq!(n.get(&"203.0.113.10".parse().unwrap()), Some("eservice.tinno.com"));
     }
 
     #[test]

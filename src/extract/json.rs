@@ -27,10 +27,7 @@ fn walk(v: &Value, path: &mut String, depth: usize, out: &mut Vec<(String, Strin
                     path.push('.');
                     path.push_str(k);
                 } else {
-                    path.push_str(&format!(
-                        "[{}]",
-                        serde_json::to_string(k).unwrap_or_default()
-                    ));
+                    path.push_str(&format!("[{}]", serde_json::to_string(k).unwrap_or_default()));
                 }
                 walk(child, path, depth + 1, out);
                 path.truncate(len);

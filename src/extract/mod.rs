@@ -92,9 +92,7 @@ impl Extracted {
     fn push(&mut self, f: Field) -> bool {
         if self.fields.len() >= MAX_FIELDS {
             if self.notes.is_empty() {
-                self.notes.push(format!(
-                    "more than {MAX_FIELDS} fields in one request; the rest not inspected"
-                ));
+                self.notes.push(format!("more than {MAX_FIELDS} fields in one request; the rest not inspected"));
             }
             return false;
         }
@@ -126,34 +124,26 @@ const SKIPPED_HEADERS: &[&str] = &[
 /// `%` escape was undone.
 pub fn url_decode(s: &[u8]) -> (String, bool) {
     let plus: Cow<[u8]> = if s.contains(&b'+') {
-        Cow::Owned(
-            s.iter()
-                .map(|b| if *b == b'+' { b' ' } else { *b })
-                .collect(),
-        )
+        Cow::Owned(s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect())
     } else {
         Cow::Borrowed(s)
     };
-    let had_escape = s
-        .windows(3)
-        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
+    let had_escape = s.windows(3).any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
     let decoded: Cow<[u8]> = percent_encoding::percent_decode(&plus).into();
     (String::from_utf8_lossy(&decoded).into_owned(), had_escape)
 }
 
 /// Splits `a=1&b=2` into decoded pairs with whether each was escaped.
 pub fn parse_pairs(s: &[u8]) -> impl Iterator<Item = (String, String, bool)> + '_ {
-    s.split(|b| *b == b'&' || *b == b';')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = match memchr::memchr(b'=', p) {
-                Some(i) => (&p[..i], &p[i + 1..]),
-                None => (p, &b""[..]),
-            };
-            let (k, _) = url_decode(k);
-            let (v, esc) = url_decode(v);
-            (k.trim().to_string(), v, esc)
-        })
+    s.split(|b| *b == b'&' || *b == b';').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = match memchr::memchr(b'=', p) {
+            Some(i) => (&p[..i], &p[i + 1..]),
+            None => (p, &b""[..]),
+        };
+        let (k, _) = url_decode(k);
+        let (v, esc) = url_decode(v);
+        (k.trim().to_string(), v, esc)
+    })
 }
 
 /// Does `s` look like `k=v&k=v` (a query string or form body)?
@@ -162,9 +152,7 @@ fn looks_like_pairs(s: &str) -> bool {
     match first.find('=') {
         Some(i) => {
             i > 0
-                && first[..i]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b))
+                && first[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b))
                 && (s.contains('&') || s.len() < 4096)
         }
         None => false,
@@ -180,11 +168,7 @@ fn looks_like_json(s: &str) -> bool {
 /// like base64 and decodes to printable text.
 pub fn try_base64(s: &str) -> Option<String> {
     let t = s.trim();
-    if t.len() < MIN_BASE64_LEN
-        || !t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
-    {
+    if t.len() < MIN_BASE64_LEN || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b)) {
         return None;
     }
     // A value of digits or hex only is a number or a hash, not base64.
@@ -193,21 +177,13 @@ pub fn try_base64(s: &str) -> Option<String> {
     }
     let body = t.trim_end_matches('=');
     let bytes = if body.contains(['-', '_']) {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(body)
-            .ok()?
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).ok()?
     } else {
-        base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(body)
-            .ok()?
+        base64::engine::general_purpose::STANDARD_NO_PAD.decode(body).ok()?
     };
     let text = String::from_utf8(bytes).ok()?;
-    let printable = text
-        .chars()
-        .filter(|c| !c.is_control() || c.is_whitespace())
-        .count();
-    (printable as f32 >= text.chars().count() as f32 * MIN_PRINTABLE_RATIO && !text.is_empty())
-        .then_some(text)
+    let printable = text.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
+    (printable as f32 >= text.chars().count() as f32 * MIN_PRINTABLE_RATIO && !text.is_empty()).then_some(text)
 }
 
 fn join(parent: &Option<String>, child: &str) -> Option<String> {
@@ -220,11 +196,7 @@ fn join(parent: &Option<String>, child: &str) -> Option<String> {
 /// Adds `field`, then whatever decodes out of its value. Decodings are
 /// tried on the borrowed value first, so a plain value costs no copy.
 fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
-    let children = if depth < MAX_DEPTH {
-        nested(&field)
-    } else {
-        Vec::new()
-    };
+    let children = if depth < MAX_DEPTH { nested(&field) } else { Vec::new() };
     if !out.push(field) {
         return;
     }
@@ -246,20 +218,13 @@ fn nested(field: &Field) -> Vec<Field> {
     if looks_like_json(v) {
         if let Some(leaves) = json::leaves(v) {
             let enc = field.encoding.then("json");
-            return leaves
-                .into_iter()
-                .map(|(path, leaf)| child(join(&field.name, &path), leaf, enc))
-                .collect();
+            return leaves.into_iter().map(|(path, leaf)| child(join(&field.name, &path), leaf, enc)).collect();
         }
     }
     if v.contains('&') && v.contains('=') && looks_like_pairs(v) {
         return parse_pairs(v.as_bytes())
             .map(|(k, val, esc)| {
-                let enc = if esc {
-                    field.encoding.then("url")
-                } else {
-                    field.encoding
-                };
+                let enc = if esc { field.encoding.then("url") } else { field.encoding };
                 child(join(&field.name, &k), val, enc)
             })
             .collect();
@@ -271,11 +236,7 @@ fn nested(field: &Field) -> Vec<Field> {
         }
     }
     match try_base64(v) {
-        Some(text) => vec![child(
-            field.name.clone(),
-            text,
-            field.encoding.then("base64"),
-        )],
+        Some(text) => vec![child(field.name.clone(), text, field.encoding.then("base64"))],
         None => Vec::new(),
     }
 }
@@ -285,12 +246,7 @@ fn push_pairs(out: &mut Extracted, location: Location, s: &[u8], base: Chain) {
     for (k, v, esc) in parse_pairs(s) {
         push_nested(
             out,
-            Field {
-                location,
-                name: Some(k),
-                value: v,
-                encoding: if esc { base.then("url") } else { base },
-            },
+            Field { location, name: Some(k), value: v, encoding: if esc { base.then("url") } else { base } },
             0,
         );
     }
@@ -319,11 +275,7 @@ pub fn request_fields(req: &HttpRequest) -> Extracted {
             location: Location::Path,
             name: None,
             value: path_text,
-            encoding: if esc {
-                Chain::of(&["url"])
-            } else {
-                Chain::default()
-            },
+            encoding: if esc { Chain::of(&["url"]) } else { Chain::default() },
         },
         MAX_DEPTH,
     );
@@ -386,30 +338,12 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest) {
         if let Some(leaves) = json::leaves(&text) {
             let enc = base.then("json");
             for (path, leaf) in leaves {
-                push_nested(
-                    out,
-                    Field {
-                        location: Location::Body,
-                        name: Some(path),
-                        value: leaf,
-                        encoding: enc,
-                    },
-                    1,
-                );
+                push_nested(out, Field { location: Location::Body, name: Some(path), value: leaf, encoding: enc }, 1);
             }
             return;
         }
     }
-    push_nested(
-        out,
-        Field {
-            location: Location::Body,
-            name: None,
-            value: text.into_owned(),
-            encoding: base,
-        },
-        0,
-    );
+    push_nested(out, Field { location: Location::Body, name: None, value: text.into_owned(), encoding: base }, 0);
 }
 
 #[cfg(test)]
@@ -422,10 +356,7 @@ mod tests {
                 method: "POST".into(),
                 target: target.as_bytes().to_vec(),
                 version: Some(1),
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-                    .collect(),
+                headers: headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
                 lenient: false,
             },
             body: body.to_vec(),
@@ -465,25 +396,14 @@ mod tests {
         assert_eq!(find(&x, "uid").location, Location::Cookie);
         assert_eq!(find(&x, "X-Serial").location, Location::Header);
         assert_eq!(find(&x, "model").value, "Lenny 3");
-        assert!(
-            x.fields
-                .iter()
-                .all(|f| f.name.as_deref() != Some("Content-Type"))
-        );
+        assert!(x.fields.iter().all(|f| f.name.as_deref() != Some("Content-Type")));
     }
 
     #[test]
     fn base64_json_inside_a_form_field() {
         use base64::Engine as _;
-        let inner = base64::engine::general_purpose::STANDARD
-            .encode(br#"{"device":{"imei":"356938035643809"}}"#);
-        let body = format!(
-            "data={}",
-            inner
-                .replace('+', "%2B")
-                .replace('/', "%2F")
-                .replace('=', "%3D")
-        );
+        let inner = base64::engine::general_purpose::STANDARD.encode(br#"{"device":{"imei":"356938035643809"}}"#);
+        let body = format!("data={}", inner.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"));
         let x = request_fields(&req("/u", &[], body.as_bytes()));
         let f = find(&x, "data:$.device.imei");
         assert_eq!(f.value, "356938035643809");

@@ -38,12 +38,7 @@ pub struct FlowLimits {
 
 impl Default for FlowLimits {
     fn default() -> Self {
-        FlowLimits {
-            early_per_direction: 1 << 20,
-            early_total: 64 << 20,
-            max_flows: 200_000,
-            idle_timeout_secs: 600,
-        }
+        FlowLimits { early_per_direction: 1 << 20, early_total: 64 << 20, max_flows: 200_000, idle_timeout_secs: 600 }
     }
 }
 
@@ -97,11 +92,7 @@ impl Hasher for FnvHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
         for b in bytes {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -168,10 +159,7 @@ impl<S: Default> FlowTable<S> {
         // A new SYN on a connection that already carried data in that
         // direction is a new connection on a reused port pair.
         if flags.syn && !flags.ack {
-            let reused = self
-                .flows
-                .get(&key)
-                .is_some_and(|f| f.half[d].delivered > 0 || f.half[d].fin);
+            let reused = self.flows.get(&key).is_some_and(|f| f.half[d].delivered > 0 || f.half[d].fin);
             if reused {
                 self.close(&key, h);
             }
@@ -186,14 +174,8 @@ impl<S: Default> FlowTable<S> {
                 self.evict_oldest(h);
             }
             self.stats.flows += 1;
-            let ends0 = Ends {
-                src: key.0,
-                dst: key.1,
-            };
-            let ends1 = Ends {
-                src: key.1,
-                dst: key.0,
-            };
+            let ends0 = Ends { src: key.0, dst: key.1 };
+            let ends1 = Ends { src: key.1, dst: key.0 };
             self.flows.insert(
                 key,
                 Flow {
@@ -231,11 +213,7 @@ impl<S: Default> FlowTable<S> {
                     Piece::Gap(n) => h.gap(state, d, ends, n),
                 }
             };
-            let chunk = Chunk {
-                data: seg.payload,
-                frame,
-                ts,
-            };
+            let chunk = Chunk { data: seg.payload, frame, ts };
             let half = &mut flow.half[d];
             let grew = half.segment(seq, chunk, self.limits.early_per_direction, &mut deliver);
             if seg.missing > 0 {
@@ -316,11 +294,8 @@ impl<S: Default> FlowTable<S> {
 
     /// Evicts the eighth of connections idle the longest.
     fn evict_oldest<H: StreamHandler<State = S>>(&mut self, h: &mut H) {
-        let mut all: Vec<(Timestamp, u64, Key)> = self
-            .flows
-            .iter()
-            .map(|(k, f)| (f.last_seen, f.first_frame, *k))
-            .collect();
+        let mut all: Vec<(Timestamp, u64, Key)> =
+            self.flows.iter().map(|(k, f)| (f.last_seen, f.first_frame, *k)).collect();
         all.sort_unstable_by_key(|(t, first, _)| (*t, *first));
         let n = (all.len() / 8).max(1);
         let keys: Vec<(u64, Key)> = all[..n].iter().map(|(_, f, k)| (*f, *k)).collect();
@@ -330,11 +305,7 @@ impl<S: Default> FlowTable<S> {
 
     /// Ends every connection (end of capture).
     pub fn finish_all<H: StreamHandler<State = S>>(&mut self, h: &mut H) {
-        let keys: Vec<(u64, Key)> = self
-            .flows
-            .iter()
-            .map(|(k, f)| (f.first_frame, *k))
-            .collect();
+        let keys: Vec<(u64, Key)> = self.flows.iter().map(|(k, f)| (f.first_frame, *k)).collect();
         self.finish_keys(keys, h);
     }
 }

@@ -102,13 +102,7 @@ impl HalfStream {
             }
             self.retransmitted += skip;
             let fresh = &data[skip as usize..];
-            self.deliver(
-                Chunk {
-                    data: fresh,
-                    ..chunk
-                },
-                out,
-            );
+            self.deliver(Chunk { data: fresh, ..chunk }, out);
             self.drain(out);
         } else if !data.is_empty() {
             let at = self.offset + delta as u64;
@@ -117,14 +111,7 @@ impl HalfStream {
                 old => {
                     let old_len = old.map_or(0, |e| e.data.len());
                     self.early_bytes = self.early_bytes - old_len + data.len();
-                    self.early.insert(
-                        at,
-                        Early {
-                            data: data.to_vec(),
-                            frame: chunk.frame,
-                            ts: chunk.ts,
-                        },
-                    );
+                    self.early.insert(at, Early { data: data.to_vec(), frame: chunk.frame, ts: chunk.ts });
                 }
             }
             if self.early_bytes > early_limit {
@@ -160,14 +147,7 @@ impl HalfStream {
             let skip = (self.offset - at) as usize;
             if skip < e.data.len() {
                 self.retransmitted += skip as u64;
-                self.deliver(
-                    Chunk {
-                        data: &e.data[skip..],
-                        frame: e.frame,
-                        ts: e.ts,
-                    },
-                    out,
-                );
+                self.deliver(Chunk { data: &e.data[skip..], frame: e.frame, ts: e.ts }, out);
             } else {
                 self.retransmitted += e.data.len() as u64;
             }
@@ -231,11 +211,7 @@ mod tests {
             Piece::Gap(n) => gaps.push(n),
         };
         for (i, (off, d)) in segs.iter().enumerate() {
-            let chunk = Chunk {
-                data: d,
-                frame: i as u64 + 1,
-                ts: Timestamp::default(),
-            };
+            let chunk = Chunk { data: d, frame: i as u64 + 1, ts: Timestamp::default() };
             h.segment(Seq(u32::MAX - 2).advance(*off), chunk, limit, &mut out);
         }
         h.finish(&mut out);
@@ -251,16 +227,7 @@ mod tests {
 
     #[test]
     fn reordered_and_retransmitted() {
-        let (b, g) = run(
-            &[
-                (4, b"/ HT"),
-                (0, b"GET "),
-                (0, b"GET / "),
-                (8, b"TP/1.1"),
-                (8, b"TP"),
-            ],
-            1 << 20,
-        );
+        let (b, g) = run(&[(4, b"/ HT"), (0, b"GET "), (0, b"GET / "), (8, b"TP/1.1"), (8, b"TP")], 1 << 20);
         assert_eq!(b, b"GET / HTTP/1.1");
         assert!(g.is_empty());
     }

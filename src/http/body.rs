@@ -79,11 +79,7 @@ impl Chunked {
                     out(&input[i..i + take]);
                     i += take;
                     let left = left - take as u64;
-                    self.state = if left == 0 {
-                        ChunkState::DataEnd
-                    } else {
-                        ChunkState::Data(left)
-                    };
+                    self.state = if left == 0 { ChunkState::DataEnd } else { ChunkState::Data(left) };
                 }
                 ChunkState::DataEnd => {
                     // CRLF after the chunk data; tolerate a bare LF.
@@ -123,13 +119,8 @@ impl Coding {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeBodyError {
     #[error("{coding} body is corrupt: {reason}")]
-    Corrupt {
-        coding: &'static str,
-        reason: String,
-    },
-    #[error(
-        "{coding} body expands past the {limit}-byte output limit (kept the first {limit} bytes)"
-    )]
+    Corrupt { coding: &'static str, reason: String },
+    #[error("{coding} body expands past the {limit}-byte output limit (kept the first {limit} bytes)")]
     TooLarge { coding: &'static str, limit: usize },
 }
 
@@ -145,11 +136,7 @@ pub fn looks_zlib(b: &[u8]) -> bool {
 
 /// Decompresses `input` into at most `limit` bytes. On error the bytes
 /// decoded so far are returned with it.
-pub fn decompress(
-    coding: Coding,
-    input: &[u8],
-    limit: usize,
-) -> (Vec<u8>, Option<DecodeBodyError>) {
+pub fn decompress(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Option<DecodeBodyError>) {
     let mut out = Vec::new();
     let reader: Box<dyn Read + '_> = match coding {
         Coding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
@@ -160,22 +147,10 @@ pub fn decompress(
     let res = reader.take(limit as u64 + 1).read_to_end(&mut out);
     let name = coding.name();
     match res {
-        Err(e) => (
-            out,
-            Some(DecodeBodyError::Corrupt {
-                coding: name,
-                reason: e.to_string(),
-            }),
-        ),
+        Err(e) => (out, Some(DecodeBodyError::Corrupt { coding: name, reason: e.to_string() })),
         Ok(_) if out.len() > limit => {
             out.truncate(limit);
-            (
-                out,
-                Some(DecodeBodyError::TooLarge {
-                    coding: name,
-                    limit,
-                }),
-            )
+            (out, Some(DecodeBodyError::TooLarge { coding: name, limit }))
         }
         Ok(_) => (out, None),
     }
@@ -225,22 +200,13 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&plain).unwrap();
         let gz = gz.finish().unwrap();
-        assert_eq!(
-            decompress(Coding::Gzip, &gz, 1 << 20),
-            (plain.clone(), None)
-        );
+        assert_eq!(decompress(Coding::Gzip, &gz, 1 << 20), (plain.clone(), None));
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(&plain).unwrap();
-        assert_eq!(
-            decompress(Coding::Deflate, &z.finish().unwrap(), 1 << 20),
-            (plain.clone(), None)
-        );
+        assert_eq!(decompress(Coding::Deflate, &z.finish().unwrap(), 1 << 20), (plain.clone(), None));
         let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         d.write_all(&plain).unwrap();
-        assert_eq!(
-            decompress(Coding::Deflate, &d.finish().unwrap(), 1 << 20),
-            (plain, None)
-        );
+        assert_eq!(decompress(Coding::Deflate, &d.finish().unwrap(), 1 << 20), (plain, None));
     }
 
     #[test]
@@ -250,9 +216,6 @@ mod tests {
         let gz = gz.finish().unwrap();
         let (out, err) = decompress(Coding::Gzip, &gz, 1000);
         assert_eq!(out.len(), 1000);
-        assert!(matches!(
-            err,
-            Some(DecodeBodyError::TooLarge { limit: 1000, .. })
-        ));
+        assert!(matches!(err, Some(DecodeBodyError::TooLarge { limit: 1000, .. })));
     }
 }

@@ -34,9 +34,7 @@ pub fn is_request_line(line: &[u8]) -> bool {
     if method.is_empty()
         || method.len() > MAX_METHOD_LEN
         || !method[0].is_ascii_uppercase()
-        || !method
-            .iter()
-            .all(|b| b.is_ascii_uppercase() || *b == b'-' || *b == b'_')
+        || !method.iter().all(|b| b.is_ascii_uppercase() || *b == b'-' || *b == b'_')
     {
         return false;
     }
@@ -65,8 +63,7 @@ pub fn may_start_request(prefix: &[u8]) -> bool {
         if *b == b' ' {
             return i > 0;
         }
-        if i >= MAX_METHOD_LEN || !(b.is_ascii_uppercase() || (i > 0 && (*b == b'-' || *b == b'_')))
-        {
+        if i >= MAX_METHOD_LEN || !(b.is_ascii_uppercase() || (i > 0 && (*b == b'-' || *b == b'_'))) {
             return false;
         }
     }
@@ -85,11 +82,7 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
             method: req.method.unwrap_or_default().to_string(),
             target: req.path.unwrap_or_default().as_bytes().to_vec(),
             version: req.version,
-            headers: req
-                .headers
-                .iter()
-                .map(|h| (h.name.to_string(), h.value.to_vec()))
-                .collect(),
+            headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
             lenient: false,
         }),
         _ => parse_head_lenient(bytes),
@@ -99,9 +92,7 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
 /// Reads a head line by line, accepting any bytes; also works on a head
 /// that was cut short (the headers read so far are kept).
 pub fn parse_head_lenient(bytes: &[u8]) -> Option<Head> {
-    let mut lines = bytes
-        .split(|b| *b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = bytes.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let first = lines.next()?;
     if !is_request_line(first) {
         return None;
@@ -110,9 +101,7 @@ pub fn parse_head_lenient(bytes: &[u8]) -> Option<Head> {
     let method = String::from_utf8_lossy(&first[..sp]).into_owned();
     let rest = &first[sp + 1..];
     let (target, version) = match memchr::memrchr(b' ', rest) {
-        Some(v) if rest[v + 1..].starts_with(b"HTTP/") => {
-            (&rest[..v], rest.get(v + 8).map(|d| d - b'0'))
-        }
+        Some(v) if rest[v + 1..].starts_with(b"HTTP/") => (&rest[..v], rest.get(v + 8).map(|d| d - b'0')),
         _ => (rest, None),
     };
     let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
@@ -133,13 +122,7 @@ pub fn parse_head_lenient(bytes: &[u8]) -> Option<Head> {
             headers.push((name, line[c + 1..].trim_ascii().to_vec()));
         }
     }
-    Some(Head {
-        method,
-        target: target.trim_ascii().to_vec(),
-        version,
-        headers,
-        lenient: true,
-    })
+    Some(Head { method, target: target.trim_ascii().to_vec(), version, headers, lenient: true })
 }
 
 #[cfg(test)]
@@ -169,10 +152,7 @@ mod tests {
     #[test]
     fn httparse_then_fallback_for_non_utf8_target() {
         let h = parse_head(b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-        assert_eq!(
-            (h.method.as_str(), h.target.as_slice(), h.version),
-            ("GET", &b"/a?x=1"[..], Some(1))
-        );
+        assert_eq!((h.method.as_str(), h.target.as_slice(), h.version), ("GET", &b"/a?x=1"[..], Some(1)));
         assert!(!h.lenient);
         let h = parse_head(b"GET /a?n=\xe9t\xe9 HTTP/1.1\r\nHost : h\r\n\r\n").unwrap();
         assert_eq!(h.target, b"/a?n=\xe9t\xe9");
@@ -182,8 +162,7 @@ mod tests {
 
     #[test]
     fn cut_head_keeps_what_arrived() {
-        let h =
-            parse_head_lenient(b"GET /login?client_mac=a4:5e HTTP/1.1\r\nHost: x\r\nRefe").unwrap();
+        let h = parse_head_lenient(b"GET /login?client_mac=a4:5e HTTP/1.1\r\nHost: x\r\nRefe").unwrap();
         assert_eq!(h.target, b"/login?client_mac=a4:5e");
         assert_eq!(h.headers.len(), 1);
     }

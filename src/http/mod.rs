@@ -37,11 +37,7 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        HttpLimits {
-            max_head: 64 << 10,
-            max_body: 1 << 20,
-            max_decoded: 8 << 20,
-        }
+        HttpLimits { max_head: 64 << 10, max_body: 1 << 20, max_decoded: 8 << 20 }
     }
 }
 
@@ -65,11 +61,7 @@ pub struct HttpRequest {
 impl HttpRequest {
     /// First header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.head
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.head.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
     }
 
     /// The Host header without its port, lower-cased.
@@ -77,10 +69,7 @@ impl HttpRequest {
         let h = self.header("host")?;
         let h = String::from_utf8_lossy(h.trim_ascii()).to_ascii_lowercase();
         let name = if h.starts_with('[') {
-            h.split(']')
-                .next()
-                .map(|s| format!("{s}]"))
-                .unwrap_or(h.clone())
+            h.split(']').next().map(|s| format!("{s}]")).unwrap_or(h.clone())
         } else {
             h.split(':').next().unwrap_or("").to_string()
         };
@@ -93,8 +82,7 @@ impl HttpRequest {
     }
 
     pub fn content_type(&self) -> Option<String> {
-        self.header("content-type")
-            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+        self.header("content-type").map(|v| String::from_utf8_lossy(v).trim().to_string())
     }
 }
 
@@ -181,13 +169,7 @@ impl RequestStream {
     }
 
     /// Feeds in-order bytes; completed requests are pushed to `out`.
-    pub fn feed(
-        &mut self,
-        src: SocketAddr,
-        dst: SocketAddr,
-        chunk: Chunk<'_>,
-        out: &mut Vec<HttpRequest>,
-    ) -> Interest {
+    pub fn feed(&mut self, src: SocketAddr, dst: SocketAddr, chunk: Chunk<'_>, out: &mut Vec<HttpRequest>) -> Interest {
         let mut rest = chunk.data;
         while !rest.is_empty() {
             let used = match self.mode {
@@ -220,10 +202,7 @@ impl RequestStream {
     ) -> usize {
         if self.buf.is_empty() {
             // Blank lines between requests (after a body) are allowed.
-            let blank = rest
-                .iter()
-                .take_while(|b| matches!(b, b'\r' | b'\n'))
-                .count();
+            let blank = rest.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
             if blank > 0 {
                 return blank;
             }
@@ -278,8 +257,7 @@ impl RequestStream {
         loop {
             let line_end = memchr::memchr(b'\n', &self.buf);
             let first = &self.buf[..line_end.unwrap_or(self.buf.len())];
-            let ok = head::may_start_request(first)
-                && line_end.is_none_or(|_| head::is_request_line(first));
+            let ok = head::may_start_request(first) && line_end.is_none_or(|_| head::is_request_line(first));
             if ok {
                 return !self.buf.is_empty();
             }
@@ -304,13 +282,7 @@ impl RequestStream {
         }
     }
 
-    fn start_body(
-        &mut self,
-        src: SocketAddr,
-        dst: SocketAddr,
-        head: Head,
-        out: &mut Vec<HttpRequest>,
-    ) {
+    fn start_body(&mut self, src: SocketAddr, dst: SocketAddr, head: Head, out: &mut Vec<HttpRequest>) {
         let req = HttpRequest {
             head,
             body: Vec::new(),
@@ -321,11 +293,9 @@ impl RequestStream {
             dst,
             notes: Vec::new(),
         };
-        let chunked = req.header("transfer-encoding").is_some_and(|v| {
-            String::from_utf8_lossy(v)
-                .to_ascii_lowercase()
-                .contains("chunked")
-        });
+        let chunked = req
+            .header("transfer-encoding")
+            .is_some_and(|v| String::from_utf8_lossy(v).to_ascii_lowercase().contains("chunked"));
         let length = req
             .header("content-length")
             .and_then(|v| std::str::from_utf8(v).ok())
@@ -344,12 +314,7 @@ impl RequestStream {
                 }
             }
         };
-        self.pending = Some(Pending {
-            req,
-            kind,
-            raw: Vec::new(),
-            cut: 0,
-        });
+        self.pending = Some(Pending { req, kind, raw: Vec::new(), cut: 0 });
         self.mode = Mode::Body;
     }
 
@@ -378,10 +343,7 @@ impl RequestStream {
                     ChunkedStep::More => (rest.len(), false),
                     ChunkedStep::Done(n) => (n, true),
                     ChunkedStep::Invalid(n) => {
-                        p.req.notes.push(format!(
-                            "chunked body is malformed after {} bytes",
-                            p.raw.len()
-                        ));
+                        p.req.notes.push(format!("chunked body is malformed after {} bytes", p.raw.len()));
                         (n, true)
                     }
                 }
@@ -395,10 +357,7 @@ impl RequestStream {
 
     fn finish_body(&mut self, out: &mut Vec<HttpRequest>) {
         self.mode = Mode::Head;
-        let Some(Pending {
-            mut req, raw, cut, ..
-        }) = self.pending.take()
-        else {
+        let Some(Pending { mut req, raw, cut, .. }) = self.pending.take() else {
             return;
         };
         if cut > 0 {
@@ -407,17 +366,13 @@ impl RequestStream {
                 self.limits.max_body
             ));
         }
-        let declared = req
-            .header("content-encoding")
-            .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase());
+        let declared = req.header("content-encoding").map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase());
         let coding = match declared.as_deref() {
             Some("gzip" | "x-gzip") => Some(Coding::Gzip),
             Some("deflate") => Some(Coding::Deflate),
             Some("identity") | None => None,
             Some(other) => {
-                req.notes.push(format!(
-                    "content encoding {other:?} not decoded; body inspected as sent"
-                ));
+                req.notes.push(format!("content encoding {other:?} not decoded; body inspected as sent"));
                 None
             }
         };
@@ -451,13 +406,7 @@ impl RequestStream {
     }
 
     /// Emits what a head cut short holds, if it has a request line.
-    fn emit_cut(
-        &mut self,
-        src: SocketAddr,
-        dst: SocketAddr,
-        note: String,
-        out: &mut Vec<HttpRequest>,
-    ) {
+    fn emit_cut(&mut self, src: SocketAddr, dst: SocketAddr, note: String, out: &mut Vec<HttpRequest>) {
         let bytes = std::mem::take(&mut self.buf);
         if let Some(head) = head::parse_head_lenient(&bytes) {
             self.requests += 1;
@@ -479,27 +428,18 @@ impl RequestStream {
         match self.mode {
             Mode::Ignored(_) => return,
             Mode::Head if !self.buf.is_empty() => {
-                self.emit_cut(
-                    src,
-                    dst,
-                    format!("request head cut by a gap of {len} bytes"),
-                    out,
-                );
+                self.emit_cut(src, dst, format!("request head cut by a gap of {len} bytes"), out);
             }
             Mode::Body => {
                 if let Some(p) = self.pending.as_mut() {
                     if let BodyKind::Length(left) = &mut p.kind {
                         if len < *left {
                             *left -= len;
-                            p.req
-                                .notes
-                                .push(format!("{len} bytes of the body were not captured"));
+                            p.req.notes.push(format!("{len} bytes of the body were not captured"));
                             return;
                         }
                     }
-                    p.req
-                        .notes
-                        .push(format!("body cut by a gap of {len} bytes"));
+                    p.req.notes.push(format!("body cut by a gap of {len} bytes"));
                 }
                 self.finish_body(out);
             }
@@ -514,18 +454,11 @@ impl RequestStream {
     pub fn close(&mut self, src: SocketAddr, dst: SocketAddr, out: &mut Vec<HttpRequest>) {
         match self.mode {
             Mode::Head if !self.buf.is_empty() && self.committed_or_request_line() => {
-                self.emit_cut(
-                    src,
-                    dst,
-                    "request head cut short at the end of the stream".to_string(),
-                    out,
-                );
+                self.emit_cut(src, dst, "request head cut short at the end of the stream".to_string(), out);
             }
             Mode::Body => {
                 if let Some(p) = self.pending.as_mut() {
-                    p.req
-                        .notes
-                        .push("body cut short at the end of the stream".to_string());
+                    p.req.notes.push("body cut short at the end of the stream".to_string());
                 }
                 self.finish_body(out);
             }
@@ -553,11 +486,7 @@ mod tests {
         let mut out = Vec::new();
         let (s, d) = (addr("10.0.0.2:40000"), addr("1.2.3.4:80"));
         for (i, piece) in wire.chunks(n.max(1)).enumerate() {
-            let c = Chunk {
-                data: piece,
-                frame: i as u64 + 1,
-                ts: Timestamp::default(),
-            };
+            let c = Chunk { data: piece, frame: i as u64 + 1, ts: Timestamp::default() };
             rs.feed(s, d, c, &mut out);
         }
         rs.close(s, d, &mut out);
@@ -572,10 +501,8 @@ POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\
     fn pipelined_requests_in_every_chunking() {
         for n in 1..=PIPELINE.len() {
             let reqs = parse_split(PIPELINE, n);
-            let got: Vec<(String, String, Vec<u8>)> = reqs
-                .iter()
-                .map(|r| (r.head.method.clone(), r.uri(), r.body.clone()))
-                .collect();
+            let got: Vec<(String, String, Vec<u8>)> =
+                reqs.iter().map(|r| (r.head.method.clone(), r.uri(), r.body.clone())).collect();
             assert_eq!(
                 got,
                 vec![
@@ -602,26 +529,12 @@ POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\
     fn tls_and_responses_are_ignored() {
         let mut rs = RequestStream::new(HttpLimits::default());
         let mut out = Vec::new();
-        let c = Chunk {
-            data: b"\x16\x03\x01\x00\xa5\x01",
-            frame: 1,
-            ts: Timestamp::default(),
-        };
-        assert_eq!(
-            rs.feed(addr("1.1.1.1:1"), addr("2.2.2.2:443"), c, &mut out),
-            Interest::Ignore
-        );
+        let c = Chunk { data: b"\x16\x03\x01\x00\xa5\x01", frame: 1, ts: Timestamp::default() };
+        assert_eq!(rs.feed(addr("1.1.1.1:1"), addr("2.2.2.2:443"), c, &mut out), Interest::Ignore);
         assert_eq!(rs.ignored(), Some(NotRequests::Tls));
         let mut rs = RequestStream::new(HttpLimits::default());
-        let c = Chunk {
-            data: b"HTTP/1.1 200 OK\r\n",
-            frame: 1,
-            ts: Timestamp::default(),
-        };
-        assert_eq!(
-            rs.feed(addr("1.1.1.1:80"), addr("2.2.2.2:1"), c, &mut out),
-            Interest::Ignore
-        );
+        let c = Chunk { data: b"HTTP/1.1 200 OK\r\n", frame: 1, ts: Timestamp::default() };
+        assert_eq!(rs.feed(addr("1.1.1.1:80"), addr("2.2.2.2:1"), c, &mut out), Interest::Ignore);
         assert_eq!(rs.ignored(), Some(NotRequests::HttpResponses));
         assert!(out.is_empty());
     }
@@ -631,27 +544,10 @@ POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\
         let mut rs = RequestStream::new(HttpLimits::default());
         let mut out = Vec::new();
         let (s, d) = (addr("10.0.0.2:40000"), addr("1.2.3.4:80"));
-        let c = |data: &'static [u8], frame| Chunk {
-            data,
-            frame,
-            ts: Timestamp::default(),
-        };
-        rs.feed(
-            s,
-            d,
-            c(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /tw", 1),
-            &mut out,
-        );
+        let c = |data: &'static [u8], frame| Chunk { data, frame, ts: Timestamp::default() };
+        rs.feed(s, d, c(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /tw", 1), &mut out);
         rs.gap(s, d, 100, &mut out);
-        rs.feed(
-            s,
-            d,
-            c(
-                b"o HTTP/1.1\r\nHost: a\r\n\r\nGET /three HTTP/1.1\r\n\r\n",
-                3,
-            ),
-            &mut out,
-        );
+        rs.feed(s, d, c(b"o HTTP/1.1\r\nHost: a\r\n\r\nGET /three HTTP/1.1\r\n\r\n", 3), &mut out);
         let uris: Vec<String> = out.iter().map(|r| r.uri()).collect();
         assert_eq!(uris, vec!["/one", "/tw", "/three"]);
         assert!(out[1].notes[0].contains("gap"));

@@ -64,11 +64,7 @@ pub trait Reporter {
 
 /// The value as shown: masked unless asked for.
 pub fn shown(o: ReportOptions, v: &str) -> String {
-    if o.show_values {
-        v.to_string()
-    } else {
-        crate::finding::mask(v)
-    }
+    if o.show_values { v.to_string() } else { crate::finding::mask(v) }
 }
 
 pub fn shown_uri(o: ReportOptions, f: &Finding) -> &str {

@@ -28,11 +28,7 @@ fn human_bytes(n: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 fn sev_label(s: Severity) -> &'static str {
@@ -51,11 +47,8 @@ impl<W: Write> TextReporter<W> {
             let h = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
             by_host.entry(h).or_default().push(f);
         }
-        let requests_with: std::collections::HashSet<(u64, String)> = r
-            .findings
-            .iter()
-            .map(|f| (f.frame, f.src.to_string()))
-            .collect();
+        let requests_with: std::collections::HashSet<(u64, String)> =
+            r.findings.iter().map(|f| (f.frame, f.src.to_string())).collect();
         writeln!(
             o,
             "{}: {} findings in {} of {} requests to {} hosts",
@@ -92,16 +85,9 @@ impl<W: Write> TextReporter<W> {
                     Some(field) => format!("{}:{field}", f.location.as_str()),
                     None => f.location.as_str().to_string(),
                 };
-                let enc = if f.encoding.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [{}]", f.encoding.join(" > "))
-                };
-                let matched = f
-                    .matched
-                    .as_deref()
-                    .map(|m| format!(" (profile: {})", shown(self.opts, m)))
-                    .unwrap_or_default();
+                let enc = if f.encoding.is_empty() { String::new() } else { format!(" [{}]", f.encoding.join(" > ")) };
+                let matched =
+                    f.matched.as_deref().map(|m| format!(" (profile: {})", shown(self.opts, m))).unwrap_or_default();
                 let request = (f.frame, f.src);
                 if last_request != Some(request) {
                     writeln!(
@@ -147,17 +133,10 @@ impl<W: Write> TextReporter<W> {
                 q.src,
                 q.dst,
                 q.method,
-                q.host
-                    .as_deref()
-                    .map(|h| format!("[{h}] "))
-                    .unwrap_or_default(),
+                q.host.as_deref().map(|h| format!("[{h}] ")).unwrap_or_default(),
                 q.uri,
                 q.body_bytes,
-                if q.notes.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({})", q.notes.join("; "))
-                }
+                if q.notes.is_empty() { String::new() } else { format!("  ({})", q.notes.join("; ")) }
             )?;
         }
         Ok(())

@@ -21,11 +21,7 @@ pub struct HttpSink {
 
 impl HttpSink {
     pub fn new(limits: HttpLimits) -> Self {
-        HttpSink {
-            limits,
-            out: Vec::new(),
-            tls_streams: 0,
-        }
+        HttpSink { limits, out: Vec::new(), tls_streams: 0 }
     }
 }
 

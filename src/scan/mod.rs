@@ -21,9 +21,7 @@ use crate::decode::{Decoded, Decoder, Transport, link_name};
 use crate::detect::{Engine, RequestCtx};
 use crate::dns::Names;
 use crate::extract;
-use crate::finding::{
-    ErrorRecord, FileReport, Finding, HostActivity, Location, RequestRecord, mask_all,
-};
+use crate::finding::{ErrorRecord, FileReport, Finding, HostActivity, Location, RequestRecord, mask_all};
 use crate::flow::{FlowLimits, FlowTable};
 use crate::http::{HttpLimits, HttpRequest};
 use http_sink::HttpSink;
@@ -59,19 +57,11 @@ const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 fn sniff_capture(path: &Path) -> bool {
     use std::io::Read;
     let mut m = [0u8; 4];
-    let ok = std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut m))
-        .is_ok();
+    let ok = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut m)).is_ok();
     ok && (m[..2] == [0x1f, 0x8b]
         || matches!(
             u32::from_le_bytes(m),
-            0xa1b2_c3d4
-                | 0xa1b2_3c4d
-                | 0xa1b2_cd34
-                | 0xd4c3_b2a1
-                | 0x4d3c_b2a1
-                | 0x34cd_b2a1
-                | 0x0A0D_0D0A
+            0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1 | 0x0A0D_0D0A
         ))
 }
 
@@ -86,31 +76,21 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<ErrorRecord>, u64) {
     for p in paths {
         let display = p.display().to_string();
         if p.as_os_str() == "-" || p.is_file() {
-            inputs.push(Input {
-                path: p.clone(),
-                display,
-            });
+            inputs.push(Input { path: p.clone(), display });
         } else if p.is_dir() {
-            for e in walkdir::WalkDir::new(p)
-                .sort_by_file_name()
-                .follow_links(true)
-            {
+            for e in walkdir::WalkDir::new(p).sort_by_file_name().follow_links(true) {
                 match e {
                     Ok(e) if e.file_type().is_file() => {
                         if sniff_capture(e.path()) {
-                            inputs.push(Input {
-                                path: e.path().to_path_buf(),
-                                display: e.path().display().to_string(),
-                            });
+                            inputs
+                                .push(Input { path: e.path().to_path_buf(), display: e.path().display().to_string() });
                         } else {
                             skipped += 1;
                         }
                     }
                     Ok(_) => {}
                     Err(err) => errors.push(ErrorRecord {
-                        capture: err
-                            .path()
-                            .map_or(display.clone(), |x| x.display().to_string()),
+                        capture: err.path().map_or(display.clone(), |x| x.display().to_string()),
                         frame: None,
                         message: err.to_string(),
                     }),
@@ -129,12 +109,7 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<ErrorRecord>, u64) {
 
 /// Scans the inputs on `jobs` threads; `on_file` gets each report in
 /// input order, as soon as it and all before it are done.
-pub fn run(
-    inputs: &[Input],
-    cfg: &ScanConfig,
-    jobs: usize,
-    mut on_file: impl FnMut(FileReport) -> bool,
-) {
+pub fn run(inputs: &[Input], cfg: &ScanConfig, jobs: usize, mut on_file: impl FnMut(FileReport) -> bool) {
     let jobs = jobs.clamp(1, inputs.len().max(1));
     if jobs == 1 {
         for i in inputs {
@@ -186,9 +161,7 @@ struct Requests<'a> {
 
 impl Requests<'_> {
     fn take(&mut self, req: HttpRequest, names: &Names) {
-        let host = req
-            .host()
-            .or_else(|| names.get(&req.dst.ip()).map(str::to_string));
+        let host = req.host().or_else(|| names.get(&req.dst.ip()).map(str::to_string));
         let stats = &mut self.rep.stats;
         stats.requests += 1;
         if !req.notes.is_empty() {
@@ -205,27 +178,15 @@ impl Requests<'_> {
         h.first = h.first.min(req.ts);
         h.last = h.last.max(req.ts);
         match self.cfg.mode {
-            Mode::Requests => self
-                .rep
-                .requests
-                .push(record(&self.rep.capture, &req, host)),
+            Mode::Requests => self.rep.requests.push(record(&self.rep.capture, &req, host)),
             Mode::Scan => self.detect(req, host),
         }
     }
 
     fn detect(&mut self, req: HttpRequest, host: Option<String>) {
         let fields = extract::request_fields(&req);
-        let path = fields
-            .fields
-            .iter()
-            .find(|f| f.location == Location::Path)
-            .map_or("", |f| f.value.as_str());
-        let ctx = RequestCtx {
-            method: &req.head.method,
-            host: host.as_deref(),
-            path,
-            dst_port: req.dst.port(),
-        };
+        let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
+        let ctx = RequestCtx { method: &req.head.method, host: host.as_deref(), path, dst_port: req.dst.port() };
         let raws = self.cfg.engine.detect(&ctx, &fields.fields);
         if raws.is_empty() {
             return;
@@ -268,9 +229,7 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
             let (k, _) = extract::url_decode(k.as_bytes());
             let hit = raws.iter().any(|r| {
                 r.location == Location::Query
-                    && r.field
-                        .as_deref()
-                        .is_some_and(|f| f == k || f.starts_with(&format!("{k}:")))
+                    && r.field.as_deref().is_some_and(|f| f == k || f.starts_with(&format!("{k}:")))
             });
             if hit {
                 values.push(v.to_string());
@@ -298,11 +257,7 @@ fn record(capture: &str, req: &HttpRequest, host: Option<String>) -> RequestReco
 }
 
 fn error(capture: &str, frame: Option<u64>, message: String) -> ErrorRecord {
-    ErrorRecord {
-        capture: capture.to_string(),
-        frame,
-        message,
-    }
+    ErrorRecord { capture: capture.to_string(), frame, message }
 }
 
 /// Scans one capture end to end.
@@ -310,10 +265,7 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
     let started = Instant::now();
     let mut reqs = Requests {
         cfg,
-        rep: FileReport {
-            capture: input.display.clone(),
-            ..FileReport::default()
-        },
+        rep: FileReport { capture: input.display.clone(), ..FileReport::default() },
         hosts: BTreeMap::new(),
     };
     let capture = input.display.clone();
@@ -335,9 +287,7 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
             Ok(None) => break,
             Err(e) => {
                 let n = reader.frames() + 1;
-                reqs.rep
-                    .errors
-                    .push(error(&capture, Some(n), e.to_string()));
+                reqs.rep.errors.push(error(&capture, Some(n), e.to_string()));
                 break;
             }
         };
@@ -361,9 +311,7 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
                     link_name(frame.link),
                     frame.interface
                 );
-                reqs.rep
-                    .errors
-                    .push(error(&capture, Some(frame.number), msg));
+                reqs.rep.errors.push(error(&capture, Some(frame.number), msg));
             }
             Decoded::Unsupported { first: false } | Decoded::Skipped => {}
         }
@@ -376,11 +324,7 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
         }
     }
     for n in reader.take_notes() {
-        reqs.rep.errors.push(error(
-            &capture,
-            None,
-            format!("offset {}: {}", n.offset, n.message),
-        ));
+        reqs.rep.errors.push(error(&capture, None, format!("offset {}: {}", n.offset, n.message)));
     }
     flows.finish_all(&mut sink);
     for req in sink.out.drain(..) {
@@ -405,10 +349,7 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
     s.gap_bytes = flows.stats.gap_bytes;
     s.elapsed_secs = started.elapsed().as_secs_f64();
     if d.unsupported > 0 {
-        let msg = format!(
-            "{} frames of unsupported link types were not inspected",
-            d.unsupported
-        );
+        let msg = format!("{} frames of unsupported link types were not inspected", d.unsupported);
         rep.errors.push(error(&capture, None, msg));
     }
     rep

@@ -28,14 +28,7 @@ pub struct Tcp {
 
 const WINDOW: u16 = 65_535;
 
-fn tcp_packet(
-    src: SocketAddr,
-    dst: SocketAddr,
-    seq: u32,
-    ack: Option<u32>,
-    flags: &str,
-    payload: &[u8],
-) -> Vec<u8> {
+fn tcp_packet(src: SocketAddr, dst: SocketAddr, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     macro_rules! finish {
         ($b:expr) => {{
@@ -92,10 +85,7 @@ pub fn ts(secs: i64, micros: u32) -> Timestamp {
 
 fn later(t: Timestamp, micros: u32) -> Timestamp {
     let n = t.nanos as u64 + micros as u64 * 1000;
-    Timestamp::new(
-        t.secs + (n / 1_000_000_000) as i64,
-        (n % 1_000_000_000) as u32,
-    )
+    Timestamp::new(t.secs + (n / 1_000_000_000) as i64, (n % 1_000_000_000) as u32)
 }
 
 impl Net {
@@ -104,139 +94,50 @@ impl Net {
     }
 
     /// Opens a connection with a three-way handshake at `t`.
-    pub fn connect(
-        &mut self,
-        t: Timestamp,
-        client: &str,
-        server: &str,
-        isn_c: u32,
-        isn_s: u32,
-    ) -> Tcp {
+    pub fn connect(&mut self, t: Timestamp, client: &str, server: &str, isn_c: u32, isn_s: u32) -> Tcp {
         let (c, s) = (addr(client), addr(server));
         self.push(t, tcp_packet(c, s, isn_c, None, "S", b""));
-        self.push(
-            later(t, 20_000),
-            tcp_packet(s, c, isn_s, Some(isn_c.wrapping_add(1)), "S", b""),
-        );
-        self.push(
-            later(t, 40_000),
-            tcp_packet(
-                c,
-                s,
-                isn_c.wrapping_add(1),
-                Some(isn_s.wrapping_add(1)),
-                "",
-                b"",
-            ),
-        );
-        Tcp {
-            client: c,
-            server: s,
-            cseq: isn_c.wrapping_add(1),
-            sseq: isn_s.wrapping_add(1),
-        }
+        self.push(later(t, 20_000), tcp_packet(s, c, isn_s, Some(isn_c.wrapping_add(1)), "S", b""));
+        self.push(later(t, 40_000), tcp_packet(c, s, isn_c.wrapping_add(1), Some(isn_s.wrapping_add(1)), "", b""));
+        Tcp { client: c, server: s, cseq: isn_c.wrapping_add(1), sseq: isn_s.wrapping_add(1) }
     }
 
     /// Client sends `data` in segments of at most `mss` bytes, then the
     /// server acknowledges.
     pub fn send(&mut self, t: Timestamp, conn: &mut Tcp, data: &[u8], mss: usize) {
-        let mut at = t;
-        for piece in data.chunks(mss.max(1)) {
-            self.push(
-                at,
-                tcp_packet(
-                    conn.client,
-                    conn.server,
-                    conn.cseq,
-                    Some(conn.sseq),
-                    "P",
-                    piece,
-                ),
-            );
-            conn.cseq = conn.cseq.wrapping_add(piece.len() as u32);
-            at = later(at, 100);
-        }
-        self.push(
-            later(at, 20_000),
-            tcp_packet(
-                conn.server,
-                conn.client,
-                conn.sseq,
-                Some(conn.cseq),
-                "",
-                b"",
-            ),
-        );
+        self.segments(t, conn, data, mss, true);
     }
 
     /// Server answers with `data`, then the client acknowledges.
     pub fn reply(&mut self, t: Timestamp, conn: &mut Tcp, data: &[u8], mss: usize) {
+        self.segments(t, conn, data, mss, false);
+    }
+
+    fn segments(&mut self, t: Timestamp, conn: &mut Tcp, data: &[u8], mss: usize, from_client: bool) {
+        let (src, dst) = if from_client { (conn.client, conn.server) } else { (conn.server, conn.client) };
+        let (mut seq, ack) = if from_client { (conn.cseq, conn.sseq) } else { (conn.sseq, conn.cseq) };
         let mut at = t;
         for piece in data.chunks(mss.max(1)) {
-            self.push(
-                at,
-                tcp_packet(
-                    conn.server,
-                    conn.client,
-                    conn.sseq,
-                    Some(conn.cseq),
-                    "P",
-                    piece,
-                ),
-            );
-            conn.sseq = conn.sseq.wrapping_add(piece.len() as u32);
+            self.push(at, tcp_packet(src, dst, seq, Some(ack), "P", piece));
+            seq = seq.wrapping_add(piece.len() as u32);
             at = later(at, 100);
         }
-        self.push(
-            later(at, 1_000),
-            tcp_packet(
-                conn.client,
-                conn.server,
-                conn.cseq,
-                Some(conn.sseq),
-                "",
-                b"",
-            ),
-        );
+        let ack_delay = if from_client { 20_000 } else { 1_000 };
+        self.push(later(at, ack_delay), tcp_packet(dst, src, ack, Some(seq), "", b""));
+        if from_client {
+            conn.cseq = seq;
+        } else {
+            conn.sseq = seq;
+        }
     }
 
     /// Both sides close with FIN.
     pub fn close(&mut self, t: Timestamp, conn: &mut Tcp) {
-        self.push(
-            t,
-            tcp_packet(
-                conn.client,
-                conn.server,
-                conn.cseq,
-                Some(conn.sseq),
-                "F",
-                b"",
-            ),
-        );
+        self.push(t, tcp_packet(conn.client, conn.server, conn.cseq, Some(conn.sseq), "F", b""));
         conn.cseq = conn.cseq.wrapping_add(1);
-        self.push(
-            later(t, 20_000),
-            tcp_packet(
-                conn.server,
-                conn.client,
-                conn.sseq,
-                Some(conn.cseq),
-                "F",
-                b"",
-            ),
-        );
+        self.push(later(t, 20_000), tcp_packet(conn.server, conn.client, conn.sseq, Some(conn.cseq), "F", b""));
         conn.sseq = conn.sseq.wrapping_add(1);
-        self.push(
-            later(t, 40_000),
-            tcp_packet(
-                conn.client,
-                conn.server,
-                conn.cseq,
-                Some(conn.sseq),
-                "",
-                b"",
-            ),
-        );
+        self.push(later(t, 40_000), tcp_packet(conn.client, conn.server, conn.cseq, Some(conn.sseq), "", b""));
     }
 
     /// A DNS query and its answer (`name` A `ip`).
@@ -259,15 +160,7 @@ impl Net {
     }
 
     /// A whole HTTP exchange on a new connection.
-    pub fn http(
-        &mut self,
-        t: Timestamp,
-        client: &str,
-        server: &str,
-        request: &[u8],
-        response: &[u8],
-        isn: u32,
-    ) {
+    pub fn http(&mut self, t: Timestamp, client: &str, server: &str, request: &[u8], response: &[u8], isn: u32) {
         let mut c = self.connect(t, client, server, isn, isn ^ 0x5a5a_5a5a);
         self.send(later(t, 60_000), &mut c, request, 1400);
         self.reply(later(t, 120_000), &mut c, response, 1400);
@@ -324,9 +217,7 @@ impl Link {
             }
             Link::LinuxSll2 => {
                 f.extend_from_slice(&ethertype.to_be_bytes());
-                f.extend_from_slice(&[
-                    0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 0xa4, 0x5e, 0x60, 0x12, 0x34, 0x56, 0, 0,
-                ]);
+                f.extend_from_slice(&[0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 0xa4, 0x5e, 0x60, 0x12, 0x34, 0x56, 0, 0]);
             }
             Link::Raw => {}
             Link::Null => f.extend_from_slice(&(if v6 { 30u32 } else { 2u32 }).to_le_bytes()),

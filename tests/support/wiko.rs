@@ -45,21 +45,12 @@ fn client(port: u16) -> String {
 pub fn build() -> Net {
     let mut n = Net::default();
     let resolver = "10.20.0.1:53";
-    n.dns(
-        ts(T0 - 2, 0),
-        &client(40_001),
-        resolver,
-        "eservice.tinno.com",
-        [203, 0, 113, 10],
-    );
+    n.dns(ts(T0 - 2, 0), &client(40_001), resolver, "eservice.tinno.com", [203, 0, 113, 10]);
 
     // Activation report, then the monthly app's reports.
     for (i, month) in [0i64, 30, 60, 90].iter().enumerate() {
-        let target = format!(
-            "/eservice/stsReport?reptype=report&msgid={}&repinfo={}",
-            i + 1,
-            repinfo(0x5715 + i as u64)
-        );
+        let target =
+            format!("/eservice/stsReport?reptype=report&msgid={}&repinfo={}", i + 1, repinfo(0x5715 + i as u64));
         n.http(
             ts(T0 + month * DAY, 0),
             &client(41_000 + i as u16),
@@ -71,17 +62,8 @@ pub fn build() -> Net {
     }
 
     // The European build reports to Wiko's own server on port 8080.
-    n.dns(
-        ts(T0 + 290, 0),
-        &client(40_002),
-        resolver,
-        "eservice.euwiko.com",
-        [203, 0, 113, 20],
-    );
-    let target = format!(
-        "/euwiko/stsReport?reptype=report&msgid=1&repinfo={}",
-        repinfo(0xE0)
-    );
+    n.dns(ts(T0 + 290, 0), &client(40_002), resolver, "eservice.euwiko.com", [203, 0, 113, 20]);
+    let target = format!("/euwiko/stsReport?reptype=report&msgid=1&repinfo={}", repinfo(0xE0));
     n.http(
         ts(T0 + 300, 0),
         &client(42_000),
@@ -93,8 +75,7 @@ pub fn build() -> Net {
 
     // A report whose repinfo is the STS string in clear text.
     let clear: String =
-        percent_encoding::utf8_percent_encode(&sts_string(), percent_encoding::NON_ALPHANUMERIC)
-            .to_string();
+        percent_encoding::utf8_percent_encode(&sts_string(), percent_encoding::NON_ALPHANUMERIC).to_string();
     let target = format!("/eservice/stsReport?reptype=report&msgid=9&repinfo={clear}");
     n.http(
         ts(T0 + 600, 0),
@@ -107,13 +88,7 @@ pub fn build() -> Net {
 
     // An app POSTs identifiers in a form, in small segments, two of them
     // arriving out of order.
-    n.dns(
-        ts(T0 + 900, 0),
-        &client(40_003),
-        resolver,
-        "stats.appvendor.example",
-        [198, 51, 100, 30],
-    );
+    n.dns(ts(T0 + 900, 0), &client(40_003), resolver, "stats.appvendor.example", [198, 51, 100, 30]);
     let body = format!(
         "imei={IMEI2}&sn={SERIAL}&mcc=208&mnc=10&lac=12033&cid=48213&model=WIKO%20LENNY3&app=com.example.weather"
     );
@@ -121,22 +96,11 @@ pub fn build() -> Net {
         "POST /v2/collect HTTP/1.1\r\nHost: stats.appvendor.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let mut c = n.connect(
-        ts(T0 + 901, 0),
-        &client(43_000),
-        "198.51.100.30:80",
-        0x3000_0000,
-        0x3100_0000,
-    );
+    let mut c = n.connect(ts(T0 + 901, 0), &client(43_000), "198.51.100.30:80", 0x3000_0000, 0x3100_0000);
     let before = n.packets.len();
     n.send(ts(T0 + 901, 100_000), &mut c, req.as_bytes(), 48);
     n.packets.swap(before + 2, before + 3);
-    n.reply(
-        ts(T0 + 901, 300_000),
-        &mut c,
-        b"HTTP/1.1 204 No Content\r\n\r\n",
-        1400,
-    );
+    n.reply(ts(T0 + 901, 300_000), &mut c, b"HTTP/1.1 204 No Content\r\n\r\n", 1400);
     n.close(ts(T0 + 902, 0), &mut c);
 
     // An ad SDK sends the MD5 of the IMEI: found only with a profile.
@@ -158,22 +122,14 @@ pub fn build() -> Net {
 /// Traffic with nothing to report: TLS, an image download, and JSON with
 /// 15-digit ids that fail Luhn and a millisecond timestamp.
 pub fn benign(n: &mut Net, t: i64) {
-    let mut hello = vec![
-        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
-    ];
+    let mut hello = vec![0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
     hello.extend(pseudo_random(0x715, 505));
     let mut server_hello = vec![0x16, 0x03, 0x03, 0x0b, 0xb8];
     server_hello.extend(pseudo_random(0x716, 3000));
-    n.http(
-        ts(t, 0),
-        &client(44_000),
-        "192.0.2.50:443",
-        &hello,
-        &server_hello,
-        0x4000_0000,
-    );
+    n.http(ts(t, 0), &client(44_000), "192.0.2.50:443", &hello, &server_hello, 0x4000_0000);
 
-    let mut png = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 8000\r\n\r\n\x89PNG\r\n\x1a\n".to_vec();
+    let mut png =
+        b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 8000\r\n\r\n\x89PNG\r\n\x1a\n".to_vec();
     png.extend(pseudo_random(0x9e9, 7992));
     n.http(
         ts(t + 100, 0),

@@ -31,15 +31,9 @@ pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     // one pass over the keys.
     let cellish: Vec<&Part<'_>> = parts
         .iter()
-        .filter(|p| {
-            (keys::is(keys::CELL_ID, p.key) || keys::is(keys::CELL_AREA, p.key)) && numeric(p.value)
-        })
+        .filter(|p| (keys::is(keys::CELL_ID, p.key) || keys::is(keys::CELL_AREA, p.key)) && numeric(p.value))
         .collect();
-    let mut groups: Vec<&str> = cellish
-        .iter()
-        .filter(|p| keys::is(keys::CELL_ID, p.key))
-        .map(|p| p.group)
-        .collect();
+    let mut groups: Vec<&str> = cellish.iter().filter(|p| keys::is(keys::CELL_ID, p.key)).map(|p| p.group).collect();
     groups.sort_unstable();
     groups.dedup();
     for g in groups {
@@ -47,16 +41,11 @@ pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
         let Some(cell) = in_group().find(|p| keys::is(keys::CELL_ID, p.key)) else {
             continue;
         };
-        let area: Vec<&Part<'_>> = in_group()
-            .filter(|p| keys::is(keys::CELL_AREA, p.key))
-            .collect();
+        let area: Vec<&Part<'_>> = in_group().filter(|p| keys::is(keys::CELL_AREA, p.key)).collect();
         if area.is_empty() {
             continue;
         }
-        let mut value: Vec<String> = area
-            .iter()
-            .map(|p| format!("{}={}", p.key, p.value.trim()))
-            .collect();
+        let mut value: Vec<String> = area.iter().map(|p| format!("{}={}", p.key, p.value.trim())).collect();
         value.push(format!("{}={}", cell.key, cell.value.trim()));
         out.push((Hit::new("cell_location", value.join(",")), cell.index));
     }
@@ -68,30 +57,15 @@ mod tests {
     use super::*;
 
     fn p<'a>(group: &'a str, key: &'a str, value: &'a str, index: usize) -> Part<'a> {
-        Part {
-            group,
-            key,
-            value,
-            index,
-        }
+        Part { group, key, value, index }
     }
 
     #[test]
     fn needs_an_area_with_the_cell() {
-        let parts = [
-            p("q", "mcc", "208", 0),
-            p("q", "mnc", "10", 1),
-            p("q", "lac", "1234", 2),
-            p("q", "cid", "5678", 3),
-        ];
+        let parts =
+            [p("q", "mcc", "208", 0), p("q", "mnc", "10", 1), p("q", "lac", "1234", 2), p("q", "cid", "5678", 3)];
         let hits = detect(&parts);
-        assert_eq!(
-            hits,
-            vec![(
-                Hit::new("cell_location", "mcc=208,mnc=10,lac=1234,cid=5678"),
-                3
-            )]
-        );
+        assert_eq!(hits, vec![(Hit::new("cell_location", "mcc=208,mnc=10,lac=1234,cid=5678"), 3)]);
         assert!(detect(&[p("q", "cid", "12", 0), p("q", "page", "3", 1)]).is_empty());
     }
 }

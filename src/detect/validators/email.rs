@@ -23,12 +23,7 @@ pub fn detect(_key: &str, value: &str, out: &mut Vec<Hit>) {
         return;
     }
     for m in EMAIL.find_iter(value) {
-        let tld = m
-            .as_str()
-            .rsplit('.')
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let tld = m.as_str().rsplit('.').next().unwrap_or("").to_ascii_lowercase();
         if !NOT_DOMAINS.contains(&tld.as_str()) {
             out.push(Hit::new("email", m.as_str()));
         }
@@ -42,11 +37,7 @@ mod tests {
     #[test]
     fn finds_addresses_not_assets() {
         let mut o = Vec::new();
-        detect(
-            "",
-            "to=tester@example.org&icon=logo@2x.png&v=pkg@1.2.3",
-            &mut o,
-        );
+        detect("", "to=tester@example.org&icon=logo@2x.png&v=pkg@1.2.3", &mut o);
         assert_eq!(o, vec![Hit::new("email", "tester@example.org")]);
     }
 }

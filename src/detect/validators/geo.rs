@@ -20,29 +20,18 @@ fn coord(v: &str, max: f64) -> Option<f64> {
 
 pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     let mut out = Vec::new();
-    let lons: Vec<&Part<'_>> = parts
-        .iter()
-        .filter(|p| keys::is(keys::LONGITUDE, p.key))
-        .collect();
+    let lons: Vec<&Part<'_>> = parts.iter().filter(|p| keys::is(keys::LONGITUDE, p.key)).collect();
     for lat in parts.iter().filter(|p| keys::is(keys::LATITUDE, p.key)) {
         let Some(la) = coord(lat.value, 90.0) else {
             continue;
         };
-        let lon = lons.iter().find(|p| {
-            p.group == lat.group
-                && keys::is(keys::LONGITUDE, p.key)
-                && coord(p.value, 180.0).is_some()
-        });
+        let lon = lons
+            .iter()
+            .find(|p| p.group == lat.group && keys::is(keys::LONGITUDE, p.key) && coord(p.value, 180.0).is_some());
         if let Some(lon) = lon {
             let lo = coord(lon.value, 180.0).unwrap_or(0.0);
             if la != 0.0 || lo != 0.0 {
-                out.push((
-                    Hit::new(
-                        "geo_location",
-                        format!("{},{}", lat.value.trim(), lon.value.trim()),
-                    ),
-                    lat.index,
-                ));
+                out.push((Hit::new("geo_location", format!("{},{}", lat.value.trim(), lon.value.trim())), lat.index));
             }
         }
     }
@@ -66,40 +55,12 @@ mod tests {
     #[test]
     fn pairs_in_range() {
         let parts = [
-            Part {
-                group: "",
-                key: "lat",
-                value: "48.8566",
-                index: 0,
-            },
-            Part {
-                group: "",
-                key: "lng",
-                value: "2.3522",
-                index: 1,
-            },
-            Part {
-                group: "x",
-                key: "lat",
-                value: "3",
-                index: 2,
-            },
-            Part {
-                group: "x",
-                key: "lon",
-                value: "4",
-                index: 3,
-            },
-            Part {
-                group: "y",
-                key: "latlng",
-                value: "0.0,0.0",
-                index: 4,
-            },
+            Part { group: "", key: "lat", value: "48.8566", index: 0 },
+            Part { group: "", key: "lng", value: "2.3522", index: 1 },
+            Part { group: "x", key: "lat", value: "3", index: 2 },
+            Part { group: "x", key: "lon", value: "4", index: 3 },
+            Part { group: "y", key: "latlng", value: "0.0,0.0", index: 4 },
         ];
-        assert_eq!(
-            detect(&parts),
-            vec![(Hit::new("geo_location", "48.8566,2.3522"), 0)]
-        );
+        assert_eq!(detect(&parts), vec![(Hit::new("geo_location", "48.8566,2.3522"), 0)]);
     }
 }

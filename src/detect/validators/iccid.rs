@@ -39,12 +39,6 @@ mod tests {
         detect("x", "card 89331012345678901230 end", &mut o);
         detect("x", "card 8933101234567890126 end", &mut o);
         detect("x", "4111111111111111111", &mut o);
-        assert_eq!(
-            o,
-            vec![
-                Hit::new("iccid", "8933101234567890121"),
-                Hit::new("iccid", "89331012345678901230")
-            ]
-        );
+        assert_eq!(o, vec![Hit::new("iccid", "8933101234567890121"), Hit::new("iccid", "89331012345678901230")]);
     }
 }

@@ -14,10 +14,8 @@ use crate::detect::keys;
 
 /// Reporting-body identifiers (first two TAC digits) allocated by GSMA
 /// that real handsets carry.
-const REPORTING_BODIES: &[&str] = &[
-    "01", "10", "30", "31", "33", "35", "44", "45", "49", "50", "51", "52", "53", "54", "86", "91",
-    "98", "99",
-];
+const REPORTING_BODIES: &[&str] =
+    &["01", "10", "30", "31", "33", "35", "44", "45", "49", "50", "51", "52", "53", "54", "86", "91", "98", "99"];
 
 fn plausible(d: &str) -> bool {
     d.len() == 15 && luhn_ok(d.as_bytes()) && !all_same(d) && !d.starts_with("00000000")
@@ -55,14 +53,8 @@ mod tests {
 
     #[test]
     fn keyed_and_bare() {
-        assert_eq!(
-            hits("imei", "356938035643809"),
-            vec![Hit::new("imei", "356938035643809")]
-        );
-        assert_eq!(
-            hits("x", "id=356938035643809;"),
-            vec![Hit::new("imei", "356938035643809")]
-        );
+        assert_eq!(hits("imei", "356938035643809"), vec![Hit::new("imei", "356938035643809")]);
+        assert_eq!(hits("x", "id=356938035643809;"), vec![Hit::new("imei", "356938035643809")]);
         assert_eq!(hits("imei", "3569380356438091").len(), 1);
     }
 
@@ -70,10 +62,7 @@ mod tests {
     fn rejects_look_alikes() {
         assert!(hits("imei", "356938035643808").is_empty(), "Luhn fails");
         assert!(hits("imei", "000000000000000").is_empty(), "emulator");
-        assert!(
-            hits("order", "123456789012347").is_empty(),
-            "bare, Luhn ok, prefix 12 not a reporting body"
-        );
+        assert!(hits("order", "123456789012347").is_empty(), "bare, Luhn ok, prefix 12 not a reporting body");
         assert!(hits("ts", "1356938035643809").is_empty(), "16 digits bare");
     }
 }

@@ -29,10 +29,7 @@ pub struct Hit {
 
 impl Hit {
     pub fn new(kind: &'static str, value: impl Into<String>) -> Self {
-        Hit {
-            kind,
-            value: value.into(),
-        }
+        Hit { kind, value: value.into() }
     }
 }
 
@@ -79,10 +76,7 @@ impl Detector {
 
     /// The identifier kind this detector reports (STS reports several).
     pub fn kind(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, d)| *d == self)
-            .map_or("", |(n, _)| n)
+        Self::ALL.iter().find(|(_, d)| *d == self).map_or("", |(n, _)| n)
     }
 
     /// True for detectors that judge a whole request at once.
@@ -161,12 +155,7 @@ pub fn digits_only(s: &str) -> Option<String> {
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || b" -.".contains(&b)) {
         return None;
     }
-    Some(
-        t.bytes()
-            .filter(u8::is_ascii_digit)
-            .map(char::from)
-            .collect(),
-    )
+    Some(t.bytes().filter(u8::is_ascii_digit).map(char::from).collect())
 }
 
 /// True when every character is the same (`000000000000000`).

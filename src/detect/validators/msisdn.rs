@@ -16,18 +16,10 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
     }
     let v = value.trim();
     let rest = v.strip_prefix('+').unwrap_or(v);
-    if rest.is_empty()
-        || !rest
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b" -().".contains(&b))
-    {
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit() || b" -().".contains(&b)) {
         return;
     }
-    let digits: String = rest
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .map(char::from)
-        .collect();
+    let digits: String = rest.bytes().filter(u8::is_ascii_digit).map(char::from).collect();
     if !(8..=15).contains(&digits.len()) || all_same(&digits) {
         return;
     }

@@ -46,11 +46,7 @@ mod tests {
     #[test]
     fn splits_the_report() {
         let mut o = Vec::new();
-        detect(
-            "",
-            "TN:IMEI1,356938035643809,1011,WIKO LENNY3,CID:1A2B,V2.1.0,WKL3A1B2C3D4",
-            &mut o,
-        );
+        detect("", "TN:IMEI1,356938035643809,1011,WIKO LENNY3,CID:1A2B,V2.1.0,WKL3A1B2C3D4", &mut o);
         let kinds: Vec<(&str, &str)> = o.iter().map(|h| (h.kind, h.value.as_str())).collect();
         assert_eq!(
             kinds,
@@ -63,11 +59,7 @@ mod tests {
             ]
         );
         let mut o = Vec::new();
-        detect(
-            "",
-            "TN:IMEI1,356938035643809,1011,M,MNC:01,LAC:2F,CID:1A2B,V2,S1",
-            &mut o,
-        );
+        detect("", "TN:IMEI1,356938035643809,1011,M,MNC:01,LAC:2F,CID:1A2B,V2,S1", &mut o);
         assert_eq!(o[2].value, "MNC:01,LAC:2F,CID:1A2B");
     }
 }
