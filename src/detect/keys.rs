@@ -3,6 +3,11 @@
 //! (lower case, only letters and digits). Kept here as data, one list per
 //! kind, so a reviewer sees every name a detector trusts.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::validators::Detector;
+
 /// Lower-cases and keeps letters and digits: `Device_IMEI` -> `deviceimei`.
 pub fn normalize(key: &str) -> String {
     key.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
@@ -15,6 +20,73 @@ pub fn last_component(name: &str) -> String {
     let tail = tail.split('[').next().unwrap_or(tail);
     let tail = if tail.is_empty() { name } else { tail };
     normalize(tail)
+}
+
+/// Longest normalised key kept: every dictionary key is shorter, so a
+/// longer name can never match and is not copied.
+pub const MAX_KEY: usize = 24;
+
+/// A normalised key on the stack (no allocation per field).
+#[derive(Clone, Copy, Default)]
+pub struct Key {
+    buf: [u8; MAX_KEY],
+    len: u8,
+}
+
+impl Key {
+    /// The normalised last component of a field name (see
+    /// [`last_component`]); empty when longer than [`MAX_KEY`].
+    pub fn of(name: &str) -> Key {
+        let tail = name.rsplit([':', '.', '/']).next().unwrap_or(name);
+        let tail = tail.split('[').next().unwrap_or(tail);
+        let tail = if tail.is_empty() { name } else { tail };
+        let mut k = Key::default();
+        for c in tail.bytes().filter(u8::is_ascii_alphanumeric) {
+            if usize::from(k.len) == MAX_KEY {
+                return Key::default();
+            }
+            k.buf[usize::from(k.len)] = c.to_ascii_lowercase();
+            k.len += 1;
+        }
+        k
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters and digits are ever stored.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+/// Which detectors trust a key: a bit per [`Detector`] (see
+/// [`Detector::bit`]), from the dictionaries below.
+pub fn detectors_for(key: &str) -> u32 {
+    static MAP: LazyLock<HashMap<&'static str, u32>> = LazyLock::new(|| {
+        let mut m: HashMap<&'static str, u32> = HashMap::new();
+        let lists: [(&[&str], Detector); 15] = [
+            (IMEI, Detector::Imei),
+            (IMSI, Detector::Imsi),
+            (ICCID, Detector::Iccid),
+            (MSISDN, Detector::Msisdn),
+            (SERIAL, Detector::Serial),
+            (MAC, Detector::Mac),
+            (ANDROID_ID, Detector::AndroidId),
+            (ADVERTISING_ID, Detector::AdvertisingId),
+            (DEVICE_MODEL, Detector::DeviceModel),
+            (OS_VERSION, Detector::OsVersion),
+            (CELL_ID, Detector::CellLocation),
+            (CELL_AREA, Detector::CellLocation),
+            (LATITUDE, Detector::GeoLocation),
+            (LONGITUDE, Detector::GeoLocation),
+            (LAT_LON_PAIR, Detector::GeoLocation),
+        ];
+        for (list, d) in lists {
+            for k in list {
+                *m.entry(k).or_default() |= d.bit();
+            }
+        }
+        m
+    });
+    MAP.get(key).copied().unwrap_or(0)
 }
 
 /// Is the normalised `key` in `list`?
@@ -78,5 +150,16 @@ mod tests {
         assert_eq!(last_component("ro.serialno"), "serialno");
         assert_eq!(last_component("Device_IMEI"), "deviceimei");
         assert_eq!(last_component("$.list[3]"), "list");
+        for name in ["data:$.cells[0].cid", "ro.serialno", "Device_IMEI", "$.list[3]"] {
+            assert_eq!(Key::of(name).as_str(), last_component(name));
+        }
+        assert_eq!(Key::of(&"x".repeat(40)).as_str(), "");
+    }
+
+    #[test]
+    fn key_bits() {
+        assert_eq!(detectors_for("imei"), Detector::Imei.bit());
+        assert_eq!(detectors_for("cid"), Detector::CellLocation.bit());
+        assert_eq!(detectors_for("city"), 0);
     }
 }

@@ -17,7 +17,7 @@ use crate::finding::{Location, Severity};
 use profile::{CompiledProfile, Profile, ProfileHit};
 use rules::{Matcher, RuleSet};
 use validators::cell::Part;
-use validators::{Detector, Hit};
+use validators::{Detector, Features, Hit};
 
 /// What detection needs to know of the request besides its fields.
 #[derive(Clone, Copy, Debug)]
@@ -70,8 +70,15 @@ impl Engine {
     /// Runs every rule over the fields of one request.
     pub fn detect(&self, ctx: &RequestCtx<'_>, fields: &[Field]) -> Vec<RawFinding> {
         let mut out: Vec<RawFinding> = Vec::new();
-        let keys: Vec<String> =
-            fields.iter().map(|f| f.name.as_deref().map(keys::last_component).unwrap_or_default()).collect();
+        // Per field, once: its key, the detectors that trust that key, and
+        // what its value holds.
+        let views: Vec<(keys::Key, u32, Features)> = fields
+            .iter()
+            .map(|f| {
+                let key = f.name.as_deref().map(keys::Key::of).unwrap_or_default();
+                (key, keys::detectors_for(key.as_str()), Features::of(&f.value))
+            })
+            .collect();
         let mut hits: Vec<Hit> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
             if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port) {
@@ -81,10 +88,14 @@ impl Engine {
                 Matcher::Detector(d) if d.per_request() => {
                     let parts: Vec<Part<'_>> = fields
                         .iter()
+                        .zip(&views)
                         .enumerate()
-                        .filter(|(_, f)| rule.scope.location(f.location) && f.name.is_some())
-                        .map(|(i, f)| Part { group: group_of(f), key: &keys[i], value: &f.value, index: i })
+                        .filter(|(_, (f, v))| v.1 & d.bit() != 0 && rule.scope.location(f.location))
+                        .map(|(i, (f, v))| Part { group: group_of(f), key: v.0.as_str(), value: &f.value, index: i })
                         .collect();
+                    if parts.is_empty() {
+                        continue;
+                    }
                     let found = match d {
                         Detector::CellLocation => validators::cell::detect(&parts),
                         _ => validators::geo::detect(&parts),
@@ -94,12 +105,12 @@ impl Engine {
                     }
                 }
                 Matcher::Detector(d) => {
-                    for (i, f) in fields.iter().enumerate() {
-                        if !rule.scope.location(f.location) {
+                    for (f, (key, bits, feat)) in fields.iter().zip(&views) {
+                        if (bits & d.bit() == 0 && !d.without_key(feat)) || !rule.scope.location(f.location) {
                             continue;
                         }
                         hits.clear();
-                        d.field(&keys[i], &f.value, &mut hits);
+                        d.field(key.as_str(), &f.value, &mut hits);
                         for h in hits.drain(..) {
                             push(&mut out, raw(ri, rule.title.clone(), h, f));
                         }

@@ -1,48 +1,256 @@
-//! JSON leaves with their paths (`$.device.imei`, `$.cells[0].cid`),
-//! bounded in depth: deeper values are skipped, not recursed into.
+//! JSON leaves with their paths (`$.device.imei`, `$.cells[0].cid`), read
+//! by a small single-pass scanner: no tree is built, numbers keep the text
+//! they were sent as, `null` is skipped. The whole text must be valid JSON
+//! (RFC 8259) nested at most [`MAX_JSON_DEPTH`] deep, else `None` and the
+//! caller treats it as plain text.
 
-use serde_json::Value;
-
-/// Deepest nesting walked inside one JSON document.
+/// Deepest nesting accepted.
 pub const MAX_JSON_DEPTH: usize = 64;
 
 /// Parses `text` and lists its scalar leaves as (path, text) pairs.
-/// `None` when `text` is not JSON.
 pub fn leaves(text: &str) -> Option<Vec<(String, String)>> {
-    let v: Value = serde_json::from_str(text.trim()).ok()?;
-    let mut out = Vec::new();
-    walk(&v, &mut "$".to_string(), 0, &mut out);
-    Some(out)
+    let mut p = Scanner { b: text.as_bytes(), i: 0, path: String::from("$"), out: Vec::new() };
+    p.ws();
+    p.value(0)?;
+    p.ws();
+    (p.i == p.b.len()).then_some(p.out)
 }
 
-fn walk(v: &Value, path: &mut String, depth: usize, out: &mut Vec<(String, String)>) {
-    if depth > MAX_JSON_DEPTH {
-        return;
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+    path: String,
+    out: Vec<(String, String)>,
+}
+
+impl Scanner<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
     }
-    let len = path.len();
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                if k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !k.is_empty() {
-                    path.push('.');
-                    path.push_str(k);
-                } else {
-                    path.push_str(&format!("[{}]", serde_json::to_string(k).unwrap_or_default()));
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_JSON_DEPTH {
+            return None;
+        }
+        match *self.b.get(self.i)? {
+            b'{' => {
+                self.i += 1;
+                self.ws();
+                if self.eat(b'}').is_some() {
+                    return Some(());
                 }
-                walk(child, path, depth + 1, out);
-                path.truncate(len);
+                loop {
+                    self.ws();
+                    let key = self.string()?;
+                    self.ws();
+                    self.eat(b':')?;
+                    self.ws();
+                    let len = self.path.len();
+                    if !key.is_empty() && key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                        self.path.push('.');
+                        self.path.push_str(&key);
+                    } else {
+                        self.path.push('[');
+                        self.path.push_str(&serde_json::to_string(&key).unwrap_or_default());
+                        self.path.push(']');
+                    }
+                    self.value(depth + 1)?;
+                    self.path.truncate(len);
+                    self.ws();
+                    match *self.b.get(self.i)? {
+                        b',' => self.i += 1,
+                        b'}' => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                if self.eat(b']').is_some() {
+                    return Some(());
+                }
+                let mut n = 0usize;
+                loop {
+                    self.ws();
+                    let len = self.path.len();
+                    self.path.push('[');
+                    self.path.push_str(&n.to_string());
+                    self.path.push(']');
+                    self.value(depth + 1)?;
+                    self.path.truncate(len);
+                    n += 1;
+                    self.ws();
+                    match *self.b.get(self.i)? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'"' => {
+                let s = self.string()?;
+                self.out.push((self.path.clone(), s));
+                Some(())
+            }
+            b't' | b'f' | b'n' => {
+                let word: &[u8] = match self.b[self.i] {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if !self.b[self.i..].starts_with(word) {
+                    return None;
+                }
+                self.i += word.len();
+                if word != b"null" {
+                    self.out.push((self.path.clone(), String::from_utf8_lossy(word).into_owned()));
+                }
+                Some(())
+            }
+            _ => {
+                let start = self.i;
+                self.number()?;
+                let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+                self.out.push((self.path.clone(), text.to_string()));
+                Some(())
             }
         }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                path.push_str(&format!("[{i}]"));
-                walk(child, path, depth + 1, out);
-                path.truncate(len);
+    }
+
+    fn number(&mut self) -> Option<()> {
+        let digits = |s: &mut Self| {
+            let st = s.i;
+            while s.i < s.b.len() && s.b[s.i].is_ascii_digit() {
+                s.i += 1;
+            }
+            (s.i > st).then_some(())
+        };
+        let _ = self.eat(b'-');
+        digits(self)?;
+        if self.eat(b'.').is_some() {
+            digits(self)?;
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            digits(self)?;
+        }
+        Some(())
+    }
+
+    /// A string at `i` (which must be `"`), unescaped.
+    fn string(&mut self) -> Option<String> {
+        self.eat(b'"')?;
+        let start = self.i;
+        // Fast path: no escapes.
+        let end = memchr::memchr2(b'"', b'\\', &self.b[start..])? + start;
+        if self.b[end] == b'"' {
+            self.i = end + 1;
+            let s = &self.b[start..end];
+            if s.iter().any(|c| *c < 0x20) {
+                return None;
+            }
+            return std::str::from_utf8(s).ok().map(str::to_string);
+        }
+        let mut out: Vec<u8> = self.b[start..end].to_vec();
+        self.i = end;
+        loop {
+            let c = *self.b.get(self.i)?;
+            self.i += 1;
+            match c {
+                b'"' => return String::from_utf8(out).ok(),
+                b'\\' => {
+                    let e = *self.b.get(self.i)?;
+                    self.i += 1;
+                    let ch = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                self.eat(b'\\')?;
+                                self.eat(b'u')?;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return None;
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(code).unwrap_or('\u{FFFD}')
+                        }
+                        _ => return None,
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                }
+                c if c < 0x20 => return None,
+                c => out.push(c),
             }
         }
-        Value::String(s) => out.push((path.clone(), s.clone())),
-        Value::Number(n) => out.push((path.clone(), n.to_string())),
-        Value::Bool(b) => out.push((path.clone(), b.to_string())),
-        Value::Null => {}
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let h = self.b.get(self.i..self.i + 4)?;
+        self.i += 4;
+        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(s: &str) -> Option<Vec<(String, String)>> {
+        leaves(s)
+    }
+
+    #[test]
+    fn paths_and_values() {
+        let v = l(r#" {"a":[{"mac":"a4:5e"},1.5e3,true,null],"b c":"x\"y\u00e9\ud83d\ude00","n":-0} "#).unwrap();
+        let v: Vec<(&str, &str)> = v.iter().map(|(p, x)| (p.as_str(), x.as_str())).collect();
+        assert_eq!(
+            v,
+            vec![
+                ("$.a[0].mac", "a4:5e"),
+                ("$.a[1]", "1.5e3"),
+                ("$.a[2]", "true"),
+                ("$[\"b c\"]", "x\"yé😀"),
+                ("$.n", "-0"),
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_and_too_deep() {
+        for bad in ["{", "{\"a\":}", "[1,]", "{\"a\":1} x", "\"\\q\"", "[01x]", "{'a':1}"] {
+            assert_eq!(l(bad), None, "{bad}");
+        }
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(l(&deep), None);
+        let ok = format!("{}1{}", "[".repeat(60), "]".repeat(60));
+        assert_eq!(l(&ok).unwrap().len(), 1);
     }
 }

@@ -79,6 +79,25 @@ impl Detector {
         Self::ALL.iter().find(|(_, d)| *d == self).map_or("", |(n, _)| n)
     }
 
+    /// This detector's bit in [`crate::detect::keys::detectors_for`].
+    pub fn bit(self) -> u32 {
+        1 << self as u32
+    }
+
+    /// Can this detector find anything in a value with these features
+    /// when the key is not one it trusts? A cheap pre-check that spares
+    /// most fields the detector itself.
+    pub fn without_key(self, f: &Features) -> bool {
+        match self {
+            Detector::Imei => f.longest_digit_run >= 15,
+            Detector::Iccid => f.longest_digit_run >= 19,
+            Detector::Mac => f.has_separator,
+            Detector::Email => f.has_at,
+            Detector::StsCleartext => f.has_colon,
+            _ => false,
+        }
+    }
+
     /// True for detectors that judge a whole request at once.
     pub fn per_request(self) -> bool {
         matches!(self, Detector::CellLocation | Detector::GeoLocation)
@@ -101,6 +120,41 @@ impl Detector {
             Detector::StsCleartext => sts::detect(key, value, out),
             Detector::CellLocation | Detector::GeoLocation => {}
         }
+    }
+}
+
+/// What a value holds, measured in one pass, for [`Detector::without_key`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Features {
+    pub longest_digit_run: usize,
+    pub has_at: bool,
+    /// `:` or `-` (MAC separators).
+    pub has_separator: bool,
+    pub has_colon: bool,
+}
+
+impl Features {
+    pub fn of(v: &str) -> Features {
+        let mut f = Features::default();
+        let mut run = 0;
+        for b in v.bytes() {
+            if b.is_ascii_digit() {
+                run += 1;
+                f.longest_digit_run = f.longest_digit_run.max(run);
+                continue;
+            }
+            run = 0;
+            match b {
+                b'@' => f.has_at = true,
+                b':' => {
+                    f.has_colon = true;
+                    f.has_separator = true;
+                }
+                b'-' => f.has_separator = true,
+                _ => {}
+            }
+        }
+        f
     }
 }
 
