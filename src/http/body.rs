@@ -211,8 +211,8 @@ mod tests {
 
     #[test]
     fn bomb_is_cut_at_the_limit() {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&vec![b'a'; 10 << 20]).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&vec![b'a'; 1 << 20]).unwrap();
         let gz = gz.finish().unwrap();
         let (out, err) = decompress(Coding::Gzip, &gz, 1000);
         assert_eq!(out.len(), 1000);
