@@ -601,6 +601,43 @@ mod tests {
     }
 
     #[test]
+    fn pcapng_sections_of_both_byte_orders_and_resolutions() {
+        use writer::PcapngWriter;
+        let mut w = PcapngWriter::new(Vec::new());
+        w.section(false).unwrap();
+        w.interface(Linktype::ETHERNET, 6).unwrap();
+        w.packet(0, Timestamp::new(100, 5_000), b"first").unwrap();
+        w.section(true).unwrap();
+        w.interface(Linktype::RAW, 9).unwrap();
+        w.interface(Linktype::LINUX_SLL2, 0x80 | 10).unwrap();
+        w.packet(1, Timestamp::new(200, 500_000_000), b"third").unwrap();
+        w.packet(0, Timestamp::new(150, 7), b"second").unwrap();
+        let bytes = w.into_inner();
+        // Read through a reader that hands out 3 bytes at a time.
+        struct Slow(io::Cursor<Vec<u8>>);
+        impl Read for Slow {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                let n = b.len().min(3);
+                self.0.read(&mut b[..n])
+            }
+        }
+        let mut r = CaptureReader::open(Box::new(Slow(io::Cursor::new(bytes)))).unwrap();
+        let mut got = Vec::new();
+        while let Some(f) = r.next_frame().unwrap() {
+            got.push((f.number, f.link, f.interface, f.ts, f.data.to_vec()));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (1, Linktype::ETHERNET, 0, Timestamp::new(100, 5_000), b"first".to_vec()),
+                (2, Linktype::LINUX_SLL2, 1, Timestamp::new(200, 500_000_000), b"third".to_vec()),
+                (3, Linktype::RAW, 0, Timestamp::new(150, 7), b"second".to_vec()),
+            ]
+        );
+        assert!(r.take_notes().is_empty());
+    }
+
+    #[test]
     fn short_pcapng_block_length_is_an_error_not_a_panic() {
         // SHB with block length 8: pcap-parser would subtract past zero.
         let mut b = Vec::new();
