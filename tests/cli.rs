@@ -493,3 +493,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+mod conformance;
+
+/// `teleaudit requests` agrees with Zeek's http.log baselines and
+/// suricata-verify's checks on the shared corpus (tests/conformance).
+#[test]
+fn corpus_requests_agree_with_zeek_and_suricata() {
+    conformance::check();
+}

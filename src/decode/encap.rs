@@ -195,6 +195,15 @@ pub fn teredo(b: &[u8]) -> Option<Inner<'_>> {
     (b.first()? >> 4 == 6 && b.len() >= 40).then_some(Inner::Ip(b))
 }
 
+/// Teredo on any UDP port (relays use any): only when the inner IPv6
+/// header's payload length accounts for exactly the rest of the datagram
+/// and its next header is TCP, UDP, ICMPv6 or "no next header".
+pub fn teredo_any_port(b: &[u8]) -> Option<Inner<'_>> {
+    let Inner::Ip(ip) = teredo(b)? else { return None };
+    let plen = usize::from(be16(ip, 4)?);
+    (plen + 40 == ip.len() && matches!(ip[6], 6 | 17 | 58 | 59)).then_some(Inner::Ip(ip))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -346,7 +346,7 @@ impl Decoder {
                     } else if dp == encap::PORT_TEREDO || sp == encap::PORT_TEREDO {
                         encap::teredo(data)
                     } else {
-                        None
+                        encap::teredo_any_port(data)
                     };
                     if let Some(inner) = tunnel {
                         next = inner;

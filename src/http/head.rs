@@ -21,39 +21,55 @@ pub struct Head {
 
 /// Longest method token we accept when recognising a request by content.
 const MAX_METHOD_LEN: usize = 20;
+/// Shortest method token: `GET`, `PUT`. Shorter upper-case words followed
+/// by a space are more often other protocols (Zeek and Suricata agree).
+const MIN_METHOD_LEN: usize = 3;
 
-/// Is `line` (without its line end) a request line? `METHOD SP target
-/// [SP HTTP/x.y]`, with an upper-case method token. This is how a stream is
-/// recognised as HTTP on any port.
-pub fn is_request_line(line: &[u8]) -> bool {
+/// A request line split into method, target and version token (`None`
+/// for HTTP/0.9 lines, which have none).
+pub struct RequestLine<'a> {
+    pub method: &'a [u8],
+    pub target: &'a [u8],
+    pub version: Option<&'a [u8]>,
+}
+
+/// Splits `METHOD SP target [SP HTTP/...]` (line end excluded). The
+/// method is an upper-case token; with a version token the target may be
+/// empty (`OPTIONS HTTP/1.1`, as Zeek logs it) and the version may be cut
+/// (`HTTP/1.`); without one (HTTP/0.9) the target must look like one (`/`,
+/// `*`, or an absolute URI), so SMTP, FTP or SIP lines are not taken for
+/// requests. This is how a stream is recognised as HTTP on any port.
+pub fn split_request_line(line: &[u8]) -> Option<RequestLine<'_>> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let Some(sp) = memchr::memchr(b' ', line) else {
-        return false;
-    };
+    let sp = memchr::memchr(b' ', line)?;
     let method = &line[..sp];
-    if method.is_empty()
-        || method.len() > MAX_METHOD_LEN
+    if !(MIN_METHOD_LEN..=MAX_METHOD_LEN).contains(&method.len())
         || !method[0].is_ascii_uppercase()
         || !method.iter().all(|b| b.is_ascii_uppercase() || *b == b'-' || *b == b'_')
     {
-        return false;
+        return None;
     }
-    let rest = &line[sp + 1..];
-    if rest.is_empty() || rest[0] == b' ' {
-        return false;
+    let rest = line[sp + 1..].trim_ascii();
+    let (target, version) = match memchr::memrchr(b' ', rest) {
+        Some(v) if rest[v + 1..].starts_with(b"HTTP/") => (rest[..v].trim_ascii(), Some(&rest[v + 1..])),
+        None if rest.starts_with(b"HTTP/") => (&rest[..0], Some(rest)),
+        _ => (rest, None),
+    };
+    if version.is_none()
+        && !(target.starts_with(b"/")
+            || target == b"*"
+            || target.starts_with(b"http://")
+            || target.starts_with(b"https://"))
+    {
+        return None;
     }
-    match memchr::memrchr(b' ', rest) {
-        // HTTP/0.9: no version.
-        None => true,
-        Some(v) => {
-            let ver = &rest[v + 1..];
-            ver.len() == 8
-                && ver.starts_with(b"HTTP/")
-                && ver[5].is_ascii_digit()
-                && ver[6] == b'.'
-                && ver[7].is_ascii_digit()
-        }
-    }
+    Some(RequestLine { method, target, version })
+}
+
+/// Is `line` (without its line end) a request line? See
+/// [`split_request_line`].
+pub fn is_request_line(line: &[u8]) -> bool {
+    split_request_line(line).is_some()
 }
 
 /// Could `prefix` still become a request line? Used on the first bytes of
@@ -94,16 +110,11 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
 pub fn parse_head_lenient(bytes: &[u8]) -> Option<Head> {
     let mut lines = bytes.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let first = lines.next()?;
-    if !is_request_line(first) {
-        return None;
-    }
-    let sp = memchr::memchr(b' ', first)?;
-    let method = String::from_utf8_lossy(&first[..sp]).into_owned();
-    let rest = &first[sp + 1..];
-    let (target, version) = match memchr::memrchr(b' ', rest) {
-        Some(v) if rest[v + 1..].starts_with(b"HTTP/") => (&rest[..v], rest.get(v + 8).map(|d| d - b'0')),
-        _ => (rest, None),
-    };
+    let rl = split_request_line(first)?;
+    let method = String::from_utf8_lossy(rl.method).into_owned();
+    let target = rl.target;
+    // `HTTP/1.1` -> 1; a cut version (`HTTP/1.`) counts as 1.x.
+    let version = rl.version.map(|v| v.get(7).filter(|d| d.is_ascii_digit()).map_or(1, |d| d - b'0'));
     let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
     for line in lines {
         if line.is_empty() || headers.len() >= MAX_HEADERS {
@@ -137,7 +148,11 @@ mod tests {
         assert!(!is_request_line(b"HTTP/1.1 200 OK"));
         assert!(!is_request_line(b"\x16\x03\x01\x02\x00 x"));
         assert!(!is_request_line(b"get / HTTP/1.1"));
-        assert!(!is_request_line(b"GET  HTTP/1.1 x"));
+        assert!(!is_request_line(b"T /zeek.html"));
+        assert!(!is_request_line(b"EHLO mail.example.org"));
+        assert!(!is_request_line(b"INVITE sip:bob@example.org SIP/2.0"));
+        assert!(is_request_line(b"GET / HTTP/1."));
+        assert!(is_request_line(b"OPTIONS HTTP/1.1"));
     }
 
     #[test]
@@ -158,6 +173,14 @@ mod tests {
         assert_eq!(h.target, b"/a?n=\xe9t\xe9");
         assert_eq!(h.headers, vec![("Host".to_string(), b"h".to_vec())]);
         assert!(h.lenient);
+    }
+
+    #[test]
+    fn odd_request_lines_as_zeek_logs_them() {
+        let h = parse_head_lenient(b"OPTIONS HTTP/1.1\nHost: x\n\n").unwrap();
+        assert_eq!((h.target.as_slice(), h.version), (&b""[..], Some(1)));
+        let h = parse_head(b"GET / HTTP/1.\nHost: x\n\n").unwrap();
+        assert_eq!((h.method.as_str(), h.target.as_slice()), ("GET", &b"/"[..]));
     }
 
     #[test]

@@ -41,6 +41,9 @@ impl Default for HttpLimits {
     }
 }
 
+/// Largest Content-Length taken as a body length (`i64::MAX`).
+const MAX_CONTENT_LENGTH: u64 = i64::MAX as u64;
+
 /// One rebuilt request.
 #[derive(Clone, Debug)]
 pub struct HttpRequest {
@@ -224,7 +227,12 @@ impl RequestStream {
         let end = [&b"\n\r\n"[..], &b"\n\n"[..]]
             .iter()
             .filter_map(|pat| memchr::memmem::find(hay, pat).map(|p| scan_from + p + pat.len()))
-            .min();
+            .min()
+            .or_else(|| {
+                // An HTTP/0.9 request is its request line alone.
+                let nl = memchr::memchr(b'\n', &self.buf)?;
+                head::split_request_line(&self.buf[..nl]).filter(|l| l.version.is_none()).map(|_| nl + 1)
+            });
         let Some(end) = end else {
             if self.buf.len() >= self.limits.max_head {
                 let limit = self.limits.max_head;
@@ -300,6 +308,9 @@ impl RequestStream {
             .header("content-length")
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        // A length no signed 64-bit counter holds is not a length servers
+        // honour (Zeek logs the request after it): treat it as none.
+        let length = length.filter(|n| *n <= MAX_CONTENT_LENGTH);
         let kind = if chunked {
             // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
             BodyKind::Chunked(Chunked::default())
