@@ -187,27 +187,49 @@ pub struct HostActivity {
     pub last: Timestamp,
 }
 
-/// What a capture held and what could not be inspected.
+/// What a capture held and what could not be inspected, so a researcher
+/// knows what was not seen.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FileStats {
+    /// `pcap`, `pcapng`, with `+gzip` when compressed; empty if unread.
+    pub format: String,
     pub frames: u64,
     pub bytes: u64,
     pub flows: u64,
     pub requests: u64,
-    /// Frames by link type name.
+    /// Frames by link type name, in order of first appearance.
     pub link_types: Vec<(String, u64)>,
-    pub unsupported_frames: u64,
-    pub ip_fragments: u64,
-    pub truncated_frames: u64,
-    /// Directions of TLS connections (not decrypted, not inspected).
-    pub tls_streams: u64,
-    /// Payload bytes of directions that were not HTTP requests.
-    pub bytes_not_inspected: u64,
-    pub gaps: u64,
-    pub gap_bytes: u64,
+    /// Frames whose packet sat inside a tunnel, MPLS or PPPoE.
+    pub encapsulated_frames: u64,
+    /// IP datagrams rebuilt from fragments.
+    pub reassembled_datagrams: u64,
+    pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,
     pub elapsed_secs: f64,
+}
+
+/// What was not looked at, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotInspected {
+    pub unsupported_link_frames: u64,
+    /// Fragments never completed (or past the reassembly limits).
+    pub fragments_incomplete: u64,
+    /// Frames cut by the snapshot length, or too short for their headers.
+    pub truncated_frames: u64,
+    pub malformed_frames: u64,
+    /// Frames that were not IP (ARP, LLDP, ...), or IP other than TCP/UDP.
+    pub other_protocol_frames: u64,
+    pub tls_streams: u64,
+    pub tls_bytes: u64,
+    /// Server responses (cannot carry an upload).
+    pub response_bytes: u64,
+    /// TCP payload of streams that are neither HTTP nor TLS.
+    pub other_tcp_bytes: u64,
+    /// UDP payload (DNS answers are read for host names only).
+    pub udp_bytes: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
 }
 
 /// Everything one capture produced, in a stable order.

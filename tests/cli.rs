@@ -397,11 +397,15 @@ fn parallel_output_is_identical_and_ordered() {
     }
     write(&dir, "README", b"not a capture: skipped in folders");
     let d = dir.to_str().unwrap();
+    // Timings aside, the output is the same byte for byte.
     let strip = |o: &Output| {
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| !l.contains("\"summary\""))
-            .map(str::to_string)
+        jsonl(o)
+            .into_iter()
+            .filter(|v| v["type"] != "summary")
+            .map(|mut v| {
+                v.as_object_mut().unwrap().remove("elapsed_seconds");
+                v.to_string()
+            })
             .collect::<Vec<_>>()
     };
     let one = run(&["scan", "--format", "jsonl", "-j", "1", d]);
@@ -501,4 +505,41 @@ mod conformance;
 #[test]
 fn corpus_requests_agree_with_zeek_and_suricata() {
     conformance::check();
+}
+
+/// The same scenario inside GRE, VXLAN, GTP-U, IP-in-IP, or cut into IP
+/// fragments (delivered out of order), gives the same findings.
+#[test]
+fn same_findings_through_tunnels_and_fragments() {
+    let net = wiko::build();
+    let strip = |lines: &[Value]| {
+        let mut v: Vec<String> = of_type(lines, "finding")
+            .iter()
+            .map(|f| format!("{} {} {} {} {} {}", f["rule"], f["kind"], f["value"], f["field"], f["src"], f["host"]))
+            .collect();
+        v.sort();
+        v
+    };
+    let reference = strip(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
+    let dir = tmpdir("tunnels");
+    for wrap in
+        [support::Wrap::Gre, support::Wrap::Vxlan, support::Wrap::GtpU, support::Wrap::IpInIp, support::Wrap::Fragments]
+    {
+        let mut wrapped = Net::default();
+        for (i, (t, p)) in net.packets.iter().enumerate() {
+            for q in wrap.apply(p, i as u16) {
+                wrapped.push(*t, q);
+            }
+        }
+        let p = write(&dir, &format!("{wrap:?}.pcap"), &support::pcap(&wrapped, Link::Ethernet, false, false));
+        let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+        let lines = jsonl(&out);
+        assert_eq!(strip(&lines), reference, "{wrap:?}");
+        let cap = of_type(&lines, "capture")[0].clone();
+        match wrap {
+            support::Wrap::Fragments => assert!(cap["reassembled_datagrams"].as_u64().unwrap() > 10, "{cap}"),
+            _ => assert_eq!(cap["encapsulated_frames"], net.packets.len(), "{wrap:?}: {cap}"),
+        }
+        assert_eq!(cap["not_inspected"]["fragments_incomplete"], 0, "{wrap:?}");
+    }
 }

@@ -44,6 +44,7 @@ struct Pending {
     /// Byte ranges held, sorted and merged.
     have: Vec<(usize, usize)>,
     total: Option<usize>,
+    fragments: u64,
 }
 
 /// Counters.
@@ -51,6 +52,8 @@ struct Pending {
 pub struct DefragStats {
     pub fragments: u64,
     pub reassembled: u64,
+    /// Fragments that ended up in a reassembled datagram.
+    pub fragments_used: u64,
     pub conflicts: u64,
     pub timed_out: u64,
     pub dropped_over_limit: u64,
@@ -93,7 +96,9 @@ impl Defrag {
             data: Vec::new(),
             have: Vec::new(),
             total: None,
+            fragments: 0,
         });
+        p.fragments += 1;
         if !more {
             p.total = Some(end);
         }
@@ -139,6 +144,7 @@ impl Defrag {
                 out.clear();
                 out.extend_from_slice(&p.data[..total]);
                 self.stats.reassembled += 1;
+                self.stats.fragments_used += p.fragments;
                 return true;
             }
         }

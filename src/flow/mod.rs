@@ -78,8 +78,10 @@ pub trait StreamHandler {
     fn data(&mut self, st: &mut Self::State, dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest;
     /// Bytes of one direction that were never captured.
     fn gap(&mut self, st: &mut Self::State, dir: usize, ends: Ends, len: u64);
-    /// The connection ended (FIN, RST, eviction or end of capture).
-    fn close(&mut self, st: Self::State);
+    /// The connection ended (FIN, RST, eviction or end of capture);
+    /// `ignored` is the payload of each direction after the handler
+    /// declined it, which was counted but never copied.
+    fn close(&mut self, st: Self::State, ignored: [u64; 2]);
 }
 
 /// FNV-1a: flow keys are short and hashed once per packet; SipHash's DoS
@@ -108,6 +110,7 @@ struct Flow<S> {
     last_seen: Timestamp,
     half: [HalfStream; 2],
     ignored: [bool; 2],
+    ignored_bytes: [u64; 2],
     ends: [Ends; 2],
     state: S,
 }
@@ -183,6 +186,7 @@ impl<S: Default> FlowTable<S> {
                     last_seen: ts,
                     half: Default::default(),
                     ignored: [false; 2],
+                    ignored_bytes: [0; 2],
                     ends: [ends0, ends1],
                     state: S::default(),
                 },
@@ -200,6 +204,7 @@ impl<S: Default> FlowTable<S> {
         }
         if flow.ignored[d] {
             self.stats.bytes_ignored += seg.payload.len() as u64;
+            flow.ignored_bytes[d] += seg.payload.len() as u64;
         } else if !seg.payload.is_empty() || seg.missing > 0 {
             let ends = flow.ends[d];
             let state = &mut flow.state;
@@ -268,7 +273,7 @@ impl<S: Default> FlowTable<S> {
             self.stats.gap_bytes += hs.gap_bytes;
             self.stats.retransmitted_bytes += hs.retransmitted;
         }
-        h.close(flow.state);
+        h.close(flow.state, flow.ignored_bytes);
     }
 
     /// Closes the given connections in the order they started, so output

@@ -69,6 +69,44 @@ pub fn error_json(e: &ErrorRecord) -> Value {
     json!({"type": "error", "capture": e.capture, "frame": e.frame, "message": e.message})
 }
 
+/// The capture-quality record of one file: what it held, what was not
+/// inspected and why.
+pub fn capture_json(r: &FileReport) -> Value {
+    let s = &r.stats;
+    let n = &s.not_inspected;
+    let links: serde_json::Map<String, Value> = s.link_types.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    json!({
+        "type": "capture",
+        "capture": r.capture,
+        "format": if s.format.is_empty() { Value::Null } else { json!(s.format) },
+        "frames": s.frames,
+        "bytes": s.bytes,
+        "link_types": links,
+        "encapsulated_frames": s.encapsulated_frames,
+        "reassembled_datagrams": s.reassembled_datagrams,
+        "flows": s.flows,
+        "requests": s.requests,
+        "requests_with_notes": s.requests_with_notes,
+        "findings": r.findings.len(),
+        "errors": r.errors.len(),
+        "not_inspected": {
+            "unsupported_link_frames": n.unsupported_link_frames,
+            "fragments_incomplete": n.fragments_incomplete,
+            "truncated_frames": n.truncated_frames,
+            "malformed_frames": n.malformed_frames,
+            "other_protocol_frames": n.other_protocol_frames,
+            "tls_streams": n.tls_streams,
+            "tls_bytes": n.tls_bytes,
+            "response_bytes": n.response_bytes,
+            "other_tcp_bytes": n.other_tcp_bytes,
+            "udp_bytes": n.udp_bytes,
+            "gaps": n.gaps,
+            "gap_bytes": n.gap_bytes,
+        },
+        "elapsed_seconds": (s.elapsed_secs * 1e6).round() / 1e6,
+    })
+}
+
 pub fn summary_json(s: &Summary) -> Value {
     json!({
         "type": "summary",
@@ -94,6 +132,9 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         }
         for e in &r.errors {
             self.line(&error_json(e))?;
+        }
+        if !r.capture.is_empty() {
+            self.line(&capture_json(r))?;
         }
         self.out.flush()
     }

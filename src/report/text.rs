@@ -31,6 +31,36 @@ fn human_bytes(n: u64) -> String {
     if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
+/// One line of what was not inspected, or `None` when nothing was left.
+pub fn not_inspected_line(r: &FileReport) -> Option<String> {
+    let n = &r.stats.not_inspected;
+    let mut parts = Vec::new();
+    let plural = |k: u64, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    if n.tls_streams > 0 {
+        parts.push(format!("{} ({})", plural(n.tls_streams, "TLS stream", "TLS streams"), human_bytes(n.tls_bytes)));
+    }
+    if n.other_tcp_bytes > 0 {
+        parts.push(format!("{} of other TCP payload", human_bytes(n.other_tcp_bytes)));
+    }
+    if n.udp_bytes > 0 {
+        parts.push(format!("{} of UDP payload", human_bytes(n.udp_bytes)));
+    }
+    if n.gaps > 0 {
+        parts.push(format!("{} ({} lost)", plural(n.gaps, "gap", "gaps"), human_bytes(n.gap_bytes)));
+    }
+    for (k, one, many) in [
+        (n.unsupported_link_frames, "frame of an unsupported link type", "frames of unsupported link types"),
+        (n.fragments_incomplete, "IP fragment never completed", "IP fragments never completed"),
+        (n.truncated_frames, "truncated frame", "truncated frames"),
+        (n.malformed_frames, "malformed frame", "malformed frames"),
+    ] {
+        if k > 0 {
+            parts.push(plural(k, one, many));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 fn sev_label(s: Severity) -> &'static str {
     match s {
         Severity::High => "HIGH  ",
@@ -58,6 +88,9 @@ impl<W: Write> TextReporter<W> {
             r.stats.requests,
             r.hosts.len()
         )?;
+        if let Some(line) = not_inspected_line(r) {
+            writeln!(o, "  not inspected: {line}")?;
+        }
         for (host, fs) in &by_host {
             let act = r.hosts.iter().find(|h| &h.host == host);
             writeln!(o)?;

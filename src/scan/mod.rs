@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use crate::capture::CaptureReader;
+use crate::capture::{CaptureReader, FileKind};
 use crate::decode::{Decoded, Decoder, Transport, link_name};
 use crate::detect::{Engine, RequestCtx};
 use crate::dns::Names;
 use crate::extract;
-use crate::finding::{ErrorRecord, FileReport, Finding, HostActivity, Location, RequestRecord, mask_all};
+use crate::finding::{ErrorRecord, FileReport, Finding, HostActivity, Location, NotInspected, RequestRecord, mask_all};
 use crate::flow::{FlowLimits, FlowTable};
 use crate::http::{HttpLimits, HttpRequest};
 use http_sink::HttpSink;
@@ -281,6 +281,7 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
     let mut sink = HttpSink::new(cfg.http_limits);
     let mut names = Names::default();
     let mut bytes = 0u64;
+    let mut udp_bytes = 0u64;
     loop {
         let frame = match reader.next_frame() {
             Ok(Some(f)) => f,
@@ -300,6 +301,7 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
                     flows.segment(src, dst, &seg, frame.number, frame.ts, &mut sink);
                 }
                 Transport::Udp(u) => {
+                    udp_bytes += u.payload.len() as u64;
                     if DNS_PORTS.contains(&u.src_port) {
                         names.learn(u.payload);
                     }
@@ -336,21 +338,34 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
     rep.hosts = hosts.into_values().collect();
     let d = &decoder.stats;
     let s = &mut rep.stats;
+    s.format = match reader.kind() {
+        FileKind::Pcap => "pcap",
+        FileKind::PcapNg => "pcapng",
+    }
+    .to_string();
+    if reader.is_gzip() {
+        s.format.push_str("+gzip");
+    }
     s.frames = reader.frames();
     s.bytes = bytes;
     s.flows = flows.stats.flows;
     s.link_types = d.by_link.iter().map(|(l, n)| (link_name(*l), *n)).collect();
-    s.unsupported_frames = d.unsupported;
-    s.ip_fragments = d.ip_fragments;
-    s.truncated_frames = d.truncated;
-    s.tls_streams = sink.tls_streams;
-    s.bytes_not_inspected = flows.stats.bytes_ignored;
-    s.gaps = flows.stats.gaps;
-    s.gap_bytes = flows.stats.gap_bytes;
+    s.encapsulated_frames = d.encapsulated;
+    s.reassembled_datagrams = d.reassembled;
     s.elapsed_secs = started.elapsed().as_secs_f64();
-    if d.unsupported > 0 {
-        let msg = format!("{} frames of unsupported link types were not inspected", d.unsupported);
-        rep.errors.push(error(&capture, None, msg));
-    }
+    s.not_inspected = NotInspected {
+        unsupported_link_frames: d.unsupported,
+        fragments_incomplete: d.ip_fragments.saturating_sub(decoder.defrag.stats.fragments_used),
+        truncated_frames: d.truncated,
+        malformed_frames: d.malformed + d.too_deep,
+        other_protocol_frames: d.not_ip + d.other_ip,
+        tls_streams: sink.tls_streams,
+        tls_bytes: sink.tls_bytes,
+        response_bytes: sink.response_bytes,
+        other_tcp_bytes: sink.other_bytes,
+        udp_bytes,
+        gaps: flows.stats.gaps,
+        gap_bytes: flows.stats.gap_bytes,
+    };
     rep
 }

@@ -266,3 +266,80 @@ pub fn pseudo_random(seed: u64, n: usize) -> Vec<u8> {
 }
 
 pub mod wiko;
+
+/// A raw IPv4 header around `payload` (checksum left zero: readers of
+/// captures do not check it).
+pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, frag_offset: usize, more: bool, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&id.to_be_bytes());
+    let flags_off = ((frag_offset / 8) as u16) | if more { 0x2000 } else { 0 };
+    h.extend_from_slice(&flags_off.to_be_bytes());
+    h.extend_from_slice(&[64, proto, 0, 0]);
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    h.extend_from_slice(payload);
+    h
+}
+
+/// A UDP datagram (checksum zero) inside IPv4.
+pub fn ipv4_udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    ipv4(src, dst, 17, 0, 0, false, &u)
+}
+
+/// The ways a device's packets get wrapped on the way to a capture point.
+#[derive(Clone, Copy, Debug)]
+pub enum Wrap {
+    Gre,
+    Vxlan,
+    GtpU,
+    IpInIp,
+    /// IPv4 fragments, last fragment first.
+    Fragments,
+}
+
+impl Wrap {
+    /// Wraps one IP packet; may give several packets (fragments).
+    pub fn apply(self, ip: &[u8], id: u16) -> Vec<Vec<u8>> {
+        let (a, b) = ([192, 0, 2, 1], [192, 0, 2, 2]);
+        match self {
+            Wrap::Gre => {
+                let mut g = vec![0, 0, 0x08, 0x00];
+                g.extend_from_slice(ip);
+                vec![ipv4(a, b, 47, id, 0, false, &g)]
+            }
+            Wrap::Vxlan => {
+                let mut v = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
+                v.extend_from_slice(&Link::Ethernet.frame(ip));
+                vec![ipv4_udp(a, b, 50_000, 4789, &v)]
+            }
+            Wrap::GtpU => {
+                let mut g = vec![0x30, 0xff];
+                g.extend_from_slice(&(ip.len() as u16).to_be_bytes());
+                g.extend_from_slice(&[0, 0, 0x12, 0x34]);
+                g.extend_from_slice(ip);
+                vec![ipv4_udp(a, b, 2152, 2152, &g)]
+            }
+            Wrap::IpInIp => vec![ipv4(a, b, 4, id, 0, false, ip)],
+            Wrap::Fragments => {
+                let hl = usize::from(ip[0] & 0x0f) * 4;
+                let (src, dst) = ([ip[12], ip[13], ip[14], ip[15]], [ip[16], ip[17], ip[18], ip[19]]);
+                let body = &ip[hl..];
+                if body.len() <= 64 {
+                    return vec![ip.to_vec()];
+                }
+                let cut = 48;
+                vec![
+                    ipv4(src, dst, ip[9], id, cut, false, &body[cut..]),
+                    ipv4(src, dst, ip[9], id, 0, true, &body[..cut]),
+                ]
+            }
+        }
+    }
+}
