@@ -14,6 +14,7 @@ pub mod dns;
 pub mod extract;
 pub mod finding;
 pub mod flow;
+pub mod harness;
 pub mod http;
 pub mod report;
 pub mod scan;

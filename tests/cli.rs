@@ -543,3 +543,59 @@ fn same_findings_through_tunnels_and_fragments() {
         assert_eq!(cap["not_inspected"]["fragments_incomplete"], 0, "{wrap:?}");
     }
 }
+
+/// Crash reproducers found by fuzzing (tests/fuzz-regressions/<target>)
+/// and the fixtures go through the fuzz harnesses without a panic.
+#[test]
+fn fuzz_reproducers_stay_fixed() {
+    let base = root().join("tests/fuzz-regressions");
+    let mut ran = 0;
+    for (target, harness) in [
+        ("capture", teleaudit::harness::capture as fn(&[u8])),
+        ("packets", teleaudit::harness::packets),
+        ("http", teleaudit::harness::http),
+    ] {
+        let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(base.join(target))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name() != ".gitkeep")
+            .map(|e| std::fs::read(e.path()).unwrap())
+            .collect();
+        inputs.push(std::fs::read(root().join(FIXTURE)).unwrap());
+        for input in inputs {
+            harness(&input);
+            ran += 1;
+        }
+    }
+    assert!(ran >= 3);
+}
+
+/// A limit is a named option, and hitting it is said, not silent.
+#[test]
+fn body_limit_is_configurable_and_reported() {
+    let body = format!("pad={}&imei={}", "x".repeat(3000), wiko::IMEI1);
+    let req = format!(
+        "POST /u HTTP/1.1\r\nHost: l.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut net = Net::default();
+    net.http(
+        support::ts(1_600_000_000, 0),
+        "192.168.1.5:50000",
+        "192.0.2.9:80",
+        req.as_bytes(),
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        9,
+    );
+    let dir = tmpdir("limit");
+    let p = write(&dir, "big.pcap", &support::pcap(&net, Link::Ethernet, false, false));
+    let p = p.to_str().unwrap();
+    let found = |args: &[&str]| of_type(&jsonl(&run(args)), "finding").iter().any(|f| f["kind"] == "imei");
+    assert!(found(&["scan", "--format", "jsonl", p]));
+    assert!(!found(&["scan", "--format", "jsonl", "--max-body", "1000", p]));
+    let lines = jsonl(&run(&["requests", "--format", "jsonl", "--max-body", "1000", p]));
+    let notes = of_type(&lines, "request")[0]["notes"].to_string();
+    assert!(notes.contains("1000-byte inspection limit"), "{notes}");
+    assert_eq!(of_type(&lines, "capture")[0]["requests_with_notes"], 1);
+}

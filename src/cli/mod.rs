@@ -58,6 +58,39 @@ enum FailOn {
     Never,
 }
 
+/// Named limits a user may change (DESIGN: every limit named and
+/// configurable; hitting one is counted in the capture record).
+#[derive(Args, Debug)]
+struct LimitArgs {
+    /// Body bytes inspected per request.
+    #[arg(long, value_name = "BYTES", default_value_t = HttpLimits::default().max_body)]
+    max_body: usize,
+    /// Live TCP connections; beyond it the longest idle are evicted.
+    #[arg(long, value_name = "N", default_value_t = FlowLimits::default().max_flows)]
+    max_flows: usize,
+    /// Seconds of capture time after which an idle connection is evicted.
+    #[arg(long, value_name = "SECS", default_value_t = FlowLimits::default().idle_timeout_secs)]
+    idle_timeout: i64,
+    /// Out-of-order bytes held per TCP direction before a gap is declared.
+    #[arg(long, value_name = "BYTES", default_value_t = FlowLimits::default().early_per_direction)]
+    max_reorder: usize,
+}
+
+impl LimitArgs {
+    fn flow(&self) -> FlowLimits {
+        FlowLimits {
+            early_per_direction: self.max_reorder,
+            max_flows: self.max_flows.max(1),
+            idle_timeout_secs: self.idle_timeout.max(1),
+            ..FlowLimits::default()
+        }
+    }
+
+    fn http(&self) -> HttpLimits {
+        HttpLimits { max_body: self.max_body, ..HttpLimits::default() }
+    }
+}
+
 #[derive(Args, Debug)]
 struct ScanArgs {
     /// Capture files or directories (recursive); `-` reads stdin.
@@ -87,6 +120,8 @@ struct ScanArgs {
     /// Files scanned in parallel (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Args, Debug)]
@@ -100,6 +135,8 @@ struct RequestsArgs {
     output: Option<PathBuf>,
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -213,8 +250,8 @@ fn scan(a: ScanArgs) -> ExitCode {
     };
     let cfg = ScanConfig {
         engine: Engine::new(rules, profile.as_ref()),
-        flow_limits: FlowLimits::default(),
-        http_limits: HttpLimits::default(),
+        flow_limits: a.limits.flow(),
+        http_limits: a.limits.http(),
         mode: Mode::Scan,
     };
     let opts = ReportOptions { show_values: a.show_values };
@@ -241,8 +278,8 @@ fn scan(a: ScanArgs) -> ExitCode {
 fn requests(a: RequestsArgs) -> ExitCode {
     let cfg = ScanConfig {
         engine: Engine::new(RuleSet::default(), None),
-        flow_limits: FlowLimits::default(),
-        http_limits: HttpLimits::default(),
+        flow_limits: a.limits.flow(),
+        http_limits: a.limits.http(),
         mode: Mode::Requests,
     };
     match report(&a.paths, &cfg, a.format, &a.output, ReportOptions::default(), a.jobs) {

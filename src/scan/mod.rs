@@ -262,14 +262,27 @@ fn error(capture: &str, frame: Option<u64>, message: String) -> ErrorRecord {
 
 /// Scans one capture end to end.
 pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
+    scan_opened(&input.display, CaptureReader::open_path(&input.path), cfg)
+}
+
+/// Scans a capture from any reader (tests, fuzzing, other front ends).
+pub fn scan_reader(display: &str, src: Box<dyn std::io::Read + Send>, cfg: &ScanConfig) -> FileReport {
+    scan_opened(display, CaptureReader::open(src), cfg)
+}
+
+fn scan_opened(
+    display: &str,
+    opened: Result<CaptureReader, crate::capture::CaptureError>,
+    cfg: &ScanConfig,
+) -> FileReport {
     let started = Instant::now();
     let mut reqs = Requests {
         cfg,
-        rep: FileReport { capture: input.display.clone(), ..FileReport::default() },
+        rep: FileReport { capture: display.to_string(), ..FileReport::default() },
         hosts: BTreeMap::new(),
     };
-    let capture = input.display.clone();
-    let mut reader = match CaptureReader::open_path(&input.path) {
+    let capture = display.to_string();
+    let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {
             reqs.rep.errors.push(error(&capture, None, e.to_string()));
