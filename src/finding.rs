@@ -203,6 +203,12 @@ pub struct FileStats {
     pub encapsulated_frames: u64,
     /// IP datagrams rebuilt from fragments.
     pub reassembled_datagrams: u64,
+    /// TCP bytes seen twice, and overlaps whose copies disagreed (IP
+    /// fragments and TCP segments; the first copy is kept).
+    pub retransmitted_bytes: u64,
+    pub overlap_conflicts: u64,
+    /// Connections evicted before they ended (idle, or table full).
+    pub flows_evicted: u64,
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,

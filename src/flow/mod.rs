@@ -52,6 +52,8 @@ pub struct FlowStats {
     pub gaps: u64,
     pub gap_bytes: u64,
     pub retransmitted_bytes: u64,
+    /// Overlapping segments whose bytes disagreed (first copy kept).
+    pub overlap_conflicts: u64,
     pub evicted_idle: u64,
     pub evicted_full: u64,
     pub early_total_limit_hits: u64,
@@ -272,6 +274,7 @@ impl<S: Default> FlowTable<S> {
             self.stats.gaps += hs.gaps;
             self.stats.gap_bytes += hs.gap_bytes;
             self.stats.retransmitted_bytes += hs.retransmitted;
+            self.stats.overlap_conflicts += hs.conflicts;
         }
         h.close(flow.state, flow.ignored_bytes);
     }

@@ -65,6 +65,10 @@ pub struct HalfStream {
     pub gaps: u64,
     pub gap_bytes: u64,
     pub retransmitted: u64,
+    /// Early segments that overlapped a held one with different bytes
+    /// (the held copy is kept). Overlaps with bytes already handed on are
+    /// not compared: they are no longer held.
+    pub conflicts: u64,
 }
 
 impl HalfStream {
@@ -106,12 +110,19 @@ impl HalfStream {
             self.drain(out);
         } else if !data.is_empty() {
             let at = self.offset + delta as u64;
+            let common = self.early.get(&at).map_or(0, |e| e.data.len().min(data.len()));
+            if common > 0 && self.early.get(&at).is_some_and(|e| e.data[..common] != data[..common]) {
+                self.conflicts += 1;
+            }
             match self.early.get(&at) {
                 Some(e) if e.data.len() >= data.len() => self.retransmitted += data.len() as u64,
                 old => {
-                    let old_len = old.map_or(0, |e| e.data.len());
-                    self.early_bytes = self.early_bytes - old_len + data.len();
-                    self.early.insert(at, Early { data: data.to_vec(), frame: chunk.frame, ts: chunk.ts });
+                    // First copy wins: a longer copy only adds its tail.
+                    let mut kept = old.map_or_else(Vec::new, |e| e.data.clone());
+                    let old_len = kept.len();
+                    kept.extend_from_slice(&data[old_len..]);
+                    self.early_bytes = self.early_bytes - old_len + kept.len();
+                    self.early.insert(at, Early { data: kept, frame: chunk.frame, ts: chunk.ts });
                 }
             }
             if self.early_bytes > early_limit {
@@ -230,6 +241,24 @@ mod tests {
         let (b, g) = run(&[(4, b"/ HT"), (0, b"GET "), (0, b"GET / "), (8, b"TP/1.1"), (8, b"TP")], 1 << 20);
         assert_eq!(b, b"GET / HTTP/1.1");
         assert!(g.is_empty());
+    }
+
+    #[test]
+    fn first_copy_wins_and_conflicts_are_counted() {
+        let mut h = HalfStream::default();
+        h.syn(Seq(99));
+        let mut bytes = Vec::new();
+        let mut out = |p: Piece<'_>| {
+            if let Piece::Data(c) = p {
+                bytes.extend_from_slice(c.data)
+            }
+        };
+        let c = |d: &'static [u8]| Chunk { data: d, frame: 1, ts: Timestamp::default() };
+        h.segment(Seq(104), c(b"FGH"), 1 << 20, &mut out);
+        h.segment(Seq(104), c(b"XGHIJ"), 1 << 20, &mut out);
+        h.segment(Seq(100), c(b"ABCD"), 1 << 20, &mut out);
+        assert_eq!(bytes, b"ABCDFGHIJ");
+        assert_eq!(h.conflicts, 1);
     }
 
     #[test]

@@ -365,6 +365,9 @@ fn scan_opened(
     s.link_types = d.by_link.iter().map(|(l, n)| (link_name(*l), *n)).collect();
     s.encapsulated_frames = d.encapsulated;
     s.reassembled_datagrams = d.reassembled;
+    s.retransmitted_bytes = flows.stats.retransmitted_bytes;
+    s.overlap_conflicts = flows.stats.overlap_conflicts + decoder.defrag.stats.conflicts;
+    s.flows_evicted = flows.stats.evicted_idle + flows.stats.evicted_full;
     s.elapsed_secs = started.elapsed().as_secs_f64();
     s.not_inspected = NotInspected {
         unsupported_link_frames: d.unsupported,
