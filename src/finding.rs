@@ -28,6 +28,17 @@ impl Severity {
     }
 }
 
+impl Severity {
+    /// One step lower (low stays low): for identifiers seen outside HTTP,
+    /// where the context that makes a finding certain is thinner.
+    pub fn lower(self) -> Severity {
+        match self {
+            Severity::High => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -91,11 +102,12 @@ pub struct Finding {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub host: Option<String>,
-    pub method: String,
-    /// The request target as sent.
-    pub uri: String,
+    /// Request method and target as sent; `None` for a finding in a
+    /// non-HTTP stream.
+    pub method: Option<String>,
+    pub uri: Option<String>,
     /// The target with every identifier of the request masked.
-    pub uri_masked: String,
+    pub uri_masked: Option<String>,
 }
 
 /// Longest value shown with its middle starred; longer values show their

@@ -599,3 +599,32 @@ fn body_limit_is_configurable_and_reported() {
     assert!(notes.contains("1000-byte inspection limit"), "{notes}");
     assert_eq!(of_type(&lines, "capture")[0]["requests_with_notes"], 1);
 }
+
+/// A real iPhone on an LTE/IMS test network (corpus-extra, seen at GTP-U
+/// on Linux SLL): its clear SIP carries the IMSI (Request-URI, matching
+/// the realm's MCC/MNC), the IMEI (RFC 7254 URN in +sip.instance) and the
+/// cell id (P-Access-Network-Info). Found as `stream` findings, one
+/// severity lower than in HTTP.
+#[test]
+fn iphone_ims_sip_identifiers_in_gtp() {
+    let Some(dir) = conformance::corpus_dir() else { return };
+    let cap = dir.join("../corpus-extra/arkime/gtp-iphone.pcap");
+    if !cap.exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but {} is missing", cap.display());
+        return;
+    }
+    let out = run(&["scan", "--format", "jsonl", "--show-values", cap.to_str().unwrap()]);
+    let lines = jsonl(&out);
+    let f = of_type(&lines, "finding");
+    let has = |kind: &str, value: &str| {
+        f.iter().any(|x| x["kind"] == kind && x["value"] == value && x["location"] == "stream")
+    };
+    assert!(has("imsi", "310410010001002"), "{f:?}");
+    assert!(has("imei", "35442706-323347-9"));
+    assert!(has("cell_location", "31041000011a2d001"));
+    assert!(f.iter().all(|x| x["severity"] == "medium" && x["method"].is_null()));
+    // The IMSI is Luhn-valid with a phone-like prefix: it must not be
+    // reported as an IMEI.
+    assert!(!has("imei", "310410010001002"));
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -62,7 +62,7 @@ impl Key {
 pub fn detectors_for(key: &str) -> u32 {
     static MAP: LazyLock<HashMap<&'static str, u32>> = LazyLock::new(|| {
         let mut m: HashMap<&'static str, u32> = HashMap::new();
-        let lists: [(&[&str], Detector); 15] = [
+        let lists: [(&[&str], Detector); 16] = [
             (IMEI, Detector::Imei),
             (IMSI, Detector::Imsi),
             (ICCID, Detector::Iccid),
@@ -75,6 +75,7 @@ pub fn detectors_for(key: &str) -> u32 {
             (OS_VERSION, Detector::OsVersion),
             (CELL_ID, Detector::CellLocation),
             (CELL_AREA, Detector::CellLocation),
+            (CELL_GLOBAL, Detector::CellLocation),
             (LATITUDE, Detector::GeoLocation),
             (LONGITUDE, Detector::GeoLocation),
             (LAT_LON_PAIR, Detector::GeoLocation),
@@ -135,6 +136,10 @@ pub const OS_VERSION: &[&str] = &[
 /// Cell location parts: a cell id key plus at least one area key.
 pub const CELL_ID: &[&str] = &["cid", "ci", "cellid", "eci", "ecgi", "nci", "bid", "basestationid"];
 pub const CELL_AREA: &[&str] = &["lac", "tac", "mcc", "mnc", "sid", "nid", "psc", "pci"];
+/// Cell identities that hold the network and area themselves (3GPP TS
+/// 24.229 P-Access-Network-Info; ECGI, NCGI): one suffices.
+pub const CELL_GLOBAL: &[&str] =
+    &["utrancellid3gpp", "eutrancellid3gpp", "nrcellid3gpp", "cgi3gpp", "ecgi", "ncgi", "cellglobalid"];
 
 pub const LATITUDE: &[&str] = &["lat", "latitude", "gpslat"];
 pub const LONGITUDE: &[&str] = &["lon", "lng", "long", "longitude", "gpslon", "gpslng"];

@@ -346,6 +346,54 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest) {
     push_nested(out, Field { location: Location::Body, name: None, value: text.into_owned(), encoding: base }, 0);
 }
 
+/// Fields of a non-HTTP text payload (SIP, line protocols): every line
+/// as a nameless field, `Name: value` lines as named fields, and their
+/// `;`/`,`-separated `key=value` parameters (`utran-cell-id-3gpp=...`,
+/// `+sip.instance="<urn:gsma:imei:...>"`) as fields of their own.
+pub fn stream_fields(data: &[u8]) -> Extracted {
+    let mut out = Extracted::default();
+    let text = String::from_utf8_lossy(data);
+    let field = |name: Option<String>, value: &str| Field {
+        location: Location::Stream,
+        name,
+        value: value.to_string(),
+        encoding: Chain::default(),
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let header = line.split_once(':').filter(|(n, _)| {
+            !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+        match header {
+            Some((name, value)) => {
+                // Parameters first: the most specific field of a value
+                // comes first, and the scanner keeps the first report.
+                for part in value.split([';', ',']) {
+                    if let Some((k, v)) = part.split_once('=') {
+                        let k = k.trim().trim_start_matches('+');
+                        let v = v.trim().trim_matches('"').trim_matches(['<', '>']);
+                        if !k.is_empty() && !out.push(field(Some(format!("{name}:{k}")), v)) {
+                            return out;
+                        }
+                    }
+                }
+                if !out.push(field(Some(name.to_string()), value.trim())) {
+                    return out;
+                }
+            }
+            None => {
+                if !out.push(field(None, line)) {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +456,19 @@ mod tests {
         let f = find(&x, "data:$.device.imei");
         assert_eq!(f.value, "356938035643809");
         assert_eq!(f.encoding.as_slice(), ["url", "base64", "json"]);
+    }
+
+    #[test]
+    fn sip_lines_and_parameters() {
+        let sip = b"REGISTER sip:310410010001002@ims.mnc410.mcc310.3gppnetwork.org SIP/2.0\r\n\
+Contact: <sip:[fd00::1]:5060>;+sip.instance=\"<urn:gsma:imei:35442706-323347-9>\"\r\n\
+P-Access-Network-Info: 3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=31041000011a2d001\r\n";
+        let x = stream_fields(sip);
+        assert_eq!(x.fields[0].name, None, "the request line");
+        assert!(x.fields[0].value.starts_with("REGISTER sip:3104"));
+        assert_eq!(find(&x, "Contact:sip.instance").value, "urn:gsma:imei:35442706-323347-9");
+        assert_eq!(find(&x, "P-Access-Network-Info:utran-cell-id-3gpp").value, "31041000011a2d001");
+        assert!(x.fields.iter().all(|f| f.location == Location::Stream));
     }
 
     #[test]

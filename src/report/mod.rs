@@ -67,6 +67,6 @@ pub fn shown(o: ReportOptions, v: &str) -> String {
     if o.show_values { v.to_string() } else { crate::finding::mask(v) }
 }
 
-pub fn shown_uri(o: ReportOptions, f: &Finding) -> &str {
-    if o.show_values { &f.uri } else { &f.uri_masked }
+pub fn shown_uri(o: ReportOptions, f: &Finding) -> Option<&str> {
+    if o.show_values { f.uri.as_deref() } else { f.uri_masked.as_deref() }
 }

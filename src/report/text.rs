@@ -77,17 +77,26 @@ impl<W: Write> TextReporter<W> {
             let h = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
             by_host.entry(h).or_default().push(f);
         }
-        let requests_with: std::collections::HashSet<(u64, String)> =
-            r.findings.iter().map(|f| (f.frame, f.src.to_string())).collect();
-        writeln!(
-            o,
-            "{}: {} findings in {} of {} requests to {} hosts",
-            r.capture,
-            r.findings.len(),
-            requests_with.len(),
-            r.stats.requests,
-            r.hosts.len()
-        )?;
+        let with = |http: bool| {
+            r.findings
+                .iter()
+                .filter(|f| f.method.is_some() == http)
+                .map(|f| (f.frame, f.src))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        let streams = with(false);
+        write!(o, "{}: {} findings", r.capture, r.findings.len())?;
+        if r.stats.requests > 0 {
+            write!(o, " in {} of {} requests to {} hosts", with(true), r.stats.requests, r.hosts.len())?;
+            if streams > 0 {
+                write!(o, ", and")?;
+            }
+        }
+        if streams > 0 {
+            write!(o, " in {streams} non-HTTP payloads")?;
+        }
+        writeln!(o)?;
         if let Some(line) = not_inspected_line(r) {
             writeln!(o, "  not inspected: {line}")?;
         }
@@ -130,8 +139,8 @@ impl<W: Write> TextReporter<W> {
                         f.time.rfc3339(),
                         f.src,
                         f.dst,
-                        f.method,
-                        shown_uri(self.opts, f)
+                        f.method.as_deref().unwrap_or("stream"),
+                        shown_uri(self.opts, f).unwrap_or("(not HTTP)")
                     )?;
                     last_request = Some(request);
                 }

@@ -1,14 +1,53 @@
 //! The application layer the flow table drives: each direction of a
 //! connection gets a request parser on its first bytes; directions that
-//! are not requests (TLS, responses) are dropped by the flow layer.
+//! are not requests are dropped by the flow layer, except streams that are
+//! neither TLS nor HTTP: their first [`STREAM_SCAN_MAX`] bytes are kept
+//! as a [`StreamPayload`] when they look like text (SIP, custom telemetry
+//! protocols), to be scanned with the same detectors.
 
+use crate::capture::Timestamp;
 use crate::flow::{Chunk, Ends, Interest, StreamHandler};
 use crate::http::{HttpLimits, HttpRequest, NotRequests, RequestStream};
+
+/// Bytes of a non-HTTP, non-TLS direction kept for scanning.
+pub const STREAM_SCAN_MAX: usize = 64 << 10;
+/// Share of printable bytes (in the first [`TEXT_SNIFF`]) for a payload to
+/// count as text worth scanning.
+const MIN_TEXT_RATIO: f32 = 0.85;
+const TEXT_SNIFF: usize = 256;
+
+/// Payload of a non-HTTP stream or datagram, for detection.
+#[derive(Debug)]
+pub struct StreamPayload {
+    pub src: std::net::SocketAddr,
+    pub dst: std::net::SocketAddr,
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub data: Vec<u8>,
+}
+
+/// Does `b` start like text (printable ASCII, UTF-8, line ends)?
+pub fn looks_text(b: &[u8]) -> bool {
+    let head = &b[..b.len().min(TEXT_SNIFF)];
+    if head.is_empty() {
+        return false;
+    }
+    let ok = head.iter().filter(|c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..)).count();
+    ok as f32 >= head.len() as f32 * MIN_TEXT_RATIO
+}
+
+/// One direction's state.
+struct Dir {
+    ends: Ends,
+    rs: RequestStream,
+    /// Bytes kept of a non-HTTP text stream.
+    other: Option<StreamPayload>,
+}
 
 /// Per-connection state: a parser per direction, created on first data.
 #[derive(Default)]
 pub struct Conn {
-    dirs: [Option<(Ends, RequestStream)>; 2],
+    dirs: [Option<Dir>; 2],
 }
 
 /// Collects finished requests in `out`.
@@ -21,11 +60,51 @@ pub struct HttpSink {
     pub tls_bytes: u64,
     pub response_bytes: u64,
     pub other_bytes: u64,
+    /// Non-HTTP text streams to scan.
+    pub streams: Vec<StreamPayload>,
 }
 
 impl HttpSink {
     pub fn new(limits: HttpLimits) -> Self {
-        HttpSink { limits, out: Vec::new(), tls_streams: 0, tls_bytes: 0, response_bytes: 0, other_bytes: 0 }
+        HttpSink {
+            limits,
+            out: Vec::new(),
+            tls_streams: 0,
+            tls_bytes: 0,
+            response_bytes: 0,
+            other_bytes: 0,
+            streams: Vec::new(),
+        }
+    }
+}
+
+impl HttpSink {
+    /// Keeps bytes of a non-HTTP direction while it looks like text and
+    /// is under the cap; says whether to go on.
+    fn keep_other(&mut self, dir: &mut Dir, chunk: Chunk<'_>) -> Interest {
+        let p = dir.other.get_or_insert_with(|| StreamPayload {
+            src: dir.ends.src,
+            dst: dir.ends.dst,
+            frame: chunk.frame,
+            ts: chunk.ts,
+            data: Vec::new(),
+        });
+        if p.data.is_empty() && !looks_text(chunk.data) {
+            dir.other = None;
+            self.other_bytes += chunk.data.len() as u64;
+            return Interest::Ignore;
+        }
+        let room = STREAM_SCAN_MAX - p.data.len();
+        let take = room.min(chunk.data.len());
+        p.data.extend_from_slice(&chunk.data[..take]);
+        self.other_bytes += (chunk.data.len() - take) as u64;
+        if p.data.len() >= STREAM_SCAN_MAX {
+            if let Some(p) = dir.other.take() {
+                self.streams.push(p);
+            }
+            return Interest::Ignore;
+        }
+        Interest::Inspect
     }
 }
 
@@ -33,37 +112,47 @@ impl StreamHandler for HttpSink {
     type State = Conn;
 
     fn data(&mut self, st: &mut Conn, dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest {
-        let (_, rs) = st.dirs[dir].get_or_insert_with(|| (ends, RequestStream::new(self.limits)));
-        let interest = rs.feed(ends.src, ends.dst, chunk, &mut self.out);
+        let d = st.dirs[dir].get_or_insert_with(|| Dir { ends, rs: RequestStream::new(self.limits), other: None });
+        if d.rs.ignored() == Some(NotRequests::Other) {
+            return self.keep_other(d, chunk);
+        }
+        let interest = d.rs.feed(ends.src, ends.dst, chunk, &mut self.out);
         if interest == Interest::Ignore {
             // The chunk that revealed the direction is not inspected either.
             let n = chunk.data.len() as u64;
-            match rs.ignored() {
+            match d.rs.ignored() {
                 Some(NotRequests::Tls) => {
                     self.tls_streams += 1;
                     self.tls_bytes += n;
                 }
                 Some(NotRequests::HttpResponses) => self.response_bytes += n,
-                _ => self.other_bytes += n,
+                _ => return self.keep_other(d, chunk),
             }
         }
         interest
     }
 
     fn gap(&mut self, st: &mut Conn, dir: usize, ends: Ends, len: u64) {
-        if let Some((_, rs)) = st.dirs[dir].as_mut() {
-            rs.gap(ends.src, ends.dst, len, &mut self.out);
+        if let Some(d) = st.dirs[dir].as_mut() {
+            match d.other.as_mut() {
+                // Never join text across a gap: a line break stands for it.
+                Some(p) => p.data.push(b'\n'),
+                None => d.rs.gap(ends.src, ends.dst, len, &mut self.out),
+            }
         }
     }
 
     fn close(&mut self, st: Conn, ignored: [u64; 2]) {
-        for (d, dir) in st.dirs.into_iter().enumerate() {
-            let Some((ends, mut rs)) = dir else { continue };
-            match rs.ignored() {
-                Some(NotRequests::Tls) => self.tls_bytes += ignored[d],
-                Some(NotRequests::HttpResponses) => self.response_bytes += ignored[d],
-                Some(NotRequests::Other) => self.other_bytes += ignored[d],
-                None => rs.close(ends.src, ends.dst, &mut self.out),
+        for (i, dir) in st.dirs.into_iter().enumerate() {
+            let Some(mut d) = dir else { continue };
+            if let Some(p) = d.other.take() {
+                self.streams.push(p);
+            }
+            match d.rs.ignored() {
+                Some(NotRequests::Tls) => self.tls_bytes += ignored[i],
+                Some(NotRequests::HttpResponses) => self.response_bytes += ignored[i],
+                Some(NotRequests::Other) => self.other_bytes += ignored[i],
+                None => d.rs.close(d.ends.src, d.ends.dst, &mut self.out),
             }
         }
     }

@@ -24,7 +24,7 @@ use crate::extract;
 use crate::finding::{ErrorRecord, FileReport, Finding, HostActivity, Location, NotInspected, RequestRecord, mask_all};
 use crate::flow::{FlowLimits, FlowTable};
 use crate::http::{HttpLimits, HttpRequest};
-use http_sink::HttpSink;
+use http_sink::{HttpSink, StreamPayload};
 
 /// What to produce for each capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub struct Input {
     pub path: PathBuf,
     pub display: String,
 }
+
+/// Bytes of one text UDP datagram scanned.
+const UDP_SCAN_MAX: usize = 8 << 10;
 
 /// DNS ports whose answers name hosts (DNS, mDNS, LLMNR).
 const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
@@ -193,11 +196,40 @@ impl Requests<'_> {
         }
         let uri = req.uri();
         let uri_masked = mask_uri(&uri, &raws);
+        let at = Where { frame: req.frame, ts: req.ts, src: req.src, dst: req.dst, host };
+        self.push_findings(raws, &at, Some((&req.head.method, &uri, &uri_masked)), false);
+    }
+
+    /// Scans the payload of a non-HTTP stream or datagram: same
+    /// detectors, findings one severity lower (location `stream`).
+    fn stream(&mut self, p: StreamPayload, names: &Names) {
+        if self.cfg.mode != Mode::Scan {
+            return;
+        }
+        let fields = extract::stream_fields(&p.data);
+        let host = names.get(&p.dst.ip()).map(str::to_string);
+        let ctx = RequestCtx { method: "", host: host.as_deref(), path: "", dst_port: p.dst.port() };
+        let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        // A value repeated across the lines of one payload (SIP repeats
+        // identities in several headers) is one finding: the first.
+        let mut seen = std::collections::HashSet::new();
+        raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        let at = Where { frame: p.frame, ts: p.ts, src: p.src, dst: p.dst, host };
+        self.push_findings(raws, &at, None, true);
+    }
+
+    fn push_findings(
+        &mut self,
+        raws: Vec<crate::detect::RawFinding>,
+        at: &Where,
+        request: Option<(&str, &str, &str)>,
+        lower: bool,
+    ) {
         for r in raws {
             let rule = &self.cfg.engine.rules.rules[r.rule];
             self.rep.findings.push(Finding {
                 rule: rule.id.clone(),
-                severity: rule.severity,
+                severity: if lower { rule.severity.lower() } else { rule.severity },
                 title: r.title,
                 kind: r.kind,
                 value: r.value,
@@ -206,17 +238,26 @@ impl Requests<'_> {
                 location: r.location,
                 field: r.field,
                 capture: self.rep.capture.clone(),
-                frame: req.frame,
-                time: req.ts,
-                src: req.src,
-                dst: req.dst,
-                host: host.clone(),
-                method: req.head.method.clone(),
-                uri: uri.clone(),
-                uri_masked: uri_masked.clone(),
+                frame: at.frame,
+                time: at.ts,
+                src: at.src,
+                dst: at.dst,
+                host: at.host.clone(),
+                method: request.map(|(m, _, _)| m.to_string()),
+                uri: request.map(|(_, u, _)| u.to_string()),
+                uri_masked: request.map(|(_, _, u)| u.to_string()),
             });
         }
     }
+}
+
+/// Where a request or stream was seen.
+struct Where {
+    frame: u64,
+    ts: crate::capture::Timestamp,
+    src: SocketAddr,
+    dst: SocketAddr,
+    host: Option<String>,
 }
 
 /// Masks in the target every value found, and the raw (encoded) value of
@@ -314,9 +355,21 @@ fn scan_opened(
                     flows.segment(src, dst, &seg, frame.number, frame.ts, &mut sink);
                 }
                 Transport::Udp(u) => {
-                    udp_bytes += u.payload.len() as u64;
                     if DNS_PORTS.contains(&u.src_port) {
                         names.learn(u.payload);
+                        udp_bytes += u.payload.len() as u64;
+                    } else if http_sink::looks_text(u.payload) {
+                        let keep = u.payload.len().min(UDP_SCAN_MAX);
+                        udp_bytes += (u.payload.len() - keep) as u64;
+                        sink.streams.push(StreamPayload {
+                            src: SocketAddr::new(p.src, u.src_port),
+                            dst: SocketAddr::new(p.dst, u.dst_port),
+                            frame: frame.number,
+                            ts: frame.ts,
+                            data: u.payload[..keep].to_vec(),
+                        });
+                    } else {
+                        udp_bytes += u.payload.len() as u64;
                     }
                 }
             },
@@ -337,6 +390,9 @@ fn scan_opened(
         for req in sink.out.drain(..) {
             reqs.take(req, &names);
         }
+        for p in sink.streams.drain(..) {
+            reqs.stream(p, &names);
+        }
     }
     for n in reader.take_notes() {
         reqs.rep.errors.push(error(&capture, None, format!("offset {}: {}", n.offset, n.message)));
@@ -344,6 +400,9 @@ fn scan_opened(
     flows.finish_all(&mut sink);
     for req in sink.out.drain(..) {
         reqs.take(req, &names);
+    }
+    for p in sink.streams.drain(..) {
+        reqs.stream(p, &names);
     }
     let Requests { mut rep, hosts, .. } = reqs;
     rep.findings.sort_by_key(|f| f.frame);

@@ -27,6 +27,12 @@ fn numeric(v: &str) -> bool {
 /// Returns the hits with the index of the field carrying the cell id.
 pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     let mut out = Vec::new();
+    for p in parts.iter().filter(|p| keys::is(keys::CELL_GLOBAL, p.key)) {
+        let v = p.value.trim();
+        if v.len() >= 9 && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.push((Hit::new("cell_location", v), p.index));
+        }
+    }
     // Only cell keys matter: most requests have none, and then this is
     // one pass over the keys.
     let cellish: Vec<&Part<'_>> = parts
@@ -67,5 +73,7 @@ mod tests {
         let hits = detect(&parts);
         assert_eq!(hits, vec![(Hit::new("cell_location", "mcc=208,mnc=10,lac=1234,cid=5678"), 3)]);
         assert!(detect(&[p("q", "cid", "12", 0), p("q", "page", "3", 1)]).is_empty());
+        let pani = detect(&[p("h", "utrancellid3gpp", "31041000011a2d001", 4)]);
+        assert_eq!(pani, vec![(Hit::new("cell_location", "31041000011a2d001"), 4)]);
     }
 }

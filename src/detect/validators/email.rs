@@ -17,14 +17,24 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 const NOT_DOMAINS: &[&str] = &["png", "jpg", "jpeg", "gif", "webp", "svg", "js", "css"];
+/// Top-level labels of private networks: `user@host.lan` names a login,
+/// not a mailbox.
+const PRIVATE_TLDS: &[&str] = &["lan", "local", "localdomain", "internal", "home", "corp", "intranet"];
+/// IMS and EAP identities (`<imsi>@ims.mnc..mcc...3gppnetwork.org`) look
+/// like addresses; the IMSI detector reports their user part.
+const IDENTITY_DOMAINS: &[&str] = &["3gppnetwork.org"];
 
 pub fn detect(_key: &str, value: &str, out: &mut Vec<Hit>) {
     if !value.contains('@') {
         return;
     }
     for m in EMAIL.find_iter(value) {
-        let tld = m.as_str().rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-        if !NOT_DOMAINS.contains(&tld.as_str()) {
+        let lower = m.as_str().to_ascii_lowercase();
+        let tld = lower.rsplit('.').next().unwrap_or("");
+        if !NOT_DOMAINS.contains(&tld)
+            && !PRIVATE_TLDS.contains(&tld)
+            && !IDENTITY_DOMAINS.iter().any(|d| lower.ends_with(d))
+        {
             out.push(Hit::new("email", m.as_str()));
         }
     }
@@ -37,7 +47,8 @@ mod tests {
     #[test]
     fn finds_addresses_not_assets() {
         let mut o = Vec::new();
-        detect("", "to=tester@example.org&icon=logo@2x.png&v=pkg@1.2.3", &mut o);
+        detect("", "to=tester@example.org&icon=logo@2x.png&v=pkg@1.2.3&u=263734@imstest.lan", &mut o);
+        detect("", "sip:310410010001002@ims.mnc410.mcc310.3gppnetwork.org", &mut o);
         assert_eq!(o, vec![Hit::new("email", "tester@example.org")]);
     }
 }

@@ -9,8 +9,17 @@
 //! one in ten passes Luhn: the prefix check removes most), runs of one
 //! digit, and `000000000000000`, the emulator's IMEI.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use super::{Hit, all_same, digit_runs, digits_only, luhn_ok};
 use crate::detect::keys;
+
+/// The IMEI URN of RFC 7254 (`urn:gsma:imei:TAC-SNR-check`), as IMS
+/// phones put it in SIP `+sip.instance`.
+static URN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)urn:gsma:imei:([0-9]{8})-([0-9]{6})-([0-9])").expect("static pattern"));
 
 /// Reporting-body identifiers (first two TAC digits) allocated by GSMA
 /// that real handsets carry.
@@ -34,8 +43,17 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
             }
         }
     }
+    if value.contains("imei:") || value.contains("IMEI:") {
+        for c in URN.captures_iter(value) {
+            let digits = format!("{}{}{}", &c[1], &c[2], &c[3]);
+            if plausible(&digits) {
+                out.push(Hit::new("imei", &value[c.get(1).map_or(0, |m| m.start())..c.get(3).map_or(0, |m| m.end())]));
+            }
+        }
+    }
     for run in digit_runs(value, 15..=15) {
-        if plausible(run) && REPORTING_BODIES.contains(&&run[..2]) {
+        // An IMSI of the realm beside it is not an IMEI, Luhn or not.
+        if plausible(run) && REPORTING_BODIES.contains(&&run[..2]) && !super::imsi::of_realm(value, run) {
             out.push(Hit::new("imei", run));
         }
     }
@@ -59,10 +77,20 @@ mod tests {
     }
 
     #[test]
+    fn imei_urn_from_sip() {
+        assert_eq!(
+            hits("sipinstance", "<urn:gsma:imei:35442706-323347-9>"),
+            vec![Hit::new("imei", "35442706-323347-9")]
+        );
+        assert!(hits("x", "urn:gsma:imei:35442706-323347-8").is_empty(), "Luhn fails");
+    }
+
+    #[test]
     fn rejects_look_alikes() {
         assert!(hits("imei", "356938035643808").is_empty(), "Luhn fails");
         assert!(hits("imei", "000000000000000").is_empty(), "emulator");
         assert!(hits("order", "123456789012347").is_empty(), "bare, Luhn ok, prefix 12 not a reporting body");
         assert!(hits("ts", "1356938035643809").is_empty(), "16 digits bare");
+        assert!(hits("", "sip:310410010001002@ims.mnc410.mcc310.3gppnetwork.org").is_empty(), "an IMSI");
     }
 }

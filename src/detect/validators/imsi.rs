@@ -30,8 +30,36 @@ pub fn valid_mcc(digits: &str) -> bool {
     digits.get(..3).and_then(|m| m.parse::<u16>().ok()).is_some_and(|m| MCC.binary_search(&m).is_ok())
 }
 
+/// The home network of an IMS or EAP realm (`ims.mnc410.mcc310.
+/// 3gppnetwork.org`), as (mcc, mnc) digits.
+pub fn realm_network(value: &str) -> Option<(&str, &str)> {
+    let lower = value.find("mnc")?;
+    let mnc_start = lower + 3;
+    let mnc_end = mnc_start + value[mnc_start..].bytes().take_while(u8::is_ascii_digit).count();
+    let rest = value[mnc_end..].strip_prefix(".mcc")?;
+    let mcc = rest.get(..3).filter(|m| m.bytes().all(|b| b.is_ascii_digit()))?;
+    Some((mcc, &value[mnc_start..mnc_end]))
+}
+
+/// Is the 15-digit `run` an IMSI of the network named by a realm in
+/// `value` (same MCC and MNC)?
+pub fn of_realm(value: &str, run: &str) -> bool {
+    let Some((mcc, mnc)) = realm_network(value) else { return false };
+    let mnc2 = mnc.strip_prefix('0').unwrap_or(mnc);
+    let tail = &run[3..];
+    run.starts_with(mcc) && (tail.starts_with(mnc) || (mnc2.len() == 2 && tail.starts_with(mnc2)))
+}
+
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
     if !keys::is(keys::IMSI, key) {
+        // Without a key: a 15-digit user part whose MCC and MNC are those
+        // of the realm beside it is an IMSI (IMS public and private
+        // identities, EAP-SIM/AKA NAIs). Realms give the MNC in 3 digits.
+        for run in super::digit_runs(value, 15..=15) {
+            if of_realm(value, run) {
+                out.push(Hit::new("imsi", run));
+            }
+        }
         return;
     }
     let v = value.trim().trim_start_matches("imsi-").trim_start_matches("IMSI-");
@@ -49,6 +77,16 @@ mod tests {
     #[test]
     fn mcc_table_is_sorted_for_binary_search() {
         assert!(MCC.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn user_part_matching_its_realm() {
+        let mut o = Vec::new();
+        detect("", "REGISTER sip:310410010001002@ims.mnc410.mcc310.3gppnetwork.org SIP/2.0", &mut o);
+        detect("", "sip:208101234567890@ims.mnc410.mcc310.3gppnetwork.org", &mut o);
+        detect("", "0208101234567890@wlan.mnc010.mcc208.3gppnetwork.org", &mut o);
+        let v: Vec<&str> = o.iter().map(|h| h.value.as_str()).collect();
+        assert_eq!(v, vec!["310410010001002"]);
     }
 
     #[test]

@@ -89,7 +89,8 @@ impl Detector {
     /// most fields the detector itself.
     pub fn without_key(self, f: &Features) -> bool {
         match self {
-            Detector::Imei => f.longest_digit_run >= 15,
+            Detector::Imei => f.longest_digit_run >= 15 || (f.has_colon && f.longest_digit_run >= 6),
+            Detector::Imsi => f.longest_digit_run >= 15,
             Detector::Iccid => f.longest_digit_run >= 19,
             Detector::Mac => f.has_separator,
             Detector::Email => f.has_at,
