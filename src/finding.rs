@@ -221,6 +221,8 @@ pub struct FileStats {
     pub overlap_conflicts: u64,
     /// Connections evicted before they ended (idle, or table full).
     pub flows_evicted: u64,
+    /// Times the total out-of-order buffer limit forced a gap.
+    pub reorder_limit_hits: u64,
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,

@@ -87,6 +87,7 @@ pub fn capture_json(r: &FileReport) -> Value {
         "retransmitted_bytes": s.retransmitted_bytes,
         "overlap_conflicts": s.overlap_conflicts,
         "flows_evicted": s.flows_evicted,
+        "reorder_limit_hits": s.reorder_limit_hits,
         "flows": s.flows,
         "requests": s.requests,
         "requests_with_notes": s.requests_with_notes,

@@ -427,6 +427,7 @@ fn scan_opened(
     s.retransmitted_bytes = flows.stats.retransmitted_bytes;
     s.overlap_conflicts = flows.stats.overlap_conflicts + decoder.defrag.stats.conflicts;
     s.flows_evicted = flows.stats.evicted_idle + flows.stats.evicted_full;
+    s.reorder_limit_hits = flows.stats.early_total_limit_hits;
     s.elapsed_secs = started.elapsed().as_secs_f64();
     s.not_inspected = NotInspected {
         unsupported_link_frames: d.unsupported,
