@@ -167,6 +167,34 @@ fn looks_like_json(s: &str) -> bool {
 /// Decodes `s` as base64 (standard or URL-safe, any padding) when it looks
 /// like base64 and decodes to printable text.
 pub fn try_base64(s: &str) -> Option<String> {
+    decode_base64(s).map(|(_, text)| text)
+}
+
+/// Output cap when a value decodes to compressed bytes (gzip or zlib
+/// inside base64): more is cut, as bodies are.
+const MAX_NESTED_INFLATE: usize = 1 << 20;
+
+/// Bytes to text when they are text: as they are, or inflated when they
+/// are gzip or zlib. Returns the coding undone, if any.
+fn bytes_to_text(bytes: Vec<u8>) -> Option<(Option<&'static str>, String)> {
+    use crate::http::body::{Coding, decompress, looks_gzip, looks_zlib};
+    let (coding, bytes) = if looks_gzip(&bytes) {
+        (Some(Coding::Gzip), decompress(Coding::Gzip, &bytes, MAX_NESTED_INFLATE).0)
+    } else if looks_zlib(&bytes) && bytes.len() > 2 {
+        let (out, err) = decompress(Coding::Deflate, &bytes, MAX_NESTED_INFLATE);
+        if err.is_some() && out.is_empty() { (None, bytes) } else { (Some(Coding::Deflate), out) }
+    } else {
+        (None, bytes)
+    };
+    let text = String::from_utf8(bytes).ok()?;
+    let printable = text.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
+    (printable as f32 >= text.chars().count() as f32 * MIN_PRINTABLE_RATIO && !text.is_empty())
+        .then(|| (coding.map(|c| if c == Coding::Gzip { "gzip" } else { "zlib" }), text))
+}
+
+/// Decodes `s` as base64 (standard or URL-safe, any padding) when it looks
+/// like base64 and decodes to text, possibly through gzip or zlib.
+pub fn decode_base64(s: &str) -> Option<(Option<&'static str>, String)> {
     let t = s.trim();
     if t.len() < MIN_BASE64_LEN || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b)) {
         return None;
@@ -181,9 +209,25 @@ pub fn try_base64(s: &str) -> Option<String> {
     } else {
         base64::engine::general_purpose::STANDARD_NO_PAD.decode(body).ok()?
     };
-    let text = String::from_utf8(bytes).ok()?;
-    let printable = text.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
-    (printable as f32 >= text.chars().count() as f32 * MIN_PRINTABLE_RATIO && !text.is_empty()).then_some(text)
+    bytes_to_text(bytes)
+}
+
+/// Decodes `s` as hex (even length, at least 16 digits) to text.
+pub fn decode_hex(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.len() < 16 || t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    // Hashes are hex of random bytes: they fail the text check below.
+    let bytes = hex::decode(t).ok()?;
+    bytes_to_text(bytes).filter(|(c, _)| c.is_none()).map(|(_, text)| text)
+}
+
+/// Runs of base64 characters inside a longer value (`Bearer eyJ...`,
+/// `data:...;base64,...`, JWT segments) worth trying.
+fn base64_runs(v: &str) -> impl Iterator<Item = &str> {
+    v.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=-_".contains(c)))
+        .filter(|r| r.len() >= 16 && r.len() < v.len())
 }
 
 fn join(parent: &Option<String>, child: &str) -> Option<String> {
@@ -235,10 +279,17 @@ fn nested(field: &Field) -> Vec<Field> {
             return vec![child(field.name.clone(), d, field.encoding.then("url"))];
         }
     }
-    match try_base64(v) {
-        Some(text) => vec![child(field.name.clone(), text, field.encoding.then("base64"))],
-        None => Vec::new(),
+    let decoded = |(coding, text): (Option<&'static str>, String)| {
+        let enc = field.encoding.then("base64");
+        child(field.name.clone(), text, coding.map_or(enc, |c| enc.then(c)))
+    };
+    if let Some(d) = decode_base64(v) {
+        return vec![decoded(d)];
     }
+    if let Some(text) = decode_hex(v) {
+        return vec![child(field.name.clone(), text, field.encoding.then("hex"))];
+    }
+    base64_runs(v).filter_map(decode_base64).map(decoded).collect()
 }
 
 /// Pushes `k=v` pairs as fields at `location`.
@@ -469,6 +520,29 @@ P-Access-Network-Info: 3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=31041000011a2d001\r\n
         assert_eq!(find(&x, "Contact:sip.instance").value, "urn:gsma:imei:35442706-323347-9");
         assert_eq!(find(&x, "P-Access-Network-Info:utran-cell-id-3gpp").value, "31041000011a2d001");
         assert!(x.fields.iter().all(|f| f.location == Location::Stream));
+    }
+
+    #[test]
+    fn gzip_inside_base64_hex_and_embedded_base64() {
+        use base64::Engine as _;
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(br#"[{"device_id":"356938035643809"}]"#).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let body = format!("data_list={}&gzip=1", b64.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"));
+        let x = request_fields(&req("/sa", &[], body.as_bytes()));
+        let f = find(&x, "data_list:$[0].device_id");
+        assert_eq!(f.encoding.as_slice(), ["url", "base64", "gzip", "json"]);
+        let hexed = hex::encode("imei=356938035643809&x=1");
+        let x = request_fields(&req(&format!("/h?p={hexed}"), &[], b""));
+        assert_eq!(find(&x, "p:imei").encoding.as_slice(), ["hex"]);
+        let jwt_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"imei":"356938035643809"}"#);
+        let x = request_fields(&req(
+            "/j",
+            &[("Authorization", &format!("Bearer eyJhbGciOiJub25lIn0.{jwt_payload}.sig"))],
+            b"",
+        ));
+        assert_eq!(find(&x, "Authorization:$.imei").encoding.as_slice(), ["base64", "json"]);
     }
 
     #[test]
