@@ -377,41 +377,49 @@ impl RequestStream {
                 self.limits.max_body
             ));
         }
-        let declared = req.header("content-encoding").map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase());
-        let coding = match declared.as_deref() {
-            Some("gzip" | "x-gzip") => Some(Coding::Gzip),
-            Some("deflate") => Some(Coding::Deflate),
-            Some("identity") | None => None,
-            Some(other) => {
-                req.notes.push(format!("content encoding {other:?} not decoded; body inspected as sent"));
-                None
+        let declared: Vec<String> = req
+            .header("content-encoding")
+            .map(|v| String::from_utf8_lossy(v).split(',').map(|t| t.trim().to_ascii_lowercase()).collect())
+            .unwrap_or_default();
+        let mut codings = Vec::new();
+        for t in declared.iter().filter(|t| !t.is_empty() && *t != "identity") {
+            match Coding::from_token(t) {
+                Some(c) => codings.push(c),
+                None => req.notes.push(format!("content encoding {t:?} not decoded; body inspected as sent")),
             }
-        };
-        // A body that starts like gzip is gzip, whatever was declared.
-        let coding = coding.or(body::looks_gzip(&raw).then_some(Coding::Gzip));
-        req.body = match coding {
-            Some(c) if c == Coding::Deflate || body::looks_gzip(&raw) => {
-                let (plain, err) = body::decompress(c, &raw, self.limits.max_decoded);
-                match err {
-                    Some(body::DecodeBodyError::Corrupt { .. }) if plain.is_empty() => {
-                        req.notes.push(format!(
-                            "{}; body inspected as sent",
-                            err.map(|e| e.to_string()).unwrap_or_default()
-                        ));
-                        raw
+        }
+        // Nothing declared, yet the bytes announce a coding: trust them.
+        if codings.is_empty() {
+            codings.extend(Coding::sniff(&raw));
+        }
+        let mut body = raw;
+        // Codings apply in the order listed: undo them from the last.
+        for c in codings.into_iter().rev() {
+            // A declared coding the bytes deny (gzip without its magic) was
+            // not applied: devices do send plain bodies under gzip labels.
+            let denied = match c {
+                Coding::Gzip | Coding::Zstd => Coding::sniff(&body) != Some(c),
+                _ => false,
+            };
+            if denied {
+                req.notes.push(format!("declared {} but sent plain; inspected as sent", c.name()));
+                continue;
+            }
+            let (plain, err) = body::decompress(c, &body, self.limits.max_decoded);
+            match err {
+                Some(e @ body::DecodeBodyError::Corrupt { .. }) if plain.is_empty() => {
+                    req.notes.push(format!("{e}; body inspected as sent"));
+                }
+                err => {
+                    if let Some(e) = err {
+                        req.notes.push(e.to_string());
                     }
-                    err => {
-                        if let Some(e) = err {
-                            req.notes.push(e.to_string());
-                        }
-                        req.decoded.push(c.name());
-                        plain
-                    }
+                    req.decoded.push(c.name());
+                    body = plain;
                 }
             }
-            // Declared gzip but sent plain: inspect as sent.
-            _ => raw,
-        };
+        }
+        req.body = body;
         self.requests += 1;
         out.push(req);
     }
@@ -526,6 +534,33 @@ POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\
             assert_eq!(reqs[2].host().as_deref(), Some("y.example"));
             assert!(reqs.iter().all(|r| r.notes.is_empty()), "chunk size {n}");
         }
+    }
+
+    fn one(head: &str, body: &[u8]) -> HttpRequest {
+        let mut wire = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        wire.extend_from_slice(body);
+        let mut r = parse_split(&wire, 7);
+        assert_eq!(r.len(), 1);
+        r.remove(0)
+    }
+
+    #[test]
+    fn content_encodings_declared_lying_and_sniffed() {
+        let br = hex_bytes("8b0980696d65693d33353639333830333536343338303903");
+        let r = one("POST /a HTTP/1.1\r\nContent-Encoding: br\r\n", &br);
+        assert_eq!((r.body.as_slice(), r.decoded.clone()), (&b"imei=356938035643809"[..], vec!["br"]));
+        let r = one("POST /a HTTP/1.1\r\nContent-Encoding: gzip\r\n", b"imei=1");
+        assert_eq!(r.body, b"imei=1");
+        assert!(r.notes[0].contains("declared gzip but sent plain"), "{:?}", r.notes);
+        let zst = hex_bytes("28b52ffd0458a10000696d65693d333536393338303335363433383039d29b152b");
+        let r = one("POST /a HTTP/1.1\r\n", &zst);
+        assert_eq!((r.body.as_slice(), r.decoded.clone()), (&b"imei=356938035643809"[..], vec!["zstd"]));
+        let r = one("POST /a HTTP/1.1\r\nContent-Encoding: compress\r\n", b"x");
+        assert!(r.notes[0].contains("not decoded"));
+    }
+
+    fn hex_bytes(h: &str) -> Vec<u8> {
+        (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect()
     }
 
     #[test]
