@@ -10,6 +10,8 @@
 //! Never: judge whether a value is an identifier (that is `detect`).
 
 pub mod json;
+pub mod markup;
+pub mod multipart;
 
 use std::borrow::Cow;
 
@@ -273,6 +275,9 @@ fn nested(field: &Field) -> Vec<Field> {
             })
             .collect();
     }
+    if let Some(list) = key_value_list(v) {
+        return list.into_iter().map(|(k, val)| child(join(&field.name, k), val.to_string(), field.encoding)).collect();
+    }
     if v.contains('%') {
         let (d, esc) = url_decode(v.as_bytes());
         if esc && d != v {
@@ -290,6 +295,24 @@ fn nested(field: &Field) -> Vec<Field> {
         return vec![child(field.name.clone(), text, field.encoding.then("hex"))];
     }
     base64_runs(v).filter_map(decode_base64).map(decoded).collect()
+}
+
+/// `key:value,` and `key=value;` lists (`MNC:01,LAC:2F,CID:1A2B`, as in
+/// Tinno's STS string): at least two entries with token keys.
+fn key_value_list(v: &str) -> Option<Vec<(&str, &str)>> {
+    if !(v.contains(',') || v.contains(';')) || !(v.contains(':') || v.contains('=')) {
+        return None;
+    }
+    let list: Vec<(&str, &str)> = v
+        .split([',', ';'])
+        .filter_map(|part| {
+            let (k, val) = part.split_once([':', '='])?;
+            let k = k.trim();
+            (!k.is_empty() && k.len() <= 32 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+                .then_some((k, val.trim()))
+        })
+        .collect();
+    (list.len() >= 2).then_some(list)
 }
 
 /// Pushes `k=v` pairs as fields at `location`.
@@ -377,12 +400,40 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest) {
         return;
     }
     let base = Chain::of(&req.decoded);
-    let ctype = req.content_type().unwrap_or_default().to_ascii_lowercase();
+    let ctype_raw = req.content_type().unwrap_or_default();
+    let ctype = ctype_raw.to_ascii_lowercase();
     let text = String::from_utf8_lossy(&req.body);
     if ctype.contains("x-www-form-urlencoded")
         || (!ctype.contains("json") && looks_like_pairs(&text) && !looks_like_json(&text))
     {
         push_pairs(out, Location::Body, &req.body, base);
+        return;
+    }
+    if ctype.starts_with("multipart/") {
+        if let Some(b) = multipart::boundary(&ctype_raw) {
+            for part in multipart::parts(&req.body, &b) {
+                let name = part.name.clone().unwrap_or_else(|| "part".to_string());
+                if let Some(f) = &part.filename {
+                    let file_field = Field {
+                        location: Location::Body,
+                        name: Some(format!("{name}:filename")),
+                        value: f.clone(),
+                        encoding: base,
+                    };
+                    push_nested(out, file_field, MAX_DEPTH);
+                }
+                let Some((coding, text)) = bytes_to_text(part.data.to_vec()) else { continue };
+                let encoding = coding.map_or(base, |c| base.then(c));
+                push_nested(out, Field { location: Location::Body, name: Some(name), value: text, encoding }, 0);
+            }
+            return;
+        }
+    }
+    if ctype.contains("xml") || markup::looks_like_xml(&text) {
+        let enc = base.then("xml");
+        for (name, value) in markup::pairs(&text) {
+            push_nested(out, Field { location: Location::Body, name: Some(name), value, encoding: enc }, 1);
+        }
         return;
     }
     if ctype.contains("json") || looks_like_json(&text) {
@@ -543,6 +594,19 @@ P-Access-Network-Info: 3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=31041000011a2d001\r\n
             b"",
         ));
         assert_eq!(find(&x, "Authorization:$.imei").encoding.as_slice(), ["base64", "json"]);
+    }
+
+    #[test]
+    fn multipart_xml_and_key_value_lists() {
+        let body = b"--b1\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\nMNC:01,LAC:2F,CID:1A2B\r\n--b1\r\n\
+Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"\r\n\r\nsn=WK1\r\n--b1--\r\n";
+        let x = request_fields(&req("/m", &[("Content-Type", "multipart/form-data; boundary=b1")], body));
+        assert_eq!(find(&x, "meta:LAC").value, "2F");
+        assert_eq!(find(&x, "f:filename").value, "log_356938035643809.txt");
+        assert_eq!(find(&x, "f").value, "sn=WK1");
+        let x = request_fields(&req("/x", &[("Content-Type", "text/xml")], b"<r><imei>356938035643809</imei></r>"));
+        let f = find(&x, "imei");
+        assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("356938035643809", &["xml"][..]));
     }
 
     #[test]

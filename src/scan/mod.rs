@@ -160,6 +160,9 @@ struct Requests<'a> {
     cfg: &'a ScanConfig,
     rep: FileReport,
     hosts: BTreeMap<String, HostActivity>,
+    /// Stream findings already reported, by flow and value: a beacon that
+    /// repeats its MAC every two seconds is one finding, at its first frame.
+    stream_seen: std::collections::HashSet<(SocketAddr, SocketAddr, usize, String, String)>,
 }
 
 impl Requests<'_> {
@@ -214,6 +217,7 @@ impl Requests<'_> {
         // identities in several headers) is one finding: the first.
         let mut seen = std::collections::HashSet::new();
         raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        raws.retain(|r| self.stream_seen.insert((p.src, p.dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
         let at = Where { frame: p.frame, ts: p.ts, src: p.src, dst: p.dst, host };
         self.push_findings(raws, &at, None, true);
     }
@@ -321,6 +325,7 @@ fn scan_opened(
         cfg,
         rep: FileReport { capture: display.to_string(), ..FileReport::default() },
         hosts: BTreeMap::new(),
+        stream_seen: Default::default(),
     };
     let capture = display.to_string();
     let mut reader = match opened {

@@ -1,0 +1,91 @@
+//! multipart/form-data (RFC 7578): the parts of a body, each with its
+//! name, file name and content, borrowed from the body. Bounded by the
+//! caller's field limit; a part without its closing boundary (a cut body)
+//! is kept as far as it goes.
+
+/// One part.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Part<'a> {
+    pub name: Option<String>,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: &'a [u8],
+}
+
+/// Most parts read from one body.
+pub const MAX_PARTS: usize = 256;
+
+/// The boundary parameter of a multipart Content-Type.
+pub fn boundary(content_type: &str) -> Option<String> {
+    content_type.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// A `name="value"` parameter of a Content-Disposition header.
+fn param(header: &str, name: &str) -> Option<String> {
+    header.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Vec<Part<'a>> {
+    let delim = format!("--{boundary}");
+    let finder = memchr::memmem::Finder::new(delim.as_bytes());
+    let mut out = Vec::new();
+    let mut starts: Vec<usize> = finder.find_iter(body).collect();
+    starts.push(body.len());
+    for w in starts.windows(2) {
+        if out.len() >= MAX_PARTS {
+            break;
+        }
+        let mut part = &body[w[0] + delim.len()..w[1]];
+        if part.starts_with(b"--") {
+            break; // closing delimiter
+        }
+        part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
+        // The CRLF before the next delimiter belongs to it.
+        part = part.strip_suffix(b"\r\n").or_else(|| part.strip_suffix(b"\n")).unwrap_or(part);
+        let (head, data) = match memchr::memmem::find(part, b"\r\n\r\n") {
+            Some(i) => (&part[..i], &part[i + 4..]),
+            None => match memchr::memmem::find(part, b"\n\n") {
+                Some(i) => (&part[..i], &part[i + 2..]),
+                None => (part, &part[part.len()..]),
+            },
+        };
+        let head = String::from_utf8_lossy(head);
+        let mut p = Part { name: None, filename: None, content_type: None, data };
+        for line in head.lines() {
+            let Some((k, v)) = line.split_once(':') else { continue };
+            if k.trim().eq_ignore_ascii_case("content-disposition") {
+                p.name = param(v, "name");
+                p.filename = param(v, "filename");
+            } else if k.trim().eq_ignore_ascii_case("content-type") {
+                p.content_type = Some(v.trim().to_string());
+            }
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_and_files() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"imei\"\r\n\r\n356938035643809\r\n--XyZ\r\n\
+Content-Disposition: form-data; name=\"log\"; filename=\"dump.json\"\r\nContent-Type: application/json\r\n\r\n{\"sn\":\"A1\"}\r\n--XyZ--\r\n";
+        assert_eq!(boundary("multipart/form-data; boundary=\"XyZ\""), Some("XyZ".into()));
+        let p = parts(body, "XyZ");
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].name.as_deref(), p[0].data), (Some("imei"), &b"356938035643809"[..]));
+        assert_eq!((p[1].filename.as_deref(), p[1].data), (Some("dump.json"), &b"{\"sn\":\"A1\"}"[..]));
+        // Cut before the closing boundary: the last part is kept.
+        let cut = parts(&body[..60], "XyZ");
+        assert_eq!(cut[0].name.as_deref(), Some("imei"));
+    }
+}
