@@ -223,6 +223,8 @@ pub struct FileStats {
     pub flows_evicted: u64,
     /// Times the total out-of-order buffer limit forced a gap.
     pub reorder_limit_hits: u64,
+    /// Server names of TLS connections (SNI): where encrypted traffic went.
+    pub tls_server_names: Vec<String>,
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,

@@ -18,3 +18,4 @@ pub mod harness;
 pub mod http;
 pub mod report;
 pub mod scan;
+pub mod tls;

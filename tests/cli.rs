@@ -628,3 +628,50 @@ fn iphone_ims_sip_identifiers_in_gtp() {
     assert!(!has("imei", "310410010001002"));
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Identifiers in DNS query names are found (location `stream`), and
+/// the server names of TLS connections are listed in the capture record.
+#[test]
+fn dns_query_names_and_tls_server_names() {
+    let mut net = Net::default();
+    net.dns(
+        support::ts(1_600_000_000, 0),
+        "10.0.0.5:40000",
+        "10.0.0.1:53",
+        &format!("{}.t.example.com", wiko::IMEI1),
+        [192, 0, 2, 7],
+    );
+    // A ClientHello asking for telemetry.example.net.
+    let name = b"telemetry.example.net";
+    let mut sni = vec![0, (name.len() + 3) as u8, 0, 0, name.len() as u8];
+    sni.extend_from_slice(name);
+    let mut ext = vec![0, 0, 0, sni.len() as u8];
+    ext.extend_from_slice(&sni);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7u8; 32]);
+    body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hello = vec![0x16, 3, 1, 0, (body.len() + 4) as u8, 1, 0, 0, body.len() as u8];
+    hello.extend_from_slice(&body);
+    net.http(
+        support::ts(1_600_000_001, 0),
+        "10.0.0.5:40001",
+        "192.0.2.8:443",
+        &hello,
+        b"\x16\x03\x03\x00\x02\x02\x00",
+        3,
+    );
+    let dir = tmpdir("dns");
+    let p = write(&dir, "dns.pcap", &support::pcap(&net, Link::Ethernet, false, false));
+    let lines = jsonl(&run(&["scan", "--format", "jsonl", "--show-values", p.to_str().unwrap()]));
+    let f = of_type(&lines, "finding");
+    assert!(
+        f.iter().any(|x| x["kind"] == "imei"
+            && x["value"] == wiko::IMEI1
+            && x["location"] == "stream"
+            && x["field"] == "dns:qname"),
+        "{f:?}"
+    );
+    assert_eq!(of_type(&lines, "capture")[0]["tls_server_names"], serde_json::json!(["telemetry.example.net"]));
+}

@@ -77,6 +77,18 @@ impl Names {
     }
 }
 
+/// The name a DNS query asks for (`None` for responses and malformed
+/// messages). Device data is sometimes sent as labels of query names.
+pub fn query_name(msg: &[u8]) -> Option<String> {
+    let h = msg.get(..HEADER_LEN)?;
+    let is_query = h[2] & 0x80 == 0;
+    let qd = u16::from_be_bytes([h[4], h[5]]);
+    if !is_query || qd == 0 {
+        return None;
+    }
+    read_name(msg, HEADER_LEN).map(|(n, _)| n).filter(|n| !n.is_empty())
+}
+
 /// Reads a possibly compressed name at `pos`; returns it (lower case, no
 /// trailing dot) and the position after it.
 fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
@@ -133,6 +145,14 @@ mod tests {
         let mut n = Names::default();
         n.learn(&response());
         assert_eq!(n.get(&"203.0.113.10".parse().unwrap()), Some("eservice.tinno.com"));
+    }
+
+    #[test]
+    fn query_names() {
+        let mut q = response();
+        q[2] = 0x01; // a query
+        assert_eq!(query_name(&q).as_deref(), Some("eservice.tinno.com"));
+        assert_eq!(query_name(&response()), None);
     }
 
     #[test]

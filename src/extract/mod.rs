@@ -448,6 +448,24 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest) {
     push_nested(out, Field { location: Location::Body, name: None, value: text.into_owned(), encoding: base }, 0);
 }
 
+/// Fields of a DNS query name: the name, and each label (location
+/// `stream`, field `dns:qname` and `dns:label`), so
+/// `356938035643809.t.example.com` or a base64 label is seen.
+pub fn dns_query_fields(qname: &str) -> Extracted {
+    let mut out = Extracted::default();
+    let f = |name: &str, value: &str| Field {
+        location: Location::Stream,
+        name: Some(name.to_string()),
+        value: value.to_string(),
+        encoding: Chain::default(),
+    };
+    out.push(f("dns:qname", qname));
+    for label in qname.split('.').filter(|l| l.len() >= 6) {
+        push_nested(&mut out, f("dns:label", label), 1);
+    }
+    out
+}
+
 /// Fields of a non-HTTP text payload (SIP, line protocols): every line
 /// as a nameless field, `Name: value` lines as named fields, and their
 /// `;`/`,`-separated `key=value` parameters (`utran-cell-id-3gpp=...`,

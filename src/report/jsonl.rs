@@ -88,6 +88,7 @@ pub fn capture_json(r: &FileReport) -> Value {
         "overlap_conflicts": s.overlap_conflicts,
         "flows_evicted": s.flows_evicted,
         "reorder_limit_hits": s.reorder_limit_hits,
+        "tls_server_names": s.tls_server_names,
         "flows": s.flows,
         "requests": s.requests,
         "requests_with_notes": s.requests_with_notes,

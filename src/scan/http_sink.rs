@@ -9,6 +9,9 @@ use crate::capture::Timestamp;
 use crate::flow::{Chunk, Ends, Interest, StreamHandler};
 use crate::http::{HttpLimits, HttpRequest, NotRequests, RequestStream};
 
+/// Distinct TLS server names kept per capture.
+pub const MAX_SERVER_NAMES: usize = 1000;
+
 /// Bytes of a non-HTTP, non-TLS direction kept for scanning.
 pub const STREAM_SCAN_MAX: usize = 64 << 10;
 /// Share of printable bytes (in the first [`TEXT_SNIFF`]) for a payload to
@@ -24,6 +27,8 @@ pub struct StreamPayload {
     pub frame: u64,
     pub ts: Timestamp,
     pub data: Vec<u8>,
+    /// A DNS query name (`data` holds the name) rather than stream bytes.
+    pub dns_query: bool,
 }
 
 /// Does `b` start like text (printable ASCII, UTF-8, line ends)?
@@ -62,6 +67,9 @@ pub struct HttpSink {
     pub other_bytes: u64,
     /// Non-HTTP text streams to scan.
     pub streams: Vec<StreamPayload>,
+    /// Server names of TLS connections (ClientHello SNI), in order of
+    /// first appearance, at most [`MAX_SERVER_NAMES`].
+    pub tls_names: Vec<String>,
 }
 
 impl HttpSink {
@@ -74,11 +82,10 @@ impl HttpSink {
             response_bytes: 0,
             other_bytes: 0,
             streams: Vec::new(),
+            tls_names: Vec::new(),
         }
     }
-}
 
-impl HttpSink {
     /// Keeps bytes of a non-HTTP direction while it looks like text and
     /// is under the cap; says whether to go on.
     fn keep_other(&mut self, dir: &mut Dir, chunk: Chunk<'_>) -> Interest {
@@ -88,6 +95,7 @@ impl HttpSink {
             frame: chunk.frame,
             ts: chunk.ts,
             data: Vec::new(),
+            dns_query: false,
         });
         if p.data.is_empty() && !looks_text(chunk.data) {
             dir.other = None;
@@ -124,6 +132,11 @@ impl StreamHandler for HttpSink {
                 Some(NotRequests::Tls) => {
                     self.tls_streams += 1;
                     self.tls_bytes += n;
+                    if let Some(name) = crate::tls::client_hello_sni(chunk.data) {
+                        if self.tls_names.len() < MAX_SERVER_NAMES && !self.tls_names.contains(&name) {
+                            self.tls_names.push(name);
+                        }
+                    }
                 }
                 Some(NotRequests::HttpResponses) => self.response_bytes += n,
                 _ => return self.keep_other(d, chunk),

@@ -209,7 +209,11 @@ impl Requests<'_> {
         if self.cfg.mode != Mode::Scan {
             return;
         }
-        let fields = extract::stream_fields(&p.data);
+        let fields = if p.dns_query {
+            extract::dns_query_fields(&String::from_utf8_lossy(&p.data))
+        } else {
+            extract::stream_fields(&p.data)
+        };
         let host = names.get(&p.dst.ip()).map(str::to_string);
         let ctx = RequestCtx { method: "", host: host.as_deref(), path: "", dst_port: p.dst.port() };
         let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
@@ -363,6 +367,17 @@ fn scan_opened(
                     if DNS_PORTS.contains(&u.src_port) {
                         names.learn(u.payload);
                         udp_bytes += u.payload.len() as u64;
+                    } else if DNS_PORTS.contains(&u.dst_port) {
+                        if let Some(q) = crate::dns::query_name(u.payload) {
+                            sink.streams.push(StreamPayload {
+                                src: SocketAddr::new(p.src, u.src_port),
+                                dst: SocketAddr::new(p.dst, u.dst_port),
+                                frame: frame.number,
+                                ts: frame.ts,
+                                data: q.into_bytes(),
+                                dns_query: true,
+                            });
+                        }
                     } else if http_sink::looks_text(u.payload) {
                         let keep = u.payload.len().min(UDP_SCAN_MAX);
                         udp_bytes += (u.payload.len() - keep) as u64;
@@ -372,6 +387,7 @@ fn scan_opened(
                             frame: frame.number,
                             ts: frame.ts,
                             data: u.payload[..keep].to_vec(),
+                            dns_query: false,
                         });
                     } else {
                         udp_bytes += u.payload.len() as u64;
@@ -433,6 +449,7 @@ fn scan_opened(
     s.overlap_conflicts = flows.stats.overlap_conflicts + decoder.defrag.stats.conflicts;
     s.flows_evicted = flows.stats.evicted_idle + flows.stats.evicted_full;
     s.reorder_limit_hits = flows.stats.early_total_limit_hits;
+    s.tls_server_names = std::mem::take(&mut sink.tls_names);
     s.elapsed_secs = started.elapsed().as_secs_f64();
     s.not_inspected = NotInspected {
         unsupported_link_frames: d.unsupported,
