@@ -675,3 +675,63 @@ fn dns_query_names_and_tls_server_names() {
     );
     assert_eq!(of_type(&lines, "capture")[0]["tls_server_names"], serde_json::json!(["telemetry.example.net"]));
 }
+
+/// Hostile bodies: a gzip bomb, JSON nested 100 deep, a 2 GB
+/// Content-Length with a short body, over a million one-byte chunks. Each is
+/// read in bounded memory and time, its limit reported on the request.
+#[test]
+fn hostile_bodies_are_bounded_and_reported() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    let mut bomb_req = format!(
+        "POST /bomb HTTP/1.1\r\nHost: h.example\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        bomb.len()
+    )
+    .into_bytes();
+    bomb_req.extend_from_slice(&bomb);
+    let deep = format!("{}\"356938035643809\"{}", "[".repeat(100), "]".repeat(100));
+    let deep_req = format!(
+        "POST /deep HTTP/1.1\r\nHost: h.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{deep}",
+        deep.len()
+    );
+    let huge_req =
+        format!("POST /huge HTTP/1.1\r\nHost: h.example\r\nContent-Length: 2000000000\r\n\r\n{}", "y".repeat(10_000));
+    let mut chunks_req = b"POST /chunks HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    // Over a million: the de-chunked body passes the 1 MiB inspection limit.
+    for _ in 0..1_100_000 {
+        chunks_req.extend_from_slice(b"1\r\na\r\n");
+    }
+    chunks_req.extend_from_slice(b"0\r\n\r\n");
+    let mut net = Net::default();
+    for (i, req) in [bomb_req, deep_req.into_bytes(), huge_req.into_bytes(), chunks_req].iter().enumerate() {
+        net.http(
+            support::ts(1_600_000_000 + i as i64, 0),
+            &format!("10.0.0.9:{}", 41_000 + i),
+            "192.0.2.10:80",
+            req,
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            i as u32 * 1000,
+        );
+    }
+    let dir = tmpdir("hostile");
+    let p = write(&dir, "hostile.pcap", &support::pcap(&net, Link::Ethernet, false, false));
+    let out = run(&["requests", "--format", "jsonl", p.to_str().unwrap()]);
+    let lines = jsonl(&out);
+    let reqs = of_type(&lines, "request");
+    let notes = |uri: &str| reqs.iter().find(|r| r["uri"] == uri).map(|r| r["notes"].to_string()).unwrap_or_default();
+    assert!(notes("/bomb").contains("output limit"), "{}", notes("/bomb"));
+    assert!(notes("/huge").contains("cut short at the end of the stream"), "{}", notes("/huge"));
+    assert!(notes("/chunks").contains("inspection limit"), "{}", notes("/chunks"));
+    assert_eq!(reqs.len(), 4);
+    let bomb_body = reqs.iter().find(|r| r["uri"] == "/bomb").unwrap()["body_bytes"].as_u64().unwrap();
+    assert!(bomb_body <= 8 << 20, "decompressed body capped: {bomb_body}");
+    let peak = of_type(&lines, "summary")[0]["peak_memory_bytes"].as_u64().unwrap_or(0);
+    assert!(peak < 200 << 20, "peak memory {peak}");
+    // The deep JSON is scanned as text: its IMEI is still found.
+    let found = jsonl(&run(&["scan", "--format", "jsonl", p.to_str().unwrap()]));
+    assert!(of_type(&found, "finding").iter().any(|f| f["kind"] == "imei"));
+}

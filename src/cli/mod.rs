@@ -225,6 +225,7 @@ fn drive(paths: &[PathBuf], cfg: &ScanConfig, jobs: usize, reporter: &mut dyn Re
     });
     result?;
     summary.elapsed_secs = started.elapsed().as_secs_f64();
+    summary.peak_memory_bytes = crate::report::peak_memory_bytes();
     reporter.finish(&summary)?;
     Ok(summary)
 }

@@ -25,6 +25,16 @@ pub struct Summary {
     pub errors: u64,
     pub not_captures_skipped: u64,
     pub elapsed_secs: f64,
+    /// Peak resident memory of the process (Linux), when known.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// Peak resident set size of this process (`VmHWM`, Linux only).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 impl Summary {
