@@ -735,3 +735,11 @@ fn hostile_bodies_are_bounded_and_reported() {
     let found = jsonl(&run(&["scan", "--format", "jsonl", p.to_str().unwrap()]));
     assert!(of_type(&found, "finding").iter().any(|f| f["kind"] == "imei"));
 }
+
+mod conversations;
+
+/// HTTP conversation files (tests/conversations) in every chunking.
+#[test]
+fn conversation_files_in_every_chunking() {
+    conversations::check(&root().join("tests/conversations"));
+}

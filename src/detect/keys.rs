@@ -16,7 +16,7 @@ pub fn normalize(key: &str) -> String {
 /// The last component of a field name: `data:$.cells[0].cid` -> `cid`,
 /// `ro.serialno` -> `serialno`; then normalised.
 pub fn last_component(name: &str) -> String {
-    let tail = name.rsplit([':', '.', '/']).next().unwrap_or(name);
+    let tail = name.rsplit([':', '.', '/', '@']).next().unwrap_or(name);
     let tail = tail.split('[').next().unwrap_or(tail);
     let tail = if tail.is_empty() { name } else { tail };
     normalize(tail)
@@ -37,7 +37,7 @@ impl Key {
     /// The normalised last component of a field name (see
     /// [`last_component`]); empty when longer than [`MAX_KEY`].
     pub fn of(name: &str) -> Key {
-        let tail = name.rsplit([':', '.', '/']).next().unwrap_or(name);
+        let tail = name.rsplit([':', '.', '/', '@']).next().unwrap_or(name);
         let tail = tail.split('[').next().unwrap_or(tail);
         let tail = if tail.is_empty() { name } else { tail };
         let mut k = Key::default();

@@ -220,20 +220,30 @@ fn raw(rule: usize, title: String, h: Hit, f: &Field) -> RawFinding {
 
 /// Adds a finding unless one of the same kind (or rule) already reports
 /// the same value at the same place: the earlier, more specific rule keeps
-/// it, and a later profile match only adds what it stands for.
+/// it, and a later profile match only adds what it stands for. A value
+/// found both in a field and in what decodes out of it (`meta` and
+/// `meta:device@iccid`) is one finding, at the inner field.
 fn push(out: &mut Vec<RawFinding>, f: RawFinding) {
+    let nested = |outer: &Option<String>, inner: &Option<String>| match (outer, inner) {
+        (Some(o), Some(i)) => i.len() > o.len() && i.starts_with(o.as_str()) && i.as_bytes()[o.len()] == b':',
+        (None, Some(_)) => true,
+        _ => false,
+    };
     let same = |o: &RawFinding| {
         (o.rule == f.rule || o.kind == f.kind)
             && o.location == f.location
-            && o.field == f.field
+            && (o.field == f.field || nested(&o.field, &f.field) || nested(&f.field, &o.field))
             && o.value.eq_ignore_ascii_case(&f.value)
     };
-    match out.iter_mut().find(|o| same(o)) {
-        Some(o) => {
-            if o.matched.is_none() {
-                o.matched = f.matched;
-            }
+    if let Some(o) = out.iter_mut().find(|o| same(o)) {
+        if nested(&o.field, &f.field) {
+            // The new one is the inner field: it says where the value is.
+            let matched = o.matched.take().or(f.matched.clone());
+            *o = RawFinding { matched, ..f };
+        } else if o.matched.is_none() {
+            o.matched = f.matched;
         }
-        None => out.push(f),
+        return;
     }
+    out.push(f);
 }

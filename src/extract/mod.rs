@@ -275,6 +275,13 @@ fn nested(field: &Field) -> Vec<Field> {
             })
             .collect();
     }
+    if markup::looks_like_xml(v) {
+        let enc = field.encoding.then("xml");
+        let pairs = markup::pairs(v);
+        if !pairs.is_empty() {
+            return pairs.into_iter().map(|(k, val)| child(join(&field.name, &k), val, enc)).collect();
+        }
+    }
     if let Some(list) = key_value_list(v) {
         return list.into_iter().map(|(k, val)| child(join(&field.name, k), val.to_string(), field.encoding)).collect();
     }
