@@ -243,6 +243,12 @@ fn join(parent: &Option<String>, child: &str) -> Option<String> {
 /// tried on the borrowed value first, so a plain value costs no copy.
 fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
     let children = if depth < MAX_DEPTH { nested(&field) } else { Vec::new() };
+    if depth == MAX_DEPTH && field.encoding.as_slice().len() >= MAX_DEPTH && !nested(&field).is_empty() {
+        let note = format!("a value nested deeper than {MAX_DEPTH} decodings was not decoded further");
+        if !out.notes.contains(&note) {
+            out.notes.push(note);
+        }
+    }
     if !out.push(field) {
         return;
     }

@@ -291,7 +291,7 @@ impl RequestStream {
     }
 
     fn start_body(&mut self, src: SocketAddr, dst: SocketAddr, head: Head, out: &mut Vec<HttpRequest>) {
-        let req = HttpRequest {
+        let mut req = HttpRequest {
             head,
             body: Vec::new(),
             decoded: Vec::new(),
@@ -304,13 +304,26 @@ impl RequestStream {
         let chunked = req
             .header("transfer-encoding")
             .is_some_and(|v| String::from_utf8_lossy(v).to_ascii_lowercase().contains("chunked"));
-        let length = req
-            .header("content-length")
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let lengths: Vec<&[u8]> = req
+            .head
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.as_slice())
+            .collect();
+        let mut notes = Vec::new();
+        if lengths.windows(2).any(|w| w[0].trim_ascii() != w[1].trim_ascii()) {
+            notes.push("conflicting Content-Length headers; the first is used".to_string());
+        }
+        if chunked && !lengths.is_empty() {
+            notes.push("both Transfer-Encoding: chunked and Content-Length; chunked is used".to_string());
+        }
+        let length =
+            lengths.first().and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.trim().parse::<u64>().ok());
         // A length no signed 64-bit counter holds is not a length servers
         // honour (Zeek logs the request after it): treat it as none.
         let length = length.filter(|n| *n <= MAX_CONTENT_LENGTH);
+        req.notes.extend(notes);
         let kind = if chunked {
             // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
             BodyKind::Chunked(Chunked::default())
@@ -561,6 +574,19 @@ POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\
 
     fn hex_bytes(h: &str) -> Vec<u8> {
         (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn smuggling_shapes_are_noted() {
+        let r = parse_split(
+            b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n",
+            4,
+        );
+        assert_eq!(r.iter().map(|r| r.uri()).collect::<Vec<_>>(), vec!["/a", "/b"]);
+        assert!(r[0].notes[0].contains("conflicting Content-Length"));
+        let r = parse_split(b"POST /a HTTP/1.1\r\nContent-Length: 30\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 5);
+        assert_eq!(r.iter().map(|r| r.uri()).collect::<Vec<_>>(), vec!["/a", "/b"]);
+        assert!(r[0].notes[0].contains("chunked is used"));
     }
 
     #[test]

@@ -191,6 +191,9 @@ impl Requests<'_> {
 
     fn detect(&mut self, req: HttpRequest, host: Option<String>) {
         let fields = extract::request_fields(&req);
+        if !fields.notes.is_empty() && req.notes.is_empty() {
+            self.rep.stats.requests_with_notes += 1;
+        }
         let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
         let ctx = RequestCtx { method: &req.head.method, host: host.as_deref(), path, dst_port: req.dst.port() };
         let raws = self.cfg.engine.detect(&ctx, &fields.fields);
