@@ -323,6 +323,7 @@ fn rules_list(extra: &[PathBuf]) -> ExitCode {
         let what = match &r.matcher {
             Matcher::Detector(_) | Matcher::Profile | Matcher::Pattern(_) => r.kind.as_str(),
             Matcher::Endpoint(_) => "endpoint",
+            Matcher::Decoder(_) => "decoder",
         };
         if let Err(e) =
             writeln!(out, "{:<20} {:<7} {:<15} {}  ({})", r.id, r.severity.as_str(), what, r.title, r.source)

@@ -16,10 +16,17 @@ pub fn normalize(key: &str) -> String {
 /// The last component of a field name: `data:$.cells[0].cid` -> `cid`,
 /// `ro.serialno` -> `serialno`; then normalised.
 pub fn last_component(name: &str) -> String {
+    normalize(tail_of(name))
+}
+
+/// The last component of a name, not yet normalised.
+fn tail_of(name: &str) -> &str {
+    if let Some(q) = bracket_key(name) {
+        return q;
+    }
     let tail = name.rsplit([':', '.', '/', '@']).next().unwrap_or(name);
     let tail = tail.split('[').next().unwrap_or(tail);
-    let tail = if tail.is_empty() { name } else { tail };
-    normalize(tail)
+    if tail.is_empty() { name } else { tail }
 }
 
 /// Longest normalised key kept: every dictionary key is shorter, so a
@@ -37,9 +44,7 @@ impl Key {
     /// The normalised last component of a field name (see
     /// [`last_component`]); empty when longer than [`MAX_KEY`].
     pub fn of(name: &str) -> Key {
-        let tail = name.rsplit([':', '.', '/', '@']).next().unwrap_or(name);
-        let tail = tail.split('[').next().unwrap_or(tail);
-        let tail = if tail.is_empty() { name } else { tail };
+        let tail = tail_of(name);
         let mut k = Key::default();
         for c in tail.bytes().filter(u8::is_ascii_alphanumeric) {
             if usize::from(k.len) == MAX_KEY {
@@ -90,6 +95,13 @@ pub fn detectors_for(key: &str) -> u32 {
     MAP.get(key).copied().unwrap_or(0)
 }
 
+/// The key of a trailing `["$device_id"]` JSON path step.
+fn bracket_key(name: &str) -> Option<&str> {
+    let inner = name.strip_suffix("\"]")?;
+    let start = inner.rfind("[\"")?;
+    Some(&inner[start + 2..])
+}
+
 /// Is the normalised `key` in `list`?
 pub fn is(list: &[&str], key: &str) -> bool {
     !key.is_empty() && list.contains(&key)
@@ -117,7 +129,9 @@ pub const SERIAL: &[&str] =
     &["sn", "serial", "serialno", "serialnumber", "deviceserial", "hwserial", "buildserial", "devicesn", "sno"];
 pub const MAC: &[&str] =
     &["mac", "macaddr", "macaddress", "wifimac", "wlanmac", "btmac", "bssid", "apmac", "clientmac"];
-pub const ANDROID_ID: &[&str] = &["androidid", "ssaid", "andid"];
+/// `device_id` holds an Android ID as often as an IMEI: the value's shape
+/// (16 hex digits, or 15 Luhn digits) decides.
+pub const ANDROID_ID: &[&str] = &["androidid", "ssaid", "andid", "deviceid"];
 pub const ADVERTISING_ID: &[&str] =
     &["gaid", "adid", "aaid", "idfa", "oaid", "advertisingid", "gpsadid", "googleadid", "adsid", "advertiserid"];
 pub const DEVICE_MODEL: &[&str] = &["model", "devicemodel", "phonemodel", "mobilemodel", "productmodel", "hwmodel"];
@@ -155,7 +169,8 @@ mod tests {
         assert_eq!(last_component("ro.serialno"), "serialno");
         assert_eq!(last_component("Device_IMEI"), "deviceimei");
         assert_eq!(last_component("$.list[3]"), "list");
-        for name in ["data:$.cells[0].cid", "ro.serialno", "Device_IMEI", "$.list[3]"] {
+        assert_eq!(last_component("d:$[0].properties[\"$device_id\"]"), "deviceid");
+        for name in ["data:$.cells[0].cid", "ro.serialno", "Device_IMEI", "$.list[3]", "$[\"$device_id\"]"] {
             assert_eq!(Key::of(name).as_str(), last_component(name));
         }
         assert_eq!(Key::of(&"x".repeat(40)).as_str(), "");

@@ -70,6 +70,32 @@ impl Engine {
     /// Runs every rule over the fields of one request.
     pub fn detect(&self, ctx: &RequestCtx<'_>, fields: &[Field]) -> Vec<RawFinding> {
         let mut out: Vec<RawFinding> = Vec::new();
+        // Declared SDK envelopes first: what they decode to is scanned by
+        // every rule, with the other fields.
+        let mut decoded: Vec<Field> = Vec::new();
+        for (ri, rule) in self.rules.rules.iter().enumerate() {
+            let Matcher::Decoder(d) = &rule.matcher else { continue };
+            if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port) || !d.applies(ctx.host, ctx.path) {
+                continue;
+            }
+            for f in fields.iter().filter(|f| {
+                matches!(f.location, Location::Query | Location::Body) && f.name.as_deref() == Some(d.field.as_str())
+            }) {
+                if let Some(children) = crate::extract::apply_steps(f, &d.steps) {
+                    push(&mut out, raw(ri, rule.title.clone(), Hit::new("", f.value.clone()), f));
+                    if let Some(last) = out.last_mut() {
+                        last.kind = rule.kind.clone();
+                    }
+                    decoded.extend(children);
+                }
+            }
+        }
+        let all: std::borrow::Cow<'_, [Field]> = if decoded.is_empty() {
+            std::borrow::Cow::Borrowed(fields)
+        } else {
+            std::borrow::Cow::Owned(fields.iter().cloned().chain(decoded).collect())
+        };
+        let fields: &[Field] = &all;
         // Per field, once: its key, the detectors that trust that key, and
         // what its value holds.
         let views: Vec<(keys::Key, u32, Features)> = fields
@@ -158,7 +184,7 @@ impl Engine {
                         },
                     );
                 }
-                Matcher::Profile => {}
+                Matcher::Profile | Matcher::Decoder(_) => {}
             }
         }
         if let Some(p) = &self.profile {

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::validators::Detector;
+use crate::extract::Step;
 use crate::finding::{Location, Severity};
 
 /// The built-in rule files, compiled in: (name shown in messages, text).
@@ -56,6 +57,7 @@ struct RuleDef {
     detector: Option<Spanned<String>>,
     pattern: Option<Spanned<String>>,
     endpoint: Option<Spanned<EndpointDef>>,
+    decoder: Option<Spanned<DecoderDef>>,
     #[serde(default)]
     scope: ScopeDef,
 }
@@ -87,6 +89,36 @@ struct EndpointDef {
     #[serde(default)]
     carries: Vec<String>,
     payload: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecoderDef {
+    /// The query or form parameter that holds the envelope.
+    field: String,
+    steps: Vec<Spanned<String>>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+}
+
+/// A declared decoder for a known SDK envelope: the parameter `field` of
+/// matching requests is decoded with `steps` and what comes out is
+/// scanned by every rule.
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    pub field: String,
+    pub steps: Vec<Step>,
+    pub hosts: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+impl Decoder {
+    pub fn applies(&self, host: Option<&str>, path: &str) -> bool {
+        (self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|g| glob(g, h))))
+            && (self.paths.is_empty() || self.paths.iter().any(|g| glob(g, path)))
+    }
 }
 
 /// Where a rule applies.
@@ -140,6 +172,7 @@ pub enum Matcher {
     Pattern(Regex),
     Profile,
     Endpoint(Endpoint),
+    Decoder(Decoder),
 }
 
 /// A compiled rule.
@@ -249,9 +282,12 @@ impl RuleSet {
             if !ids.insert(id.clone()) {
                 return Err(at(id_at, format!("duplicate rule id {id:?}")));
             }
-            let chosen = [r.detector.is_some(), r.pattern.is_some(), r.endpoint.is_some()];
+            let chosen = [r.detector.is_some(), r.pattern.is_some(), r.endpoint.is_some(), r.decoder.is_some()];
             if chosen.iter().filter(|c| **c).count() != 1 {
-                return Err(at(id_at, format!("rule {id}: give exactly one of `detector`, `pattern`, `endpoint`")));
+                return Err(at(
+                    id_at,
+                    format!("rule {id}: give exactly one of `detector`, `pattern`, `endpoint`, `decoder`"),
+                ));
             }
             let mut kind = r.kind.clone();
             let matcher = if let Some(d) = r.detector {
@@ -293,6 +329,23 @@ impl RuleSet {
                     carries: e.carries,
                     payload: e.payload,
                 })
+            } else if let Some(d) = r.decoder {
+                let d = d.into_inner();
+                let mut steps = Vec::new();
+                for st in &d.steps {
+                    steps.push(Step::by_name(st.get_ref()).ok_or_else(|| {
+                        let known: Vec<&str> = Step::NAMES.iter().map(|(n, _)| *n).collect();
+                        at(
+                            st.span().start,
+                            format!("unknown decoding step {:?}; known: {}", st.get_ref(), known.join(", ")),
+                        )
+                    })?);
+                }
+                if steps.is_empty() {
+                    return Err(at(id_at, format!("rule {id}: a decoder needs at least one step")));
+                }
+                kind.get_or_insert_with(|| "sdk_upload".to_string());
+                Matcher::Decoder(Decoder { field: d.field, steps, hosts: d.hosts, paths: d.paths })
             } else {
                 unreachable!("exactly one matcher checked above")
             };

@@ -328,6 +328,98 @@ fn key_value_list(v: &str) -> Option<Vec<(&str, &str)>> {
     (list.len() >= 2).then_some(list)
 }
 
+/// A decoding step a rule can declare for a known SDK envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Url,
+    Base64,
+    Hex,
+    Gzip,
+    Zlib,
+    Deflate,
+    /// Terminal: the JSON leaves.
+    Json,
+    /// Terminal: the `k=v&...` pairs.
+    Form,
+}
+
+impl Step {
+    pub const NAMES: [(&'static str, Step); 8] = [
+        ("url", Step::Url),
+        ("base64", Step::Base64),
+        ("hex", Step::Hex),
+        ("gzip", Step::Gzip),
+        ("zlib", Step::Zlib),
+        ("deflate", Step::Deflate),
+        ("json", Step::Json),
+        ("form", Step::Form),
+    ];
+
+    pub fn by_name(name: &str) -> Option<Step> {
+        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
+
+    fn name(self) -> &'static str {
+        Self::NAMES.iter().find(|(_, s)| *s == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// Applies declared steps to a field's value, strictly (each must
+/// succeed), and returns the fields that come out, themselves decoded
+/// further as usual. `None` when a step fails.
+pub fn apply_steps(field: &Field, steps: &[Step]) -> Option<Vec<Field>> {
+    use crate::http::body::{Coding, decompress};
+    let mut bytes = field.value.as_bytes().to_vec();
+    let mut enc = field.encoding;
+    let mut out = Extracted::default();
+    for (i, step) in steps.iter().enumerate() {
+        let last = i + 1 == steps.len();
+        bytes = match step {
+            Step::Url => url_decode(&bytes).0.into_bytes(),
+            Step::Base64 => {
+                let t = String::from_utf8_lossy(&bytes).trim().trim_end_matches('=').to_string();
+                let engine = if t.contains(['-', '_']) {
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                } else {
+                    &base64::engine::general_purpose::STANDARD_NO_PAD
+                };
+                engine.decode(t).ok()?
+            }
+            Step::Hex => hex::decode(bytes.trim_ascii()).ok()?,
+            Step::Gzip | Step::Zlib | Step::Deflate => {
+                let c = if *step == Step::Gzip { Coding::Gzip } else { Coding::Deflate };
+                let (plain, err) = decompress(c, &bytes, MAX_NESTED_INFLATE);
+                if err.is_some() && plain.is_empty() {
+                    return None;
+                }
+                plain
+            }
+            Step::Json | Step::Form if !last => return None,
+            Step::Json => {
+                let text = String::from_utf8(bytes).ok()?;
+                let enc = enc.then("json");
+                for (path, leaf) in json::leaves(&text)? {
+                    let f =
+                        Field { location: field.location, name: join(&field.name, &path), value: leaf, encoding: enc };
+                    push_nested(&mut out, f, 1);
+                }
+                return Some(out.fields);
+            }
+            Step::Form => {
+                for (k, v, _) in parse_pairs(&bytes) {
+                    let f = Field { location: field.location, name: join(&field.name, &k), value: v, encoding: enc };
+                    push_nested(&mut out, f, 1);
+                }
+                return Some(out.fields);
+            }
+        };
+        enc = enc.then(step.name());
+    }
+    let text = String::from_utf8(bytes).ok()?;
+    push_nested(&mut out, Field { location: field.location, name: field.name.clone(), value: text, encoding: enc }, 1);
+    Some(out.fields)
+}
+
 /// Pushes `k=v` pairs as fields at `location`.
 fn push_pairs(out: &mut Extracted, location: Location, s: &[u8], base: Chain) {
     for (k, v, esc) in parse_pairs(s) {
