@@ -662,6 +662,16 @@ fn dns_query_names_and_tls_server_names() {
         b"\x16\x03\x03\x00\x02\x02\x00",
         3,
     );
+    // The same over TCP: a 2-byte length, then the query.
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for l in ["9774d56d682e549c", "id", "example", "com"] {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let mut tcp_q = (q.len() as u16).to_be_bytes().to_vec();
+    tcp_q.extend_from_slice(&q);
+    net.http(support::ts(1_600_000_002, 0), "10.0.0.5:40002", "10.0.0.1:53", &tcp_q, b"\x00\x02\x00\x00", 4);
     let dir = tmpdir("dns");
     let p = write(&dir, "dns.pcap", &support::pcap(&net, Link::Ethernet, false, false));
     let lines = jsonl(&run(&["scan", "--format", "jsonl", "--show-values", p.to_str().unwrap()]));
@@ -674,6 +684,11 @@ fn dns_query_names_and_tls_server_names() {
         "{f:?}"
     );
     assert_eq!(of_type(&lines, "capture")[0]["tls_server_names"], serde_json::json!(["telemetry.example.net"]));
+    // The label alone has no key: a 16-hex label is not judged an Android
+    // ID without one, but a profile value is found in it.
+    let prof = write(&dir, "p.toml", b"android_id = \"9774d56d682e549c\"\n");
+    let lines = jsonl(&run(&["scan", "--format", "jsonl", "--profile", prof.to_str().unwrap(), p.to_str().unwrap()]));
+    assert!(of_type(&lines, "finding").iter().any(|x| x["kind"] == "android_id" && x["dst"] == "10.0.0.1:53"));
 }
 
 /// Hostile bodies: a gzip bomb, JSON nested 100 deep, a 2 GB

@@ -9,6 +9,8 @@ use crate::capture::Timestamp;
 use crate::flow::{Chunk, Ends, Interest, StreamHandler};
 use crate::http::{HttpLimits, HttpRequest, NotRequests, RequestStream};
 
+const DNS_PORT: u16 = 53;
+
 /// Distinct TLS server names kept per capture.
 pub const MAX_SERVER_NAMES: usize = 1000;
 
@@ -89,6 +91,24 @@ impl HttpSink {
     /// Keeps bytes of a non-HTTP direction while it looks like text and
     /// is under the cap; says whether to go on.
     fn keep_other(&mut self, dir: &mut Dir, chunk: Chunk<'_>) -> Interest {
+        // DNS over TCP: a 2-byte length, then a message; its query name is
+        // scanned like those sent over UDP (first message of the stream).
+        if dir.ends.dst.port() == DNS_PORT && dir.other.is_none() {
+            let len = chunk.data.get(..2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+            let msg = len.and_then(|n| chunk.data.get(2..2 + n));
+            if let Some(q) = msg.and_then(crate::dns::query_name) {
+                self.streams.push(StreamPayload {
+                    src: dir.ends.src,
+                    dst: dir.ends.dst,
+                    frame: chunk.frame,
+                    ts: chunk.ts,
+                    data: q.into_bytes(),
+                    dns_query: true,
+                });
+            }
+            self.other_bytes += chunk.data.len() as u64;
+            return Interest::Ignore;
+        }
         let p = dir.other.get_or_insert_with(|| StreamPayload {
             src: dir.ends.src,
             dst: dir.ends.dst,
