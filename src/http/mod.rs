@@ -290,8 +290,9 @@ impl RequestStream {
         }
     }
 
-    fn start_body(&mut self, src: SocketAddr, dst: SocketAddr, head: Head, out: &mut Vec<HttpRequest>) {
-        let mut req = HttpRequest {
+    /// A request with this head, starting where the buffered bytes did.
+    fn new_request(&self, src: SocketAddr, dst: SocketAddr, head: Head) -> HttpRequest {
+        HttpRequest {
             head,
             body: Vec::new(),
             decoded: Vec::new(),
@@ -300,7 +301,11 @@ impl RequestStream {
             src,
             dst,
             notes: Vec::new(),
-        };
+        }
+    }
+
+    fn start_body(&mut self, src: SocketAddr, dst: SocketAddr, head: Head, out: &mut Vec<HttpRequest>) {
+        let mut req = self.new_request(src, dst, head);
         let chunked = req
             .header("transfer-encoding")
             .is_some_and(|v| String::from_utf8_lossy(v).to_ascii_lowercase().contains("chunked"));
@@ -442,16 +447,9 @@ impl RequestStream {
         let bytes = std::mem::take(&mut self.buf);
         if let Some(head) = head::parse_head_lenient(&bytes) {
             self.requests += 1;
-            out.push(HttpRequest {
-                head,
-                body: Vec::new(),
-                decoded: Vec::new(),
-                frame: self.buf_frame,
-                ts: self.buf_ts,
-                src,
-                dst,
-                notes: vec![note],
-            });
+            let mut req = self.new_request(src, dst, head);
+            req.notes.push(note);
+            out.push(req);
         }
     }
 
