@@ -47,11 +47,32 @@ pub struct RawFinding {
 pub struct Engine {
     pub rules: RuleSet,
     profile: Option<CompiledProfile>,
+    has_patterns: bool,
 }
 
 impl Engine {
     pub fn new(rules: RuleSet, profile: Option<&Profile>) -> Engine {
-        Engine { rules, profile: profile.map(CompiledProfile::compile) }
+        let has_patterns = rules.rules.iter().any(|r| matches!(r.matcher, Matcher::Pattern(_)));
+        Engine { rules, profile: profile.map(CompiledProfile::compile), has_patterns }
+    }
+
+    /// Could any rule or the profile find something in this field? A cheap
+    /// over-approximation used to skip copying dull fields: a key some
+    /// detector trusts, a value whose shape a detector looks for, a
+    /// profile form, or any pattern rule (which could match anything).
+    pub fn might_match(&self, name: &str, value: &str) -> bool {
+        if self.has_patterns {
+            return true;
+        }
+        let key = keys::Key::of(name);
+        if keys::detectors_for(key.as_str()) != 0 {
+            return true;
+        }
+        let feat = Features::of(value);
+        if Detector::ALL.iter().any(|(_, d)| d.without_key(&feat)) {
+            return true;
+        }
+        self.profile.as_ref().is_some_and(|p| p.is_match(value))
     }
 
     pub fn severity(&self, rule: usize) -> Severity {

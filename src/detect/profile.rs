@@ -196,6 +196,12 @@ impl CompiledProfile {
         CompiledProfile { folded, folded_forms, exact, exact_forms }
     }
 
+    /// Does any form occur in `value` (boundaries not checked)?
+    pub fn is_match(&self, value: &str) -> bool {
+        let b = value.as_bytes();
+        self.folded.as_ref().is_some_and(|a| a.is_match(b)) || self.exact.as_ref().is_some_and(|a| a.is_match(b))
+    }
+
     /// Every profile form found in `value`.
     pub fn find(&self, value: &str, out: &mut Vec<ProfileHit>) {
         let b = value.as_bytes();

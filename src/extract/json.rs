@@ -4,12 +4,20 @@
 //! (RFC 8259) nested at most [`MAX_JSON_DEPTH`] deep, else `None` and the
 //! caller treats it as plain text.
 
+use std::borrow::Cow;
+
 /// Deepest nesting accepted.
 pub const MAX_JSON_DEPTH: usize = 64;
 
 /// Parses `text` and lists its scalar leaves as (path, text) pairs.
 pub fn leaves(text: &str) -> Option<Vec<(String, String)>> {
-    let mut p = Scanner { b: text.as_bytes(), i: 0, path: String::from("$"), out: Vec::new() };
+    leaves_where(text, &|_, _| true)
+}
+
+/// As [`leaves`], keeping only the leaves `keep` accepts: the others are
+/// never copied (bodies of thousands of leaves, few of them of interest).
+pub fn leaves_where(text: &str, keep: &dyn Fn(&str, &str) -> bool) -> Option<Vec<(String, String)>> {
+    let mut p = Scanner { b: text.as_bytes(), i: 0, path: String::from("$"), out: Vec::new(), keep };
     p.ws();
     p.value(0)?;
     p.ws();
@@ -21,9 +29,18 @@ struct Scanner<'a> {
     i: usize,
     path: String,
     out: Vec<(String, String)>,
+    keep: &'a dyn Fn(&str, &str) -> bool,
 }
 
 impl Scanner<'_> {
+    fn leaf(&mut self, value: &str) {
+        if (self.keep)(&self.path, value) {
+            self.out.push((self.path.clone(), value.to_string()));
+        }
+    }
+}
+
+impl<'a> Scanner<'a> {
     fn ws(&mut self) {
         while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
             self.i += 1;
@@ -102,7 +119,7 @@ impl Scanner<'_> {
             }
             b'"' => {
                 let s = self.string()?;
-                self.out.push((self.path.clone(), s));
+                self.leaf(&s);
                 Some(())
             }
             b't' | b'f' | b'n' => {
@@ -116,7 +133,7 @@ impl Scanner<'_> {
                 }
                 self.i += word.len();
                 if word != b"null" {
-                    self.out.push((self.path.clone(), String::from_utf8_lossy(word).into_owned()));
+                    self.leaf(if word == b"true" { "true" } else { "false" });
                 }
                 Some(())
             }
@@ -124,7 +141,7 @@ impl Scanner<'_> {
                 let start = self.i;
                 self.number()?;
                 let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-                self.out.push((self.path.clone(), text.to_string()));
+                self.leaf(text);
                 Some(())
             }
         }
@@ -153,8 +170,9 @@ impl Scanner<'_> {
         Some(())
     }
 
-    /// A string at `i` (which must be `"`), unescaped.
-    fn string(&mut self) -> Option<String> {
+    /// A string at `i` (which must be `"`), unescaped; borrowed from the
+    /// text when it has no escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
         // Fast path: no escapes.
@@ -165,7 +183,7 @@ impl Scanner<'_> {
             if s.iter().any(|c| *c < 0x20) {
                 return None;
             }
-            return std::str::from_utf8(s).ok().map(str::to_string);
+            return std::str::from_utf8(s).ok().map(Cow::Borrowed);
         }
         let mut out: Vec<u8> = self.b[start..end].to_vec();
         self.i = end;
@@ -173,7 +191,7 @@ impl Scanner<'_> {
             let c = *self.b.get(self.i)?;
             self.i += 1;
             match c {
-                b'"' => return String::from_utf8(out).ok(),
+                b'"' => return String::from_utf8(out).ok().map(Cow::Owned),
                 b'\\' => {
                     let e = *self.b.get(self.i)?;
                     self.i += 1;

@@ -310,6 +310,13 @@ fn nested(field: &Field) -> Vec<Field> {
     base64_runs(v).filter_map(decode_base64).map(decoded).collect()
 }
 
+/// Could [`nested`] find anything inside `v`? False for short plain
+/// words and numbers: the bulk of JSON leaves.
+fn might_decode(v: &str) -> bool {
+    v.len() >= MIN_BASE64_LEN
+        || v.bytes().any(|b| matches!(b, b'%' | b'=' | b'&' | b'{' | b'[' | b'<' | b':' | b',' | b';'))
+}
+
 /// `key:value,` and `key=value;` lists (`MNC:01,LAC:2F,CID:1A2B`, as in
 /// Tinno's STS string): at least two entries with token keys.
 fn key_value_list(v: &str) -> Option<Vec<(&str, &str)>> {
@@ -433,6 +440,14 @@ fn push_pairs(out: &mut Extracted, location: Location, s: &[u8], base: Chain) {
 
 /// All fields of a request.
 pub fn request_fields(req: &HttpRequest) -> Extracted {
+    request_fields_where(req, &|_, _| true)
+}
+
+/// Leaves of JSON bodies, and fields from which no decoding could come,
+/// are kept only when `keep(name, value)` says so: the caller's cheap
+/// judgement of what could matter, so a body of thousands of dull leaves
+/// costs no copy of them. Extraction itself judges nothing.
+pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool) -> Extracted {
     let mut out = Extracted::default();
     let target = req.head.target.as_slice();
     // Absolute-form targets (proxies): keep from the path on.
@@ -496,11 +511,11 @@ pub fn request_fields(req: &HttpRequest) -> Extracted {
             0,
         );
     }
-    body_fields(&mut out, req);
+    body_fields(&mut out, req, keep);
     out
 }
 
-fn body_fields(out: &mut Extracted, req: &HttpRequest) {
+fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool) {
     if req.body.is_empty() {
         return;
     }
@@ -542,7 +557,10 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest) {
         return;
     }
     if ctype.contains("json") || looks_like_json(&text) {
-        if let Some(leaves) = json::leaves(&text) {
+        // A leaf that could decode into more (an escaped, encoded or
+        // structured value) is always kept; others only if `keep` wants.
+        let keep_leaf = |path: &str, v: &str| might_decode(v) || keep(path, v);
+        if let Some(leaves) = json::leaves_where(&text, &keep_leaf) {
             let enc = base.then("json");
             for (path, leaf) in leaves {
                 push_nested(out, Field { location: Location::Body, name: Some(path), value: leaf, encoding: enc }, 1);

@@ -190,7 +190,8 @@ impl Requests<'_> {
     }
 
     fn detect(&mut self, req: HttpRequest, host: Option<String>) {
-        let fields = extract::request_fields(&req);
+        let engine = &self.cfg.engine;
+        let fields = extract::request_fields_where(&req, &|name, value| engine.might_match(name, value));
         if !fields.notes.is_empty() && req.notes.is_empty() {
             self.rep.stats.requests_with_notes += 1;
         }

@@ -58,7 +58,12 @@ fn outcome(reqs: &[HttpRequest], engine: &Engine) -> (Vec<Value>, Vec<Value>) {
         let path = url_decode(target.split('?').next().unwrap_or("").as_bytes()).0;
         let host = r.host();
         let ctx = RequestCtx { method: &r.head.method, host: host.as_deref(), path: &path, dst_port: 80 };
-        for f in engine.detect(&ctx, &fields.fields) {
+        let all = engine.detect(&ctx, &fields.fields);
+        // The scanner copies only fields the engine might match: that must
+        // lose nothing.
+        let kept = extract::request_fields_where(r, &|n, v| engine.might_match(n, v));
+        assert_eq!(engine.detect(&ctx, &kept.fields), all, "{}", r.uri());
+        for f in all {
             findings.push(serde_json::json!({
                 "rule": engine.rules.rules[f.rule].id,
                 "kind": f.kind,
