@@ -228,6 +228,8 @@ pub struct FileStats {
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,
+    /// The first of those notes, with the frame of their request.
+    pub notes: Vec<(u64, String)>,
     pub elapsed_secs: f64,
 }
 
@@ -253,6 +255,9 @@ pub struct NotInspected {
     pub gaps: u64,
     pub gap_bytes: u64,
 }
+
+/// Notes kept per capture in its record (all are counted).
+pub const MAX_NOTES: usize = 100;
 
 /// Everything one capture produced, in a stable order.
 #[derive(Clone, Debug, Default)]

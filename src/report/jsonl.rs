@@ -92,6 +92,7 @@ pub fn capture_json(r: &FileReport) -> Value {
         "flows": s.flows,
         "requests": s.requests,
         "requests_with_notes": s.requests_with_notes,
+        "notes": s.notes.iter().map(|(frame, m)| json!({"frame": frame, "message": m})).collect::<Vec<_>>(),
         "findings": r.findings.len(),
         "errors": r.errors.len(),
         "not_inspected": {

@@ -100,6 +100,14 @@ impl<W: Write> TextReporter<W> {
         if let Some(line) = not_inspected_line(r) {
             writeln!(o, "  not inspected: {line}")?;
         }
+        if r.stats.requests_with_notes > 0 {
+            let (frame, first) = r.stats.notes.first().map_or((0, ""), |(f, m)| (*f, m.as_str()));
+            writeln!(
+                o,
+                "  limits or damage: {} requests (first, frame {frame}: {first}); all in `teleaudit requests`",
+                r.stats.requests_with_notes
+            )?;
+        }
         for (host, fs) in &by_host {
             let act = r.hosts.iter().find(|h| &h.host == host);
             writeln!(o)?;

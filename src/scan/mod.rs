@@ -172,6 +172,7 @@ impl Requests<'_> {
         stats.requests += 1;
         if !req.notes.is_empty() {
             stats.requests_with_notes += 1;
+            note(stats, req.frame, &req.notes);
         }
         let key = host.clone().unwrap_or_else(|| req.dst.ip().to_string());
         let h = self.hosts.entry(key.clone()).or_insert(HostActivity {
@@ -192,8 +193,11 @@ impl Requests<'_> {
     fn detect(&mut self, req: HttpRequest, host: Option<String>) {
         let engine = &self.cfg.engine;
         let fields = extract::request_fields_where(&req, &|name, value| engine.might_match(name, value));
-        if !fields.notes.is_empty() && req.notes.is_empty() {
-            self.rep.stats.requests_with_notes += 1;
+        if !fields.notes.is_empty() {
+            if req.notes.is_empty() {
+                self.rep.stats.requests_with_notes += 1;
+            }
+            note(&mut self.rep.stats, req.frame, &fields.notes);
         }
         let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
         let ctx = RequestCtx { method: &req.head.method, host: host.as_deref(), path, dst_port: req.dst.port() };
@@ -270,6 +274,15 @@ struct Where {
     src: SocketAddr,
     dst: SocketAddr,
     host: Option<String>,
+}
+
+/// Keeps the first notes of a capture for its record.
+fn note(stats: &mut crate::finding::FileStats, frame: u64, notes: &[String]) {
+    for n in notes {
+        if stats.notes.len() < crate::finding::MAX_NOTES {
+            stats.notes.push((frame, n.clone()));
+        }
+    }
 }
 
 /// Masks in the target every value found, and the raw (encoded) value of
