@@ -313,7 +313,10 @@ fn nested(field: &Field) -> Vec<Field> {
 /// Could [`nested`] find anything inside `v`? False for short plain
 /// words and numbers: the bulk of JSON leaves.
 fn might_decode(v: &str) -> bool {
-    v.len() >= MIN_BASE64_LEN
+    // Numbers (ids, timestamps) decode to nothing: not base64 (all hex
+    // digits are refused as base64), and hex of digits is not text.
+    let number = v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+    (v.len() >= MIN_BASE64_LEN && !number)
         || v.bytes().any(|b| matches!(b, b'%' | b'=' | b'&' | b'{' | b'[' | b'<' | b':' | b',' | b';'))
 }
 
