@@ -45,6 +45,24 @@ impl fmt::Display for Severity {
     }
 }
 
+/// How sure a finding is: `high` when a key, a structure (URN, STS
+/// string, IMSI realm) or the profile names the value; `medium` when only
+/// its shape does (a bare Luhn-valid 15-digit number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Confidence {
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
 /// Where in a request a value was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +111,7 @@ pub struct Finding {
     pub value: String,
     /// For a profile match, the profile value it stands for.
     pub matched: Option<String>,
+    pub confidence: Confidence,
     pub encoding: Vec<String>,
     pub location: Location,
     pub field: Option<String>,

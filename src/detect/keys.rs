@@ -67,9 +67,10 @@ impl Key {
 pub fn detectors_for(key: &str) -> u32 {
     static MAP: LazyLock<HashMap<&'static str, u32>> = LazyLock::new(|| {
         let mut m: HashMap<&'static str, u32> = HashMap::new();
-        let lists: [(&[&str], Detector); 16] = [
+        let lists: [(&[&str], Detector); 17] = [
             (IMEI, Detector::Imei),
             (IMSI, Detector::Imsi),
+            (MEID, Detector::Meid),
             (ICCID, Detector::Iccid),
             (MSISDN, Detector::Msisdn),
             (SERIAL, Detector::Serial),
@@ -109,6 +110,7 @@ pub fn is(list: &[&str], key: &str) -> bool {
 
 pub const IMEI: &[&str] =
     &["imei", "imei1", "imei2", "imeino", "imeinumber", "deviceimei", "phoneimei", "deviceid", "imeisv", "meid"];
+pub const MEID: &[&str] = &["meid", "esn", "pesn", "meidhex", "meiddec", "cdmaid"];
 pub const IMSI: &[&str] = &["imsi", "imsi1", "imsi2", "subscriberid", "simimsi", "subscriber", "imsino"];
 pub const ICCID: &[&str] = &["iccid", "simserial", "simserialnumber", "iccid1", "iccid2", "simid"];
 pub const MSISDN: &[&str] = &[

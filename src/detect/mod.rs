@@ -13,7 +13,7 @@ pub mod rules;
 pub mod validators;
 
 use crate::extract::Field;
-use crate::finding::{Location, Severity};
+use crate::finding::{Confidence, Location, Severity};
 use profile::{CompiledProfile, Profile, ProfileHit};
 use rules::{Matcher, RuleSet};
 use validators::cell::Part;
@@ -38,6 +38,7 @@ pub struct RawFinding {
     pub title: String,
     pub value: String,
     pub matched: Option<String>,
+    pub confidence: Confidence,
     pub encoding: Vec<String>,
     pub location: Location,
     pub field: Option<String>,
@@ -103,7 +104,7 @@ impl Engine {
                 matches!(f.location, Location::Query | Location::Body) && f.name.as_deref() == Some(d.field.as_str())
             }) {
                 if let Some(children) = crate::extract::apply_steps(f, &d.steps) {
-                    push(&mut out, raw(ri, rule.title.clone(), Hit::new("", f.value.clone()), f));
+                    push(&mut out, raw(ri, rule.title.clone(), Hit::certain("", f.value.clone()), f, true));
                     if let Some(last) = out.last_mut() {
                         last.kind = rule.kind.clone();
                     }
@@ -148,7 +149,8 @@ impl Engine {
                         _ => validators::geo::detect(&parts),
                     };
                     for (hit, i) in found {
-                        push(&mut out, raw(ri, rule.title.clone(), hit, &fields[i]));
+                        // Per-request detectors judge by keys only.
+                        push(&mut out, raw(ri, rule.title.clone(), hit, &fields[i], true));
                     }
                 }
                 Matcher::Detector(d) => {
@@ -158,15 +160,16 @@ impl Engine {
                         }
                         hits.clear();
                         d.field(key.as_str(), &f.value, &mut hits);
+                        let keyed = bits & d.bit() != 0;
                         for h in hits.drain(..) {
-                            push(&mut out, raw(ri, rule.title.clone(), h, f));
+                            push(&mut out, raw(ri, rule.title.clone(), h, f, keyed));
                         }
                     }
                 }
                 Matcher::Pattern(re) => {
                     for f in fields.iter().filter(|f| rule.scope.location(f.location)) {
                         for m in re.find_iter(&f.value) {
-                            let mut r = raw(ri, rule.title.clone(), Hit::new("", m.as_str()), f);
+                            let mut r = raw(ri, rule.title.clone(), Hit::new("", m.as_str()), f, false);
                             r.kind = rule.kind.clone();
                             push(&mut out, r);
                         }
@@ -199,6 +202,7 @@ impl Engine {
                             title,
                             value: evidence.map_or_else(|| ctx.path.to_string(), |f| f.value.clone()),
                             matched: None,
+                            confidence: Confidence::High,
                             encoding: evidence.map(|f| f.encoding.to_vec()).unwrap_or_default(),
                             location: evidence.map_or(Location::Path, |f| f.location),
                             field: evidence.and_then(|f| f.name.clone()),
@@ -231,6 +235,7 @@ impl Engine {
                             title: rule.title.clone(),
                             value: h.found,
                             matched: Some(h.original),
+                            confidence: Confidence::High,
                             encoding,
                             location: f.location,
                             field: f.name.clone(),
@@ -252,11 +257,12 @@ fn group_of(f: &Field) -> &str {
     }
 }
 
-fn raw(rule: usize, title: String, h: Hit, f: &Field) -> RawFinding {
+fn raw(rule: usize, title: String, h: Hit, f: &Field, keyed: bool) -> RawFinding {
     RawFinding {
         rule,
         kind: h.kind.to_string(),
         title,
+        confidence: if keyed || h.certain { Confidence::High } else { Confidence::Medium },
         value: h.value,
         matched: None,
         encoding: f.encoding.to_vec(),
@@ -289,8 +295,48 @@ fn push(out: &mut Vec<RawFinding>, f: RawFinding) {
             *o = RawFinding { matched, ..f };
         } else if o.matched.is_none() {
             o.matched = f.matched;
+            o.confidence = o.confidence.max(f.confidence);
         }
         return;
     }
     out.push(f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Chain;
+
+    fn field(name: Option<&str>, value: &str) -> Field {
+        Field {
+            location: Location::Body,
+            name: name.map(str::to_string),
+            value: value.to_string(),
+            encoding: Chain::default(),
+        }
+    }
+
+    #[test]
+    fn confidence_from_key_shape_and_profile() {
+        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80 };
+        let engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        let keyed = engine.detect(&ctx, &[field(Some("imei"), "356938035643809")]);
+        assert_eq!(keyed[0].confidence, Confidence::High);
+        let bare = engine.detect(&ctx, &[field(None, "id 356938035643809 x")]);
+        assert_eq!(bare[0].confidence, Confidence::Medium);
+        let profile = Profile::parse("p", "imei = \"356938035643809\"\n").unwrap();
+        let engine = Engine::new(RuleSet::builtin().unwrap(), Some(&profile));
+        let matched = engine.detect(&ctx, &[field(None, "id 356938035643809 x")]);
+        assert_eq!((matched.len(), matched[0].confidence), (1, Confidence::High));
+        assert_eq!(matched[0].matched.as_deref(), Some("356938035643809"));
+    }
+
+    #[test]
+    fn meid_and_test_imeis() {
+        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80 };
+        let engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        let f = engine.detect(&ctx, &[field(Some("meid"), "A10000009296F2"), field(Some("imei"), "358240051111110")]);
+        let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["meid"]);
+    }
 }

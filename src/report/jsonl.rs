@@ -34,6 +34,7 @@ pub fn finding_json(f: &Finding, o: ReportOptions) -> Value {
         "kind": f.kind,
         "value": shown(o, &f.value),
         "matched": f.matched.as_deref().map(|m| shown(o, m)),
+        "confidence": f.confidence.as_str(),
         "encoding": f.encoding,
         "location": f.location.as_str(),
         "field": f.field,

@@ -250,6 +250,7 @@ impl Requests<'_> {
                 kind: r.kind,
                 value: r.value,
                 matched: r.matched,
+                confidence: r.confidence,
                 encoding: r.encoding,
                 location: r.location,
                 field: r.field,

@@ -7,7 +7,9 @@
 //! whole 15-digit run that passes Luhn and starts with a GSMA reporting
 //! body prefix counts. Traps: 15-digit order numbers and timestamps (about
 //! one in ten passes Luhn: the prefix check removes most), runs of one
-//! digit, and `000000000000000`, the emulator's IMEI.
+//! digit, `000000000000000`, and the emulators' IMEIs (Android SDK
+//! `358240051111110`, Genymotion `004999010640000`), which identify no
+//! device.
 
 use std::sync::LazyLock;
 
@@ -26,8 +28,12 @@ static URN: LazyLock<Regex> =
 const REPORTING_BODIES: &[&str] =
     &["01", "10", "30", "31", "33", "35", "44", "45", "49", "50", "51", "52", "53", "54", "86", "91", "98", "99"];
 
+/// IMEIs of emulators and test tools, not of a device: the Android SDK
+/// emulator's and Genymotion's.
+const TEST_IMEIS: &[&str] = &["358240051111110", "004999010640000"];
+
 fn plausible(d: &str) -> bool {
-    d.len() == 15 && luhn_ok(d.as_bytes()) && !all_same(d) && !d.starts_with("00000000")
+    d.len() == 15 && luhn_ok(d.as_bytes()) && !all_same(d) && !d.starts_with("00000000") && !TEST_IMEIS.contains(&d)
 }
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
@@ -47,7 +53,10 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
         for c in URN.captures_iter(value) {
             let digits = format!("{}{}{}", &c[1], &c[2], &c[3]);
             if plausible(&digits) {
-                out.push(Hit::new("imei", &value[c.get(1).map_or(0, |m| m.start())..c.get(3).map_or(0, |m| m.end())]));
+                out.push(Hit::certain(
+                    "imei",
+                    &value[c.get(1).map_or(0, |m| m.start())..c.get(3).map_or(0, |m| m.end())],
+                ));
             }
         }
     }
@@ -80,7 +89,7 @@ mod tests {
     fn imei_urn_from_sip() {
         assert_eq!(
             hits("sipinstance", "<urn:gsma:imei:35442706-323347-9>"),
-            vec![Hit::new("imei", "35442706-323347-9")]
+            vec![Hit::certain("imei", "35442706-323347-9")]
         );
         assert!(hits("x", "urn:gsma:imei:35442706-323347-8").is_empty(), "Luhn fails");
     }
@@ -88,7 +97,8 @@ mod tests {
     #[test]
     fn rejects_look_alikes() {
         assert!(hits("imei", "356938035643808").is_empty(), "Luhn fails");
-        assert!(hits("imei", "000000000000000").is_empty(), "emulator");
+        assert!(hits("imei", "000000000000000").is_empty(), "all zero");
+        assert!(hits("imei", "358240051111110").is_empty(), "Android emulator");
         assert!(hits("order", "123456789012347").is_empty(), "bare, Luhn ok, prefix 12 not a reporting body");
         assert!(hits("ts", "1356938035643809").is_empty(), "16 digits bare");
         assert!(hits("", "sip:310410010001002@ims.mnc410.mcc310.3gppnetwork.org").is_empty(), "an IMSI");

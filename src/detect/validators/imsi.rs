@@ -57,7 +57,7 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
         // identities, EAP-SIM/AKA NAIs). Realms give the MNC in 3 digits.
         for run in super::digit_runs(value, 15..=15) {
             if of_realm(value, run) {
-                out.push(Hit::new("imsi", run));
+                out.push(Hit::certain("imsi", run));
             }
         }
         return;

@@ -16,6 +16,7 @@ pub mod iccid;
 pub mod imei;
 pub mod imsi;
 pub mod mac;
+pub mod meid;
 pub mod msisdn;
 pub mod serial;
 pub mod sts;
@@ -25,11 +26,19 @@ pub mod sts;
 pub struct Hit {
     pub kind: &'static str,
     pub value: String,
+    /// Found by a structure that names it (an IMEI URN, the STS string, an
+    /// IMSI matching its realm), not by its shape alone: as sure as a key.
+    pub certain: bool,
 }
 
 impl Hit {
     pub fn new(kind: &'static str, value: impl Into<String>) -> Self {
-        Hit { kind, value: value.into() }
+        Hit { kind, value: value.into(), certain: false }
+    }
+
+    /// A hit whose context names what it is.
+    pub fn certain(kind: &'static str, value: impl Into<String>) -> Self {
+        Hit { kind, value: value.into(), certain: true }
     }
 }
 
@@ -38,6 +47,7 @@ impl Hit {
 pub enum Detector {
     Imei,
     Imsi,
+    Meid,
     Iccid,
     Msisdn,
     Serial,
@@ -53,9 +63,10 @@ pub enum Detector {
 }
 
 impl Detector {
-    pub const ALL: [(&'static str, Detector); 14] = [
+    pub const ALL: [(&'static str, Detector); 15] = [
         ("imei", Detector::Imei),
         ("imsi", Detector::Imsi),
+        ("meid", Detector::Meid),
         ("iccid", Detector::Iccid),
         ("msisdn", Detector::Msisdn),
         ("serial", Detector::Serial),
@@ -109,6 +120,7 @@ impl Detector {
         match self {
             Detector::Imei => imei::detect(key, value, out),
             Detector::Imsi => imsi::detect(key, value, out),
+            Detector::Meid => meid::detect(key, value, out),
             Detector::Iccid => iccid::detect(key, value, out),
             Detector::Msisdn => msisdn::detect(key, value, out),
             Detector::Serial => serial::detect(key, value, out),

@@ -27,15 +27,15 @@ pub fn detect(_key: &str, value: &str, out: &mut Vec<Hit>) {
         return;
     }
     for c in STS.captures_iter(value) {
-        out.push(Hit::new("imei", &c["imei"]));
+        out.push(Hit::certain("imei", &c["imei"]));
         if !c["model"].is_empty() {
-            out.push(Hit::new("device_model", &c["model"]));
+            out.push(Hit::certain("device_model", &c["model"]));
         }
-        out.push(Hit::new("cell_location", &c["cell"]));
+        out.push(Hit::certain("cell_location", &c["cell"]));
         if !c["sw"].is_empty() {
-            out.push(Hit::new("os_version", &c["sw"]));
+            out.push(Hit::certain("os_version", &c["sw"]));
         }
-        out.push(Hit::new("serial", &c["serial"]));
+        out.push(Hit::certain("serial", &c["serial"]));
     }
 }
 
