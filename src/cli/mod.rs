@@ -321,7 +321,7 @@ fn rules_list(extra: &[PathBuf]) -> ExitCode {
     let mut out = io::stdout().lock();
     for r in &set.rules {
         let what = match &r.matcher {
-            Matcher::Detector(_) | Matcher::Profile | Matcher::Pattern(_) => r.kind.as_str(),
+            Matcher::Detector(_) | Matcher::Profile | Matcher::Pattern { .. } => r.kind.as_str(),
             Matcher::Endpoint(_) => "endpoint",
             Matcher::Decoder(_) => "decoder",
         };

@@ -48,13 +48,26 @@ pub struct RawFinding {
 pub struct Engine {
     pub rules: RuleSet,
     profile: Option<CompiledProfile>,
+    /// A pattern rule without keys: it could match any field.
     has_patterns: bool,
+    /// The keys keyed pattern rules look at.
+    pattern_keys: std::collections::HashSet<String>,
 }
 
 impl Engine {
     pub fn new(rules: RuleSet, profile: Option<&Profile>) -> Engine {
-        let has_patterns = rules.rules.iter().any(|r| matches!(r.matcher, Matcher::Pattern(_)));
-        Engine { rules, profile: profile.map(CompiledProfile::compile), has_patterns }
+        let has_patterns =
+            rules.rules.iter().any(|r| matches!(&r.matcher, Matcher::Pattern { keys, .. } if keys.is_empty()));
+        let pattern_keys = rules
+            .rules
+            .iter()
+            .filter_map(|r| match &r.matcher {
+                Matcher::Pattern { keys, .. } => Some(keys.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        Engine { rules, profile: profile.map(CompiledProfile::compile), has_patterns, pattern_keys }
     }
 
     /// Could any rule or the profile find something in this field? A cheap
@@ -66,7 +79,7 @@ impl Engine {
             return true;
         }
         let key = keys::Key::of(name);
-        if keys::detectors_for(key.as_str()) != 0 {
+        if keys::detectors_for(key.as_str()) != 0 || self.pattern_keys.contains(key.as_str()) {
             return true;
         }
         let feat = Features::of(value);
@@ -166,10 +179,18 @@ impl Engine {
                         }
                     }
                 }
-                Matcher::Pattern(re) => {
-                    for f in fields.iter().filter(|f| rule.scope.location(f.location)) {
-                        for m in re.find_iter(&f.value) {
-                            let mut r = raw(ri, rule.title.clone(), Hit::new("", m.as_str()), f, false);
+                Matcher::Pattern { re, keys } => {
+                    for (f, (key, _, _)) in fields.iter().zip(&views) {
+                        let keyed = !keys.is_empty();
+                        if !rule.scope.location(f.location) || (keyed && !keys.iter().any(|k| k == key.as_str())) {
+                            continue;
+                        }
+                        let found: Vec<&str> = match re {
+                            Some(re) => re.find_iter(&f.value).map(|m| m.as_str()).collect(),
+                            None => vec![f.value.trim()].into_iter().filter(|v| !v.is_empty()).collect(),
+                        };
+                        for v in found {
+                            let mut r = raw(ri, rule.title.clone(), Hit::new("", v), f, keyed);
                             r.kind = rule.kind.clone();
                             push(&mut out, r);
                         }
@@ -329,6 +350,28 @@ mod tests {
         let matched = engine.detect(&ctx, &[field(None, "id 356938035643809 x")]);
         assert_eq!((matched.len(), matched[0].confidence), (1, Confidence::High));
         assert_eq!(matched[0].matched.as_deref(), Some("356938035643809"));
+    }
+
+    #[test]
+    fn personal_data_by_key_and_shape() {
+        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80 };
+        let engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        let fields = [
+            field(Some("$.child.firstName"), "Zoé"),
+            field(Some("$.child.birthday"), "2012-04-03"),
+            field(Some("$.child.gender"), "girl"),
+            field(Some("$.parent.zip"), "75011"),
+            field(Some("$.parent.street"), "12 rue de la Paix"),
+            field(Some("$.app.name"), "Weather"),
+            field(Some("$.child.birthday"), "soon"),
+            field(Some("$.order.gender"), "unknown-ish"),
+        ];
+        let f = engine.detect(&ctx, &fields);
+        let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["person_name", "birth_date", "gender", "postal_address", "postal_address"]);
+        assert!(f.iter().all(|r| engine.severity(r.rule) == Severity::Medium));
+        assert!(engine.might_match("$.child.firstName", "Zoé"));
+        assert!(!engine.might_match("$.app.title", "Weather"));
     }
 
     #[test]

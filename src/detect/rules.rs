@@ -25,6 +25,7 @@ use crate::finding::{Location, Severity};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("rules/endpoints.toml", include_str!("../../rules/endpoints.toml")),
     ("rules/identifiers.toml", include_str!("../../rules/identifiers.toml")),
+    ("rules/personal.toml", include_str!("../../rules/personal.toml")),
 ];
 
 /// A rule file problem, with its position when known.
@@ -56,6 +57,9 @@ struct RuleDef {
     kind: Option<String>,
     detector: Option<Spanned<String>>,
     pattern: Option<Spanned<String>>,
+    /// Field names (normalised as keys are) a pattern rule applies to.
+    #[serde(default)]
+    keys: Vec<String>,
     endpoint: Option<Spanned<EndpointDef>>,
     decoder: Option<Spanned<DecoderDef>>,
     #[serde(default)]
@@ -169,7 +173,13 @@ impl Endpoint {
 #[derive(Clone, Debug)]
 pub enum Matcher {
     Detector(Detector),
-    Pattern(Regex),
+    /// A regex over decoded field values, limited to fields under `keys`
+    /// (normalised) when some are given; without a regex, any value of
+    /// such a field matches.
+    Pattern {
+        re: Option<Regex>,
+        keys: Vec<String>,
+    },
     Profile,
     Endpoint(Endpoint),
     Decoder(Decoder),
@@ -282,7 +292,8 @@ impl RuleSet {
             if !ids.insert(id.clone()) {
                 return Err(at(id_at, format!("duplicate rule id {id:?}")));
             }
-            let chosen = [r.detector.is_some(), r.pattern.is_some(), r.endpoint.is_some(), r.decoder.is_some()];
+            let keyed_pattern = r.pattern.is_some() || !r.keys.is_empty();
+            let chosen = [r.detector.is_some(), keyed_pattern, r.endpoint.is_some(), r.decoder.is_some()];
             if chosen.iter().filter(|c| **c).count() != 1 {
                 return Err(at(
                     id_at,
@@ -303,13 +314,18 @@ impl RuleSet {
                     kind.get_or_insert_with(|| det.kind().to_string());
                     Matcher::Detector(det)
                 }
-            } else if let Some(p) = r.pattern {
-                let span = p.span().start;
-                let re = Regex::new(p.get_ref()).map_err(|e| at(span, format!("bad pattern: {e}")))?;
+            } else if keyed_pattern {
+                let re = match &r.pattern {
+                    Some(p) => {
+                        Some(Regex::new(p.get_ref()).map_err(|e| at(p.span().start, format!("bad pattern: {e}")))?)
+                    }
+                    None => None,
+                };
                 if kind.is_none() {
-                    return Err(at(id_at, format!("rule {id}: a `pattern` rule needs a `kind`")));
+                    return Err(at(id_at, format!("rule {id}: a `pattern` or `keys` rule needs a `kind`")));
                 }
-                Matcher::Pattern(re)
+                let keys = r.keys.iter().map(|k| super::keys::normalize(k)).filter(|k| !k.is_empty()).collect();
+                Matcher::Pattern { re, keys }
             } else if let Some(e) = r.endpoint {
                 let e = e.into_inner();
                 let mut params = Vec::new();
