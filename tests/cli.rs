@@ -761,3 +761,39 @@ mod conversations;
 fn conversation_files_in_every_chunking() {
     conversations::check(&root().join("tests/conversations"));
 }
+
+mod evaluation;
+
+/// Recall per kind and per encoding, and precision, on the labelled
+/// evaluation set (tests/evaluation). Run with `-- --nocapture` for the
+/// table the README shows.
+#[test]
+fn evaluation_set_recall_and_precision() {
+    let dir = tmpdir("eval");
+    let s = evaluation::evaluate(|capture| {
+        let p = write(&dir, "eval.pcap", capture);
+        let out = run(&["scan", "--format", "jsonl", "--show-values", p.to_str().unwrap()]);
+        of_type(&jsonl(&out), "finding").into_iter().cloned().collect()
+    });
+    println!("| kind | found / labelled | recall |\n| --- | --- | --- |");
+    for (k, (hit, n)) in &s.by_kind {
+        println!("| {k} | {hit} / {n} | {:.3} |", f64::from(*hit) / f64::from(*n));
+    }
+    println!("\n| encoding | found / labelled | recall |\n| --- | --- | --- |");
+    for (k, (hit, n)) in &s.by_encoding {
+        println!("| {k} | {hit} / {n} | {:.3} |", f64::from(*hit) / f64::from(*n));
+    }
+    let precision = f64::from(s.true_pos) / f64::from(s.true_pos + s.false_pos);
+    println!("\nprecision: {} true, {} false: {precision:.3}", s.true_pos, s.false_pos);
+    for e in s.false_pos_examples.iter().take(20) {
+        println!("false positive: {e}");
+    }
+    for m in s.misses.iter().take(20) {
+        println!("missed: {m}");
+    }
+    for (k, (hit, n)) in s.by_kind.iter().chain(&s.by_encoding) {
+        let recall = f64::from(*hit) / f64::from(*n);
+        assert!(recall >= 0.98, "recall {recall:.3} for {k}");
+    }
+    assert!(precision >= 0.99, "precision {precision:.3}");
+}

@@ -21,12 +21,13 @@ pub fn last_component(name: &str) -> String {
 
 /// The last component of a name, not yet normalised.
 fn tail_of(name: &str) -> &str {
-    if let Some(q) = bracket_key(name) {
-        return q;
-    }
+    // A quoted JSON key (`["ro.serialno"]`) is a name of its own.
+    let name = bracket_key(name).unwrap_or(name);
     let tail = name.rsplit([':', '.', '/', '@']).next().unwrap_or(name);
     let tail = tail.split('[').next().unwrap_or(tail);
-    if tail.is_empty() { name } else { tail }
+    let tail = if tail.is_empty() { name } else { tail };
+    // `X-IMEI`, `x-device-id`: the extension-header prefix is not the name.
+    tail.strip_prefix("X-").or_else(|| tail.strip_prefix("x-")).filter(|t| !t.is_empty()).unwrap_or(tail)
 }
 
 /// Longest normalised key kept: every dictionary key is shorter, so a
@@ -172,6 +173,8 @@ mod tests {
         assert_eq!(last_component("Device_IMEI"), "deviceimei");
         assert_eq!(last_component("$.list[3]"), "list");
         assert_eq!(last_component("d:$[0].properties[\"$device_id\"]"), "deviceid");
+        assert_eq!(last_component("$.data[\"ro.serialno\"]"), "serialno");
+        assert_eq!(last_component("X-IMEI"), "imei");
         for name in ["data:$.cells[0].cid", "ro.serialno", "Device_IMEI", "$.list[3]", "$[\"$device_id\"]"] {
             assert_eq!(Key::of(name).as_str(), last_component(name));
         }

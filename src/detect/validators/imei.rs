@@ -60,6 +60,11 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
             }
         }
     }
+    // A number under another identifier's key (an IMSI that happens to
+    // pass Luhn) is that identifier, not an IMEI.
+    if [keys::IMSI, keys::MSISDN, keys::ICCID, keys::MEID].iter().any(|l| keys::is(l, key)) {
+        return;
+    }
     for run in digit_runs(value, 15..=15) {
         // An IMSI of the realm beside it is not an IMEI, Luhn or not.
         if plausible(run) && REPORTING_BODIES.contains(&&run[..2]) && !super::imsi::of_realm(value, run) {
