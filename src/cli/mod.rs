@@ -202,26 +202,25 @@ fn drive(paths: &[PathBuf], cfg: &ScanConfig, jobs: usize, reporter: &mut dyn Re
     let mut summary = Summary { not_captures_skipped: skipped, ..Summary::default() };
     let discovery = FileReport { errors, ..FileReport::default() };
     let mut result = Ok(());
-    let mut emit = |rep: &FileReport, summary: &mut Summary| -> bool {
+    // Errors go to stderr as they come, and into the report.
+    let mut emit = |rep: &FileReport| -> bool {
         for e in &rep.errors {
             match e.frame {
                 Some(n) => eprintln!("teleaudit: {}: frame {n}: {}", e.capture, e.message),
                 None => eprintln!("teleaudit: {}: {}", e.capture, e.message),
             }
         }
-        summary.errors += rep.errors.len() as u64;
         if let Err(e) = reporter.file(rep) {
             result = Err(e);
             return false;
         }
         true
     };
-    emit(&discovery, &mut summary);
+    summary.errors += discovery.errors.len() as u64;
+    emit(&discovery);
     scan::run(&inputs, cfg, jobs, |rep| {
-        let errs = rep.errors.len() as u64;
         summary.add(&rep);
-        summary.errors -= errs;
-        emit(&rep, &mut summary)
+        emit(&rep)
     });
     result?;
     summary.elapsed_secs = started.elapsed().as_secs_f64();
