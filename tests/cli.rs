@@ -797,3 +797,62 @@ fn evaluation_set_recall_and_precision() {
     }
     assert!(precision >= 0.99, "precision {precision:.3}");
 }
+
+/// SARIF 2.1.0: valid against the official schema (checked with Python's
+/// jsonschema, which .ci/run installs), rules from the registry, one
+/// result per finding, fingerprints stable across captures of the same
+/// leaks.
+#[test]
+fn sarif_output_is_valid_and_stable() {
+    let out = run(&["scan", "--format", "sarif", FIXTURE]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
+    let run0 = &doc["runs"][0];
+    assert_eq!(doc["version"], "2.1.0");
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["id"] == "TA-EP-TINNO-STS" && r["help"]["text"].as_str().unwrap().contains("References"))
+    );
+    let results = run0["results"].as_array().unwrap();
+    let jsonl_findings = of_type(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])), "finding").len();
+    assert_eq!(results.len(), jsonl_findings);
+    for r in results {
+        assert!(r["ruleId"].is_string() && r["level"].is_string() && r["locations"][0]["physicalLocation"].is_object());
+        let i = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[i]["id"], r["ruleId"]);
+        assert!(!r["message"]["text"].as_str().unwrap().contains(wiko::IMEI1), "values masked");
+    }
+    // The same leaks in another container and link layer: same fingerprints.
+    let dir = tmpdir("sarif");
+    let other = write(&dir, "other.pcapng", &support::pcapng(&wiko::build(), &[(Link::LinuxSll2, 9)], true));
+    let doc2: Value =
+        serde_json::from_slice(&run(&["scan", "--format", "sarif", other.to_str().unwrap()]).stdout).unwrap();
+    let prints = |d: &Value| {
+        let mut v: Vec<String> = d["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["partialFingerprints"]["teleauditLeak/v1"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(prints(&doc), prints(&doc2));
+    // Schema validation.
+    let sarif = write(&dir, "out.sarif", &out.stdout);
+    let schema = root().join("../shared/schemas/sarif-2.1.0.json");
+    let script =
+        "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))";
+    match Command::new("python3").args(["-c", script, sarif.to_str().unwrap(), schema.to_str().unwrap()]).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) if schema.exists() && std::env::var_os("CI").is_some() => {
+            panic!("SARIF does not validate: {}", String::from_utf8_lossy(&o.stderr))
+        }
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("ValidationError") => {
+            panic!("SARIF does not validate: {}", String::from_utf8_lossy(&o.stderr))
+        }
+        other => eprintln!("SARIF schema check skipped outside CI: {other:?}"),
+    }
+}

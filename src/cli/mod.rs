@@ -17,6 +17,7 @@ use crate::finding::{FileReport, Severity};
 use crate::flow::FlowLimits;
 use crate::http::HttpLimits;
 use crate::report::jsonl::JsonlReporter;
+use crate::report::sarif::{RuleMeta, SarifReporter};
 use crate::report::text::TextReporter;
 use crate::report::{ReportOptions, Reporter, Summary};
 use crate::scan::{self, Mode, ScanConfig};
@@ -46,6 +47,14 @@ enum Command {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
+    Text,
+    Jsonl,
+    Sarif,
+}
+
+/// Formats of `requests` (a listing has no SARIF form).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ListFormat {
     Text,
     Jsonl,
 }
@@ -129,8 +138,8 @@ struct RequestsArgs {
     /// Capture files or directories (recursive); `-` reads stdin.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     #[arg(short, long, value_name = "N")]
@@ -229,10 +238,25 @@ fn drive(paths: &[PathBuf], cfg: &ScanConfig, jobs: usize, reporter: &mut dyn Re
     Ok(summary)
 }
 
-fn make_reporter(format: Format, out: Box<dyn Write>, opts: ReportOptions) -> Box<dyn Reporter> {
+fn make_reporter(format: Format, out: Box<dyn Write>, opts: ReportOptions, rules: &RuleSet) -> Box<dyn Reporter> {
     match format {
         Format::Text => Box::new(TextReporter::new(out, opts)),
         Format::Jsonl => Box::new(JsonlReporter::new(out, opts)),
+        Format::Sarif => {
+            let meta = rules
+                .rules
+                .iter()
+                .map(|r| RuleMeta {
+                    id: r.id.clone(),
+                    title: r.title.clone(),
+                    severity: r.severity,
+                    kind: r.kind.clone(),
+                    description: r.description.clone(),
+                    references: r.references.clone(),
+                })
+                .collect();
+            Box::new(SarifReporter::new(out, opts, meta))
+        }
     }
 }
 
@@ -282,7 +306,11 @@ fn requests(a: RequestsArgs) -> ExitCode {
         http_limits: a.limits.http(),
         mode: Mode::Requests,
     };
-    match report(&a.paths, &cfg, a.format, &a.output, ReportOptions::default(), a.jobs) {
+    let format = match a.format {
+        ListFormat::Text => Format::Text,
+        ListFormat::Jsonl => Format::Jsonl,
+    };
+    match report(&a.paths, &cfg, format, &a.output, ReportOptions::default(), a.jobs) {
         Ok(Some(s)) if s.errors > 0 => ExitCode::from(EXIT_ERROR),
         Ok(_) => ExitCode::from(EXIT_CLEAN),
         Err(code) => code,
@@ -304,7 +332,7 @@ fn report(
         let shown = output_path.as_deref().unwrap_or(Path::new("-")).display().to_string();
         fail(format_args!("cannot write {shown}: {e}"))
     })?;
-    let mut reporter = make_reporter(format, out, opts);
+    let mut reporter = make_reporter(format, out, opts, &cfg.engine.rules);
     match drive(paths, cfg, jobs(jobs_arg), reporter.as_mut()) {
         Ok(s) => Ok(Some(s)),
         Err(e) if is_broken_pipe(&e) => Ok(None),
