@@ -129,6 +129,30 @@ pub struct Finding {
     pub uri_masked: Option<String>,
 }
 
+impl Finding {
+    /// The leak's identity across runs and captures: where it goes and what
+    /// it carries (rule, kind, host, method, path, location, field, a hash
+    /// of the value), not when, from which port or in which frame. SARIF
+    /// fingerprints, baselines and `diff` use it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let path = self.uri.as_deref().map(|u| u.split('?').next().unwrap_or(u)).unwrap_or("");
+        let value_hash = hex::encode(sha2::Sha256::digest(self.value.as_bytes()));
+        let key = [
+            self.rule.as_str(),
+            self.kind.as_str(),
+            self.host.as_deref().unwrap_or(""),
+            self.method.as_deref().unwrap_or(""),
+            path,
+            self.location.as_str(),
+            self.field.as_deref().unwrap_or(""),
+            &value_hash,
+        ]
+        .join("\u{1f}");
+        hex::encode(sha2::Sha256::digest(key.as_bytes()))[..32].to_string()
+    }
+}
+
 /// Longest value shown with its middle starred; longer values show their
 /// ends and their length.
 const MASK_FULL_MAX: usize = 32;

@@ -6,6 +6,7 @@
 //! down the pipeline; [`finding`] is the only model `report` sees.
 #![deny(unsafe_code)]
 
+pub mod baseline;
 pub mod capture;
 pub mod cli;
 pub mod decode;

@@ -856,3 +856,49 @@ fn sarif_output_is_valid_and_stable() {
         other => eprintln!("SARIF schema check skipped outside CI: {other:?}"),
     }
 }
+
+/// A baseline written from one scan suppresses all its findings in a
+/// re-scan; a leak added to the capture is then the only finding.
+#[test]
+fn baseline_suppresses_known_leaks_and_shows_new_ones() {
+    let dir = tmpdir("baseline");
+    let base = dir.join("baseline.json");
+    let out = run(&["scan", "--format", "jsonl", "--write-baseline", base.to_str().unwrap(), FIXTURE]);
+    assert_eq!(out.status.code(), Some(1));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    assert!(written["leaks"].as_array().unwrap().len() >= 10);
+    assert!(!written.to_string().contains(wiko::IMEI1), "no values in the baseline, only hashes");
+    let again = run(&["scan", "--format", "jsonl", "--baseline", base.to_str().unwrap(), FIXTURE]);
+    let lines = jsonl(&again);
+    assert!(of_type(&lines, "finding").is_empty());
+    assert_eq!(of_type(&lines, "summary")[0]["suppressed"], written["leaks"].as_array().unwrap().len());
+    assert_eq!(again.status.code(), Some(0));
+    // The same capture plus one new leak (a new host), later in time.
+    let mut net = wiko::build();
+    net.http(
+        support::ts(wiko::T0 + 5000, 0),
+        "10.20.0.23:45000",
+        "198.51.100.99:80",
+        format!("GET /v1/boot?imei={} HTTP/1.1\r\nHost: new.example\r\n\r\n", wiko::IMEI1).as_bytes(),
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        99,
+    );
+    let p = write(&dir, "more.pcap", &support::pcap(&net, Link::Ethernet, false, false));
+    let out = run(&["scan", "--format", "jsonl", "--baseline", base.to_str().unwrap(), p.to_str().unwrap()]);
+    let f = of_type(&jsonl(&out), "finding").into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["host"], "new.example");
+    assert_eq!(out.status.code(), Some(1));
+    // diff: the added leak is new, nothing is gone; and the other way round.
+    let d = run(&["diff", "--format", "jsonl", FIXTURE, p.to_str().unwrap()]);
+    let lines = jsonl(&d);
+    let new: Vec<&Value> = of_type(&lines, "new");
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0]["host"], "new.example");
+    assert!(of_type(&lines, "gone").is_empty());
+    assert_eq!(d.status.code(), Some(1));
+    let back = jsonl(&run(&["diff", "--format", "jsonl", p.to_str().unwrap(), FIXTURE]));
+    assert_eq!(of_type(&back, "gone").len(), 1);
+    assert!(of_type(&back, "new").is_empty());
+    assert_eq!(run(&["diff", FIXTURE, FIXTURE]).status.code(), Some(0));
+}

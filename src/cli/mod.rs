@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::baseline::{self, Baseline};
 use crate::detect::Engine;
 use crate::detect::profile::Profile;
 use crate::detect::rules::{Matcher, RuleSet};
-use crate::finding::{FileReport, Severity};
+use crate::finding::{FileReport, Finding, Severity};
 use crate::flow::FlowLimits;
 use crate::http::HttpLimits;
 use crate::report::jsonl::JsonlReporter;
@@ -40,9 +41,37 @@ enum Command {
     Scan(ScanArgs),
     /// List every HTTP request rebuilt from the captures.
     Requests(RequestsArgs),
+    /// Leaks that are new, or gone, between two captures or folders:
+    /// "which leaks did this firmware build add?"
+    Diff(DiffArgs),
     /// List or check rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// The earlier capture or folder.
+    old: PathBuf,
+    /// The later capture or folder.
+    new: PathBuf,
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    #[arg(long)]
+    no_default_rules: bool,
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
+    /// Exit 1 if a new leak is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Low)]
+    fail_on: FailOn,
+    #[arg(long)]
+    show_values: bool,
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -129,6 +158,12 @@ struct ScanArgs {
     /// Files scanned in parallel (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    /// Suppress the leaks of this baseline (written by --write-baseline).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write the leaks found to FILE as a baseline.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -179,6 +214,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Scan(a) => scan(a),
         Command::Requests(a) => requests(a),
+        Command::Diff(a) => diff(a),
         Command::Rules(RulesCommand::List { rules }) => rules_list(&rules),
         Command::Rules(RulesCommand::Check { paths }) => rules_check(&paths),
     }
@@ -205,7 +241,20 @@ fn jobs(j: Option<usize>) -> usize {
 
 /// Drives the scan of all inputs through a reporter; returns the summary,
 /// or `None` when output was cut (broken pipe).
-fn drive(paths: &[PathBuf], cfg: &ScanConfig, jobs: usize, reporter: &mut dyn Reporter) -> io::Result<Summary> {
+/// What to do with known leaks during a run.
+#[derive(Default)]
+struct Baselines {
+    suppress: Option<Baseline>,
+    write: Option<baseline::Writer>,
+}
+
+fn drive(
+    paths: &[PathBuf],
+    cfg: &ScanConfig,
+    jobs: usize,
+    reporter: &mut dyn Reporter,
+    baselines: &mut Baselines,
+) -> io::Result<Summary> {
     let started = Instant::now();
     let (inputs, errors, skipped) = scan::discover(paths);
     let mut summary = Summary { not_captures_skipped: skipped, ..Summary::default() };
@@ -227,7 +276,13 @@ fn drive(paths: &[PathBuf], cfg: &ScanConfig, jobs: usize, reporter: &mut dyn Re
     };
     summary.errors += discovery.errors.len() as u64;
     emit(&discovery);
-    scan::run(&inputs, cfg, jobs, |rep| {
+    scan::run(&inputs, cfg, jobs, |mut rep| {
+        if let Some(w) = baselines.write.as_mut() {
+            w.add(&rep.findings);
+        }
+        if let Some(b) = &baselines.suppress {
+            summary.suppressed += b.suppress(&mut rep.findings);
+        }
         summary.add(&rep);
         emit(&rep)
     });
@@ -279,17 +334,27 @@ fn scan(a: ScanArgs) -> ExitCode {
         mode: Mode::Scan,
     };
     let opts = ReportOptions { show_values: a.show_values };
-    let summary = match report(&a.paths, &cfg, a.format, &a.output, opts, a.jobs) {
+    let mut baselines = Baselines::default();
+    if let Some(p) = &a.baseline {
+        match Baseline::load(p) {
+            Ok(b) => baselines.suppress = Some(b),
+            Err(e) => return fail(e),
+        }
+    }
+    if a.write_baseline.is_some() {
+        baselines.write = Some(baseline::Writer::default());
+    }
+    let summary = match report(&a.paths, &cfg, a.format, &a.output, opts, a.jobs, &mut baselines) {
         Ok(Some(s)) => s,
         Ok(None) => return ExitCode::from(EXIT_CLEAN),
         Err(code) => return code,
     };
-    let threshold = match a.fail_on {
-        FailOn::Low => Some(Severity::Low),
-        FailOn::Medium => Some(Severity::Medium),
-        FailOn::High => Some(Severity::High),
-        FailOn::Never => None,
-    };
+    if let (Some(path), Some(w)) = (&a.write_baseline, &baselines.write) {
+        if let Err(e) = w.save(path) {
+            return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
+        }
+    }
+    let threshold = fail_threshold(a.fail_on);
     if summary.errors > 0 {
         ExitCode::from(EXIT_ERROR)
     } else if threshold.is_some_and(|t| summary.at_or_above(t) > 0) {
@@ -310,7 +375,7 @@ fn requests(a: RequestsArgs) -> ExitCode {
         ListFormat::Text => Format::Text,
         ListFormat::Jsonl => Format::Jsonl,
     };
-    match report(&a.paths, &cfg, format, &a.output, ReportOptions::default(), a.jobs) {
+    match report(&a.paths, &cfg, format, &a.output, ReportOptions::default(), a.jobs, &mut Baselines::default()) {
         Ok(Some(s)) if s.errors > 0 => ExitCode::from(EXIT_ERROR),
         Ok(_) => ExitCode::from(EXIT_CLEAN),
         Err(code) => code,
@@ -327,16 +392,132 @@ fn report(
     output_path: &Option<PathBuf>,
     opts: ReportOptions,
     jobs_arg: Option<usize>,
+    baselines: &mut Baselines,
 ) -> Result<Option<Summary>, ExitCode> {
     let out = output(output_path).map_err(|e| {
         let shown = output_path.as_deref().unwrap_or(Path::new("-")).display().to_string();
         fail(format_args!("cannot write {shown}: {e}"))
     })?;
     let mut reporter = make_reporter(format, out, opts, &cfg.engine.rules);
-    match drive(paths, cfg, jobs(jobs_arg), reporter.as_mut()) {
+    match drive(paths, cfg, jobs(jobs_arg), reporter.as_mut(), baselines) {
         Ok(s) => Ok(Some(s)),
         Err(e) if is_broken_pipe(&e) => Ok(None),
         Err(e) => Err(fail(format_args!("cannot write the output: {e}"))),
+    }
+}
+
+/// Scans every capture under `path`; returns findings by fingerprint
+/// (first occurrence) and the errors met.
+fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> (std::collections::BTreeMap<String, Finding>, Vec<String>) {
+    let (inputs, errs, _) = scan::discover(&[path.to_path_buf()]);
+    let mut errors: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.capture, e.message)).collect();
+    let mut leaks = std::collections::BTreeMap::new();
+    scan::run(&inputs, cfg, jobs, |rep| {
+        for e in &rep.errors {
+            errors.push(match e.frame {
+                Some(n) => format!("{}: frame {n}: {}", e.capture, e.message),
+                None => format!("{}: {}", e.capture, e.message),
+            });
+        }
+        for f in rep.findings {
+            leaks.entry(f.fingerprint()).or_insert(f);
+        }
+        true
+    });
+    (leaks, errors)
+}
+
+fn diff(a: DiffArgs) -> ExitCode {
+    let rules = match load_rules(&a.rules, !a.no_default_rules) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let profile = match a.profile.as_deref().map(Profile::load).transpose() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let cfg = ScanConfig {
+        engine: Engine::new(rules, profile.as_ref()),
+        flow_limits: a.limits.flow(),
+        http_limits: a.limits.http(),
+        mode: Mode::Scan,
+    };
+    let j = jobs(a.jobs);
+    let (old, mut errors) = collect(&a.old, &cfg, j);
+    let (new, new_errors) = collect(&a.new, &cfg, j);
+    errors.extend(new_errors);
+    for e in &errors {
+        eprintln!("teleaudit: {e}");
+    }
+    let added: Vec<&Finding> = new.iter().filter(|(k, _)| !old.contains_key(*k)).map(|(_, f)| f).collect();
+    let gone: Vec<&Finding> = old.iter().filter(|(k, _)| !new.contains_key(*k)).map(|(_, f)| f).collect();
+    let unchanged = new.len() - added.len();
+    let opts = ReportOptions { show_values: a.show_values };
+    let mut out = io::stdout().lock();
+    let written = (|| -> io::Result<()> {
+        match a.format {
+            ListFormat::Jsonl => {
+                for (t, list) in [("new", &added), ("gone", &gone)] {
+                    for f in list.iter() {
+                        let mut v = crate::report::jsonl::finding_json(f, opts);
+                        v["type"] = serde_json::json!(t);
+                        v["fingerprint"] = serde_json::json!(f.fingerprint());
+                        writeln!(out, "{v}")?;
+                    }
+                }
+                let s = serde_json::json!({"type": "diff_summary", "new": added.len(), "gone": gone.len(), "unchanged": unchanged, "errors": errors.len()});
+                writeln!(out, "{s}")
+            }
+            ListFormat::Text => {
+                for (title, list) in [("new leaks", &added), ("gone leaks", &gone)] {
+                    writeln!(out, "{title} ({}):", list.len())?;
+                    for f in list.iter() {
+                        writeln!(
+                            out,
+                            "  {:<6} {:<20} {:<14} {} {}:{} = {}  ({} frame {})",
+                            f.severity.as_str(),
+                            f.rule,
+                            f.kind,
+                            f.host.as_deref().unwrap_or("-"),
+                            f.location.as_str(),
+                            f.field.as_deref().unwrap_or("-"),
+                            crate::report::shown(opts, &f.value),
+                            f.capture,
+                            f.frame
+                        )?;
+                    }
+                }
+                writeln!(
+                    out,
+                    "{} new, {} gone, {unchanged} unchanged; {} errors",
+                    added.len(),
+                    gone.len(),
+                    errors.len()
+                )
+            }
+        }
+    })();
+    match written {
+        Err(e) if is_broken_pipe(&e) => return ExitCode::from(EXIT_CLEAN),
+        Err(e) => return fail(format_args!("cannot write the output: {e}")),
+        Ok(()) => {}
+    }
+    let threshold = fail_threshold(a.fail_on);
+    if !errors.is_empty() {
+        ExitCode::from(EXIT_ERROR)
+    } else if threshold.is_some_and(|t| added.iter().any(|f| f.severity >= t)) {
+        ExitCode::from(EXIT_FOUND)
+    } else {
+        ExitCode::from(EXIT_CLEAN)
+    }
+}
+
+fn fail_threshold(f: FailOn) -> Option<Severity> {
+    match f {
+        FailOn::Low => Some(Severity::Low),
+        FailOn::Medium => Some(Severity::Medium),
+        FailOn::High => Some(Severity::High),
+        FailOn::Never => None,
     }
 }
 

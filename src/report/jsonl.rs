@@ -125,6 +125,7 @@ pub fn summary_json(s: &Summary) -> Value {
         "findings": {"high": s.findings[2], "medium": s.findings[1], "low": s.findings[0]},
         "errors": s.errors,
         "not_captures_skipped": s.not_captures_skipped,
+        "suppressed": s.suppressed,
         "elapsed_seconds": (s.elapsed_secs * 1000.0).round() / 1000.0,
         "peak_memory_bytes": s.peak_memory_bytes,
     })

@@ -25,6 +25,8 @@ pub struct Summary {
     pub findings: [u64; 3],
     pub errors: u64,
     pub not_captures_skipped: u64,
+    /// Findings suppressed by a baseline.
+    pub suppressed: u64,
     pub elapsed_secs: f64,
     /// Peak resident memory of the process (Linux), when known.
     pub peak_memory_bytes: Option<u64>,

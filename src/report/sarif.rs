@@ -8,7 +8,6 @@
 use std::io::{self, Write};
 
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use super::{ReportOptions, Reporter, Summary, shown, shown_uri};
 use crate::finding::{ErrorRecord, FileReport, Finding, Severity};
@@ -42,25 +41,6 @@ fn level(s: Severity) -> &'static str {
         Severity::Medium => "warning",
         Severity::Low => "note",
     }
-}
-
-/// The leak's identity across runs and captures: where it goes and what
-/// it carries, not when or from which port.
-pub fn fingerprint(f: &Finding) -> String {
-    let path = f.uri.as_deref().map(|u| u.split('?').next().unwrap_or(u)).unwrap_or("");
-    let value_hash = hex::encode(sha2::Sha256::digest(f.value.as_bytes()));
-    let key = [
-        f.rule.as_str(),
-        f.kind.as_str(),
-        f.host.as_deref().unwrap_or(""),
-        f.method.as_deref().unwrap_or(""),
-        path,
-        f.location.as_str(),
-        f.field.as_deref().unwrap_or(""),
-        &value_hash,
-    ]
-    .join("\u{1f}");
-    hex::encode(sha2::Sha256::digest(key.as_bytes()))[..32].to_string()
 }
 
 impl<W: Write> SarifReporter<W> {
@@ -109,7 +89,7 @@ impl<W: Write> SarifReporter<W> {
                 "physicalLocation": {"artifactLocation": {"uri": f.capture, "index": artifact}},
                 "logicalLocations": [{"name": to, "kind": "resource"}],
             }],
-            "partialFingerprints": {FINGERPRINT: fingerprint(f)},
+            "partialFingerprints": {FINGERPRINT: f.fingerprint()},
             "properties": {
                 "kind": f.kind,
                 "value": shown(o, &f.value),

@@ -204,6 +204,9 @@ impl<W: Write> Reporter for TextReporter<W> {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        if s.suppressed > 0 {
+            writeln!(self.out, "{} known findings suppressed by the baseline", s.suppressed)?;
+        }
         writeln!(
             self.out,
             "{} files, {} frames, {}, {} flows, {} requests; {} findings ({} high, {} medium, {} low); {} errors; {:.2} s",

@@ -1,0 +1,99 @@
+//! Baselines: the leaks already known and accepted, by fingerprint (see
+//! [`Finding::fingerprint`]), so CI fails only on new ones. A baseline is a
+//! JSON file written by `scan --write-baseline` and read by
+//! `scan --baseline`; each entry also names the leak for people.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::Finding;
+
+const FORMAT: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// One accepted leak, as written to the file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub fingerprint: String,
+    pub rule: String,
+    pub kind: String,
+    pub host: Option<String>,
+    pub field: Option<String>,
+    /// Where it was first seen.
+    pub capture: String,
+    pub frame: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    teleaudit_baseline: u32,
+    leaks: Vec<Entry>,
+}
+
+/// Fingerprints to suppress.
+#[derive(Debug, Default)]
+pub struct Baseline {
+    known: HashSet<String>,
+}
+
+impl Baseline {
+    pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
+        let shown = path.display().to_string();
+        let bad = |message: String| BaselineError::Invalid { path: shown.clone(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let file: File = serde_json::from_str(&text).map_err(|e| bad(format!("not a teleaudit baseline: {e}")))?;
+        if file.teleaudit_baseline != FORMAT {
+            return Err(bad(format!("baseline format {} (this teleaudit reads {FORMAT})", file.teleaudit_baseline)));
+        }
+        Ok(Baseline { known: file.leaks.into_iter().map(|e| e.fingerprint).collect() })
+    }
+
+    /// Removes the known findings; returns how many.
+    pub fn suppress(&self, findings: &mut Vec<Finding>) -> u64 {
+        let before = findings.len();
+        findings.retain(|f| !self.known.contains(&f.fingerprint()));
+        (before - findings.len()) as u64
+    }
+}
+
+/// Collects the leaks of a run for `--write-baseline`, in a stable order.
+#[derive(Debug, Default)]
+pub struct Writer {
+    leaks: BTreeMap<String, Entry>,
+}
+
+impl Writer {
+    pub fn add(&mut self, findings: &[Finding]) {
+        for f in findings {
+            self.leaks.entry(f.fingerprint()).or_insert_with_key(|fp| Entry {
+                fingerprint: fp.clone(),
+                rule: f.rule.clone(),
+                kind: f.kind.clone(),
+                host: f.host.clone(),
+                field: f.field.clone(),
+                capture: f.capture.clone(),
+                frame: f.frame,
+            });
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let mut leaks: Vec<Entry> = self.leaks.values().cloned().collect();
+        leaks.sort_by(|a, b| {
+            (&a.rule, &a.host, &a.field, &a.fingerprint).cmp(&(&b.rule, &b.host, &b.field, &b.fingerprint))
+        });
+        let file = File { teleaudit_baseline: FORMAT, leaks };
+        let mut text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)?;
+        text.push('\n');
+        std::fs::write(path, text)
+    }
+}
