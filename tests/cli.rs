@@ -451,6 +451,18 @@ fn rules_list_and_check() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:4:"), "{err}");
+    // Examples are run: one that does not behave is an error at its line.
+    let wrong = write(
+        &dir,
+        "wrong.toml",
+        b"[[rule]]\nid = \"LAB-3\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"lab_key\"\npattern = \"LAB-[0-9]{4}\"\nexamples = { match = [\"k=LAB-12\"] }\n",
+    );
+    let out = run(&["rules", "check", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wrong.toml:7:23: rule LAB-3: example \"k=LAB-12\" should match but does not"), "{err}");
+    let out = run(&["rules", "check"]);
+    assert_eq!(out.status.code(), Some(0), "built-in examples: {}", String::from_utf8_lossy(&out.stderr));
     // A bad rule file stops the scan before anything is read.
     let out = run(&["scan", "--rules", bad.to_str().unwrap(), FIXTURE]);
     assert_eq!(out.status.code(), Some(2));

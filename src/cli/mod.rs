@@ -191,9 +191,10 @@ enum RulesCommand {
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
     },
-    /// Validate rule files; errors give file, line and column.
+    /// Validate rule files and run every rule's examples (the built-in
+    /// rules' too); errors give file, line and column.
     Check {
-        #[arg(required = true)]
+        /// Rule files or folders; none checks the built-in rules alone.
         paths: Vec<PathBuf>,
     },
 }
@@ -557,6 +558,15 @@ fn rules_check(paths: &[PathBuf]) -> ExitCode {
             return fail(e);
         }
     }
-    println!("{} rules OK", set.rules.len() - before);
+    let problems = crate::detect::check_examples(&set);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("teleaudit: {p}");
+        }
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let checked = if paths.is_empty() { &set.rules[..] } else { &set.rules[before..] };
+    let examples: usize = checked.iter().map(|r| r.examples.len()).sum();
+    println!("{} rules OK ({examples} examples behave)", checked.len());
     ExitCode::from(EXIT_CLEAN)
 }

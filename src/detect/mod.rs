@@ -269,6 +269,72 @@ impl Engine {
     }
 }
 
+/// Runs every rule's examples alone (one rule, no profile): a `match`
+/// example must give a finding of that rule, a `no_match` one none.
+/// Returns one message per example that does not behave, with the file,
+/// line and column of the example.
+pub fn check_examples(set: &RuleSet) -> Vec<String> {
+    let mut problems = Vec::new();
+    for rule in &set.rules {
+        let engine = Engine::new(RuleSet { rules: vec![rule.clone()] }, None);
+        for ex in &rule.examples {
+            let req = example_request(&ex.text);
+            let fields = crate::extract::request_fields(&req);
+            let path = crate::extract::url_decode(req.head.target.split(|b| *b == b'?').next().unwrap_or(b"")).0;
+            let host = req.host();
+            let ctx = RequestCtx { method: "GET", host: host.as_deref(), path: &path, dst_port: req.dst.port() };
+            let found = !engine.detect(&ctx, &fields.fields).is_empty();
+            if found != ex.should_match {
+                problems.push(format!(
+                    "{}:{}:{}: rule {}: example {:?} {}",
+                    rule.source,
+                    ex.line,
+                    ex.col,
+                    rule.id,
+                    ex.text,
+                    if ex.should_match { "should match but does not" } else { "should not match but does" }
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The request an example stands for.
+fn example_request(text: &str) -> crate::http::HttpRequest {
+    let (host, port, target) = match text.strip_prefix("http://").or_else(|| text.strip_prefix("https://")) {
+        Some(rest) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let (host, port) = match authority.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse().unwrap_or(80)),
+                None => (authority, 80),
+            };
+            (Some(host.to_string()), port, if path.is_empty() { "/".to_string() } else { path.to_string() })
+        }
+        None => (None, 80, format!("/?{text}")),
+    };
+    let mut headers = Vec::new();
+    if let Some(h) = host {
+        headers.push(("Host".to_string(), h.into_bytes()));
+    }
+    crate::http::HttpRequest {
+        head: crate::http::Head {
+            method: "GET".into(),
+            target: target.into_bytes(),
+            version: Some(1),
+            headers,
+            lenient: false,
+        },
+        body: Vec::new(),
+        decoded: Vec::new(),
+        frame: 0,
+        ts: Default::default(),
+        src: std::net::SocketAddr::from(([10, 0, 0, 1], 40000)),
+        dst: std::net::SocketAddr::from(([192, 0, 2, 1], port)),
+        notes: Vec::new(),
+    }
+}
+
 /// Fields that share a parent: the name without its last component.
 fn group_of(f: &Field) -> &str {
     let name = f.name.as_deref().unwrap_or("");

@@ -64,6 +64,27 @@ struct RuleDef {
     decoder: Option<Spanned<DecoderDef>>,
     #[serde(default)]
     scope: ScopeDef,
+    examples: Option<ExamplesDef>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExamplesDef {
+    #[serde(default, rename = "match")]
+    matches: Vec<Spanned<String>>,
+    #[serde(default)]
+    no_match: Vec<Spanned<String>>,
+}
+
+/// A positive or negative example of a rule: what a request carries,
+/// written as a query string (`imei=356938035643809&x=1`) or an absolute
+/// URL (`http://host:8080/path?query`) when host and path matter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Example {
+    pub text: String,
+    pub should_match: bool,
+    pub line: usize,
+    pub col: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -198,6 +219,7 @@ pub struct Rule {
     pub source: String,
     pub matcher: Matcher,
     pub scope: Scope,
+    pub examples: Vec<Example>,
 }
 
 /// The frozen rule registry.
@@ -375,6 +397,14 @@ impl RuleSet {
                     )
                 })?);
             }
+            let mut examples = Vec::new();
+            let ex = r.examples.unwrap_or_default();
+            for (list, should_match) in [(ex.matches, true), (ex.no_match, false)] {
+                for e in list {
+                    let (line, col) = line_col(text, e.span().start);
+                    examples.push(Example { text: e.into_inner(), should_match, line, col });
+                }
+            }
             self.rules.push(Rule {
                 id,
                 title: r.title,
@@ -385,6 +415,7 @@ impl RuleSet {
                 source: path.to_string(),
                 matcher,
                 scope: Scope { locations, methods: r.scope.methods, hosts: r.scope.hosts, ports: r.scope.ports },
+                examples,
             });
         }
         Ok(())
