@@ -105,6 +105,7 @@ fn scan_only(path: &Path) {
         flow_limits: Default::default(),
         http_limits: Default::default(),
         mode: Mode::Scan,
+        progress: None,
     };
     let input = Input { path: path.to_path_buf(), display: path.display().to_string() };
     let size = std::fs::metadata(path).expect("capture").len();

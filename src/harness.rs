@@ -25,6 +25,7 @@ static CONFIG: LazyLock<ScanConfig> = LazyLock::new(|| {
         flow_limits: Default::default(),
         http_limits: Default::default(),
         mode: Mode::Scan,
+        progress: None,
     }
 });
 

@@ -98,6 +98,15 @@ fn fixture_text_scan_reproduces_the_wiko_finding() {
     }
     let shown = String::from_utf8_lossy(&run(&["scan", "--show-values", FIXTURE]).stdout).into_owned();
     assert!(shown.contains(wiko::IMEI1) && shown.contains(wiko::SERIAL));
+    // A batch ends with one line per destination across captures; no
+    // colour and no progress on a pipe.
+    let dir = tmpdir("batch-text");
+    let copy = write(&dir, "copy.pcap", &std::fs::read(root().join(FIXTURE)).unwrap());
+    let out = run(&["scan", FIXTURE, copy.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Destinations across 2 captures:"), "{text}");
+    assert!(text.contains("eservice.tinno.com  10 requests in 2 captures: cell_location x2"), "{text}");
+    assert!(!text.contains('\x1b') && out.stderr.is_empty());
 }
 
 /// Frame of the first data segment whose payload starts with `prefix`.

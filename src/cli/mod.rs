@@ -3,7 +3,7 @@
 //! checked before any capture is opened: a bad rule file stops the run
 //! with exit code 2 and nothing scanned.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -262,7 +262,11 @@ fn drive(
     let discovery = FileReport { errors, ..FileReport::default() };
     let mut result = Ok(());
     // Errors go to stderr as they come, and into the report.
+    let live = cfg.progress.is_some();
     let mut emit = |rep: &FileReport| -> bool {
+        if live && !rep.errors.is_empty() {
+            eprint!("\r\x1b[K");
+        }
         for e in &rep.errors {
             match e.frame {
                 Some(n) => eprintln!("teleaudit: {}: frame {n}: {}", e.capture, e.message),
@@ -277,15 +281,27 @@ fn drive(
     };
     summary.errors += discovery.errors.len() as u64;
     emit(&discovery);
-    scan::run(&inputs, cfg, jobs, |mut rep| {
-        if let Some(w) = baselines.write.as_mut() {
-            w.add(&rep.findings);
+    let files_done = std::sync::atomic::AtomicU64::new(0);
+    let findings = std::sync::atomic::AtomicU64::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if let Some(p) = &cfg.progress {
+            let (files_done, findings, done, n) = (&files_done, &findings, &done, inputs.len());
+            s.spawn(move || show_progress(p, n, files_done, findings, done));
         }
-        if let Some(b) = &baselines.suppress {
-            summary.suppressed += b.suppress(&mut rep.findings);
-        }
-        summary.add(&rep);
-        emit(&rep)
+        scan::run(&inputs, cfg, jobs, |mut rep| {
+            if let Some(w) = baselines.write.as_mut() {
+                w.add(&rep.findings);
+            }
+            if let Some(b) = &baselines.suppress {
+                summary.suppressed += b.suppress(&mut rep.findings);
+            }
+            files_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            findings.fetch_add(rep.findings.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            summary.add(&rep);
+            emit(&rep)
+        });
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     result?;
     summary.elapsed_secs = started.elapsed().as_secs_f64();
@@ -333,8 +349,9 @@ fn scan(a: ScanArgs) -> ExitCode {
         flow_limits: a.limits.flow(),
         http_limits: a.limits.http(),
         mode: Mode::Scan,
+        progress: progress_counters(),
     };
-    let opts = ReportOptions { show_values: a.show_values };
+    let opts = ReportOptions { show_values: a.show_values, color: use_color(a.format, &a.output) };
     let mut baselines = Baselines::default();
     if let Some(p) = &a.baseline {
         match Baseline::load(p) {
@@ -371,6 +388,7 @@ fn requests(a: RequestsArgs) -> ExitCode {
         flow_limits: a.limits.flow(),
         http_limits: a.limits.http(),
         mode: Mode::Requests,
+        progress: progress_counters(),
     };
     let format = match a.format {
         ListFormat::Text => Format::Text,
@@ -442,6 +460,7 @@ fn diff(a: DiffArgs) -> ExitCode {
         flow_limits: a.limits.flow(),
         http_limits: a.limits.http(),
         mode: Mode::Scan,
+        progress: progress_counters(),
     };
     let j = jobs(a.jobs);
     let (old, mut errors) = collect(&a.old, &cfg, j);
@@ -453,7 +472,7 @@ fn diff(a: DiffArgs) -> ExitCode {
     let added: Vec<&Finding> = new.iter().filter(|(k, _)| !old.contains_key(*k)).map(|(_, f)| f).collect();
     let gone: Vec<&Finding> = old.iter().filter(|(k, _)| !new.contains_key(*k)).map(|(_, f)| f).collect();
     let unchanged = new.len() - added.len();
-    let opts = ReportOptions { show_values: a.show_values };
+    let opts = ReportOptions { show_values: a.show_values, color: false };
     let mut out = io::stdout().lock();
     let written = (|| -> io::Result<()> {
         match a.format {
@@ -511,6 +530,45 @@ fn diff(a: DiffArgs) -> ExitCode {
     } else {
         ExitCode::from(EXIT_CLEAN)
     }
+}
+
+/// Progress counters when stderr is a terminal (a person is watching);
+/// none on a pipe or in CI logs.
+fn progress_counters() -> Option<std::sync::Arc<scan::Progress>> {
+    io::stderr().is_terminal().then(Default::default)
+}
+
+/// Redraws one status line on stderr until `done` is set, then clears it.
+fn show_progress(
+    p: &scan::Progress,
+    total_files: usize,
+    files: &std::sync::atomic::AtomicU64,
+    findings: &std::sync::atomic::AtomicU64,
+    done: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let started = Instant::now();
+    while !done.load(Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let bytes = p.bytes.load(Relaxed);
+        let rate = bytes as f64 / started.elapsed().as_secs_f64().max(0.001) / 1e6;
+        eprint!(
+            "\r\x1b[K{}/{total_files} files, {:.1} MB, {} findings, {rate:.0} MB/s",
+            files.load(Relaxed),
+            bytes as f64 / 1e6,
+            findings.load(Relaxed)
+        );
+    }
+    eprint!("\r\x1b[K");
+}
+
+/// Colour only for people: text on a terminal, and `NO_COLOR` unset
+/// (https://no-color.org).
+fn use_color(format: Format, output: &Option<PathBuf>) -> bool {
+    format == Format::Text
+        && output.is_none()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && io::stdout().is_terminal()
 }
 
 fn fail_threshold(f: FailOn) -> Option<Severity> {

@@ -67,6 +67,8 @@ impl Summary {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReportOptions {
     pub show_values: bool,
+    /// ANSI colour in the text report (a terminal, and `NO_COLOR` unset).
+    pub color: bool,
 }
 
 /// A report format.

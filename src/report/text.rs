@@ -12,13 +12,33 @@ use crate::finding::{FileReport, Finding, Severity};
 pub struct TextReporter<W: Write> {
     out: W,
     opts: ReportOptions,
+    /// Per destination host across all captures: requests, captures, and
+    /// findings by kind (for the summary of a batch).
+    hosts: BTreeMap<String, HostTotal>,
+}
+
+#[derive(Default)]
+struct HostTotal {
+    requests: u64,
+    captures: u64,
+    kinds: BTreeMap<String, u64>,
 }
 
 impl<W: Write> TextReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        TextReporter { out, opts }
+        TextReporter { out, opts, hosts: BTreeMap::new() }
     }
 }
+
+/// Wraps `text` in an ANSI style when `color` is on.
+fn paint(color: bool, style: &str, text: &str) -> String {
+    if color { format!("\x1b[{style}m{text}\x1b[0m") } else { text.to_string() }
+}
+
+const RED: &str = "1;31";
+const YELLOW: &str = "1;33";
+const CYAN: &str = "36";
+const BOLD: &str = "1";
 
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
@@ -114,13 +134,14 @@ impl<W: Write> TextReporter<W> {
             match act {
                 Some(a) => writeln!(
                     o,
-                    "  {host}  ({} request{}, {} .. {})",
+                    "  {}  ({} request{}, {} .. {})",
+                    paint(self.opts.color, BOLD, host),
                     a.requests,
                     if a.requests == 1 { "" } else { "s" },
                     a.first.rfc3339(),
                     a.last.rfc3339()
                 )?,
-                None => writeln!(o, "  {host}")?,
+                None => writeln!(o, "  {}", paint(self.opts.color, BOLD, host))?,
             }
             let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
             for f in fs {
@@ -136,10 +157,28 @@ impl<W: Write> TextReporter<W> {
                     None => f.location.as_str().to_string(),
                 };
                 let enc = if f.encoding.is_empty() { String::new() } else { format!(" [{}]", f.encoding.join(" > ")) };
-                let matched =
+                let mut matched =
                     f.matched.as_deref().map(|m| format!(" (profile: {})", shown(self.opts, m))).unwrap_or_default();
+                if f.confidence == crate::finding::Confidence::Medium {
+                    matched.push_str(" (by shape only)");
+                }
                 let request = (f.frame, f.src);
                 if last_request != Some(request) {
+                    // The request line, each identifier of it highlighted.
+                    let mut uri = shown_uri(self.opts, f).unwrap_or("(not HTTP)").to_string();
+                    if self.opts.color {
+                        let mut vals: Vec<String> = fs
+                            .iter()
+                            .filter(|g| (g.frame, g.src) == request)
+                            .map(|g| shown(self.opts, &g.value))
+                            .filter(|v| v.len() >= 3)
+                            .collect();
+                        vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
+                        vals.dedup();
+                        for v in vals {
+                            uri = uri.replace(&v, &paint(self.opts.color, YELLOW, &v));
+                        }
+                    }
                     writeln!(
                         o,
                         "    frame {} {} {} -> {}  {} {}",
@@ -148,18 +187,23 @@ impl<W: Write> TextReporter<W> {
                         f.src,
                         f.dst,
                         f.method.as_deref().unwrap_or("stream"),
-                        shown_uri(self.opts, f).unwrap_or("(not HTTP)")
+                        uri
                     )?;
                     last_request = Some(request);
                 }
+                let label = match f.severity {
+                    Severity::High => paint(self.opts.color, RED, sev_label(f.severity)),
+                    Severity::Medium => paint(self.opts.color, YELLOW, sev_label(f.severity)),
+                    Severity::Low => paint(self.opts.color, CYAN, sev_label(f.severity)),
+                };
                 writeln!(
                     o,
                     "      {} {:<20} {:<14} {} = {}{}{}",
-                    sev_label(f.severity),
+                    label,
                     f.rule,
                     f.kind,
                     where_,
-                    shown(self.opts, &f.value),
+                    paint(self.opts.color, BOLD, &shown(self.opts, &f.value)),
                     enc,
                     matched
                 )?;
@@ -195,6 +239,15 @@ impl<W: Write> TextReporter<W> {
 
 impl<W: Write> Reporter for TextReporter<W> {
     fn file(&mut self, r: &FileReport) -> io::Result<()> {
+        for h in &r.hosts {
+            let t = self.hosts.entry(h.host.clone()).or_default();
+            t.requests += h.requests;
+            t.captures += 1;
+        }
+        for f in &r.findings {
+            let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
+            *self.hosts.entry(host).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
+        }
         if !r.requests.is_empty() {
             self.requests(r)?;
         } else if !r.findings.is_empty() {
@@ -204,6 +257,22 @@ impl<W: Write> Reporter for TextReporter<W> {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        // A batch: one line per destination host that received identifiers.
+        if s.files > 1 && self.hosts.values().any(|h| !h.kinds.is_empty()) {
+            writeln!(self.out, "Destinations across {} captures:", s.files)?;
+            for (host, t) in self.hosts.iter().filter(|(_, t)| !t.kinds.is_empty()) {
+                let kinds: Vec<String> = t.kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+                writeln!(
+                    self.out,
+                    "  {}  {} requests in {} captures: {}",
+                    paint(self.opts.color, BOLD, host),
+                    t.requests,
+                    t.captures,
+                    kinds.join(", ")
+                )?;
+            }
+            writeln!(self.out)?;
+        }
         if s.suppressed > 0 {
             writeln!(self.out, "{} known findings suppressed by the baseline", s.suppressed)?;
         }

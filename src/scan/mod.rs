@@ -41,7 +41,18 @@ pub struct ScanConfig {
     pub flow_limits: FlowLimits,
     pub http_limits: HttpLimits,
     pub mode: Mode,
+    /// Counters a progress display reads while workers run.
+    pub progress: Option<std::sync::Arc<Progress>>,
 }
+
+/// Live counters of a run, updated by the workers.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub bytes: std::sync::atomic::AtomicU64,
+}
+
+/// Bytes read between two progress updates.
+const PROGRESS_STEP: u64 = 4 << 20;
 
 /// A capture to scan: where to read it and how to name it in output.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -362,6 +373,7 @@ fn scan_opened(
     let mut sink = HttpSink::new(cfg.http_limits);
     let mut names = Names::default();
     let mut bytes = 0u64;
+    let mut reported = 0u64;
     let mut udp_bytes = 0u64;
     loop {
         let frame = match reader.next_frame() {
@@ -374,6 +386,12 @@ fn scan_opened(
             }
         };
         bytes += frame.data.len() as u64;
+        if let Some(p) = &cfg.progress {
+            if bytes - reported >= PROGRESS_STEP {
+                p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
+                reported = bytes;
+            }
+        }
         match decoder.decode(&frame) {
             Decoded::Packet(p) => match p.transport {
                 Transport::Tcp(seg) => {
@@ -435,6 +453,9 @@ fn scan_opened(
     }
     for n in reader.take_notes() {
         reqs.rep.errors.push(error(&capture, None, format!("offset {}: {}", n.offset, n.message)));
+    }
+    if let Some(p) = &cfg.progress {
+        p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
     }
     flows.finish_all(&mut sink);
     for req in sink.out.drain(..) {
