@@ -405,6 +405,10 @@ fn parallel_output_is_identical_and_ordered() {
         write(&dir, &format!("c{i}.pcap"), &support::pcap(&net, *link, i % 2 == 1, false));
     }
     write(&dir, "README", b"not a capture: skipped in folders");
+    // A capture cut in the middle of a record: its error, exit 2, and the
+    // other files' findings all the same.
+    let whole = std::fs::read(root().join(FIXTURE)).unwrap();
+    write(&dir, "c2-cut.pcap", &whole[..whole.len() / 2 + 7]);
     let d = dir.to_str().unwrap();
     // Timings aside, the output is the same byte for byte.
     let strip = |o: &Output| {
@@ -425,7 +429,17 @@ fn parallel_output_is_identical_and_ordered() {
     let mut sorted = caps.clone();
     sorted.sort();
     assert_eq!(caps, sorted, "files in name order");
-    assert_eq!(of_type(&jsonl(&one), "summary")[0]["files"], 4);
+    assert_eq!(of_type(&jsonl(&one), "summary")[0]["files"], 5);
+    assert_eq!(one.status.code(), Some(2));
+    let errors = of_type(&jsonl(&one), "error").into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0]["capture"].as_str().unwrap().ends_with("c2-cut.pcap"));
+    let files_with_findings: std::collections::BTreeSet<String> =
+        of_type(&jsonl(&one), "finding").iter().map(|f| f["capture"].as_str().unwrap().to_string()).collect();
+    assert!(files_with_findings.len() >= 4, "{files_with_findings:?}");
+    let lines = jsonl(&one);
+    let hosts = of_type(&lines, "host");
+    assert!(hosts.iter().any(|h| h["host"] == "eservice.tinno.com" && h["captures"] == 5), "{hosts:?}");
 }
 
 #[test]

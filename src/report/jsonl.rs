@@ -12,11 +12,13 @@ use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord};
 pub struct JsonlReporter<W: Write> {
     out: W,
     opts: ReportOptions,
+    /// Destination hosts across all captures: requests, captures, findings.
+    hosts: std::collections::BTreeMap<String, (u64, u64, std::collections::BTreeMap<String, u64>)>,
 }
 
 impl<W: Write> JsonlReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        JsonlReporter { out, opts }
+        JsonlReporter { out, opts, hosts: Default::default() }
     }
 
     fn line(&mut self, v: &Value) -> io::Result<()> {
@@ -133,6 +135,15 @@ pub fn summary_json(s: &Summary) -> Value {
 
 impl<W: Write> Reporter for JsonlReporter<W> {
     fn file(&mut self, r: &FileReport) -> io::Result<()> {
+        for h in &r.hosts {
+            let t = self.hosts.entry(h.host.clone()).or_default();
+            t.0 += h.requests;
+            t.1 += 1;
+        }
+        for f in &r.findings {
+            let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
+            *self.hosts.entry(host).or_default().2.entry(f.kind.clone()).or_default() += 1;
+        }
         for f in &r.findings {
             self.line(&finding_json(f, self.opts))?;
         }
@@ -149,6 +160,11 @@ impl<W: Write> Reporter for JsonlReporter<W> {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        // One line per destination host across all captures.
+        let hosts = std::mem::take(&mut self.hosts);
+        for (host, (requests, captures, kinds)) in hosts {
+            self.line(&json!({"type": "host", "host": host, "requests": requests, "captures": captures, "findings_by_kind": kinds}))?;
+        }
         self.line(&summary_json(s))?;
         self.out.flush()
     }

@@ -15,7 +15,11 @@ pub struct TextReporter<W: Write> {
     /// Per destination host across all captures: requests, captures, and
     /// findings by kind (for the summary of a batch).
     hosts: BTreeMap<String, HostTotal>,
+    errors: FileErrors,
 }
+
+/// The first error of each capture that had some, for the summary.
+type FileErrors = Vec<(String, String)>;
 
 #[derive(Default)]
 struct HostTotal {
@@ -26,7 +30,7 @@ struct HostTotal {
 
 impl<W: Write> TextReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        TextReporter { out, opts, hosts: BTreeMap::new() }
+        TextReporter { out, opts, hosts: BTreeMap::new(), errors: Vec::new() }
     }
 }
 
@@ -244,6 +248,11 @@ impl<W: Write> Reporter for TextReporter<W> {
             t.requests += h.requests;
             t.captures += 1;
         }
+        if let Some(e) = r.errors.first() {
+            let more = if r.errors.len() > 1 { format!(" (and {} more)", r.errors.len() - 1) } else { String::new() };
+            let at = e.frame.map(|n| format!("frame {n}: ")).unwrap_or_default();
+            self.errors.push((e.capture.clone(), format!("{at}{}{more}", e.message)));
+        }
         for f in &r.findings {
             let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
             *self.hosts.entry(host).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
@@ -275,6 +284,12 @@ impl<W: Write> Reporter for TextReporter<W> {
         }
         if s.suppressed > 0 {
             writeln!(self.out, "{} known findings suppressed by the baseline", s.suppressed)?;
+        }
+        if !self.errors.is_empty() {
+            writeln!(self.out, "Captures with errors ({}):", self.errors.len())?;
+            for (capture, message) in &self.errors {
+                writeln!(self.out, "  {capture}: {message}")?;
+            }
         }
         writeln!(
             self.out,
