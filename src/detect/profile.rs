@@ -17,6 +17,9 @@ use std::collections::HashMap;
 
 /// Shortest form searched: shorter strings match by chance.
 const MIN_FORM_LEN: usize = 6;
+/// Longest form looked up (a form longer than this, from a very long
+/// profile value, is never found: values are identifiers, not texts).
+const MAX_FORM_LEN: usize = 512;
 /// Hash prefixes some SDKs send instead of the whole digest.
 const HASH_PREFIX_LEN: usize = 16;
 
@@ -182,7 +185,7 @@ impl CompiledProfile {
             let form = |enc: Option<&'static str>| Form { kind: kind.clone(), original: value.clone(), encoding: enc };
             // The first form of a text wins: plain before encoded or hashed.
             let add = |map: &mut HashMap<String, Form>, text: String, enc: Option<&'static str>, fold: bool| {
-                if text.len() >= MIN_FORM_LEN {
+                if (MIN_FORM_LEN..=MAX_FORM_LEN).contains(&text.len()) {
                     map.entry(if fold { text.to_ascii_lowercase() } else { text }).or_insert_with(|| form(enc));
                 }
             };
@@ -227,10 +230,10 @@ impl CompiledProfile {
 
     /// Looks up `v[s..e]` in any case; records a hit.
     fn folded_hit(&self, v: &str, s: usize, e: usize, url: bool, hits: &mut Vec<(usize, ProfileHit)>) {
-        if e - s < MIN_FORM_LEN || e - s > self.longest {
+        let mut buf = [0u8; MAX_FORM_LEN];
+        if e - s < MIN_FORM_LEN || e - s > self.longest || e - s > buf.len() {
             return;
         }
-        let mut buf = [0u8; 256];
         let lower = &mut buf[..e - s];
         lower.copy_from_slice(&v.as_bytes()[s..e]);
         lower.make_ascii_lowercase();
