@@ -18,7 +18,7 @@ use crate::finding::{FileReport, Finding, Severity};
 use crate::flow::FlowLimits;
 use crate::http::HttpLimits;
 use crate::report::jsonl::JsonlReporter;
-use crate::report::sarif::{RuleMeta, SarifReporter};
+use crate::report::sarif::SarifReporter;
 use crate::report::text::TextReporter;
 use crate::report::{ReportOptions, Reporter, Summary};
 use crate::scan::{self, Mode, ScanConfig};
@@ -55,12 +55,8 @@ struct DiffArgs {
     old: PathBuf,
     /// The later capture or folder.
     new: PathBuf,
-    #[arg(long = "rules", value_name = "PATH")]
-    rules: Vec<PathBuf>,
-    #[arg(long)]
-    no_default_rules: bool,
-    #[arg(long, value_name = "FILE")]
-    profile: Option<PathBuf>,
+    #[command(flatten)]
+    detection: DetectionArgs,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     format: ListFormat,
     /// Exit 1 if a new leak is at or above this severity.
@@ -94,6 +90,31 @@ enum FailOn {
     Medium,
     High,
     Never,
+}
+
+/// Rules and profile: what detection loads.
+#[derive(Args, Debug)]
+struct DetectionArgs {
+    /// Extra rule file or folder (repeatable); built-in rules always load
+    /// unless --no-default-rules.
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Do not load the built-in rules.
+    #[arg(long)]
+    no_default_rules: bool,
+    /// Device profile (TOML): known identifier values to search for.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+}
+
+impl DetectionArgs {
+    /// Loads, checks and compiles rules and profile, before any capture
+    /// is opened: a bad file is reported and nothing is scanned.
+    fn engine(&self) -> Result<Engine, ExitCode> {
+        let rules = load_rules(&self.rules, !self.no_default_rules).map_err(fail)?;
+        let profile = self.profile.as_deref().map(Profile::load).transpose().map_err(fail)?;
+        Ok(Engine::new(rules, profile.as_ref()))
+    }
 }
 
 /// Named limits a user may change (DESIGN: every limit named and
@@ -134,16 +155,8 @@ struct ScanArgs {
     /// Capture files or directories (recursive); `-` reads stdin.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Extra rule file or folder (repeatable); built-in rules always load
-    /// unless --no-default-rules.
-    #[arg(long = "rules", value_name = "PATH")]
-    rules: Vec<PathBuf>,
-    /// Do not load the built-in rules.
-    #[arg(long)]
-    no_default_rules: bool,
-    /// Device profile (TOML): known identifier values to search for.
-    #[arg(long, value_name = "FILE")]
-    profile: Option<PathBuf>,
+    #[command(flatten)]
+    detection: DetectionArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Write the report there instead of stdout.
@@ -314,38 +327,17 @@ fn make_reporter(format: Format, out: Box<dyn Write>, opts: ReportOptions, rules
     match format {
         Format::Text => Box::new(TextReporter::new(out, opts)),
         Format::Jsonl => Box::new(JsonlReporter::new(out, opts)),
-        Format::Sarif => {
-            let meta = rules
-                .rules
-                .iter()
-                .map(|r| RuleMeta {
-                    id: r.id.clone(),
-                    title: r.title.clone(),
-                    severity: r.severity,
-                    kind: r.kind.clone(),
-                    description: r.description.clone(),
-                    references: r.references.clone(),
-                })
-                .collect();
-            Box::new(SarifReporter::new(out, opts, meta))
-        }
+        Format::Sarif => Box::new(SarifReporter::new(out, opts, rules.rules.clone())),
     }
 }
 
 fn scan(a: ScanArgs) -> ExitCode {
-    let rules = match load_rules(&a.rules, !a.no_default_rules) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    let profile = match &a.profile {
-        Some(p) => match Profile::load(p) {
-            Ok(p) => Some(p),
-            Err(e) => return fail(e),
-        },
-        None => None,
+    let engine = match a.detection.engine() {
+        Ok(e) => e,
+        Err(code) => return code,
     };
     let cfg = ScanConfig {
-        engine: Engine::new(rules, profile.as_ref()),
+        engine,
         flow_limits: a.limits.flow(),
         http_limits: a.limits.http(),
         mode: Mode::Scan,
@@ -447,16 +439,12 @@ fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> (std::collections::BTr
 }
 
 fn diff(a: DiffArgs) -> ExitCode {
-    let rules = match load_rules(&a.rules, !a.no_default_rules) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    let profile = match a.profile.as_deref().map(Profile::load).transpose() {
-        Ok(p) => p,
-        Err(e) => return fail(e),
+    let engine = match a.detection.engine() {
+        Ok(e) => e,
+        Err(code) => return code,
     };
     let cfg = ScanConfig {
-        engine: Engine::new(rules, profile.as_ref()),
+        engine,
         flow_limits: a.limits.flow(),
         http_limits: a.limits.http(),
         mode: Mode::Scan,

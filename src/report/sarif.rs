@@ -9,27 +9,17 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{ReportOptions, Reporter, Summary, shown, shown_uri};
+use super::{ReportOptions, Reporter, Summary, shown};
+use crate::detect::rules::Rule;
 use crate::finding::{ErrorRecord, FileReport, Finding, Severity};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const FINGERPRINT: &str = "teleauditLeak/v1";
 
-/// What SARIF shows of a rule.
-#[derive(Clone, Debug)]
-pub struct RuleMeta {
-    pub id: String,
-    pub title: String,
-    pub severity: Severity,
-    pub kind: String,
-    pub description: String,
-    pub references: Vec<String>,
-}
-
 pub struct SarifReporter<W: Write> {
     out: W,
     opts: ReportOptions,
-    rules: Vec<RuleMeta>,
+    rules: Vec<Rule>,
     artifacts: Vec<String>,
     results: Vec<Value>,
     errors: Vec<ErrorRecord>,
@@ -44,11 +34,11 @@ fn level(s: Severity) -> &'static str {
 }
 
 impl<W: Write> SarifReporter<W> {
-    pub fn new(out: W, opts: ReportOptions, rules: Vec<RuleMeta>) -> Self {
+    pub fn new(out: W, opts: ReportOptions, rules: Vec<Rule>) -> Self {
         SarifReporter { out, opts, rules, artifacts: Vec::new(), results: Vec::new(), errors: Vec::new() }
     }
 
-    fn rule_json(r: &RuleMeta) -> Value {
+    fn rule_json(r: &Rule) -> Value {
         let mut help = r.description.clone();
         if !r.references.is_empty() {
             help.push_str("\n\nReferences:\n");
@@ -81,6 +71,10 @@ impl<W: Write> SarifReporter<W> {
         let to = f.host.clone().unwrap_or_else(|| f.dst.to_string());
         let text =
             format!("{}: {} {} in {place}, sent to {to} (frame {})", f.title, f.kind, shown(o, &f.value), f.frame);
+        let mut properties = super::jsonl::finding_json(f, o);
+        if let Some(m) = properties.as_object_mut() {
+            m.remove("type");
+        }
         let mut r = json!({
             "ruleId": f.rule,
             "level": level(f.severity),
@@ -90,22 +84,8 @@ impl<W: Write> SarifReporter<W> {
                 "logicalLocations": [{"name": to, "kind": "resource"}],
             }],
             "partialFingerprints": {FINGERPRINT: f.fingerprint()},
-            "properties": {
-                "kind": f.kind,
-                "value": shown(o, &f.value),
-                "matched": f.matched.as_deref().map(|m| shown(o, m)),
-                "confidence": f.confidence.as_str(),
-                "encoding": f.encoding,
-                "location": f.location.as_str(),
-                "field": f.field,
-                "frame": f.frame,
-                "time": f.time.rfc3339(),
-                "src": f.src.to_string(),
-                "dst": f.dst.to_string(),
-                "host": f.host,
-                "method": f.method,
-                "uri": shown_uri(o, f),
-            },
+            // The JSON Lines fields of the finding, whole.
+            "properties": properties,
         });
         if let Some(i) = rule_index {
             r["ruleIndex"] = json!(i);
