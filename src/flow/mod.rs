@@ -64,6 +64,9 @@ pub struct FlowStats {
 pub struct Ends {
     pub src: SocketAddr,
     pub dst: SocketAddr,
+    /// No handshake was seen for this direction: the capture started in
+    /// the middle of the stream.
+    pub midstream: bool,
 }
 
 /// Whether the handler wants more of a direction.
@@ -179,8 +182,8 @@ impl<S: Default> FlowTable<S> {
                 self.evict_oldest(h);
             }
             self.stats.flows += 1;
-            let ends0 = Ends { src: key.0, dst: key.1 };
-            let ends1 = Ends { src: key.1, dst: key.0 };
+            let ends0 = Ends { src: key.0, dst: key.1, midstream: false };
+            let ends1 = Ends { src: key.1, dst: key.0, midstream: false };
             self.flows.insert(
                 key,
                 Flow {
@@ -207,8 +210,12 @@ impl<S: Default> FlowTable<S> {
         if flow.ignored[d] {
             self.stats.bytes_ignored += seg.payload.len() as u64;
             flow.ignored_bytes[d] += seg.payload.len() as u64;
+        } else if !flow.half[d].started() && !flags.syn && seg.payload.len() == 1 {
+            // A one-byte segment before anything else of a stream picked up
+            // in its middle is a TCP keep-alive probe (the byte before the
+            // next sequence number): it cannot start the stream.
         } else if !seg.payload.is_empty() || seg.missing > 0 {
-            let ends = flow.ends[d];
+            let ends = Ends { midstream: !flow.half[d].saw_syn, ..flow.ends[d] };
             let state = &mut flow.state;
             let mut ignore = false;
             let mut deliver = |p: Piece<'_>| {
@@ -315,5 +322,54 @@ impl<S: Default> FlowTable<S> {
     pub fn finish_all<H: StreamHandler<State = S>>(&mut self, h: &mut H) {
         let keys: Vec<(u64, Key)> = self.flows.iter().map(|(k, f)| (f.first_frame, *k)).collect();
         self.finish_keys(keys, h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpFlags;
+
+    /// Records what each direction receives.
+    #[derive(Default)]
+    struct Record(Vec<(usize, bool, Vec<u8>)>);
+
+    impl StreamHandler for Record {
+        type State = ();
+        fn data(&mut self, _: &mut (), dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest {
+            self.0.push((dir, ends.midstream, chunk.data.to_vec()));
+            Interest::Inspect
+        }
+        fn gap(&mut self, _: &mut (), _: usize, _: Ends, _: u64) {}
+        fn close(&mut self, _: (), _: [u64; 2]) {}
+    }
+
+    fn seg(seq: u32, payload: &[u8], syn: bool) -> TcpSegment<'_> {
+        TcpSegment {
+            src_port: 40000,
+            dst_port: 80,
+            seq,
+            ack: 1,
+            flags: TcpFlags { syn, ack: !syn, fin: false, rst: false },
+            payload,
+            missing: 0,
+        }
+    }
+
+    #[test]
+    fn keepalive_probe_does_not_start_a_midstream_stream() {
+        let (c, s) = ("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap());
+        let mut t: FlowTable<()> = FlowTable::new(FlowLimits::default());
+        let mut h = Record::default();
+        let ts = Timestamp::default();
+        t.segment(c, s, &seg(999, b"\x00", false), 1, ts, &mut h);
+        t.segment(c, s, &seg(1000, b"GET / HTTP/1.1\r\n", false), 2, ts, &mut h);
+        assert_eq!(h.0, vec![(0, true, b"GET / HTTP/1.1\r\n".to_vec())]);
+        // With a handshake, the stream is not mid-stream.
+        let mut t: FlowTable<()> = FlowTable::new(FlowLimits::default());
+        let mut h = Record::default();
+        t.segment(c, s, &seg(99, b"", true), 1, ts, &mut h);
+        t.segment(c, s, &seg(100, b"x", false), 2, ts, &mut h);
+        assert_eq!(h.0, vec![(0, false, b"x".to_vec())]);
     }
 }

@@ -60,6 +60,9 @@ pub struct HalfStream {
     early: BTreeMap<u64, Early>,
     pub early_bytes: usize,
     pub fin: bool,
+    /// The connection's handshake was seen for this direction (else the
+    /// capture picked the stream up in its middle).
+    pub saw_syn: bool,
     /// Counters.
     pub delivered: u64,
     pub gaps: u64,
@@ -74,6 +77,7 @@ pub struct HalfStream {
 impl HalfStream {
     /// Sets the initial sequence number from a SYN: data starts at ISN+1.
     pub fn syn(&mut self, isn: Seq) {
+        self.saw_syn = true;
         if self.next.is_none() {
             self.next = Some(isn.advance(1));
         }

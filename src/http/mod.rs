@@ -89,6 +89,25 @@ impl HttpRequest {
     }
 }
 
+/// A request carried whole in one UDP datagram (SSDP's `M-SEARCH * HTTP/1.1`
+/// and `NOTIFY`, UPnP devices announcing themselves): its head, and what
+/// follows as body. `None` when the datagram does not start with a request
+/// line.
+pub fn datagram_request(
+    payload: &[u8],
+    src: SocketAddr,
+    dst: SocketAddr,
+    frame: u64,
+    ts: Timestamp,
+) -> Option<HttpRequest> {
+    let line_end = memchr::memchr(b'\n', payload)?;
+    head::split_request_line(&payload[..line_end]).filter(|l| l.version.is_some())?;
+    let end = memchr::memmem::find(payload, b"\r\n\r\n").map(|i| i + 4).unwrap_or(payload.len());
+    let head = head::parse_head(&payload[..end]).or_else(|| head::parse_head_lenient(&payload[..end]))?;
+    let body = payload[end..].to_vec();
+    Some(HttpRequest { head, body, decoded: Vec::new(), frame, ts, src, dst, notes: Vec::new() })
+}
+
 /// Why a direction is not parsed as requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotRequests {
@@ -146,8 +165,16 @@ pub struct RequestStream {
     /// A request was seen, or a gap happened: unknown bytes are skipped
     /// (resync), not a reason to give the direction up.
     committed: bool,
+    /// For a stream picked up in its middle: bytes left to find a request
+    /// line before the direction is given up as not HTTP.
+    probation: Option<u64>,
+    /// Its first bytes, to say what it was if it is given up.
+    first: Vec<u8>,
     pub requests: u64,
 }
+
+/// Bytes of a stream picked up in its middle searched for a request line.
+pub const MIDSTREAM_SEARCH: u64 = 64 << 10;
 
 impl RequestStream {
     pub fn new(limits: HttpLimits) -> Self {
@@ -159,8 +186,19 @@ impl RequestStream {
             buf_ts: Timestamp::default(),
             pending: None,
             committed: false,
+            probation: None,
+            first: Vec::new(),
             requests: 0,
         }
+    }
+
+    /// The stream was picked up in its middle (no handshake): its first
+    /// bytes may be the tail of a request, so unknown bytes are skipped to
+    /// the next request line, for up to [`MIDSTREAM_SEARCH`] bytes, rather
+    /// than giving the direction up at once.
+    pub fn picked_up_midstream(&mut self) {
+        self.committed = true;
+        self.probation = Some(MIDSTREAM_SEARCH);
     }
 
     /// Why this direction is not parsed, once that is known.
@@ -173,6 +211,10 @@ impl RequestStream {
 
     /// Feeds in-order bytes; completed requests are pushed to `out`.
     pub fn feed(&mut self, src: SocketAddr, dst: SocketAddr, chunk: Chunk<'_>, out: &mut Vec<HttpRequest>) -> Interest {
+        if self.first.len() < 8 {
+            let take = (8 - self.first.len()).min(chunk.data.len());
+            self.first.extend_from_slice(&chunk.data[..take]);
+        }
         let mut rest = chunk.data;
         while !rest.is_empty() {
             let used = match self.mode {
@@ -188,6 +230,13 @@ impl RequestStream {
                 Mode::Body => self.feed_body(rest, out),
             };
             rest = &rest[used..];
+            if let Some(left) = self.probation.as_mut() {
+                *left = left.saturating_sub(used as u64);
+                if *left == 0 && self.mode != Mode::Body {
+                    self.mode = Mode::Ignored(NotRequests::classify(&self.first));
+                    self.buf.clear();
+                }
+            }
         }
         match self.mode {
             Mode::Ignored(_) => Interest::Ignore,
@@ -255,6 +304,7 @@ impl RequestStream {
             return take.saturating_sub(given_back);
         };
         self.committed = true;
+        self.probation = None;
         self.start_body(src, dst, head, out);
         take.saturating_sub(given_back)
     }
@@ -585,6 +635,36 @@ POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\
         let r = parse_split(b"POST /a HTTP/1.1\r\nContent-Length: 30\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 5);
         assert_eq!(r.iter().map(|r| r.uri()).collect::<Vec<_>>(), vec!["/a", "/b"]);
         assert!(r[0].notes[0].contains("chunked is used"));
+    }
+
+    #[test]
+    fn stream_picked_up_midstream_resyncs() {
+        let wire: &[u8] = b"e of an earlier body\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+        let c = Chunk { data: wire, frame: 1, ts: Timestamp::default() };
+        let (s, d) = (addr("10.0.0.1:1"), addr("10.0.0.2:80"));
+        let mut out = Vec::new();
+        let mut rs = RequestStream::new(HttpLimits::default());
+        rs.picked_up_midstream();
+        assert_eq!(rs.feed(s, d, c, &mut out), Interest::Inspect);
+        assert_eq!(out.iter().map(|r| r.uri()).collect::<Vec<_>>(), vec!["/x"]);
+        // With its handshake seen, a stream that starts otherwise is not HTTP.
+        let mut rs = RequestStream::new(HttpLimits::default());
+        assert_eq!(rs.feed(s, d, c, &mut out), Interest::Ignore);
+        // Picked up mid-stream but never HTTP: given up after the budget.
+        let mut rs = RequestStream::new(HttpLimits::default());
+        rs.picked_up_midstream();
+        let noise = vec![b'x'; MIDSTREAM_SEARCH as usize + 10];
+        let c = Chunk { data: &noise, frame: 2, ts: Timestamp::default() };
+        assert_eq!(rs.feed(s, d, c, &mut out), Interest::Ignore);
+    }
+
+    #[test]
+    fn ssdp_datagram_is_a_request() {
+        let (s, d) = (addr("10.0.0.1:1900"), addr("239.255.255.250:1900"));
+        let m = b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nST: ssdp:all\r\n\r\n";
+        let r = datagram_request(m, s, d, 7, Timestamp::default()).expect("a request");
+        assert_eq!((r.head.method.as_str(), r.uri(), r.frame), ("M-SEARCH", "*".to_string(), 7));
+        assert!(datagram_request(b"{\"type\":\"alive\"}", s, d, 1, Timestamp::default()).is_none());
     }
 
     #[test]

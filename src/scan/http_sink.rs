@@ -140,7 +140,13 @@ impl StreamHandler for HttpSink {
     type State = Conn;
 
     fn data(&mut self, st: &mut Conn, dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest {
-        let d = st.dirs[dir].get_or_insert_with(|| Dir { ends, rs: RequestStream::new(self.limits), other: None });
+        let d = st.dirs[dir].get_or_insert_with(|| {
+            let mut rs = RequestStream::new(self.limits);
+            if ends.midstream {
+                rs.picked_up_midstream();
+            }
+            Dir { ends, rs, other: None }
+        });
         if d.rs.ignored() == Some(NotRequests::Other) {
             return self.keep_other(d, chunk);
         }

@@ -414,6 +414,15 @@ fn scan_opened(
                                 dns_query: true,
                             });
                         }
+                    } else if let Some(req) = crate::http::datagram_request(
+                        u.payload,
+                        SocketAddr::new(p.src, u.src_port),
+                        SocketAddr::new(p.dst, u.dst_port),
+                        frame.number,
+                        frame.ts,
+                    ) {
+                        // HTTP over UDP (SSDP's M-SEARCH and NOTIFY).
+                        sink.out.push(req);
                     } else if http_sink::looks_text(u.payload) {
                         let keep = u.payload.len().min(UDP_SCAN_MAX);
                         udp_bytes += (u.payload.len() - keep) as u64;
