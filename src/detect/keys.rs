@@ -66,8 +66,9 @@ impl Key {
 /// Which detectors trust a key: a bit per [`Detector`] (see
 /// [`Detector::bit`]), from the dictionaries below.
 pub fn detectors_for(key: &str) -> u32 {
-    static MAP: LazyLock<HashMap<&'static str, u32>> = LazyLock::new(|| {
-        let mut m: HashMap<&'static str, u32> = HashMap::new();
+    type Map = HashMap<&'static str, u32, std::hash::BuildHasherDefault<crate::flow::FnvHasher>>;
+    static MAP: LazyLock<Map> = LazyLock::new(|| {
+        let mut m = Map::default();
         let lists: [(&[&str], Detector); 17] = [
             (IMEI, Detector::Imei),
             (IMSI, Detector::Imsi),

@@ -51,7 +51,7 @@ pub struct Engine {
     /// A pattern rule without keys: it could match any field.
     has_patterns: bool,
     /// The keys keyed pattern rules look at.
-    pattern_keys: std::collections::HashSet<String>,
+    pattern_keys: std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::flow::FnvHasher>>,
 }
 
 impl Engine {

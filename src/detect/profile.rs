@@ -107,13 +107,23 @@ pub struct ProfileHit {
 /// aho-corasick slows to ~130 MB/s at ~90k patterns).
 pub struct CompiledProfile {
     /// Forms compared in any case, by their lower-case text.
-    folded: HashMap<String, Form>,
+    folded: Forms,
     /// Base64 forms, compared exactly.
-    exact: HashMap<String, Form>,
+    exact: Forms,
     /// Distinct lengths of the base64 forms (a value encoded at the start
     /// of a longer blob is a prefix of it).
     exact_lens: Vec<usize>,
     longest: usize,
+    /// Which lengths some folded form has: most tokens are rejected by
+    /// their length alone, before any hashing.
+    folded_lens: Vec<bool>,
+    /// First two bytes of the base64 forms (as an index into 2^16): a run
+    /// that starts otherwise holds none at its start.
+    exact_heads: Vec<bool>,
+}
+
+fn head_index(b: &[u8]) -> Option<usize> {
+    Some(usize::from(*b.first()?) << 8 | usize::from(*b.get(1)?))
 }
 
 fn hex_digest<D: md5::Digest>(s: &str) -> String {
@@ -150,6 +160,12 @@ fn spellings(kind: &str, v: &str) -> Vec<String> {
     out
 }
 
+/// What a visit calls for each form found.
+type Visitor<'a> = dyn FnMut(usize, &Form, &str, bool) -> bool + 'a;
+
+/// Form text to what it stands for. FNV: short keys, hashed per token.
+type Forms = HashMap<String, Form, std::hash::BuildHasherDefault<crate::flow::FnvHasher>>;
+
 /// Bytes that may sit inside a spelling with separators.
 fn separator(b: u8) -> bool {
     matches!(b, b':' | b'-' | b'.' | b'@' | b'+' | b'_')
@@ -179,12 +195,12 @@ fn runs(v: &[u8], f: impl Fn(u8) -> bool) -> impl Iterator<Item = (usize, usize)
 
 impl CompiledProfile {
     pub fn compile(p: &Profile) -> CompiledProfile {
-        let mut folded: HashMap<String, Form> = HashMap::new();
-        let mut exact: HashMap<String, Form> = HashMap::new();
+        let mut folded = Forms::default();
+        let mut exact = Forms::default();
         for (kind, value) in &p.values {
             let form = |enc: Option<&'static str>| Form { kind: kind.clone(), original: value.clone(), encoding: enc };
             // The first form of a text wins: plain before encoded or hashed.
-            let add = |map: &mut HashMap<String, Form>, text: String, enc: Option<&'static str>, fold: bool| {
+            let add = |map: &mut Forms, text: String, enc: Option<&'static str>, fold: bool| {
                 if (MIN_FORM_LEN..=MAX_FORM_LEN).contains(&text.len()) {
                     map.entry(if fold { text.to_ascii_lowercase() } else { text }).or_insert_with(|| form(enc));
                 }
@@ -218,90 +234,109 @@ impl CompiledProfile {
         exact_lens.sort_unstable();
         exact_lens.dedup();
         let longest = folded.keys().map(String::len).max().unwrap_or(0);
-        CompiledProfile { folded, exact, exact_lens, longest }
+        let mut folded_lens = vec![false; longest + 1];
+        for k in folded.keys() {
+            folded_lens[k.len()] = true;
+        }
+        let mut exact_heads = vec![false; 1 << 16];
+        for k in exact.keys() {
+            if let Some(i) = head_index(k.as_bytes()) {
+                exact_heads[i] = true;
+            }
+        }
+        CompiledProfile { folded, exact, exact_lens, longest, folded_lens, exact_heads }
     }
 
     /// Does any form occur in `value`?
     pub fn is_match(&self, value: &str) -> bool {
-        let mut out = Vec::new();
-        self.find(value, &mut out);
-        !out.is_empty()
+        !self.visit(value, &mut |_, _, _, _| false)
     }
 
-    /// Looks up `v[s..e]` in any case; records a hit.
-    fn folded_hit(&self, v: &str, s: usize, e: usize, url: bool, hits: &mut Vec<(usize, ProfileHit)>) {
-        let mut buf = [0u8; MAX_FORM_LEN];
-        if e - s < MIN_FORM_LEN || e - s > self.longest || e - s > buf.len() {
-            return;
+    /// The form spelled by `v[s..e]` (in any case), if any.
+    fn folded_form(&self, v: &str, s: usize, e: usize) -> Option<&Form> {
+        if e - s < MIN_FORM_LEN || e - s > MAX_FORM_LEN || !self.folded_lens.get(e - s).copied().unwrap_or(false) {
+            return None;
         }
+        let mut buf = [0u8; MAX_FORM_LEN];
         let lower = &mut buf[..e - s];
         lower.copy_from_slice(&v.as_bytes()[s..e]);
         lower.make_ascii_lowercase();
-        let Ok(key) = std::str::from_utf8(lower) else { return };
-        if let Some(f) = self.folded.get(key) {
-            let encoding = if url { f.encoding.or(Some("url")) } else { f.encoding };
-            hits.push((
-                s,
-                ProfileHit { kind: f.kind.clone(), found: v[s..e].to_string(), original: f.original.clone(), encoding },
-            ));
-        }
+        self.folded.get(std::str::from_utf8(lower).ok()?)
     }
 
-    fn find_in(&self, v: &str, url: bool, hits: &mut Vec<(usize, ProfileHit)>) {
+    /// Calls `on(position, form, found, url_decoded)` for every form in
+    /// `v`; stops when it returns false. Returns false if stopped.
+    fn visit_text(&self, v: &str, url: bool, on: &mut Visitor<'_>) -> bool {
         let b = v.as_bytes();
+        let mut check = |s: usize, e: usize| match self.folded_form(v, s, e) {
+            Some(f) => on(s, f, &v[s..e], url),
+            None => true,
+        };
         // Letter-and-digit tokens: bare spellings, digits, hex, hashes.
         for (s, e) in runs(b, |c| c.is_ascii_alphanumeric()) {
-            self.folded_hit(v, s, e, url, hits);
+            if !check(s, e) {
+                return false;
+            }
         }
         // Tokens with separators (a4:5e:..., user@host.org, +336...): the
         // whole token, and what follows or precedes each separator.
         for (s, e) in runs(b, |c| c.is_ascii_alphanumeric() || separator(c)) {
-            let seps: Vec<usize> = (s..e).filter(|&i| separator(b[i])).collect();
-            if seps.is_empty() {
-                continue;
+            let mut any = false;
+            for i in (s..e).filter(|&i| separator(b[i])) {
+                any = true;
+                if !check(i + 1, e) || !check(s, i) {
+                    return false;
+                }
             }
-            self.folded_hit(v, s, e, url, hits);
-            for &i in &seps {
-                self.folded_hit(v, i + 1, e, url, hits);
-                self.folded_hit(v, s, i, url, hits);
+            if any && !check(s, e) {
+                return false;
             }
         }
+        true
     }
 
-    /// Every profile form found in `value`, in order of position.
-    pub fn find(&self, value: &str, out: &mut Vec<ProfileHit>) {
-        let mut hits: Vec<(usize, ProfileHit)> = Vec::new();
-        self.find_in(value, false, &mut hits);
+    fn visit(&self, value: &str, on: &mut Visitor<'_>) -> bool {
+        if !self.visit_text(value, false, on) {
+            return false;
+        }
         if value.contains('%') {
             let (decoded, escaped) = crate::extract::url_decode(value.as_bytes());
-            if escaped {
-                let mut more = Vec::new();
-                self.find_in(&decoded, true, &mut more);
-                // Positions in the decoded text do not map back: keep after.
-                hits.extend(more.into_iter().map(|(_, h)| (usize::MAX, h)));
+            // Positions in the decoded text do not map back: after all.
+            if escaped && !self.visit_text(&decoded, true, &mut |_, f, found, url| on(usize::MAX, f, found, url)) {
+                return false;
             }
         }
         // Base64 runs: the whole run, or a form at its start.
-        let b = value.as_bytes();
-        for (s, e) in runs(b, base64_byte) {
+        for (s, e) in runs(value.as_bytes(), base64_byte) {
             let run = value[s..e].trim_end_matches('=');
+            if !head_index(run.as_bytes()).is_some_and(|i| self.exact_heads[i]) {
+                continue;
+            }
             for &len in &self.exact_lens {
                 if len > run.len() {
                     break;
                 }
                 if let Some(f) = self.exact.get(&run[..len]) {
-                    hits.push((
-                        s,
-                        ProfileHit {
-                            kind: f.kind.clone(),
-                            found: run[..len].to_string(),
-                            original: f.original.clone(),
-                            encoding: f.encoding,
-                        },
-                    ));
+                    if !on(s, f, &run[..len], false) {
+                        return false;
+                    }
                 }
             }
         }
+        true
+    }
+
+    /// Every profile form found in `value`, in order of position.
+    pub fn find(&self, value: &str, out: &mut Vec<ProfileHit>) {
+        let mut hits: Vec<(usize, ProfileHit)> = Vec::new();
+        self.visit(value, &mut |pos, f, found, url| {
+            let encoding = if url { f.encoding.or(Some("url")) } else { f.encoding };
+            hits.push((
+                pos,
+                ProfileHit { kind: f.kind.clone(), found: found.to_string(), original: f.original.clone(), encoding },
+            ));
+            true
+        });
         hits.sort_by_key(|(pos, _)| *pos);
         for (_, h) in hits {
             if !out.iter().any(|o| o.kind == h.kind && o.original == h.original && o.encoding == h.encoding) {
