@@ -113,7 +113,6 @@ pub struct CompiledProfile {
     /// Distinct lengths of the base64 forms (a value encoded at the start
     /// of a longer blob is a prefix of it).
     exact_lens: Vec<usize>,
-    longest: usize,
     /// Which lengths some folded form has: most tokens are rejected by
     /// their length alone, before any hashing.
     folded_lens: Vec<bool>,
@@ -244,7 +243,7 @@ impl CompiledProfile {
                 exact_heads[i] = true;
             }
         }
-        CompiledProfile { folded, exact, exact_lens, longest, folded_lens, exact_heads }
+        CompiledProfile { folded, exact, exact_lens, folded_lens, exact_heads }
     }
 
     /// Does any form occur in `value`?
