@@ -1,10 +1,12 @@
-//! Key-name dictionaries per identifier kind: the names under which
-//! devices and SDKs send each identifier, compared after [`normalize`]
-//! (lower case, only letters and digits). Kept here as data, one list per
-//! kind, so a reviewer sees every name a detector trusts.
+//! Key names per identifier kind: the names under which devices and SDKs
+//! send each identifier, compared after [`normalize`] (lower case, only
+//! letters and digits). The lists are data, in `rules/keys.toml`, compiled
+//! in, so a reviewer sees every name a detector trusts in one file.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use serde::Deserialize;
 
 use super::validators::Detector;
 
@@ -68,29 +70,29 @@ impl Key {
 pub fn detectors_for(key: &str) -> u32 {
     type Map = HashMap<&'static str, u32, std::hash::BuildHasherDefault<crate::flow::FnvHasher>>;
     static MAP: LazyLock<Map> = LazyLock::new(|| {
-        let mut m = Map::default();
-        let lists: [(&[&str], Detector); 17] = [
-            (IMEI, Detector::Imei),
-            (IMSI, Detector::Imsi),
-            (MEID, Detector::Meid),
-            (ICCID, Detector::Iccid),
-            (MSISDN, Detector::Msisdn),
-            (SERIAL, Detector::Serial),
-            (MAC, Detector::Mac),
-            (ANDROID_ID, Detector::AndroidId),
-            (ADVERTISING_ID, Detector::AdvertisingId),
-            (DEVICE_MODEL, Detector::DeviceModel),
-            (OS_VERSION, Detector::OsVersion),
-            (CELL_ID, Detector::CellLocation),
-            (CELL_AREA, Detector::CellLocation),
-            (CELL_GLOBAL, Detector::CellLocation),
-            (LATITUDE, Detector::GeoLocation),
-            (LONGITUDE, Detector::GeoLocation),
-            (LAT_LON_PAIR, Detector::GeoLocation),
+        let mut m: HashMap<&'static str, u32, _> = Map::default();
+        let lists: Vec<(&Vec<String>, Detector)> = vec![
+            (&KEYS.imei, Detector::Imei),
+            (&KEYS.imsi, Detector::Imsi),
+            (&KEYS.meid, Detector::Meid),
+            (&KEYS.iccid, Detector::Iccid),
+            (&KEYS.msisdn, Detector::Msisdn),
+            (&KEYS.serial, Detector::Serial),
+            (&KEYS.mac, Detector::Mac),
+            (&KEYS.android_id, Detector::AndroidId),
+            (&KEYS.advertising_id, Detector::AdvertisingId),
+            (&KEYS.device_model, Detector::DeviceModel),
+            (&KEYS.os_version, Detector::OsVersion),
+            (&KEYS.cell_id, Detector::CellLocation),
+            (&KEYS.cell_area, Detector::CellLocation),
+            (&KEYS.cell_global, Detector::CellLocation),
+            (&KEYS.latitude, Detector::GeoLocation),
+            (&KEYS.longitude, Detector::GeoLocation),
+            (&KEYS.lat_lon_pair, Detector::GeoLocation),
         ];
         for (list, d) in lists {
             for k in list {
-                *m.entry(k).or_default() |= d.bit();
+                *m.entry(k.as_str()).or_default() |= d.bit();
             }
         }
         m
@@ -106,62 +108,56 @@ fn bracket_key(name: &str) -> Option<&str> {
 }
 
 /// Is the normalised `key` in `list`?
-pub fn is(list: &[&str], key: &str) -> bool {
-    !key.is_empty() && list.contains(&key)
+pub fn is(list: &[String], key: &str) -> bool {
+    !key.is_empty() && list.iter().any(|k| k == key)
 }
 
-pub const IMEI: &[&str] =
-    &["imei", "imei1", "imei2", "imeino", "imeinumber", "deviceimei", "phoneimei", "deviceid", "imeisv", "meid"];
-pub const MEID: &[&str] = &["meid", "esn", "pesn", "meidhex", "meiddec", "cdmaid"];
-pub const IMSI: &[&str] = &["imsi", "imsi1", "imsi2", "subscriberid", "simimsi", "subscriber", "imsino"];
-pub const ICCID: &[&str] = &["iccid", "simserial", "simserialnumber", "iccid1", "iccid2", "simid"];
-pub const MSISDN: &[&str] = &[
-    "msisdn",
-    "phone",
-    "phonenumber",
-    "phoneno",
-    "tel",
-    "telephone",
-    "mobile",
-    "mobileno",
-    "mobilenumber",
-    "line1number",
-    "mdn",
-    "phonenum",
-];
-pub const SERIAL: &[&str] =
-    &["sn", "serial", "serialno", "serialnumber", "deviceserial", "hwserial", "buildserial", "devicesn", "sno"];
-pub const MAC: &[&str] =
-    &["mac", "macaddr", "macaddress", "wifimac", "wlanmac", "btmac", "bssid", "apmac", "clientmac"];
-/// `device_id` holds an Android ID as often as an IMEI: the value's shape
-/// (16 hex digits, or 15 Luhn digits) decides.
-pub const ANDROID_ID: &[&str] = &["androidid", "ssaid", "andid", "deviceid"];
-pub const ADVERTISING_ID: &[&str] =
-    &["gaid", "adid", "aaid", "idfa", "oaid", "advertisingid", "gpsadid", "googleadid", "adsid", "advertiserid"];
-pub const DEVICE_MODEL: &[&str] = &["model", "devicemodel", "phonemodel", "mobilemodel", "productmodel", "hwmodel"];
-pub const OS_VERSION: &[&str] = &[
-    "osversion",
-    "osv",
-    "swversion",
-    "softwareversion",
-    "firmwareversion",
-    "romversion",
-    "buildversion",
-    "sysversion",
-    "androidversion",
-];
+/// The key-name dictionaries, from `rules/keys.toml` (data, not code).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    pub imei: Vec<String>,
+    pub meid: Vec<String>,
+    pub imsi: Vec<String>,
+    pub iccid: Vec<String>,
+    pub msisdn: Vec<String>,
+    pub serial: Vec<String>,
+    pub mac: Vec<String>,
+    pub android_id: Vec<String>,
+    pub advertising_id: Vec<String>,
+    pub device_model: Vec<String>,
+    pub os_version: Vec<String>,
+    pub cell_id: Vec<String>,
+    pub cell_area: Vec<String>,
+    pub cell_global: Vec<String>,
+    pub latitude: Vec<String>,
+    pub longitude: Vec<String>,
+    pub lat_lon_pair: Vec<String>,
+}
 
-/// Cell location parts: a cell id key plus at least one area key.
-pub const CELL_ID: &[&str] = &["cid", "ci", "cellid", "eci", "ecgi", "nci", "bid", "basestationid"];
-pub const CELL_AREA: &[&str] = &["lac", "tac", "mcc", "mnc", "sid", "nid", "psc", "pci"];
-/// Cell identities that hold the network and area themselves (3GPP TS
-/// 24.229 P-Access-Network-Info; ECGI, NCGI): one suffices.
-pub const CELL_GLOBAL: &[&str] =
-    &["utrancellid3gpp", "eutrancellid3gpp", "nrcellid3gpp", "cgi3gpp", "ecgi", "ncgi", "cellglobalid"];
-
-pub const LATITUDE: &[&str] = &["lat", "latitude", "gpslat"];
-pub const LONGITUDE: &[&str] = &["lon", "lng", "long", "longitude", "gpslon", "gpslng"];
-pub const LAT_LON_PAIR: &[&str] = &["latlng", "latlon", "ll", "gps", "location", "loc", "coordinates"];
+/// The built-in dictionaries, normalised once.
+pub static KEYS: LazyLock<Keys> = LazyLock::new(|| {
+    let mut k: Keys = toml::from_str(include_str!("../../rules/keys.toml"))
+        .expect("rules/keys.toml is valid: the test `keys_file_loads` checks it");
+    k.imei = k.imei.iter().map(|x| normalize(x)).collect();
+    k.meid = k.meid.iter().map(|x| normalize(x)).collect();
+    k.imsi = k.imsi.iter().map(|x| normalize(x)).collect();
+    k.iccid = k.iccid.iter().map(|x| normalize(x)).collect();
+    k.msisdn = k.msisdn.iter().map(|x| normalize(x)).collect();
+    k.serial = k.serial.iter().map(|x| normalize(x)).collect();
+    k.mac = k.mac.iter().map(|x| normalize(x)).collect();
+    k.android_id = k.android_id.iter().map(|x| normalize(x)).collect();
+    k.advertising_id = k.advertising_id.iter().map(|x| normalize(x)).collect();
+    k.device_model = k.device_model.iter().map(|x| normalize(x)).collect();
+    k.os_version = k.os_version.iter().map(|x| normalize(x)).collect();
+    k.cell_id = k.cell_id.iter().map(|x| normalize(x)).collect();
+    k.cell_area = k.cell_area.iter().map(|x| normalize(x)).collect();
+    k.cell_global = k.cell_global.iter().map(|x| normalize(x)).collect();
+    k.latitude = k.latitude.iter().map(|x| normalize(x)).collect();
+    k.longitude = k.longitude.iter().map(|x| normalize(x)).collect();
+    k.lat_lon_pair = k.lat_lon_pair.iter().map(|x| normalize(x)).collect();
+    k
+});
 
 #[cfg(test)]
 mod tests {
@@ -180,6 +176,12 @@ mod tests {
             assert_eq!(Key::of(name).as_str(), last_component(name));
         }
         assert_eq!(Key::of(&"x".repeat(40)).as_str(), "");
+    }
+
+    #[test]
+    fn keys_file_loads() {
+        assert!(KEYS.imei.contains(&"imei".to_string()));
+        assert!(KEYS.serial.contains(&"serialno".to_string()));
     }
 
     #[test]

@@ -19,7 +19,7 @@ fn is_uuid(v: &str) -> bool {
 }
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if !keys::is(keys::ADVERTISING_ID, key) {
+    if !keys::is(&keys::KEYS.advertising_id, key) {
         return;
     }
     let v = value.trim();

@@ -12,7 +12,7 @@ use super::{Hit, all_same};
 use crate::detect::keys;
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if !keys::is(keys::ANDROID_ID, key) {
+    if !keys::is(&keys::KEYS.android_id, key) {
         return;
     }
     let v = value.trim();

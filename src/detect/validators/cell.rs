@@ -27,7 +27,7 @@ fn numeric(v: &str) -> bool {
 /// Returns the hits with the index of the field carrying the cell id.
 pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     let mut out = Vec::new();
-    for p in parts.iter().filter(|p| keys::is(keys::CELL_GLOBAL, p.key)) {
+    for p in parts.iter().filter(|p| keys::is(&keys::KEYS.cell_global, p.key)) {
         let v = p.value.trim();
         if v.len() >= 9 && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
             out.push((Hit::new("cell_location", v), p.index));
@@ -37,17 +37,20 @@ pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     // one pass over the keys.
     let cellish: Vec<&Part<'_>> = parts
         .iter()
-        .filter(|p| (keys::is(keys::CELL_ID, p.key) || keys::is(keys::CELL_AREA, p.key)) && numeric(p.value))
+        .filter(|p| {
+            (keys::is(&keys::KEYS.cell_id, p.key) || keys::is(&keys::KEYS.cell_area, p.key)) && numeric(p.value)
+        })
         .collect();
-    let mut groups: Vec<&str> = cellish.iter().filter(|p| keys::is(keys::CELL_ID, p.key)).map(|p| p.group).collect();
+    let mut groups: Vec<&str> =
+        cellish.iter().filter(|p| keys::is(&keys::KEYS.cell_id, p.key)).map(|p| p.group).collect();
     groups.sort_unstable();
     groups.dedup();
     for g in groups {
         let in_group = || cellish.iter().copied().filter(move |p| p.group == g);
-        let Some(cell) = in_group().find(|p| keys::is(keys::CELL_ID, p.key)) else {
+        let Some(cell) = in_group().find(|p| keys::is(&keys::KEYS.cell_id, p.key)) else {
             continue;
         };
-        let area: Vec<&Part<'_>> = in_group().filter(|p| keys::is(keys::CELL_AREA, p.key)).collect();
+        let area: Vec<&Part<'_>> = in_group().filter(|p| keys::is(&keys::KEYS.cell_area, p.key)).collect();
         if area.is_empty() {
             continue;
         }

@@ -14,13 +14,13 @@ fn plausible(v: &str) -> bool {
 }
 
 pub fn detect_model(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if keys::is(keys::DEVICE_MODEL, key) && plausible(value) {
+    if keys::is(&keys::KEYS.device_model, key) && plausible(value) {
         out.push(Hit::new("device_model", value.trim()));
     }
 }
 
 pub fn detect_os_version(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if keys::is(keys::OS_VERSION, key) && plausible(value) {
+    if keys::is(&keys::KEYS.os_version, key) && plausible(value) {
         out.push(Hit::new("os_version", value.trim()));
     }
 }

@@ -20,14 +20,14 @@ fn coord(v: &str, max: f64) -> Option<f64> {
 
 pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     let mut out = Vec::new();
-    let lons: Vec<&Part<'_>> = parts.iter().filter(|p| keys::is(keys::LONGITUDE, p.key)).collect();
-    for lat in parts.iter().filter(|p| keys::is(keys::LATITUDE, p.key)) {
+    let lons: Vec<&Part<'_>> = parts.iter().filter(|p| keys::is(&keys::KEYS.longitude, p.key)).collect();
+    for lat in parts.iter().filter(|p| keys::is(&keys::KEYS.latitude, p.key)) {
         let Some(la) = coord(lat.value, 90.0) else {
             continue;
         };
-        let lon = lons
-            .iter()
-            .find(|p| p.group == lat.group && keys::is(keys::LONGITUDE, p.key) && coord(p.value, 180.0).is_some());
+        let lon = lons.iter().find(|p| {
+            p.group == lat.group && keys::is(&keys::KEYS.longitude, p.key) && coord(p.value, 180.0).is_some()
+        });
         if let Some(lon) = lon {
             let lo = coord(lon.value, 180.0).unwrap_or(0.0);
             if la != 0.0 || lo != 0.0 {
@@ -35,7 +35,7 @@ pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
             }
         }
     }
-    for p in parts.iter().filter(|p| keys::is(keys::LAT_LON_PAIR, p.key)) {
+    for p in parts.iter().filter(|p| keys::is(&keys::KEYS.lat_lon_pair, p.key)) {
         let mut it = p.value.split(',');
         if let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) {
             if let (Some(la), Some(lo)) = (coord(a, 90.0), coord(b, 180.0)) {

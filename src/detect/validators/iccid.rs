@@ -14,7 +14,7 @@ fn valid(d: &str) -> bool {
 }
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if keys::is(keys::ICCID, key) {
+    if keys::is(&keys::KEYS.iccid, key) {
         let v = value.trim().trim_end_matches(['F', 'f']);
         if v.bytes().all(|b| b.is_ascii_digit()) && valid(v) {
             out.push(Hit::new("iccid", value.trim()));

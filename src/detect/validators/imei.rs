@@ -37,7 +37,7 @@ fn plausible(d: &str) -> bool {
 }
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if keys::is(keys::IMEI, key) {
+    if keys::is(&keys::KEYS.imei, key) {
         if let Some(d) = digits_only(value) {
             if plausible(&d) {
                 out.push(Hit::new("imei", value.trim()));
@@ -62,7 +62,7 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
     }
     // A number under another identifier's key (an IMSI that happens to
     // pass Luhn) is that identifier, not an IMEI.
-    if [keys::IMSI, keys::MSISDN, keys::ICCID, keys::MEID].iter().any(|l| keys::is(l, key)) {
+    if [&keys::KEYS.imsi, &keys::KEYS.msisdn, &keys::KEYS.iccid, &keys::KEYS.meid].iter().any(|l| keys::is(l, key)) {
         return;
     }
     for run in digit_runs(value, 15..=15) {

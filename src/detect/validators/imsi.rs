@@ -51,7 +51,7 @@ pub fn of_realm(value: &str, run: &str) -> bool {
 }
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if !keys::is(keys::IMSI, key) {
+    if !keys::is(&keys::KEYS.imsi, key) {
         // Without a key: a 15-digit user part whose MCC and MNC are those
         // of the realm beside it is an IMSI (IMS public and private
         // identities, EAP-SIM/AKA NAIs). Realms give the MNC in 3 digits.

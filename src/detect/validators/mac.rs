@@ -27,7 +27,7 @@ fn meaningless(hex12: &str) -> bool {
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
     let v = value.trim();
-    if keys::is(keys::MAC, key) && v.len() == 12 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if keys::is(&keys::KEYS.mac, key) && v.len() == 12 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
         if !meaningless(v) && v.bytes().any(|b| b.is_ascii_digit()) {
             out.push(Hit::new("mac", v));
         }

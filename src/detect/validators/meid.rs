@@ -10,7 +10,7 @@ use super::{Hit, all_same};
 use crate::detect::keys;
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if !keys::is(keys::MEID, key) {
+    if !keys::is(&keys::KEYS.meid, key) {
         return;
     }
     let v = value.trim();

@@ -11,7 +11,7 @@ use super::{Hit, all_same, luhn_ok};
 use crate::detect::keys;
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if !keys::is(keys::MSISDN, key) {
+    if !keys::is(&keys::KEYS.msisdn, key) {
         return;
     }
     let v = value.trim();

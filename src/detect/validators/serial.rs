@@ -11,7 +11,7 @@ use super::{Hit, all_same};
 use crate::detect::keys;
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if !keys::is(keys::SERIAL, key) {
+    if !keys::is(&keys::KEYS.serial, key) {
         return;
     }
     let v = value.trim();
