@@ -10,7 +10,7 @@ use crate::detect::keys;
 
 fn plausible(v: &str) -> bool {
     let v = v.trim();
-    (2..=64).contains(&v.len()) && v.chars().any(|c| c.is_ascii_alphanumeric())
+    (2..=128).contains(&v.len()) && v.chars().any(|c| c.is_ascii_alphanumeric())
 }
 
 pub fn detect_model(key: &str, value: &str, out: &mut Vec<Hit>) {
