@@ -105,6 +105,10 @@ struct DetectionArgs {
     /// Device profile (TOML): known identifier values to search for.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
+    /// Also report the IMEIs of emulators and test tools (Android SDK
+    /// emulator, Genymotion), which identify no device.
+    #[arg(long)]
+    include_test_devices: bool,
 }
 
 impl DetectionArgs {
@@ -113,7 +117,9 @@ impl DetectionArgs {
     fn engine(&self) -> Result<Engine, ExitCode> {
         let rules = load_rules(&self.rules, !self.no_default_rules).map_err(fail)?;
         let profile = self.profile.as_deref().map(Profile::load).transpose().map_err(fail)?;
-        Ok(Engine::new(rules, profile.as_ref()))
+        let mut engine = Engine::new(rules, profile.as_ref());
+        engine.include_test_devices = self.include_test_devices;
+        Ok(engine)
     }
 }
 

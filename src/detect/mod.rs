@@ -50,6 +50,8 @@ pub struct Engine {
     profile: Option<CompiledProfile>,
     /// A pattern rule without keys: it could match any field.
     has_patterns: bool,
+    /// Report the IMEIs of emulators and test tools too.
+    pub include_test_devices: bool,
     /// The keys keyed pattern rules look at.
     pattern_keys: std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::flow::FnvHasher>>,
 }
@@ -67,7 +69,13 @@ impl Engine {
             })
             .flatten()
             .collect();
-        Engine { rules, profile: profile.map(CompiledProfile::compile), has_patterns, pattern_keys }
+        Engine {
+            rules,
+            profile: profile.map(CompiledProfile::compile),
+            has_patterns,
+            pattern_keys,
+            include_test_devices: false,
+        }
     }
 
     /// Could any rule or the profile find something in this field? A cheap
@@ -173,6 +181,9 @@ impl Engine {
                         }
                         hits.clear();
                         d.field(key.as_str(), &f.value, &mut hits);
+                        if !self.include_test_devices {
+                            hits.retain(|h| h.kind != "imei" || !validators::imei::is_test_imei(&h.value));
+                        }
                         let keyed = bits & d.bit() != 0;
                         for h in hits.drain(..) {
                             push(&mut out, raw(ri, rule.title.clone(), h, f, keyed));
@@ -447,5 +458,9 @@ mod tests {
         let f = engine.detect(&ctx, &[field(Some("meid"), "A10000009296F2"), field(Some("imei"), "358240051111110")]);
         let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(kinds, vec!["meid"]);
+        let mut engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        engine.include_test_devices = true;
+        let f = engine.detect(&ctx, &[field(Some("imei"), "358240051111110")]);
+        assert_eq!(f.len(), 1, "asked for");
     }
 }
