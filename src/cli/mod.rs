@@ -62,8 +62,10 @@ struct DiffArgs {
     /// Exit 1 if a new leak is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Low)]
     fail_on: FailOn,
+    /// Print identifier values unmasked.
     #[arg(long)]
     show_values: bool,
+    /// Files scanned in parallel (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
     #[command(flatten)]
@@ -194,8 +196,10 @@ struct RequestsArgs {
     paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     format: ListFormat,
+    /// Write the list there instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Files read in parallel (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
     #[command(flatten)]
