@@ -153,6 +153,11 @@ impl LimitArgs {
         }
     }
 
+    /// The frozen configuration of a run with these limits.
+    fn config(&self, engine: Engine, mode: Mode, progress: Option<std::sync::Arc<scan::Progress>>) -> ScanConfig {
+        ScanConfig { engine, flow_limits: self.flow(), http_limits: self.http(), mode, progress }
+    }
+
     fn http(&self) -> HttpLimits {
         HttpLimits { max_body: self.max_body, ..HttpLimits::default() }
     }
@@ -346,13 +351,7 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let cfg = ScanConfig {
-        engine,
-        flow_limits: a.limits.flow(),
-        http_limits: a.limits.http(),
-        mode: Mode::Scan,
-        progress: progress_counters(),
-    };
+    let cfg = a.limits.config(engine, Mode::Scan, progress_counters());
     let opts = ReportOptions { show_values: a.show_values, color: use_color(a.format, &a.output) };
     let mut baselines = Baselines::default();
     if let Some(p) = &a.baseline {
@@ -385,13 +384,7 @@ fn scan(a: ScanArgs) -> ExitCode {
 }
 
 fn requests(a: RequestsArgs) -> ExitCode {
-    let cfg = ScanConfig {
-        engine: Engine::new(RuleSet::default(), None),
-        flow_limits: a.limits.flow(),
-        http_limits: a.limits.http(),
-        mode: Mode::Requests,
-        progress: progress_counters(),
-    };
+    let cfg = a.limits.config(Engine::new(RuleSet::default(), None), Mode::Requests, progress_counters());
     let format = match a.format {
         ListFormat::Text => Format::Text,
         ListFormat::Jsonl => Format::Jsonl,
@@ -453,13 +446,8 @@ fn diff(a: DiffArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let cfg = ScanConfig {
-        engine,
-        flow_limits: a.limits.flow(),
-        http_limits: a.limits.http(),
-        mode: Mode::Scan,
-        progress: progress_counters(),
-    };
+    // diff prints nothing until both sides are scanned: no progress line.
+    let cfg = a.limits.config(engine, Mode::Scan, None);
     let j = jobs(a.jobs);
     let (old, mut errors) = collect(&a.old, &cfg, j);
     let (new, new_errors) = collect(&a.new, &cfg, j);
