@@ -4,11 +4,13 @@
 //! -> [`http`] -> [`extract`] -> [`detect`] -> [`report`], with [`scan`]
 //! driving one capture end to end and [`cli`] on top. Dependencies point
 //! down the pipeline; [`finding`] is the only model `report` sees.
+//! [`codec`] holds the decoders `http` and `extract` share.
 #![deny(unsafe_code)]
 
 pub mod baseline;
 pub mod capture;
 pub mod cli;
+pub mod codec;
 pub mod decode;
 pub mod detect;
 pub mod dns;

@@ -291,7 +291,7 @@ pub fn check_examples(set: &RuleSet) -> Vec<String> {
         for ex in &rule.examples {
             let req = example_request(&ex.text);
             let fields = crate::extract::request_fields(&req);
-            let path = crate::extract::url_decode(req.head.target.split(|b| *b == b'?').next().unwrap_or(b"")).0;
+            let path = crate::codec::text::url_decode(req.head.target.split(|b| *b == b'?').next().unwrap_or(b"")).0;
             let host = req.host();
             let ctx = RequestCtx { method: "GET", host: host.as_deref(), path: &path, dst_port: req.dst.port() };
             let found = !engine.detect(&ctx, &fields.fields).is_empty();

@@ -299,7 +299,7 @@ impl CompiledProfile {
             return false;
         }
         if value.contains('%') {
-            let (decoded, escaped) = crate::extract::url_decode(value.as_bytes());
+            let (decoded, escaped) = crate::codec::text::url_decode(value.as_bytes());
             // Positions in the decoded text do not map back: after all.
             if escaped && !self.visit_text(&decoded, true, &mut |_, f, found, url| on(usize::MAX, f, found, url)) {
                 return false;

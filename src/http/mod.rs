@@ -19,8 +19,9 @@ pub mod head;
 use std::net::SocketAddr;
 
 use crate::capture::Timestamp;
+use crate::codec::compress::{self, Coding};
 use crate::flow::{Chunk, Interest};
-use body::{Chunked, ChunkedStep, Coding};
+use body::{Chunked, ChunkedStep};
 pub use head::Head;
 
 /// Named size limits of request parsing.
@@ -473,9 +474,9 @@ impl RequestStream {
                 req.notes.push(format!("declared {} but sent plain; inspected as sent", c.name()));
                 continue;
             }
-            let (plain, err) = body::decompress(c, &body, self.limits.max_decoded);
+            let (plain, err) = compress::decompress(c, &body, self.limits.max_decoded);
             match err {
-                Some(e @ body::DecodeBodyError::Corrupt { .. }) if plain.is_empty() => {
+                Some(e @ compress::DecodeBodyError::Corrupt { .. }) if plain.is_empty() => {
                     req.notes.push(format!("{e}; body inspected as sent"));
                 }
                 err => {

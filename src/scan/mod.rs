@@ -304,7 +304,7 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
     if let Some((_, query)) = uri.split_once('?') {
         for pair in query.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let (k, _) = extract::url_decode(k.as_bytes());
+            let (k, _) = crate::codec::text::url_decode(k.as_bytes());
             let hit = raws.iter().any(|r| {
                 r.location == Location::Query
                     && r.field.as_deref().is_some_and(|f| f == k || f.starts_with(&format!("{k}:")))

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use serde_json::Value;
 use teleaudit::capture::Timestamp;
+use teleaudit::codec::text::url_decode;
 use teleaudit::detect::rules::RuleSet;
 use teleaudit::detect::{Engine, RequestCtx};
-use teleaudit::extract::{self, url_decode};
+use teleaudit::extract;
 use teleaudit::flow::Chunk;
 use teleaudit::http::{HttpLimits, HttpRequest, RequestStream};
 
