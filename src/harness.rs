@@ -6,7 +6,7 @@
 use std::io::Cursor;
 use std::sync::LazyLock;
 
-use crate::capture::{CaptureReader, Linktype, Timestamp, writer::PcapWriter};
+use crate::capture::{CaptureReader, Linktype, writer::PcapWriter};
 use crate::detect::Engine;
 use crate::detect::profile::Profile;
 use crate::detect::rules::RuleSet;
@@ -14,6 +14,7 @@ use crate::extract;
 use crate::flow::Chunk;
 use crate::http::{HttpLimits, RequestStream};
 use crate::scan::{Mode, ScanConfig, scan_reader};
+use crate::util::Timestamp;
 
 /// Most frames a harness reads from one input (keeps runs short).
 const MAX_FRAMES: usize = 10_000;

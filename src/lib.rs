@@ -5,6 +5,7 @@
 //! driving one capture end to end and [`cli`] on top. Dependencies point
 //! down the pipeline; [`finding`] is the only model `report` sees.
 //! [`codec`] holds the decoders `http` and `extract` share.
+//! [`util`] holds the small types every stage shares (timestamps, a hasher).
 #![deny(unsafe_code)]
 
 pub mod baseline;
@@ -22,3 +23,4 @@ pub mod http;
 pub mod report;
 pub mod scan;
 pub mod tls;
+pub mod util;

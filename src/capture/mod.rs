@@ -10,7 +10,6 @@
 //! Never: decode link layers (that is `decode`), panic on any byte sequence,
 //! or buffer more than [`MAX_RECORD`] plus one read chunk.
 
-pub mod time;
 pub mod writer;
 
 use std::io::{self, Read};
@@ -18,7 +17,8 @@ use std::io::{self, Read};
 pub use pcap_parser::Linktype;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapNGPacketBlock;
-pub use time::Timestamp;
+
+use crate::util::Timestamp;
 
 /// Bytes asked of the source per read; the buffer starts this large.
 pub const READ_CHUNK: usize = 1 << 20;

@@ -5,7 +5,8 @@
 
 use std::io::{self, Write};
 
-use super::{Linktype, Timestamp};
+use super::Linktype;
+use crate::util::Timestamp;
 
 /// Writes a legacy pcap file.
 pub struct PcapWriter<W: Write> {

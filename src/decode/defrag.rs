@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::capture::Timestamp;
+use crate::util::Timestamp;
 
 /// Named limits of reassembly.
 #[derive(Clone, Copy, Debug)]

@@ -68,7 +68,7 @@ impl Key {
 /// Which detectors trust a key: a bit per [`Detector`] (see
 /// [`Detector::bit`]), from the dictionaries below.
 pub fn detectors_for(key: &str) -> u32 {
-    type Map = HashMap<&'static str, u32, std::hash::BuildHasherDefault<crate::flow::FnvHasher>>;
+    type Map = HashMap<&'static str, u32, std::hash::BuildHasherDefault<crate::util::FnvHasher>>;
     static MAP: LazyLock<Map> = LazyLock::new(|| {
         let mut m: HashMap<&'static str, u32, _> = Map::default();
         let lists: Vec<(&Vec<String>, Detector)> = vec![

@@ -53,7 +53,7 @@ pub struct Engine {
     /// Report the IMEIs of emulators and test tools too.
     pub include_test_devices: bool,
     /// The keys keyed pattern rules look at.
-    pattern_keys: std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::flow::FnvHasher>>,
+    pattern_keys: std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::util::FnvHasher>>,
 }
 
 impl Engine {

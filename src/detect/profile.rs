@@ -163,7 +163,7 @@ fn spellings(kind: &str, v: &str) -> Vec<String> {
 type Visitor<'a> = dyn FnMut(usize, &Form, &str, bool) -> bool + 'a;
 
 /// Form text to what it stands for. FNV: short keys, hashed per token.
-type Forms = HashMap<String, Form, std::hash::BuildHasherDefault<crate::flow::FnvHasher>>;
+type Forms = HashMap<String, Form, std::hash::BuildHasherDefault<crate::util::FnvHasher>>;
 
 /// Bytes that may sit inside a spelling with separators.
 fn separator(b: u8) -> bool {

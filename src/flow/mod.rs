@@ -15,11 +15,11 @@
 pub mod tcp;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::net::SocketAddr;
 
-use crate::capture::Timestamp;
 use crate::decode::TcpSegment;
+use crate::util::{FnvHasher, Timestamp};
 use tcp::HalfStream;
 pub use tcp::{Chunk, Piece, Seq};
 
@@ -87,25 +87,6 @@ pub trait StreamHandler {
     /// `ignored` is the payload of each direction after the handler
     /// declined it, which was counted but never copied.
     fn close(&mut self, st: Self::State, ignored: [u64; 2]);
-}
-
-/// FNV-1a: flow keys are short and hashed once per packet; SipHash's DoS
-/// resistance buys nothing against a capture file we read once.
-#[derive(Default)]
-pub struct FnvHasher(u64);
-
-impl Hasher for FnvHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
 }
 
 type Key = (SocketAddr, SocketAddr);

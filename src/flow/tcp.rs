@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::capture::Timestamp;
+use crate::util::Timestamp;
 
 /// A TCP sequence number: arithmetic wraps at 2^32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,9 +18,9 @@ pub mod head;
 
 use std::net::SocketAddr;
 
-use crate::capture::Timestamp;
 use crate::codec::compress::{self, Coding};
 use crate::flow::{Chunk, Interest};
+use crate::util::Timestamp;
 use body::{Chunked, ChunkedStep};
 pub use head::Head;
 

@@ -5,9 +5,9 @@
 //! as a [`StreamPayload`] when they look like text (SIP, custom telemetry
 //! protocols), to be scanned with the same detectors.
 
-use crate::capture::Timestamp;
 use crate::flow::{Chunk, Ends, Interest, StreamHandler};
 use crate::http::{HttpLimits, HttpRequest, NotRequests, RequestStream};
+use crate::util::Timestamp;
 
 const DNS_PORT: u16 = 53;
 

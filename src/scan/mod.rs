@@ -282,7 +282,7 @@ impl Requests<'_> {
 /// Where a request or stream was seen.
 struct Where {
     frame: u64,
-    ts: crate::capture::Timestamp,
+    ts: crate::util::Timestamp,
     src: SocketAddr,
     dst: SocketAddr,
     host: Option<String>,

@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use serde_json::Value;
-use teleaudit::capture::Timestamp;
 use teleaudit::codec::text::url_decode;
 use teleaudit::detect::rules::RuleSet;
 use teleaudit::detect::{Engine, RequestCtx};
 use teleaudit::extract;
 use teleaudit::flow::Chunk;
 use teleaudit::http::{HttpLimits, HttpRequest, RequestStream};
+use teleaudit::util::Timestamp;
 
 /// The bytes a conversation file stands for: LF line ends become CRLF,
 /// `\xHH` one byte.

@@ -8,8 +8,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::PacketBuilder;
+use teleaudit::capture::Linktype;
 use teleaudit::capture::writer::{PcapWriter, PcapngWriter};
-use teleaudit::capture::{Linktype, Timestamp};
+use teleaudit::util::Timestamp;
 
 /// IP-layer packets with their times, in capture order.
 #[derive(Default, Clone)]
