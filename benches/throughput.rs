@@ -100,13 +100,7 @@ fn peak_rss_kb() -> u64 {
 /// cache), prints the best time and the peak memory.
 fn scan_only(path: &Path) {
     let profile = Profile::parse("bench-profile", PROFILE).expect("profile");
-    let cfg = ScanConfig {
-        engine: Engine::new(RuleSet::builtin().expect("rules"), Some(&profile)),
-        flow_limits: Default::default(),
-        http_limits: Default::default(),
-        mode: Mode::Scan,
-        progress: None,
-    };
+    let cfg = ScanConfig::new(Engine::new(RuleSet::builtin().expect("rules"), Some(&profile)), Mode::Scan);
     let input = Input { path: path.to_path_buf(), display: path.display().to_string() };
     let size = std::fs::metadata(path).expect("capture").len();
     let mut best = f64::MAX;

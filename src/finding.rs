@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -127,6 +128,21 @@ pub struct Finding {
     pub uri: Option<String>,
     /// The target with every identifier of the request masked.
     pub uri_masked: Option<String>,
+    /// What carried it: `http/1.1`, `http/1.0`, `dns`, `stream`...
+    pub protocol: &'static str,
+    /// The TLS session it was decrypted from; `None` in clear.
+    pub tls: Option<Arc<TlsInfo>>,
+}
+
+/// The TLS session a message was decrypted from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `1.0` to `1.3`.
+    pub version: &'static str,
+    /// IANA name of the cipher suite.
+    pub cipher: &'static str,
+    /// Server name the client asked for (SNI).
+    pub sni: Option<String>,
 }
 
 impl Finding {
@@ -230,6 +246,10 @@ pub struct RequestRecord {
     pub body_bytes: u64,
     pub content_type: Option<String>,
     pub notes: Vec<String>,
+    /// `http/1.1`, `http/1.0`...
+    pub protocol: &'static str,
+    /// The TLS session it was decrypted from; `None` in clear.
+    pub tls: Option<Arc<TlsInfo>>,
 }
 
 /// Requests to one destination host in one capture.
@@ -268,6 +288,8 @@ pub struct FileStats {
     pub reorder_limit_hits: u64,
     /// Server names of TLS connections (SNI): where encrypted traffic went.
     pub tls_server_names: Vec<String>,
+    /// What TLS decryption did, by outcome.
+    pub tls: TlsStats,
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,
@@ -287,8 +309,16 @@ pub struct NotInspected {
     pub malformed_frames: u64,
     /// Frames that were not IP (ARP, LLDP, ...), or IP other than TCP/UDP.
     pub other_protocol_frames: u64,
-    pub tls_streams: u64,
+    /// TLS connections and payload bytes whose content was not read (no
+    /// key, keys that do not authenticate, unsupported suite, ...: see
+    /// [`TlsStats`] for why).
+    pub tls_connections: u64,
     pub tls_bytes: u64,
+    /// Decrypted HTTP/2 client bytes (ALPN h2): not parsed yet.
+    pub http2_bytes: u64,
+    /// QUIC packets and their bytes: not decrypted.
+    pub quic_packets: u64,
+    pub quic_bytes: u64,
     /// Server responses (cannot carry an upload).
     pub response_bytes: u64,
     /// TCP payload of streams that are neither HTTP nor TLS.
@@ -297,6 +327,52 @@ pub struct NotInspected {
     pub udp_bytes: u64,
     pub gaps: u64,
     pub gap_bytes: u64,
+}
+
+/// TLS connections of a capture by what decryption could do with them.
+/// Connections are counted once, under their first outcome; bytes are TLS
+/// record bytes (both directions) of connections not decrypted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsStats {
+    pub connections: u64,
+    /// Connections with at least one record decrypted.
+    pub decrypted: u64,
+    /// Plaintext application bytes: client to server (inspected) and
+    /// server to client (counted only).
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    /// Not decrypted, by reason: (connections, bytes).
+    pub no_key: (u64, u64),
+    pub bad_key: (u64, u64),
+    pub midstream: (u64, u64),
+    pub gap: (u64, u64),
+    pub limit: (u64, u64),
+    pub malformed: (u64, u64),
+    /// Connections that ended before any protected record (a lone
+    /// ClientHello, a refused handshake): nothing to decrypt.
+    pub handshake_only: (u64, u64),
+    /// Unsupported cipher suites or versions by name: (name, connections, bytes).
+    pub unsupported: Vec<(String, u64, u64)>,
+    /// Records that did not authenticate inside connections otherwise
+    /// decrypted (rejected 0-RTT data, corruption).
+    pub bad_records: u64,
+    /// Key log entries from the capture itself (Decryption Secrets Blocks).
+    pub embedded_keys: u64,
+}
+
+impl TlsStats {
+    /// Connections not decrypted, for any reason.
+    pub fn not_decrypted(&self) -> (u64, u64) {
+        let mut t = (0, 0);
+        for (c, b) in [self.no_key, self.bad_key, self.midstream, self.gap, self.limit, self.malformed]
+            .into_iter()
+            .chain(self.unsupported.iter().map(|(_, c, b)| (*c, *b)))
+        {
+            t.0 += c;
+            t.1 += b;
+        }
+        t
+    }
 }
 
 /// Notes kept per capture in its record (all are counted).

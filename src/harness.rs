@@ -21,13 +21,7 @@ const MAX_FRAMES: usize = 10_000;
 
 static CONFIG: LazyLock<ScanConfig> = LazyLock::new(|| {
     let profile = Profile::parse("fuzz", "imei = \"356938035643809\"\nmac = \"a4:5e:60:12:34:56\"\n").ok();
-    ScanConfig {
-        engine: Engine::new(RuleSet::builtin().unwrap_or_default(), profile.as_ref()),
-        flow_limits: Default::default(),
-        http_limits: Default::default(),
-        mode: Mode::Scan,
-        progress: None,
-    }
+    ScanConfig::new(Engine::new(RuleSet::builtin().unwrap_or_default(), profile.as_ref()), Mode::Scan)
 });
 
 /// Capture reading: the bytes as a capture file.

@@ -170,7 +170,15 @@ pub struct CaptureReader {
     frames: u64,
     pending: usize,
     notes: Vec<CaptureNote>,
+    /// TLS key logs from pcapng Decryption Secrets Blocks, not yet taken.
+    secrets: Vec<Vec<u8>>,
+    /// Bytes of secrets taken so far (bounded by [`MAX_SECRETS`]).
+    secrets_bytes: usize,
 }
+
+/// Bytes of Decryption Secrets Blocks kept per capture; a file that
+/// embeds more is noted and the rest is not used.
+pub const MAX_SECRETS: usize = 16 << 20;
 
 /// Reads until `buf` holds `n` bytes or the source ends.
 fn read_prefix(src: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
@@ -228,6 +236,8 @@ impl CaptureReader {
             frames: 0,
             pending: 0,
             notes: Vec::new(),
+            secrets: Vec::new(),
+            secrets_bytes: 0,
         };
         let magic = u32::from_le_bytes(
             prefix
@@ -326,6 +336,12 @@ impl CaptureReader {
         self.kind = FileKind::Pcap;
         self.consume(PCAP_HEADER_LEN);
         Ok(())
+    }
+
+    /// TLS key logs embedded in the file (pcapng Decryption Secrets
+    /// Blocks) read since the last call, in file order.
+    pub fn take_secrets(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.secrets)
     }
 
     /// The next frame, or `None` at the end of the capture.
@@ -545,6 +561,23 @@ impl CaptureReader {
                     Step::Skip(block_len)
                 }
             },
+            Block::DecryptionSecrets(dsb) => {
+                let data = dsb.data.get(..dsb.secrets_len as usize).unwrap_or(dsb.data);
+                if dsb.secrets_type != pcap_parser::pcapng::SecretsType::TlsKeyLog {
+                    note = Some(format!(
+                        "decryption secrets of type {:#010x} are not used (only TLS key logs are)",
+                        dsb.secrets_type.0
+                    ));
+                } else if self.secrets_bytes + data.len() > MAX_SECRETS {
+                    note = Some(format!(
+                        "decryption secrets over the {MAX_SECRETS}-byte limit per capture; this block is not used"
+                    ));
+                } else {
+                    self.secrets_bytes += data.len();
+                    self.secrets.push(data.to_vec());
+                }
+                Step::Skip(block_len)
+            }
             _ => Step::Skip(block_len),
         };
         if let Format::PcapNg { big_endian: be, .. } = &mut self.format {

@@ -3,7 +3,7 @@
 //! checked before any capture is opened: a bad rule file stops the run
 //! with exit code 2 and nothing scanned.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -16,6 +16,9 @@ use crate::detect::profile::Profile;
 use crate::detect::rules::{Matcher, RuleSet};
 use crate::finding::{FileReport, Finding, Severity};
 use crate::flow::FlowLimits;
+use crate::app::AppConfig;
+use crate::app::tls::TlsLimits;
+use crate::app::tls::keylog::{self, KeyLog};
 use crate::http::HttpLimits;
 use crate::report::jsonl::JsonlReporter;
 use crate::report::sarif::SarifReporter;
@@ -141,6 +144,62 @@ struct LimitArgs {
     /// Out-of-order bytes held per TCP direction before a gap is declared.
     #[arg(long, value_name = "BYTES", default_value_t = FlowLimits::default().early_per_direction)]
     max_reorder: usize,
+    /// TLS record bytes held across all connections (records split across
+    /// segments, records waiting for keys from later in the capture).
+    #[arg(long, value_name = "BYTES", default_value_t = TlsLimits::default().max_held_total)]
+    max_tls_held: usize,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+/// TLS key material.
+#[derive(Args, Debug)]
+struct KeyArgs {
+    /// TLS secrets in NSS key log format (SSLKEYLOGFILE), repeatable;
+    /// `$SSLKEYLOGFILE` when none is given. Decryption Secrets Blocks in
+    /// pcapng files are always used.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylog: Vec<PathBuf>,
+    /// Do not look for a key log beside each capture (`<capture>.keys`,
+    /// `sslkeylog.txt`, ...: see README).
+    #[arg(long)]
+    no_keylog_beside: bool,
+}
+
+/// Largest key log file read.
+const MAX_KEYLOG_FILE: u64 = 256 << 20;
+
+impl KeyArgs {
+    /// Reads the key logs: a file that cannot be read or is not a key
+    /// log is an error (nothing is scanned); lines that cannot be used
+    /// are warned about with their file and line.
+    fn load(&self) -> Result<KeyLog, String> {
+        let mut paths = self.keylog.clone();
+        let from_env = paths.is_empty();
+        if from_env {
+            if let Some(p) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
+                paths.push(PathBuf::from(p));
+            }
+        }
+        let mut log = KeyLog::new();
+        for p in &paths {
+            let what = if from_env { "SSLKEYLOGFILE" } else { "key log" };
+            let mut text = Vec::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(MAX_KEYLOG_FILE).read_to_end(&mut text))
+                .map_err(|e| format!("{what} {}: {e}", p.display()))?;
+            if !text.is_empty() && !keylog::looks_like_keylog(&text) {
+                return Err(format!(
+                    "{what} {}: not an NSS key log (expected lines such as CLIENT_RANDOM <hex> <hex>)",
+                    p.display()
+                ));
+            }
+            for n in log.add(&text) {
+                eprintln!("teleaudit: warning: {}:{}", p.display(), n);
+            }
+        }
+        Ok(log)
+    }
 }
 
 impl LimitArgs {
@@ -153,9 +212,24 @@ impl LimitArgs {
         }
     }
 
-    /// The frozen configuration of a run with these limits.
-    fn config(&self, engine: Engine, mode: Mode, progress: Option<std::sync::Arc<scan::Progress>>) -> ScanConfig {
-        ScanConfig { engine, flow_limits: self.flow(), http_limits: self.http(), mode, progress }
+    /// The frozen configuration of a run with these limits and keys.
+    fn config(
+        &self,
+        engine: Engine,
+        mode: Mode,
+        progress: Option<std::sync::Arc<scan::Progress>>,
+    ) -> Result<ScanConfig, ExitCode> {
+        let keylog = self.keys.load().map_err(fail)?;
+        let tls = TlsLimits { max_held_total: self.max_tls_held, ..TlsLimits::default() };
+        Ok(ScanConfig {
+            engine,
+            flow_limits: self.flow(),
+            app: AppConfig { http: self.http(), tls },
+            keylog: std::sync::Arc::new(keylog),
+            keylog_beside: !self.keys.no_keylog_beside,
+            mode,
+            progress,
+        })
     }
 
     fn http(&self) -> HttpLimits {
@@ -351,7 +425,10 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let cfg = a.limits.config(engine, Mode::Scan, progress_counters());
+    let cfg = match a.limits.config(engine, Mode::Scan, progress_counters()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let opts = ReportOptions { show_values: a.show_values, color: use_color(a.format, &a.output) };
     let mut baselines = Baselines::default();
     if let Some(p) = &a.baseline {
@@ -384,7 +461,10 @@ fn scan(a: ScanArgs) -> ExitCode {
 }
 
 fn requests(a: RequestsArgs) -> ExitCode {
-    let cfg = a.limits.config(Engine::new(RuleSet::default(), None), Mode::Requests, progress_counters());
+    let cfg = match a.limits.config(Engine::new(RuleSet::default(), None), Mode::Requests, progress_counters()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let format = match a.format {
         ListFormat::Text => Format::Text,
         ListFormat::Jsonl => Format::Jsonl,
@@ -447,7 +527,10 @@ fn diff(a: DiffArgs) -> ExitCode {
         Err(code) => return code,
     };
     // diff prints nothing until both sides are scanned: no progress line.
-    let cfg = a.limits.config(engine, Mode::Scan, None);
+    let cfg = match a.limits.config(engine, Mode::Scan, None) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let j = jobs(a.jobs);
     let (old, mut errors) = collect(&a.old, &cfg, j);
     let (new, new_errors) = collect(&a.new, &cfg, j);

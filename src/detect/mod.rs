@@ -343,6 +343,7 @@ fn example_request(text: &str) -> crate::http::HttpRequest {
         src: std::net::SocketAddr::from(([10, 0, 0, 1], 40000)),
         dst: std::net::SocketAddr::from(([192, 0, 2, 1], port)),
         notes: Vec::new(),
+        tls: None,
     }
 }
 

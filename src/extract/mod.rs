@@ -570,6 +570,7 @@ mod tests {
             src: "10.0.0.1:1".parse().unwrap(),
             dst: "10.0.0.2:80".parse().unwrap(),
             notes: vec![],
+            tls: None,
         }
     }
 

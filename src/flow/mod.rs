@@ -67,6 +67,35 @@ pub struct Ends {
     /// No handshake was seen for this direction: the capture started in
     /// the middle of the stream.
     pub midstream: bool,
+    /// Who sent this direction, when the handshake said (the SYN's sender
+    /// is the client); `None` for a connection picked up mid-way, whose
+    /// roles only the application layer can tell from content.
+    pub role: Option<Role>,
+}
+
+/// The side of a connection that sent a direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+impl Role {
+    /// The other side.
+    pub fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+
+    /// 0 for the client, 1 for the server: an index into per-role arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Role::Client => 0,
+            Role::Server => 1,
+        }
+    }
 }
 
 /// Whether the handler wants more of a direction.
@@ -98,6 +127,8 @@ struct Flow<S> {
     ignored: [bool; 2],
     ignored_bytes: [u64; 2],
     ends: [Ends; 2],
+    /// The direction whose SYN opened the connection, once seen.
+    client: Option<usize>,
     state: S,
 }
 
@@ -163,8 +194,8 @@ impl<S: Default> FlowTable<S> {
                 self.evict_oldest(h);
             }
             self.stats.flows += 1;
-            let ends0 = Ends { src: key.0, dst: key.1, midstream: false };
-            let ends1 = Ends { src: key.1, dst: key.0, midstream: false };
+            let ends0 = Ends { src: key.0, dst: key.1, midstream: false, role: None };
+            let ends1 = Ends { src: key.1, dst: key.0, midstream: false, role: None };
             self.flows.insert(
                 key,
                 Flow {
@@ -174,6 +205,7 @@ impl<S: Default> FlowTable<S> {
                     ignored: [false; 2],
                     ignored_bytes: [0; 2],
                     ends: [ends0, ends1],
+                    client: None,
                     state: S::default(),
                 },
             );
@@ -184,6 +216,10 @@ impl<S: Default> FlowTable<S> {
         flow.last_seen = ts;
         let mut seq = Seq(seg.seq);
         if flags.syn {
+            if flow.client.is_none() {
+                // SYN alone comes from the client, SYN+ACK from the server.
+                flow.client = Some(if flags.ack { 1 - d } else { d });
+            }
             flow.half[d].syn(seq);
             // Data in a SYN (TCP Fast Open) starts after the SYN's number.
             seq = seq.advance(1);
@@ -196,7 +232,8 @@ impl<S: Default> FlowTable<S> {
             // in its middle is a TCP keep-alive probe (the byte before the
             // next sequence number): it cannot start the stream.
         } else if !seg.payload.is_empty() || seg.missing > 0 {
-            let ends = Ends { midstream: !flow.half[d].saw_syn, ..flow.ends[d] };
+            let role = flow.client.map(|c| if c == d { Role::Client } else { Role::Server });
+            let ends = Ends { midstream: !flow.half[d].saw_syn, role, ..flow.ends[d] };
             let state = &mut flow.state;
             let mut ignore = false;
             let mut deliver = |p: Piece<'_>| {
@@ -242,7 +279,8 @@ impl<S: Default> FlowTable<S> {
 
     fn finish_flow<H: StreamHandler<State = S>>(&mut self, mut flow: Flow<S>, h: &mut H) {
         for d in 0..2 {
-            let ends = flow.ends[d];
+            let role = flow.client.map(|c| if c == d { Role::Client } else { Role::Server });
+            let ends = Ends { role, ..flow.ends[d] };
             let state = &mut flow.state;
             let ignored = flow.ignored[d];
             let released = flow.half[d].finish(&mut |p| {

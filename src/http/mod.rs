@@ -60,6 +60,8 @@ pub struct HttpRequest {
     pub dst: SocketAddr,
     /// Limits hit and damage seen (gaps, cut bodies, bad codings).
     pub notes: Vec<String>,
+    /// The TLS session it was decrypted from; `None` in clear.
+    pub tls: Option<std::sync::Arc<crate::finding::TlsInfo>>,
 }
 
 impl HttpRequest {
@@ -85,6 +87,16 @@ impl HttpRequest {
         String::from_utf8_lossy(&self.head.target).into_owned()
     }
 
+    /// The protocol name reports use: `http/1.1`, `http/1.0`, `http/0.9`.
+    pub fn protocol(&self) -> &'static str {
+        match self.head.version {
+            Some(1) => "http/1.1",
+            Some(0) => "http/1.0",
+            Some(_) => "http/1.x",
+            None => "http/0.9",
+        }
+    }
+
     pub fn content_type(&self) -> Option<String> {
         self.header("content-type").map(|v| String::from_utf8_lossy(v).trim().to_string())
     }
@@ -106,7 +118,7 @@ pub fn datagram_request(
     let end = memchr::memmem::find(payload, b"\r\n\r\n").map(|i| i + 4).unwrap_or(payload.len());
     let head = head::parse_head(&payload[..end]).or_else(|| head::parse_head_lenient(&payload[..end]))?;
     let body = payload[end..].to_vec();
-    Some(HttpRequest { head, body, decoded: Vec::new(), frame, ts, src, dst, notes: Vec::new() })
+    Some(HttpRequest { head, body, decoded: Vec::new(), frame, ts, src, dst, notes: Vec::new(), tls: None })
 }
 
 /// Why a direction is not parsed as requests.
@@ -352,6 +364,7 @@ impl RequestStream {
             src,
             dst,
             notes: Vec::new(),
+            tls: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::{ReportOptions, Reporter, Summary, shown, shown_uri};
-use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord};
+use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord, TlsInfo, TlsStats};
 
 pub struct JsonlReporter<W: Write> {
     out: W,
@@ -48,7 +48,40 @@ pub fn finding_json(f: &Finding, o: ReportOptions) -> Value {
         "host": f.host,
         "method": f.method,
         "uri": shown_uri(o, f),
+        "protocol": f.protocol,
+        "tls": tls_json(f.tls.as_deref()),
+        "stream_id": Value::Null,
+        "app": Value::Null,
+        "app_id": Value::Null,
+        "scope": scope(f.dst.ip()),
     })
+}
+
+/// `{"version", "cipher", "sni"}` of a decrypted session, or `null`.
+pub fn tls_json(t: Option<&TlsInfo>) -> Value {
+    t.map_or(Value::Null, |t| json!({"version": t.version, "cipher": t.cipher, "sni": t.sni}))
+}
+
+/// Where an address is: `internet`, `lan` (private, loopback or
+/// link-local), `multicast`, `broadcast`.
+pub fn scope(ip: std::net::IpAddr) -> &'static str {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(a) if a.is_broadcast() => "broadcast",
+        IpAddr::V4(a) if a.is_multicast() => "multicast",
+        IpAddr::V4(a) if a.is_private() || a.is_loopback() || a.is_link_local() || a.is_unspecified() => "lan",
+        IpAddr::V6(a) if a.is_multicast() => "multicast",
+        IpAddr::V6(a)
+            if a.is_loopback()
+                || a.is_unspecified()
+                || (a.segments()[0] & 0xffc0) == 0xfe80
+                || (a.segments()[0] & 0xfe00) == 0xfc00 =>
+        {
+            "lan"
+        }
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or("internet", |v4| scope(IpAddr::V4(v4))),
+        IpAddr::V4(_) => "internet",
+    }
 }
 
 pub fn request_json(r: &RequestRecord) -> Value {
@@ -65,6 +98,8 @@ pub fn request_json(r: &RequestRecord) -> Value {
         "body_bytes": r.body_bytes,
         "content_type": r.content_type,
         "notes": r.notes,
+        "protocol": r.protocol,
+        "tls": tls_json(r.tls.as_deref()),
     })
 }
 
@@ -92,6 +127,7 @@ pub fn capture_json(r: &FileReport) -> Value {
         "flows_evicted": s.flows_evicted,
         "reorder_limit_hits": s.reorder_limit_hits,
         "tls_server_names": s.tls_server_names,
+        "tls": tls_stats_json(&s.tls),
         "flows": s.flows,
         "requests": s.requests,
         "requests_with_notes": s.requests_with_notes,
@@ -104,8 +140,11 @@ pub fn capture_json(r: &FileReport) -> Value {
             "truncated_frames": n.truncated_frames,
             "malformed_frames": n.malformed_frames,
             "other_protocol_frames": n.other_protocol_frames,
-            "tls_streams": n.tls_streams,
+            "tls_connections": n.tls_connections,
             "tls_bytes": n.tls_bytes,
+            "http2_bytes": n.http2_bytes,
+            "quic_packets": n.quic_packets,
+            "quic_bytes": n.quic_bytes,
             "response_bytes": n.response_bytes,
             "other_tcp_bytes": n.other_tcp_bytes,
             "udp_bytes": n.udp_bytes,
@@ -113,6 +152,30 @@ pub fn capture_json(r: &FileReport) -> Value {
             "gap_bytes": n.gap_bytes,
         },
         "elapsed_seconds": (s.elapsed_secs * 1e6).round() / 1e6,
+    })
+}
+
+/// What TLS decryption did in one capture: connections by outcome, with
+/// bytes for those not decrypted.
+pub fn tls_stats_json(t: &TlsStats) -> Value {
+    let pair = |p: (u64, u64)| json!({"connections": p.0, "bytes": p.1});
+    json!({
+        "connections": t.connections,
+        "decrypted": t.decrypted,
+        "client_bytes": t.client_bytes,
+        "server_bytes": t.server_bytes,
+        "bad_records": t.bad_records,
+        "embedded_keys": t.embedded_keys,
+        "not_decrypted": {
+            "no_key": pair(t.no_key),
+            "bad_key": pair(t.bad_key),
+            "midstream": pair(t.midstream),
+            "gap": pair(t.gap),
+            "limit": pair(t.limit),
+            "malformed": pair(t.malformed),
+            "handshake_only": pair(t.handshake_only),
+            "unsupported": t.unsupported.iter().map(|(n, c, b)| json!({"name": n, "connections": c, "bytes": b})).collect::<Vec<_>>(),
+        },
     })
 }
 

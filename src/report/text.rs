@@ -60,8 +60,18 @@ pub fn not_inspected_line(r: &FileReport) -> Option<String> {
     let n = &r.stats.not_inspected;
     let mut parts = Vec::new();
     let plural = |k: u64, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
-    if n.tls_streams > 0 {
-        parts.push(format!("{} ({})", plural(n.tls_streams, "TLS stream", "TLS streams"), human_bytes(n.tls_bytes)));
+    if n.tls_connections > 0 {
+        parts.push(tls_not_inspected(r));
+    }
+    if n.http2_bytes > 0 {
+        parts.push(format!("{} of decrypted HTTP/2 (not parsed yet)", human_bytes(n.http2_bytes)));
+    }
+    if n.quic_packets > 0 {
+        parts.push(format!(
+            "{} ({}; QUIC is not decrypted yet)",
+            plural(n.quic_packets, "QUIC packet", "QUIC packets"),
+            human_bytes(n.quic_bytes)
+        ));
     }
     if n.other_tcp_bytes > 0 {
         parts.push(format!("{} of other TCP payload", human_bytes(n.other_tcp_bytes)));
@@ -85,12 +95,63 @@ pub fn not_inspected_line(r: &FileReport) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// TLS connections not decrypted: how many, how much, why, where to.
+fn tls_not_inspected(r: &FileReport) -> String {
+    let t = &r.stats.tls;
+    let n = &r.stats.not_inspected;
+    let mut why: Vec<String> = [
+        (t.no_key.0, "no key"),
+        (t.bad_key.0, "keys that do not authenticate"),
+        (t.midstream.0, "picked up after the handshake"),
+        (t.gap.0, "records lost to a capture gap"),
+        (t.limit.0, "over the TLS buffer limit"),
+        (t.malformed.0, "malformed records"),
+        (t.handshake_only.0, "handshake only, no data"),
+    ]
+    .iter()
+    .filter(|(k, _)| *k > 0)
+    .map(|(k, label)| format!("{label}: {k}"))
+    .collect();
+    why.extend(t.unsupported.iter().map(|(name, k, _)| format!("unsupported {name}: {k}")));
+    let names = &r.stats.tls_server_names;
+    let mut to = String::new();
+    if !names.is_empty() {
+        let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+        let more = if names.len() > 5 { format!(" and {} more", names.len() - 5) } else { String::new() };
+        to = format!(" to {}{more}", shown.join(", "));
+    }
+    let hint = if t.no_key.0 > 0 { "; --keylog FILE (or SSLKEYLOGFILE) with their secrets would open them" } else { "" };
+    let k = n.tls_connections;
+    format!(
+        "{k} TLS connection{} ({}{to}; {}){hint}",
+        if k == 1 { "" } else { "s" },
+        human_bytes(n.tls_bytes),
+        why.join(", ")
+    )
+}
+
 fn sev_label(s: Severity) -> &'static str {
     match s {
         Severity::High => "HIGH  ",
         Severity::Medium => "MEDIUM",
         Severity::Low => "LOW   ",
     }
+}
+
+/// How many TLS connections were decrypted, when there were any.
+fn tls_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
+    let t = &r.stats.tls;
+    if t.decrypted > 0 {
+        writeln!(
+            o,
+            "  decrypted: {} of {} TLS connections ({} from clients, {} from servers)",
+            t.decrypted,
+            t.connections,
+            human_bytes(t.client_bytes),
+            human_bytes(t.server_bytes)
+        )?;
+    }
+    Ok(())
 }
 
 impl<W: Write> TextReporter<W> {
@@ -121,6 +182,7 @@ impl<W: Write> TextReporter<W> {
             write!(o, " in {streams} non-HTTP payloads")?;
         }
         writeln!(o)?;
+        tls_line(o, r)?;
         if let Some(line) = not_inspected_line(r) {
             writeln!(o, "  not inspected: {line}")?;
         }
@@ -183,9 +245,10 @@ impl<W: Write> TextReporter<W> {
                             uri = uri.replace(&v, &paint(self.opts.color, YELLOW, &v));
                         }
                     }
+                    let tls = f.tls.as_ref().map(|t| format!("  (TLS {} {})", t.version, t.cipher)).unwrap_or_default();
                     writeln!(
                         o,
-                        "    frame {} {} {} -> {}  {} {}",
+                        "    frame {} {} {} -> {}  {} {}{tls}",
                         f.frame,
                         f.time.rfc3339(),
                         f.src,
@@ -224,7 +287,7 @@ impl<W: Write> TextReporter<W> {
         for q in &r.requests {
             writeln!(
                 self.out,
-                "{} frame {} {} {} -> {} {} {}{} body={}{}",
+                "{} frame {} {} {} -> {} {} {}{} body={}{}{}",
                 q.capture,
                 q.frame,
                 q.time.rfc3339(),
@@ -234,6 +297,7 @@ impl<W: Write> TextReporter<W> {
                 q.host.as_deref().map(|h| format!("[{h}] ")).unwrap_or_default(),
                 q.uri,
                 q.body_bytes,
+                q.tls.as_ref().map(|t| format!(" tls={}", t.version)).unwrap_or_default(),
                 if q.notes.is_empty() { String::new() } else { format!("  ({})", q.notes.join("; ")) }
             )?;
         }
@@ -261,6 +325,17 @@ impl<W: Write> Reporter for TextReporter<W> {
             self.requests(r)?;
         } else if !r.findings.is_empty() {
             self.findings(r)?;
+        } else if r.stats.frames > 0 || !r.stats.format.is_empty() {
+            // Nothing found: say so, and what was not looked at, so an
+            // all-TLS capture does not read as clean.
+            let o = &mut self.out;
+            writeln!(o, "{}: 0 findings in {} requests", r.capture, r.stats.requests)?;
+            tls_line(o, r)?;
+            match not_inspected_line(r) {
+                Some(line) => writeln!(o, "  not inspected: {line}")?,
+                None => writeln!(o, "  not inspected: nothing")?,
+            }
+            writeln!(o)?;
         }
         self.out.flush()
     }

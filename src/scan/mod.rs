@@ -7,8 +7,6 @@
 //!
 //! Never: print (reporters do), or let one file's failure stop others.
 
-mod http_sink;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,12 +17,14 @@ use std::time::Instant;
 use crate::capture::{CaptureReader, FileKind};
 use crate::decode::{Decoded, Decoder, Transport, link_name};
 use crate::detect::{Engine, RequestCtx};
-use crate::dns::Names;
+use crate::app::dns::Names;
+use crate::app::tls::keylog::KeyLog;
+use crate::app::tls::keys::KeyStore;
+use crate::app::{AppConfig, AppLayer, StreamPayload, datagram::Datagram};
 use crate::extract;
 use crate::finding::{ErrorRecord, FileReport, Finding, HostActivity, Location, NotInspected, RequestRecord, mask_all};
 use crate::flow::{FlowLimits, FlowTable};
-use crate::http::{HttpLimits, HttpRequest};
-use http_sink::{HttpSink, StreamPayload};
+use crate::http::HttpRequest;
 
 /// What to produce for each capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,10 +39,30 @@ pub enum Mode {
 pub struct ScanConfig {
     pub engine: Engine,
     pub flow_limits: FlowLimits,
-    pub http_limits: HttpLimits,
+    pub app: AppConfig,
+    /// TLS secrets of the run (`--keylog`, `SSLKEYLOGFILE`), shared by
+    /// every capture; each capture adds its own (beside it, embedded).
+    pub keylog: std::sync::Arc<KeyLog>,
+    /// Look for a key log beside each capture file.
+    pub keylog_beside: bool,
     pub mode: Mode,
     /// Counters a progress display reads while workers run.
     pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+impl ScanConfig {
+    /// Default limits, no key log, no progress counters.
+    pub fn new(engine: Engine, mode: Mode) -> Self {
+        ScanConfig {
+            engine,
+            flow_limits: FlowLimits::default(),
+            app: AppConfig::default(),
+            keylog: Default::default(),
+            keylog_beside: false,
+            mode,
+            progress: None,
+        }
+    }
 }
 
 /// Live counters of a run, updated by the workers.
@@ -60,12 +80,6 @@ pub struct Input {
     pub path: PathBuf,
     pub display: String,
 }
-
-/// Bytes of one text UDP datagram scanned.
-const UDP_SCAN_MAX: usize = 8 << 10;
-
-/// DNS ports whose answers name hosts (DNS, mDNS, LLMNR).
-const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 
 /// Does the file start like a capture (pcap, pcapng, or gzip)?
 fn sniff_capture(path: &Path) -> bool {
@@ -218,7 +232,15 @@ impl Requests<'_> {
         }
         let uri = req.uri();
         let uri_masked = mask_uri(&uri, &raws);
-        let at = Where { frame: req.frame, ts: req.ts, src: req.src, dst: req.dst, host };
+        let at = Where {
+            frame: req.frame,
+            ts: req.ts,
+            src: req.src,
+            dst: req.dst,
+            host,
+            protocol: req.protocol(),
+            tls: req.tls.clone(),
+        };
         self.push_findings(raws, &at, Some((&req.head.method, &uri, &uri_masked)), false);
     }
 
@@ -241,7 +263,8 @@ impl Requests<'_> {
         let mut seen = std::collections::HashSet::new();
         raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
         raws.retain(|r| self.stream_seen.insert((p.src, p.dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
-        let at = Where { frame: p.frame, ts: p.ts, src: p.src, dst: p.dst, host };
+        let protocol = if p.dns_query { "dns" } else { "stream" };
+        let at = Where { frame: p.frame, ts: p.ts, src: p.src, dst: p.dst, host, protocol, tls: p.tls.clone() };
         self.push_findings(raws, &at, None, true);
     }
 
@@ -274,6 +297,8 @@ impl Requests<'_> {
                 method: request.map(|(m, _, _)| m.to_string()),
                 uri: request.map(|(_, u, _)| u.to_string()),
                 uri_masked: request.map(|(_, _, u)| u.to_string()),
+                protocol: at.protocol,
+                tls: at.tls.clone(),
             });
         }
     }
@@ -286,6 +311,8 @@ struct Where {
     src: SocketAddr,
     dst: SocketAddr,
     host: Option<String>,
+    protocol: &'static str,
+    tls: Option<std::sync::Arc<crate::finding::TlsInfo>>,
 }
 
 /// Keeps the first notes of a capture for its record.
@@ -331,6 +358,8 @@ fn record(capture: &str, req: &HttpRequest, host: Option<String>) -> RequestReco
         body_bytes: req.body.len() as u64,
         content_type: req.content_type(),
         notes: req.notes.clone(),
+        protocol: req.protocol(),
+        tls: req.tls.clone(),
     }
 }
 
@@ -338,20 +367,73 @@ fn error(capture: &str, frame: Option<u64>, message: String) -> ErrorRecord {
     ErrorRecord { capture: capture.to_string(), frame, message }
 }
 
+/// Names of key logs looked for beside a capture `dir/name.ext`:
+/// `name.ext.keys`, `name.ext.keylog`, `name.keys`, `name.keylog`,
+/// `name.txt`, `name.nss-keylog.txt`, and the folder's `sslkeylog`,
+/// `sslkeylog.txt`, `sslkeylog.log`, `SSLKEYLOG.txt`, `keylog.txt`. A file
+/// is used only when it reads as a key log.
+pub fn keylogs_beside(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or(name);
+    let own = [
+        format!("{name}.keys"),
+        format!("{name}.keylog"),
+        format!("{stem}.keys"),
+        format!("{stem}.keylog"),
+        format!("{stem}.txt"),
+        format!("{stem}.nss-keylog.txt"),
+    ];
+    let shared = ["sslkeylog", "sslkeylog.txt", "sslkeylog.log", "SSLKEYLOG.txt", "keylog.txt"];
+    let mut out: Vec<PathBuf> = Vec::new();
+    for n in own.iter().map(String::as_str).chain(shared) {
+        let p = dir.join(n);
+        if p != path && p.is_file() && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Bytes of a key log read beside a capture.
+const MAX_KEYLOG_BESIDE: u64 = 64 << 20;
+
 /// Scans one capture end to end.
 pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
-    scan_opened(&input.display, CaptureReader::open_path(&input.path), cfg)
+    let mut keys = KeyStore::new(cfg.keylog.clone());
+    let mut notes = Vec::new();
+    if cfg.keylog_beside && input.path.as_os_str() != "-" {
+        for p in keylogs_beside(&input.path) {
+            use std::io::Read;
+            let mut text = Vec::new();
+            let read = std::fs::File::open(&p).and_then(|f| f.take(MAX_KEYLOG_BESIDE).read_to_end(&mut text));
+            if read.is_ok() && crate::app::tls::keylog::looks_like_keylog(&text) {
+                for n in keys.add_local(&text) {
+                    notes.push(format!("key log {}: {}", p.display(), n));
+                }
+            }
+        }
+    }
+    let mut rep = scan_opened(&input.display, CaptureReader::open_path(&input.path), cfg, keys);
+    for n in notes {
+        if rep.stats.notes.len() < crate::finding::MAX_NOTES {
+            rep.stats.notes.insert(0, (0, n));
+        }
+    }
+    rep
 }
 
 /// Scans a capture from any reader (tests, fuzzing, other front ends).
 pub fn scan_reader(display: &str, src: Box<dyn std::io::Read + Send>, cfg: &ScanConfig) -> FileReport {
-    scan_opened(display, CaptureReader::open(src), cfg)
+    scan_opened(display, CaptureReader::open(src), cfg, KeyStore::new(cfg.keylog.clone()))
 }
 
 fn scan_opened(
     display: &str,
     opened: Result<CaptureReader, crate::capture::CaptureError>,
     cfg: &ScanConfig,
+    mut keys: KeyStore,
 ) -> FileReport {
     let started = Instant::now();
     let mut reqs = Requests {
@@ -368,13 +450,15 @@ fn scan_opened(
             return reqs.rep;
         }
     };
+    // A pcapng file may carry its keys in a Decryption Secrets Block
+    // anywhere, even after the connections they open.
+    keys.set_may_grow(reader.kind() == FileKind::PcapNg);
     let mut decoder = Decoder::new();
-    let mut flows: FlowTable<http_sink::Conn> = FlowTable::new(cfg.flow_limits);
-    let mut sink = HttpSink::new(cfg.http_limits);
+    let mut flows: FlowTable<crate::app::Conn> = FlowTable::new(cfg.flow_limits);
+    let mut app = AppLayer::new(cfg.app, keys);
     let mut names = Names::default();
     let mut bytes = 0u64;
     let mut reported = 0u64;
-    let mut udp_bytes = 0u64;
     loop {
         let frame = match reader.next_frame() {
             Ok(Some(f)) => f,
@@ -392,52 +476,24 @@ fn scan_opened(
                 reported = bytes;
             }
         }
+        let number = frame.number;
         match decoder.decode(&frame) {
             Decoded::Packet(p) => match p.transport {
                 Transport::Tcp(seg) => {
                     let src = SocketAddr::new(p.src, seg.src_port);
                     let dst = SocketAddr::new(p.dst, seg.dst_port);
-                    flows.segment(src, dst, &seg, frame.number, frame.ts, &mut sink);
+                    flows.segment(src, dst, &seg, frame.number, frame.ts, &mut app);
                 }
-                Transport::Udp(u) => {
-                    if DNS_PORTS.contains(&u.src_port) {
-                        names.learn(u.payload);
-                        udp_bytes += u.payload.len() as u64;
-                    } else if DNS_PORTS.contains(&u.dst_port) {
-                        if let Some(q) = crate::dns::query_name(u.payload) {
-                            sink.streams.push(StreamPayload {
-                                src: SocketAddr::new(p.src, u.src_port),
-                                dst: SocketAddr::new(p.dst, u.dst_port),
-                                frame: frame.number,
-                                ts: frame.ts,
-                                data: q.into_bytes(),
-                                dns_query: true,
-                            });
-                        }
-                    } else if let Some(req) = crate::http::datagram_request(
-                        u.payload,
-                        SocketAddr::new(p.src, u.src_port),
-                        SocketAddr::new(p.dst, u.dst_port),
-                        frame.number,
-                        frame.ts,
-                    ) {
-                        // HTTP over UDP (SSDP's M-SEARCH and NOTIFY).
-                        sink.out.push(req);
-                    } else if http_sink::looks_text(u.payload) {
-                        let keep = u.payload.len().min(UDP_SCAN_MAX);
-                        udp_bytes += (u.payload.len() - keep) as u64;
-                        sink.streams.push(StreamPayload {
-                            src: SocketAddr::new(p.src, u.src_port),
-                            dst: SocketAddr::new(p.dst, u.dst_port),
-                            frame: frame.number,
-                            ts: frame.ts,
-                            data: u.payload[..keep].to_vec(),
-                            dns_query: false,
-                        });
-                    } else {
-                        udp_bytes += u.payload.len() as u64;
-                    }
-                }
+                Transport::Udp(u) => app.datagram(
+                    Datagram {
+                        src: SocketAddr::new(p.src, u.src_port),
+                        dst: SocketAddr::new(p.dst, u.dst_port),
+                        payload: u.payload,
+                        frame: frame.number,
+                        ts: frame.ts,
+                    },
+                    &mut names,
+                ),
             },
             Decoded::Unsupported { first: true } => {
                 let msg = format!(
@@ -449,30 +505,17 @@ fn scan_opened(
             }
             Decoded::Unsupported { first: false } | Decoded::Skipped => {}
         }
-        for n in reader.take_notes() {
-            let msg = format!("offset {}: {}", n.offset, n.message);
-            reqs.rep.errors.push(error(&capture, None, msg));
-        }
-        for req in sink.out.drain(..) {
-            reqs.take(req, &names);
-        }
-        for p in sink.streams.drain(..) {
-            reqs.stream(p, &names);
-        }
+        take_capture_notes(&mut reader, &mut app, &mut reqs, &capture, number);
+        drain(&mut app, &mut reqs, &names);
     }
-    for n in reader.take_notes() {
-        reqs.rep.errors.push(error(&capture, None, format!("offset {}: {}", n.offset, n.message)));
-    }
+    let last_frame = reader.frames();
+    take_capture_notes(&mut reader, &mut app, &mut reqs, &capture, last_frame);
     if let Some(p) = &cfg.progress {
         p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
     }
-    flows.finish_all(&mut sink);
-    for req in sink.out.drain(..) {
-        reqs.take(req, &names);
-    }
-    for p in sink.streams.drain(..) {
-        reqs.stream(p, &names);
-    }
+    flows.finish_all(&mut app);
+    app.finish();
+    drain(&mut app, &mut reqs, &names);
     let Requests { mut rep, hosts, .. } = reqs;
     rep.findings.sort_by_key(|f| f.frame);
     rep.requests.sort_by_key(|r| r.frame);
@@ -497,21 +540,50 @@ fn scan_opened(
     s.overlap_conflicts = flows.stats.overlap_conflicts + decoder.defrag.stats.conflicts;
     s.flows_evicted = flows.stats.evicted_idle + flows.stats.evicted_full;
     s.reorder_limit_hits = flows.stats.early_total_limit_hits;
-    s.tls_server_names = std::mem::take(&mut sink.tls_names);
+    let a = std::mem::take(&mut app.out.stats);
+    s.tls_server_names = a.tls_names;
+    s.tls = a.tls;
+    s.tls.embedded_keys = app.keys.embedded_entries;
     s.elapsed_secs = started.elapsed().as_secs_f64();
+    let (tls_connections, tls_bytes) = s.tls.not_decrypted();
     s.not_inspected = NotInspected {
         unsupported_link_frames: d.unsupported,
         fragments_incomplete: d.ip_fragments.saturating_sub(decoder.defrag.stats.fragments_used),
         truncated_frames: d.truncated,
         malformed_frames: d.malformed + d.too_deep,
         other_protocol_frames: d.not_ip + d.other_ip,
-        tls_streams: sink.tls_streams,
-        tls_bytes: sink.tls_bytes,
-        response_bytes: sink.response_bytes,
-        other_tcp_bytes: sink.other_bytes,
-        udp_bytes,
+        tls_connections,
+        tls_bytes,
+        http2_bytes: a.http2_bytes,
+        quic_packets: a.quic_packets,
+        quic_bytes: a.quic_bytes,
+        response_bytes: a.response_bytes,
+        other_tcp_bytes: a.other_bytes,
+        udp_bytes: a.udp_bytes,
         gaps: flows.stats.gaps,
         gap_bytes: flows.stats.gap_bytes,
     };
     rep
+}
+
+/// Moves the capture reader's notes and embedded key logs on.
+fn take_capture_notes(reader: &mut CaptureReader, app: &mut AppLayer, reqs: &mut Requests<'_>, capture: &str, frame: u64) {
+    for n in reader.take_notes() {
+        reqs.rep.errors.push(error(capture, None, format!("offset {}: {}", n.offset, n.message)));
+    }
+    for text in reader.take_secrets() {
+        let notes: Vec<String> =
+            app.add_secrets(&text).into_iter().map(|n| format!("embedded key log: {n}")).collect();
+        note(&mut reqs.rep.stats, frame, &notes);
+    }
+}
+
+/// Hands what the application layer produced to extraction.
+fn drain(app: &mut AppLayer, reqs: &mut Requests<'_>, names: &Names) {
+    for req in app.out.requests.drain(..) {
+        reqs.take(req, names);
+    }
+    for p in app.out.streams.drain(..) {
+        reqs.stream(p, names);
+    }
 }

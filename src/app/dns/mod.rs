@@ -6,6 +6,10 @@
 //! Input: a UDP payload. Output: (address, name) pairs into [`Names`].
 //! Never: trust a length or pointer without checking it.
 
+mod tcp;
+
+pub use tcp::TCP_PROTO;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

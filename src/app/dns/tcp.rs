@@ -1,0 +1,46 @@
+//! DNS over TCP (port 53 on either side): the first query name of the
+//! client's direction is scanned like those sent over UDP; the rest of
+//! the connection is counted, not kept.
+
+use crate::app::{AppProto, Closed, Cx, Dissector, Role, Seg, StreamPayload, Verdict};
+
+const DNS_PORT: u16 = 53;
+
+pub const TCP_PROTO: AppProto = AppProto {
+    name: "dns",
+    probe: |seg| seg.src.port() == DNS_PORT || seg.dst.port() == DNS_PORT,
+    new: |_| Box::new(DnsTcp),
+};
+
+struct DnsTcp;
+
+impl Dissector for DnsTcp {
+    fn data(&mut self, cx: &mut Cx<'_>, seg: Seg<'_>) -> Verdict {
+        let data = seg.chunk.data;
+        if seg.dst.port() == DNS_PORT {
+            // A 2-byte length, then a message.
+            let len = data.get(..2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+            let msg = len.and_then(|n| data.get(2..2 + n));
+            if let Some(q) = msg.and_then(super::query_name) {
+                cx.out.streams.push(StreamPayload {
+                    src: seg.src,
+                    dst: seg.dst,
+                    frame: seg.chunk.frame,
+                    ts: seg.chunk.ts,
+                    data: q.into_bytes(),
+                    dns_query: true,
+                    tls: None,
+                });
+            }
+        }
+        cx.out.stats.other_bytes += data.len() as u64;
+        Verdict::DropDir
+    }
+
+    fn gap(&mut self, _cx: &mut Cx<'_>, _role: Role, _len: u64) {}
+
+    fn close(&mut self, cx: &mut Cx<'_>, ignored: [u64; 2], _last: bool) -> Closed {
+        cx.out.stats.other_bytes += ignored[0] + ignored[1];
+        Closed::Done
+    }
+}
