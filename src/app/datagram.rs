@@ -28,12 +28,11 @@ pub fn looks_quic(payload: &[u8], src_port: u16, dst_port: u16) -> bool {
     if first & 0x40 == 0 {
         return false;
     }
-    if first & 0x80 != 0 {
-        if let Some(v) = payload.get(1..5) {
-            if quic_version(u32::from_be_bytes([v[0], v[1], v[2], v[3]])) {
-                return true;
-            }
-        }
+    if first & 0x80 != 0
+        && let Some(v) = payload.get(1..5)
+        && quic_version(u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+    {
+        return true;
     }
     src_port == QUIC_PORT || dst_port == QUIC_PORT
 }

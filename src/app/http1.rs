@@ -75,10 +75,10 @@ impl Dissector for Http1 {
     }
 
     fn gap(&mut self, cx: &mut Cx<'_>, role: Role, len: u64) {
-        if let Some(d) = self.dirs[role.index()].as_mut() {
-            if !d.other.gap() {
-                d.rs.gap(d.src, d.dst, len, &mut cx.out.requests);
-            }
+        if let Some(d) = self.dirs[role.index()].as_mut()
+            && !d.other.gap()
+        {
+            d.rs.gap(d.src, d.dst, len, &mut cx.out.requests);
         }
     }
 

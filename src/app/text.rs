@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::{Emit, Seg, Verdict};
-use crate::util::Timestamp;
 use crate::finding::TlsInfo;
+use crate::util::Timestamp;
 
 /// Bytes of a non-HTTP, non-TLS direction kept for scanning.
 pub const STREAM_SCAN_MAX: usize = 64 << 10;

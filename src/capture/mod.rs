@@ -453,7 +453,7 @@ impl CaptureReader {
         let len_bytes = [h[4], h[5], h[6], h[7]];
         let block_len = if big_endian { u32::from_be_bytes(len_bytes) } else { u32::from_le_bytes(len_bytes) } as usize;
         let min = if is_shb { PCAPNG_MIN_SHB } else { PCAPNG_MIN_BLOCK };
-        if block_len < min || block_len % 4 != 0 || block_len > MAX_RECORD {
+        if block_len < min || !block_len.is_multiple_of(4) || block_len > MAX_RECORD {
             return Err(CaptureError::Corrupt {
                 what: "pcapng block",
                 offset: self.offset,

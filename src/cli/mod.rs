@@ -10,15 +10,15 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::AppConfig;
+use crate::app::tls::TlsLimits;
+use crate::app::tls::keylog::{self, KeyLog};
 use crate::baseline::{self, Baseline};
 use crate::detect::Engine;
 use crate::detect::profile::Profile;
 use crate::detect::rules::{Matcher, RuleSet};
 use crate::finding::{FileReport, Finding, Severity};
 use crate::flow::FlowLimits;
-use crate::app::AppConfig;
-use crate::app::tls::TlsLimits;
-use crate::app::tls::keylog::{self, KeyLog};
 use crate::http::HttpLimits;
 use crate::report::jsonl::JsonlReporter;
 use crate::report::sarif::SarifReporter;
@@ -176,10 +176,8 @@ impl KeyArgs {
     fn load(&self) -> Result<KeyLog, String> {
         let mut paths = self.keylog.clone();
         let from_env = paths.is_empty();
-        if from_env {
-            if let Some(p) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
-                paths.push(PathBuf::from(p));
-            }
+        if from_env && let Some(p) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
+            paths.push(PathBuf::from(p));
         }
         let mut log = KeyLog::new();
         for p in &paths {
@@ -445,10 +443,10 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(None) => return ExitCode::from(EXIT_CLEAN),
         Err(code) => return code,
     };
-    if let (Some(path), Some(w)) = (&a.write_baseline, &baselines.write) {
-        if let Err(e) = w.save(path) {
-            return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
-        }
+    if let (Some(path), Some(w)) = (&a.write_baseline, &baselines.write)
+        && let Err(e) = w.save(path)
+    {
+        return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
     }
     let threshold = fail_threshold(a.fail_on);
     if summary.errors > 0 {

@@ -91,7 +91,7 @@ pub fn decode_base64(s: &str) -> Option<(Option<&'static str>, String)> {
 /// Decodes `s` as hex (even length, at least 16 digits) to text.
 pub fn decode_hex(s: &str) -> Option<String> {
     let t = s.trim();
-    if t.len() < 16 || t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if t.len() < 16 || !t.len().is_multiple_of(2) || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     // Hashes are hex of random bytes: they fail the text check below.

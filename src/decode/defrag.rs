@@ -137,16 +137,14 @@ impl Defrag {
         }
         p.have = merged;
         let complete = p.total.is_some_and(|t| p.have.first().is_some_and(|&(s, e)| s == 0 && e >= t));
-        if complete {
-            if let Some(p) = self.pending.remove(&key) {
-                self.held -= p.data.len();
-                let total = p.total.unwrap_or(0);
-                out.clear();
-                out.extend_from_slice(&p.data[..total]);
-                self.stats.reassembled += 1;
-                self.stats.fragments_used += p.fragments;
-                return true;
-            }
+        if complete && let Some(p) = self.pending.remove(&key) {
+            self.held -= p.data.len();
+            let total = p.total.unwrap_or(0);
+            out.clear();
+            out.extend_from_slice(&p.data[..total]);
+            self.stats.reassembled += 1;
+            self.stats.fragments_used += p.fragments;
+            return true;
         }
         if self.held > self.limits.max_bytes {
             self.drop_oldest();

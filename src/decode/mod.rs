@@ -275,11 +275,11 @@ impl Decoder {
             let Some(net) = &sliced.net else {
                 // etherparse stops at EtherTypes it does not know: MPLS,
                 // PPPoE, LLC lengths after a VLAN tag. Take over there.
-                if let Some(ep) = sliced.ether_payload() {
-                    if let Shim::Next(Some(inner)) = shim(ep.ether_type.0, ep.payload) {
-                        next = inner;
-                        continue;
-                    }
+                if let Some(ep) = sliced.ether_payload()
+                    && let Shim::Next(Some(inner)) = shim(ep.ether_type.0, ep.payload)
+                {
+                    next = inner;
+                    continue;
                 }
                 stats.not_ip += 1;
                 return Decoded::Skipped;

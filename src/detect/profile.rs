@@ -315,10 +315,10 @@ impl CompiledProfile {
                 if len > run.len() {
                     break;
                 }
-                if let Some(f) = self.exact.get(&run[..len]) {
-                    if !on(s, f, &run[..len], false) {
-                        return false;
-                    }
+                if let Some(f) = self.exact.get(&run[..len])
+                    && !on(s, f, &run[..len], false)
+                {
+                    return false;
                 }
             }
         }

@@ -178,11 +178,11 @@ fn nested(field: &Field) -> Vec<Field> {
         value,
         encoding,
     };
-    if looks_like_json(v) {
-        if let Some(leaves) = json::leaves(v) {
-            let enc = field.encoding.then("json");
-            return leaves.into_iter().map(|(path, leaf)| child(join(&field.name, &path), leaf, enc)).collect();
-        }
+    if looks_like_json(v)
+        && let Some(leaves) = json::leaves(v)
+    {
+        let enc = field.encoding.then("json");
+        return leaves.into_iter().map(|(path, leaf)| child(join(&field.name, &path), leaf, enc)).collect();
     }
     if v.contains('&') && v.contains('=') && looks_like_pairs(v) {
         return parse_pairs(v.as_bytes())
@@ -442,25 +442,25 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
         push_pairs(out, Location::Body, &req.body, base);
         return;
     }
-    if ctype.starts_with("multipart/") {
-        if let Some(b) = multipart::boundary(&ctype_raw) {
-            for part in multipart::parts(&req.body, &b) {
-                let name = part.name.clone().unwrap_or_else(|| "part".to_string());
-                if let Some(f) = &part.filename {
-                    let file_field = Field {
-                        location: Location::Body,
-                        name: Some(format!("{name}:filename")),
-                        value: f.clone(),
-                        encoding: base,
-                    };
-                    push_nested(out, file_field, MAX_DEPTH);
-                }
-                let Some((coding, text)) = bytes_to_text(part.data.to_vec()) else { continue };
-                let encoding = coding.map_or(base, |c| base.then(c));
-                push_nested(out, Field { location: Location::Body, name: Some(name), value: text, encoding }, 0);
+    if ctype.starts_with("multipart/")
+        && let Some(b) = multipart::boundary(&ctype_raw)
+    {
+        for part in multipart::parts(&req.body, &b) {
+            let name = part.name.clone().unwrap_or_else(|| "part".to_string());
+            if let Some(f) = &part.filename {
+                let file_field = Field {
+                    location: Location::Body,
+                    name: Some(format!("{name}:filename")),
+                    value: f.clone(),
+                    encoding: base,
+                };
+                push_nested(out, file_field, MAX_DEPTH);
             }
-            return;
+            let Some((coding, text)) = bytes_to_text(part.data.to_vec()) else { continue };
+            let encoding = coding.map_or(base, |c| base.then(c));
+            push_nested(out, Field { location: Location::Body, name: Some(name), value: text, encoding }, 0);
         }
+        return;
     }
     if ctype.contains("xml") || markup::looks_like_xml(&text) {
         let enc = base.then("xml");

@@ -526,12 +526,12 @@ impl RequestStream {
             }
             Mode::Body => {
                 if let Some(p) = self.pending.as_mut() {
-                    if let BodyKind::Length(left) = &mut p.kind {
-                        if len < *left {
-                            *left -= len;
-                            p.req.notes.push(format!("{len} bytes of the body were not captured"));
-                            return;
-                        }
+                    if let BodyKind::Length(left) = &mut p.kind
+                        && len < *left
+                    {
+                        *left -= len;
+                        p.req.notes.push(format!("{len} bytes of the body were not captured"));
+                        return;
                     }
                     p.req.notes.push(format!("body cut by a gap of {len} bytes"));
                 }

@@ -120,7 +120,8 @@ fn tls_not_inspected(r: &FileReport) -> String {
         let more = if names.len() > 5 { format!(" and {} more", names.len() - 5) } else { String::new() };
         to = format!(" to {}{more}", shown.join(", "));
     }
-    let hint = if t.no_key.0 > 0 { "; --keylog FILE (or SSLKEYLOGFILE) with their secrets would open them" } else { "" };
+    let hint =
+        if t.no_key.0 > 0 { "; --keylog FILE (or SSLKEYLOGFILE) with their secrets would open them" } else { "" };
     let k = n.tls_connections;
     format!(
         "{k} TLS connection{} ({}{to}; {}){hint}",

@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use crate::capture::{CaptureReader, FileKind};
-use crate::decode::{Decoded, Decoder, Transport, link_name};
-use crate::detect::{Engine, RequestCtx};
 use crate::app::dns::Names;
 use crate::app::tls::keylog::KeyLog;
 use crate::app::tls::keys::KeyStore;
 use crate::app::{AppConfig, AppLayer, StreamPayload, datagram::Datagram};
+use crate::capture::{CaptureReader, FileKind};
+use crate::decode::{Decoded, Decoder, Transport, link_name};
+use crate::detect::{Engine, RequestCtx};
 use crate::extract;
 use crate::finding::{ErrorRecord, FileReport, Finding, HostActivity, Location, NotInspected, RequestRecord, mask_all};
 use crate::flow::{FlowLimits, FlowTable};
@@ -470,11 +470,11 @@ fn scan_opened(
             }
         };
         bytes += frame.data.len() as u64;
-        if let Some(p) = &cfg.progress {
-            if bytes - reported >= PROGRESS_STEP {
-                p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
-                reported = bytes;
-            }
+        if let Some(p) = &cfg.progress
+            && bytes - reported >= PROGRESS_STEP
+        {
+            p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
+            reported = bytes;
         }
         let number = frame.number;
         match decoder.decode(&frame) {
@@ -567,13 +567,18 @@ fn scan_opened(
 }
 
 /// Moves the capture reader's notes and embedded key logs on.
-fn take_capture_notes(reader: &mut CaptureReader, app: &mut AppLayer, reqs: &mut Requests<'_>, capture: &str, frame: u64) {
+fn take_capture_notes(
+    reader: &mut CaptureReader,
+    app: &mut AppLayer,
+    reqs: &mut Requests<'_>,
+    capture: &str,
+    frame: u64,
+) {
     for n in reader.take_notes() {
         reqs.rep.errors.push(error(capture, None, format!("offset {}: {}", n.offset, n.message)));
     }
     for text in reader.take_secrets() {
-        let notes: Vec<String> =
-            app.add_secrets(&text).into_iter().map(|n| format!("embedded key log: {n}")).collect();
+        let notes: Vec<String> = app.add_secrets(&text).into_iter().map(|n| format!("embedded key log: {n}")).collect();
         note(&mut reqs.rep.stats, frame, &notes);
     }
 }

@@ -55,7 +55,11 @@ impl fmt::Display for Timestamp {
         let sod = self.secs.rem_euclid(86_400);
         let (y, mo, d) = civil_from_days(days);
         write!(f, "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60)?;
-        if self.nanos % 1000 == 0 { write!(f, ".{:06}Z", self.nanos / 1000) } else { write!(f, ".{:09}Z", self.nanos) }
+        if self.nanos.is_multiple_of(1000) {
+            write!(f, ".{:06}Z", self.nanos / 1000)
+        } else {
+            write!(f, ".{:09}Z", self.nanos)
+        }
     }
 }
 

@@ -64,12 +64,13 @@ fn zeek_unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
-            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 2..(i + 4).min(b.len())]).unwrap_or(""), 16) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
+        if b[i] == b'\\'
+            && b.get(i + 1) == Some(&b'x')
+            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 2..(i + 4).min(b.len())]).unwrap_or(""), 16)
+        {
+            out.push(v);
+            i += 4;
+            continue;
         }
         out.push(b[i]);
         i += 1;

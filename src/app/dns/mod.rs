@@ -71,10 +71,10 @@ impl Names {
                 (TYPE_AAAA, 16) => <[u8; 16]>::try_from(rdata).ok().map(|b| IpAddr::V6(Ipv6Addr::from(b))),
                 _ => None,
             };
-            if let Some(ip) = ip {
-                if self.map.len() < MAX_NAMES || self.map.contains_key(&ip) {
-                    self.map.insert(ip, question.clone());
-                }
+            if let Some(ip) = ip
+                && (self.map.len() < MAX_NAMES || self.map.contains_key(&ip))
+            {
+                self.map.insert(ip, question.clone());
             }
             pos = next + 10 + rdlen;
         }

@@ -77,7 +77,7 @@ impl Default for TlsLimits {
     }
 }
 
-pub const PROTO: AppProto = AppProto { name: "tls", probe: probe, new: |cfg| Box::new(Tls::new(cfg)) };
+pub const PROTO: AppProto = AppProto { name: "tls", probe, new: |cfg| Box::new(Tls::new(cfg)) };
 
 /// A TLS record header: a known content type, major version 3.
 fn probe(seg: &Seg<'_>) -> bool {
@@ -368,7 +368,14 @@ impl Tls {
     /// Decrypts with the direction's cipher; in TLS 1.3, on failure, with
     /// the ciphers of the phases after it (a record's phase is not
     /// written on it).
-    fn decrypt(&mut self, cx: &mut Cx<'_>, role: Role, header: &[u8; 5], frag: &[u8], plain: &mut Vec<u8>) -> Option<u8> {
+    fn decrypt(
+        &mut self,
+        cx: &mut Cx<'_>,
+        role: Role,
+        header: &[u8; 5],
+        frag: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> Option<u8> {
         let d = &mut self.dirs[role.index()];
         let cipher = d.cipher.as_mut()?;
         if let Ok(ct) = cipher.decrypt(header, frag, plain) {
@@ -456,12 +463,12 @@ impl Tls {
     /// Key changes a record's handshake messages asked for.
     fn after_record(&mut self, cx: &mut Cx<'_>, role: Role) {
         let d = &mut self.dirs[role.index()];
-        if std::mem::take(&mut d.key_update) {
-            if let Some(c) = d.cipher.as_mut() {
-                // Only TLS 1.3 ciphers get here: the message is parsed
-                // only then.
-                let _ = c.key_update();
-            }
+        if std::mem::take(&mut d.key_update)
+            && let Some(c) = d.cipher.as_mut()
+        {
+            // Only TLS 1.3 ciphers get here: the message is parsed
+            // only then.
+            let _ = c.key_update();
         }
         let next = if std::mem::take(&mut d.to_app) {
             Phase::App
@@ -484,14 +491,14 @@ impl Tls {
             CT_APPLICATION_DATA if role == Role::Server => cx.out.stats.tls.server_bytes += plain.len() as u64,
             CT_APPLICATION_DATA => {
                 cx.out.stats.tls.client_bytes += plain.len() as u64;
-                self.to_child(cx, plain, at);
+                self.give_child(cx, plain, at);
             }
             _ => {}
         }
     }
 
     /// The client's plaintext, to HTTP/1.x (or text) as if in clear.
-    fn to_child(&mut self, cx: &mut Cx<'_>, plain: &[u8], at: At) {
+    fn give_child(&mut self, cx: &mut Cx<'_>, plain: &[u8], at: At) {
         if plain.is_empty() {
             return;
         }
@@ -511,12 +518,18 @@ impl Tls {
             return;
         }
         let Some((src, dst)) = self.dirs[Role::Client.index()].addrs else { return };
-        let seg = Seg { role: Role::Client, src, dst, midstream: false, chunk: Chunk { data: plain, frame: at.frame, ts: at.ts } };
+        let seg = Seg {
+            role: Role::Client,
+            src,
+            dst,
+            midstream: false,
+            chunk: Chunk { data: plain, frame: at.frame, ts: at.ts },
+        };
         let (nr, ns) = (cx.out.requests.len(), cx.out.streams.len());
-        if let Some(c) = self.child.as_mut() {
-            if c.data(cx, seg) == Verdict::DropDir {
-                self.child_done = true;
-            }
+        if let Some(c) = self.child.as_mut()
+            && c.data(cx, seg) == Verdict::DropDir
+        {
+            self.child_done = true;
         }
         self.tag(cx, nr, ns);
     }
@@ -622,10 +635,10 @@ impl Tls {
             }
             (None, _) => self.unsupported = Some(version_name(sh.version)),
             _ => {
-                self.unsupported = Some(crypto::suite_name(sh.suite).map_or_else(
-                    || format!("cipher suite {:#06x}", sh.suite),
-                    |n| n.to_string(),
-                ))
+                self.unsupported = Some(
+                    crypto::suite_name(sh.suite)
+                        .map_or_else(|| format!("cipher suite {:#06x}", sh.suite), |n| n.to_string()),
+                )
             }
         }
         if let Some(a) = &sh.alpn {
@@ -636,18 +649,18 @@ impl Tls {
             (Some(v), Some(s)) => Some(Arc::new(TlsInfo { version: v.as_str(), cipher: s.name, sni })),
             _ => None,
         };
-        if let (Some(v), Some(s), Some(ch)) = (self.version, self.suite, self.ch.as_ref()) {
-            if v != Version::Tls13 {
-                self.params = Some(Params12 {
-                    version: v,
-                    suite: s,
-                    client_random: ch.random,
-                    server_random: sh.random,
-                    session_id: ch.session_id.clone(),
-                    ticket: ch.ticket.clone(),
-                    encrypt_then_mac: sh.encrypt_then_mac && ch.encrypt_then_mac,
-                });
-            }
+        if let (Some(v), Some(s), Some(ch)) = (self.version, self.suite, self.ch.as_ref())
+            && v != Version::Tls13
+        {
+            self.params = Some(Params12 {
+                version: v,
+                suite: s,
+                client_random: ch.random,
+                server_random: sh.random,
+                session_id: ch.session_id.clone(),
+                ticket: ch.ticket.clone(),
+                encrypt_then_mac: sh.encrypt_then_mac && ch.encrypt_then_mac,
+            });
         }
         self.sh = Some(Box::new(sh));
         self.replay = true;
@@ -662,8 +675,7 @@ impl Tls {
         }
         let limits = self.cfg.tls;
         let d = &mut self.dirs[role.index()];
-        if d.held_bytes + rec.len() > limits.max_held_per_conn || cx.out.tls_held + rec.len() > limits.max_held_total
-        {
+        if d.held_bytes + rec.len() > limits.max_held_per_conn || cx.out.tls_held + rec.len() > limits.max_held_total {
             self.stop(role, Stop::Limit);
             return;
         }
@@ -713,7 +725,11 @@ impl Tls {
             count_unsupported(t, name, bytes);
             return;
         }
-        let stop = self.dirs.iter().find_map(|d| d.stop.filter(|s| *s != Stop::NoKey)).or(self.dirs.iter().find_map(|d| d.stop));
+        let stop = self
+            .dirs
+            .iter()
+            .find_map(|d| d.stop.filter(|s| *s != Stop::NoKey))
+            .or(self.dirs.iter().find_map(|d| d.stop));
         let keys_now = self.ch.as_ref().is_some_and(|c| cx.keys.secrets(&c.random).is_some());
         let slot = match stop {
             _ if self.ch.is_none() => &mut t.midstream,

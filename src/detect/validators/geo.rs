@@ -37,12 +37,11 @@ pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     }
     for p in parts.iter().filter(|p| keys::is(&keys::KEYS.lat_lon_pair, p.key)) {
         let mut it = p.value.split(',');
-        if let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) {
-            if let (Some(la), Some(lo)) = (coord(a, 90.0), coord(b, 180.0)) {
-                if la != 0.0 || lo != 0.0 {
-                    out.push((Hit::new("geo_location", p.value.trim()), p.index));
-                }
-            }
+        if let (Some(a), Some(b), None) = (it.next(), it.next(), it.next())
+            && let (Some(la), Some(lo)) = (coord(a, 90.0), coord(b, 180.0))
+            && (la != 0.0 || lo != 0.0)
+        {
+            out.push((Hit::new("geo_location", p.value.trim()), p.index));
         }
     }
     out

@@ -44,16 +44,16 @@ fn plausible(d: &str) -> bool {
 }
 
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
-    if keys::is(&keys::KEYS.imei, key) {
-        if let Some(d) = digits_only(value) {
-            if plausible(&d) {
-                out.push(Hit::new("imei", value.trim()));
-                return;
-            }
-            if d.len() == 16 && !all_same(&d) {
-                out.push(Hit::new("imeisv", value.trim()));
-                return;
-            }
+    if keys::is(&keys::KEYS.imei, key)
+        && let Some(d) = digits_only(value)
+    {
+        if plausible(&d) {
+            out.push(Hit::new("imei", value.trim()));
+            return;
+        }
+        if d.len() == 16 && !all_same(&d) {
+            out.push(Hit::new("imeisv", value.trim()));
+            return;
         }
     }
     if value.contains("imei:") || value.contains("IMEI:") {

@@ -63,10 +63,12 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
         return;
     }
     let v = value.trim().trim_start_matches("imsi-").trim_start_matches("IMSI-");
-    if let Some(d) = digits_only(v) {
-        if (14..=15).contains(&d.len()) && valid_mcc(&d) && !all_same(&d[3..]) {
-            out.push(Hit::new("imsi", v));
-        }
+    if let Some(d) = digits_only(v)
+        && (14..=15).contains(&d.len())
+        && valid_mcc(&d)
+        && !all_same(&d[3..])
+    {
+        out.push(Hit::new("imsi", v));
     }
 }
 

@@ -190,7 +190,7 @@ pub fn luhn_ok(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Runs of ASCII digits in `s` that are exactly `len` long (not part of a
