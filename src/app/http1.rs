@@ -25,11 +25,13 @@ struct Dir {
 pub struct Http1 {
     cfg: AppConfig,
     dirs: [Option<Dir>; 2],
+    /// TLS after a cleartext start was counted (once per connection).
+    starttls: bool,
 }
 
 impl Http1 {
     pub fn new(cfg: &AppConfig) -> Self {
-        Http1 { cfg: *cfg, dirs: [None, None] }
+        Http1 { cfg: *cfg, dirs: [None, None], starttls: false }
     }
 
     fn dir(&mut self, seg: &Seg<'_>) -> &mut Dir {
@@ -59,8 +61,13 @@ impl Dissector for Http1 {
         match d.rs.ignored() {
             Some(NotRequests::Tls) => {
                 let st = &mut cx.out.stats;
-                st.tls.connections += 1;
-                super::tls::count_unsupported(&mut st.tls, super::tls::STARTTLS, n);
+                if !std::mem::replace(&mut self.starttls, true) {
+                    st.tls.connections += 1;
+                    super::tls::count_unsupported(&mut st.tls, super::tls::STARTTLS, 0);
+                }
+                if let Some(u) = st.tls.unsupported.iter_mut().find(|u| u.0 == super::tls::STARTTLS) {
+                    u.2 += n;
+                }
                 if let Some(name) = super::tls::handshake::client_hello_sni(seg.chunk.data) {
                     st.server_name(&name);
                 }

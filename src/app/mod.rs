@@ -74,9 +74,10 @@ pub struct Emit {
     pub requests: Vec<HttpRequest>,
     pub streams: Vec<StreamPayload>,
     pub stats: AppStats,
-    /// Bytes of TLS records held across all connections (partial records
-    /// and records waiting for keys), against [`tls::TlsLimits`].
+    /// Bytes of TLS records waiting for keys, and of records split across
+    /// segments, across all connections, against [`tls::TlsLimits`].
     pub tls_held: usize,
+    pub tls_partial: usize,
     /// Plaintext of the record being decrypted, reused.
     pub tls_scratch: Vec<u8>,
 }

@@ -144,8 +144,8 @@ struct LimitArgs {
     /// Out-of-order bytes held per TCP direction before a gap is declared.
     #[arg(long, value_name = "BYTES", default_value_t = FlowLimits::default().early_per_direction)]
     max_reorder: usize,
-    /// TLS record bytes held across all connections (records split across
-    /// segments, records waiting for keys from later in the capture).
+    /// TLS record bytes held across all connections while they wait for
+    /// keys that may come later in the capture (a Decryption Secrets Block).
     #[arg(long, value_name = "BYTES", default_value_t = TlsLimits::default().max_held_total)]
     max_tls_held: usize,
     #[command(flatten)]

@@ -66,14 +66,16 @@ pub struct TlsLimits {
     /// Record bytes held per connection while its keys are not known yet
     /// (they may come later in a Decryption Secrets Block).
     pub max_held_per_conn: usize,
-    /// Record bytes held across all connections: waiting records and
-    /// records split across TCP segments.
+    /// Record bytes waiting for keys across all connections.
     pub max_held_total: usize,
+    /// Bytes of records split across TCP segments, across all
+    /// connections (each is at most one record per direction).
+    pub max_partial_total: usize,
 }
 
 impl Default for TlsLimits {
     fn default() -> Self {
-        TlsLimits { max_held_per_conn: 256 << 10, max_held_total: 64 << 20 }
+        TlsLimits { max_held_per_conn: 256 << 10, max_held_total: 64 << 20, max_partial_total: 64 << 20 }
     }
 }
 
@@ -254,12 +256,12 @@ impl Tls {
             }
             let want = if d.rec.len() < RECORD_HEADER { RECORD_HEADER - d.rec.len() } else { d.rec_need - d.rec.len() };
             let take = want.min(rest.len());
-            if cx.out.tls_held + take > self.cfg.tls.max_held_total {
+            if cx.out.tls_partial + take > self.cfg.tls.max_partial_total {
                 self.stop(role, Stop::Limit);
                 return;
             }
             d.rec.extend_from_slice(&rest[..take]);
-            cx.out.tls_held += take;
+            cx.out.tls_partial += take;
             rest = &rest[take..];
             if d.rec.len() == RECORD_HEADER && d.rec_need == 0 {
                 let Some(n) = record_len(&d.rec) else {
@@ -272,7 +274,7 @@ impl Tls {
             if d.rec_need > 0 && d.rec.len() == d.rec_need {
                 let rec = std::mem::take(&mut d.rec);
                 d.rec_need = 0;
-                cx.out.tls_held -= rec.len();
+                cx.out.tls_partial -= rec.len();
                 let at = d.rec_at;
                 self.record(cx, role, &rec, at);
             }
@@ -767,7 +769,7 @@ impl Dissector for Tls {
         if self.dirs[r].stop.is_some() {
             // Bytes of a partial record are given up with the direction.
             let d = &mut self.dirs[r];
-            cx.out.tls_held -= d.rec.len();
+            cx.out.tls_partial -= d.rec.len();
             d.rec = Vec::new();
             Verdict::DropDir
         } else {
@@ -785,7 +787,7 @@ impl Dissector for Tls {
         self.ignored[0] += ignored[0];
         self.ignored[1] += ignored[1];
         for d in &mut self.dirs {
-            cx.out.tls_held -= d.rec.len();
+            cx.out.tls_partial -= d.rec.len();
             d.rec = Vec::new();
         }
         if self.waiting() && !last {
