@@ -858,3 +858,169 @@ fn version_name(v: u16) -> String {
         v => format!("TLS version {v:#06x}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{AppLayer, Emit};
+    use keylog::KeyLog;
+    use keys::KeyStore;
+
+    const CLIENT_RANDOM: [u8; 32] = [7; 32];
+    /// Secrets of the test session (any 32 bytes do: both ends derive
+    /// from them, as from a key log).
+    const SECRETS: [(&str, u8); 4] = [
+        ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", 1),
+        ("SERVER_HANDSHAKE_TRAFFIC_SECRET", 2),
+        ("CLIENT_TRAFFIC_SECRET_0", 3),
+        ("SERVER_TRAFFIC_SECRET_0", 4),
+    ];
+
+    fn record(ct: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![ct, 3, 3];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![kind, 0, (body.len() >> 8) as u8, body.len() as u8];
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn keylog(right: bool) -> KeyLog {
+        let cr = hex::encode(CLIENT_RANDOM);
+        let mut text = String::new();
+        for (label, b) in SECRETS {
+            let secret = if right { [b; 32] } else { [b ^ 0x55; 32] };
+            text.push_str(&format!("{label} {cr} {}\n", hex::encode(secret)));
+        }
+        let mut log = KeyLog::new();
+        assert!(log.add(text.as_bytes()).is_empty());
+        log
+    }
+
+    /// Both directions of a TLS 1.3 connection (TLS_AES_128_GCM_SHA256)
+    /// whose client sends two requests, the first split over two records,
+    /// with a KeyUpdate between them.
+    fn session() -> (Vec<u8>, Vec<u8>) {
+        let suite = crypto::suite(0x1301).unwrap();
+        let c = |b: u8| RecordCipher::tls13(suite, &[b; 32]).unwrap();
+        let mut hello = handshake::tests::hello("api.example.org");
+        hello[11..43].copy_from_slice(&CLIENT_RANDOM);
+        let mut client = hello;
+        let mut sh = vec![3, 3];
+        sh.extend_from_slice(&[9; 32]);
+        sh.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+        let mut server = record(CT_HANDSHAKE, &message(handshake::SERVER_HELLO, &sh));
+        server.extend_from_slice(&record(CT_CHANGE_CIPHER_SPEC, &[1]));
+        let mut shs = c(2);
+        let ee = message(handshake::ENCRYPTED_EXTENSIONS, &[0, 0]);
+        server.extend_from_slice(&shs.encrypt(CT_HANDSHAKE, &ee).unwrap());
+        server.extend_from_slice(&shs.encrypt(CT_HANDSHAKE, &message(handshake::FINISHED, &[0; 32])).unwrap());
+        let mut sapp = c(4);
+        server.extend_from_slice(&sapp.encrypt(CT_APPLICATION_DATA, b"HTTP/1.1 200 OK\r\n\r\n").unwrap());
+        client.extend_from_slice(&record(CT_CHANGE_CIPHER_SPEC, &[1]));
+        let mut chs = c(1);
+        client.extend_from_slice(&chs.encrypt(CT_HANDSHAKE, &message(handshake::FINISHED, &[0; 32])).unwrap());
+        let mut capp = c(3);
+        let req = b"POST /u HTTP/1.1\r\nHost: api.example.org\r\nContent-Length: 20\r\n\r\nimei=356938035643809";
+        client.extend_from_slice(&capp.encrypt(CT_APPLICATION_DATA, &req[..30]).unwrap());
+        client.extend_from_slice(&capp.encrypt(CT_APPLICATION_DATA, &req[30..]).unwrap());
+        client.extend_from_slice(&capp.encrypt(CT_HANDSHAKE, &message(handshake::KEY_UPDATE, &[0])).unwrap());
+        capp.key_update().unwrap();
+        client.extend_from_slice(&capp.encrypt(CT_APPLICATION_DATA, b"GET /second HTTP/1.1\r\n\r\n").unwrap());
+        (client, server)
+    }
+
+    /// Feeds the session through the application layer, each direction
+    /// cut at `cut` bytes (client first, then the server's first part,
+    /// interleaved as a capture would show them).
+    fn run(log: KeyLog, cuts: (usize, usize)) -> AppLayer {
+        let (client, server) = session();
+        let mut app = AppLayer::new(AppConfig::default(), KeyStore::new(Arc::new(log)));
+        let ca: std::net::SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let sa: std::net::SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let mut d = Tls::new(&app.cfg);
+        let hello_len = usize::from(u16::from_be_bytes([client[3], client[4]])) + 5;
+        let mut feed = |app: &mut AppLayer, role: Role, data: &[u8], frame: u64| {
+            let (src, dst) = if role == Role::Client { (ca, sa) } else { (sa, ca) };
+            let seg = Seg { role, src, dst, midstream: false, chunk: Chunk { data, frame, ts: Timestamp::default() } };
+            let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+            d.data(&mut cx, seg);
+        };
+        let (c1, c2) = client[hello_len..].split_at(cuts.0.min(client.len() - hello_len));
+        let (s1, s2) = server.split_at(cuts.1.min(server.len()));
+        feed(&mut app, Role::Client, &client[..hello_len], 1);
+        feed(&mut app, Role::Server, s1, 2);
+        feed(&mut app, Role::Server, s2, 3);
+        feed(&mut app, Role::Client, c1, 4);
+        feed(&mut app, Role::Client, c2, 5);
+        let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+        d.close(&mut cx, [0, 0], true);
+        app
+    }
+
+    fn uris(out: &Emit) -> Vec<String> {
+        out.requests.iter().map(|r| r.uri()).collect()
+    }
+
+    #[test]
+    fn tls13_decrypts_in_every_cut() {
+        let (client, server) = session();
+        for cut in 0..client.len().max(server.len()) {
+            let app = run(keylog(true), (cut, cut));
+            assert_eq!(uris(&app.out), ["/u", "/second"], "cut at {cut}");
+            let r = &app.out.requests[0];
+            assert_eq!(r.body, b"imei=356938035643809");
+            let tls = r.tls.as_deref().unwrap();
+            assert_eq!(
+                (tls.version, tls.cipher, tls.sni.as_deref()),
+                ("1.3", "TLS_AES_128_GCM_SHA256", Some("api.example.org"))
+            );
+            let t = &app.out.stats.tls;
+            assert_eq!((t.connections, t.decrypted, t.server_bytes), (1, 1, 19), "cut at {cut}");
+            assert_eq!(app.out.tls_partial + app.out.tls_held, 0, "nothing held after close");
+        }
+    }
+
+    #[test]
+    fn wrong_and_missing_keys_are_counted_not_decrypted() {
+        let app = run(keylog(false), (0, 0));
+        assert!(app.out.requests.is_empty());
+        let t = &app.out.stats.tls;
+        assert_eq!((t.decrypted, t.bad_key.0, t.no_key.0), (0, 1, 0));
+        let app = run(KeyLog::new(), (0, 0));
+        assert!(app.out.requests.is_empty());
+        assert_eq!(app.out.stats.tls.no_key.0, 1);
+    }
+
+    #[test]
+    fn keys_that_arrive_later_open_held_records() {
+        let (client, server) = session();
+        let mut keys = KeyStore::new(Arc::new(KeyLog::new()));
+        keys.set_may_grow(true);
+        let mut app = AppLayer::new(AppConfig::default(), keys);
+        let ca: std::net::SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let sa: std::net::SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let mut d: Box<dyn Dissector> = Box::new(Tls::new(&app.cfg));
+        for (role, data) in [(Role::Client, &client), (Role::Server, &server)] {
+            let (src, dst) = if role == Role::Client { (ca, sa) } else { (sa, ca) };
+            let seg =
+                Seg { role, src, dst, midstream: false, chunk: Chunk { data, frame: 1, ts: Timestamp::default() } };
+            let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+            d.data(&mut cx, seg);
+        }
+        let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+        assert_eq!(d.close(&mut cx, [0, 0], false), Closed::WaitingForKeys);
+        assert!(app.out.tls_held > 0);
+        app.parked.push(d);
+        let cr = hex::encode(CLIENT_RANDOM);
+        let text: String = SECRETS.iter().map(|(l, b)| format!("{l} {cr} {}\n", hex::encode([*b; 32]))).collect();
+        assert!(app.add_secrets(text.as_bytes()).is_empty());
+        assert_eq!(uris(&app.out), ["/u", "/second"]);
+        assert_eq!(app.out.tls_held, 0);
+        assert_eq!(app.out.stats.tls.decrypted, 1);
+    }
+}
