@@ -2,6 +2,7 @@
 //! captures are written by `support` (a capture writer), never copied.
 
 mod support;
+mod hostile_tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,18 +63,24 @@ fn facts(lines: &[Value]) -> Vec<String> {
 }
 
 const FIXTURE: &str = "fixtures/wiko-sts.pcap";
+/// The key log of the fixture's HTTPS uploads, found beside it.
+const FIXTURE_KEYS: &str = "fixtures/wiko-sts.keys";
 
-/// The bundled fixture is exactly what the scenario code writes. Set
-/// TELEAUDIT_WRITE_FIXTURES=1 to rewrite it after changing the scenario.
+/// The bundled fixture and its key log are exactly what the scenario
+/// code writes. Set TELEAUDIT_WRITE_FIXTURES=1 to rewrite them after
+/// changing the scenario.
 #[test]
 fn fixture_is_reproducible() {
     let bytes = support::pcap(&wiko::build(), Link::Ethernet, false, false);
-    let path = root().join(FIXTURE);
-    if std::env::var_os("TELEAUDIT_WRITE_FIXTURES").is_some() {
-        std::fs::write(&path, &bytes).expect("write fixture");
+    let keys = wiko::keylog();
+    for (name, made) in [(FIXTURE, &bytes[..]), (FIXTURE_KEYS, keys.as_bytes())] {
+        let path = root().join(name);
+        if std::env::var_os("TELEAUDIT_WRITE_FIXTURES").is_some() {
+            std::fs::write(&path, made).expect("write fixture");
+        }
+        let committed = std::fs::read(&path).expect("fixture exists");
+        assert!(committed == made, "{name} differs from tests/support/wiko.rs; rerun with TELEAUDIT_WRITE_FIXTURES=1");
     }
-    let committed = std::fs::read(&path).expect("fixture exists");
-    assert!(committed == bytes, "{FIXTURE} differs from tests/support/wiko.rs; rerun with TELEAUDIT_WRITE_FIXTURES=1");
 }
 
 /// Scanning the fixture with no flag prints the STS endpoint to both hosts
@@ -175,7 +182,8 @@ fn fixture_jsonl_has_every_field_with_right_values() {
 
     let summary = of_type(&lines, "summary");
     assert_eq!(summary.len(), 1);
-    assert_eq!(summary[0]["requests"], 10);
+    // Ten in clear, two decrypted with the key log beside the fixture.
+    assert_eq!(summary[0]["requests"], 12);
     assert_eq!(summary[0]["findings"]["high"], findings.iter().filter(|f| f["severity"] == "high").count());
 }
 
@@ -186,7 +194,8 @@ fn same_findings_across_containers_and_link_layers() {
     let net = wiko::build();
     let dir = tmpdir("variants");
     let reference = facts(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
-    assert!(reference.len() >= 14);
+    // 14 in clear, 7 in the two HTTPS uploads.
+    assert_eq!(reference.len(), 21);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&support::pcap(&net, Link::Ethernet, false, false)).unwrap();
     let variants: Vec<(&str, Vec<u8>)> = vec![
@@ -207,7 +216,8 @@ fn same_findings_across_containers_and_link_layers() {
     ];
     for (name, bytes) in &variants {
         let p = write(&dir, name, bytes);
-        let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+        // Copies have no key log beside them: the fixture's is named.
+        let out = run(&["scan", "--format", "jsonl", "--keylog", FIXTURE_KEYS, p.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let got: Vec<String> = facts(&jsonl(&out));
         assert_eq!(got, reference, "{name}");
@@ -260,7 +270,7 @@ fn reordering_and_retransmission_keep_findings() {
         v
     };
     let reference = strip(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
-    let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+    let out = run(&["scan", "--format", "jsonl", "--keylog", FIXTURE_KEYS, p.to_str().unwrap()]);
     assert_eq!(strip(&jsonl(&out)), reference);
 }
 
@@ -337,15 +347,20 @@ fn truncated_capture_reports_frame_and_keeps_findings() {
     assert_eq!(out.status.code(), Some(2));
     let lines = jsonl(&out);
     let e = of_type(&lines, "error");
-    assert_eq!(e[0]["frame"], 128, "the last frame is the cut one");
+    assert_eq!(e[0]["frame"], wiko::build().packets.len(), "the last frame is the cut one");
     assert!(e[0]["message"].as_str().unwrap().contains("truncated"));
-    assert!(of_type(&lines, "finding").len() >= 14);
+    // The cut copy has no key log beside it: the cleartext findings.
+    assert_eq!(of_type(&lines, "finding").len(), 14);
 }
 
 #[test]
 fn stdin_reads_a_capture() {
-    let mut child =
-        bin().args(["scan", "--format", "jsonl", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = bin()
+        .args(["scan", "--format", "jsonl", "--keylog", FIXTURE_KEYS, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let bytes = std::fs::read(root().join(FIXTURE)).unwrap();
     let mut stdin = child.stdin.take().unwrap();
     // Write in small pieces: the reader must not need the header in one read.
@@ -448,13 +463,156 @@ fn requests_lists_every_request() {
     assert_eq!(out.status.code(), Some(0));
     let lines = jsonl(&out);
     let r = of_type(&lines, "request");
-    assert_eq!(r.len(), 10);
+    // Ten in clear, two decrypted with the key log beside the fixture.
+    assert_eq!(r.len(), 12);
     let post = r.iter().find(|r| r["method"] == "POST" && r["host"] == "stats.appvendor.example").unwrap();
     assert_eq!(post["uri"], "/v2/collect");
     assert_eq!(post["content_type"], "application/x-www-form-urlencoded");
     assert!(post["body_bytes"].as_u64().unwrap() > 100);
     // URIs are as sent, not masked.
     assert!(r.iter().any(|r| r["uri"].as_str().unwrap().contains(&wiko::repinfo(0x5715))));
+}
+
+/// `teleaudit` with no key log from the environment: what a test sees
+/// does not depend on the shell's SSLKEYLOGFILE.
+fn run_keyless(args: &[&str]) -> Output {
+    bin().args(args).env_remove("SSLKEYLOGFILE").output().expect("run teleaudit")
+}
+
+/// The fixture's HTTPS uploads: (SNI, TLS version, cipher suite name, how
+/// many findings the decrypted request holds).
+const HTTPS_UPLOADS: [(&str, &str, &str, usize); 2] = [
+    (wiko::HOST12, "1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 4),
+    (wiko::HOST13, "1.3", "TLS_AES_128_GCM_SHA256", 3),
+];
+
+/// Findings that came out of a decrypted TLS session.
+fn tls_findings(lines: &[Value]) -> Vec<&Value> {
+    of_type(lines, "finding").into_iter().filter(|f| !f["tls"].is_null()).collect()
+}
+
+/// Checks the IMEI of each HTTPS upload is found, with the session it
+/// came through.
+fn assert_https_uploads_found(lines: &[Value]) {
+    let found = tls_findings(lines);
+    for (host, version, cipher, n) in HTTPS_UPLOADS {
+        let here: Vec<&&Value> = found.iter().filter(|f| f["host"] == host).collect();
+        assert_eq!(here.len(), n, "{host}: {found:?}");
+        let imei = here.iter().find(|f| f["kind"] == "imei").unwrap_or_else(|| panic!("no IMEI to {host}"));
+        assert_eq!(imei["protocol"], "http/1.1");
+        assert_eq!(imei["method"], "POST");
+        assert_eq!(imei["tls"], serde_json::json!({"version": version, "cipher": cipher, "sni": host}));
+    }
+    assert_eq!(found.len(), 7, "{found:?}");
+    let cap = of_type(lines, "capture")[0];
+    assert_eq!(cap["tls"]["decrypted"], 2, "{cap}");
+}
+
+/// The key log beside the fixture opens its two HTTPS uploads: the IMEI
+/// in a JSON body over TLS 1.2 and in a form over TLS 1.3, each request
+/// in two records, one record across two TCP segments.
+#[test]
+fn fixture_https_uploads_decrypted_with_key_log_beside() {
+    let out = run_keyless(&["scan", "--format", "jsonl", "--show-values", FIXTURE]);
+    let lines = jsonl(&out);
+    assert_https_uploads_found(&lines);
+    let imei = tls_findings(&lines).into_iter().find(|f| f["host"] == wiko::HOST13 && f["kind"] == "imei").unwrap();
+    assert_eq!(imei["value"], wiko::IMEI1);
+    assert_eq!(imei["field"], "imei");
+    assert_eq!(imei["location"], "body");
+    let cap = of_type(&lines, "capture")[0];
+    // Both directions of both sessions: the request and a short answer.
+    let requests: usize = [wiko::https_json(), wiko::https_form()].iter().map(|b| b.len()).sum();
+    assert!(cap["tls"]["client_bytes"].as_u64().unwrap() as usize > requests, "{cap}");
+    assert_eq!(cap["tls"]["bad_records"], 0);
+}
+
+/// Without keys the uploads are counted as not decrypted (no key), named
+/// in the text report with a hint at --keylog, and nothing is found in
+/// them.
+#[test]
+fn fixture_https_uploads_without_keys_are_counted() {
+    let lines = jsonl(&run_keyless(&["scan", "--format", "jsonl", "--no-keylog-beside", FIXTURE]));
+    assert!(tls_findings(&lines).is_empty());
+    assert!(of_type(&lines, "finding").iter().all(|f| f["host"] != wiko::HOST12 && f["host"] != wiko::HOST13));
+    assert_eq!(of_type(&lines, "finding").len(), 14);
+    let cap = of_type(&lines, "capture")[0];
+    assert_eq!(cap["tls"]["decrypted"], 0, "{cap}");
+    assert_eq!(cap["tls"]["not_decrypted"]["no_key"]["connections"], 2, "{cap}");
+    // The benign session's hello is not one (random bytes): it counts as
+    // picked up after the handshake, beside the two without a key.
+    assert_eq!(cap["tls"]["not_decrypted"]["midstream"]["connections"], 1, "{cap}");
+    assert_eq!(cap["not_inspected"]["tls_connections"], 3, "{cap}");
+    let out = run_keyless(&["scan", "--no-keylog-beside", FIXTURE]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("not inspected:")).unwrap_or_else(|| panic!("{text}"));
+    for must in ["3 TLS connections", "no key: 2", "--keylog", wiko::HOST12, wiko::HOST13] {
+        assert!(line.contains(must), "{must:?} not in {line:?}");
+    }
+}
+
+/// `--keylog` names the key log when the one beside is not looked for.
+#[test]
+fn fixture_https_uploads_decrypted_with_keylog_option() {
+    let out = run_keyless(&["scan", "--format", "jsonl", "--no-keylog-beside", "--keylog", FIXTURE_KEYS, FIXTURE]);
+    assert_https_uploads_found(&jsonl(&out));
+}
+
+/// Every secret with its hex digits flipped: the records do not
+/// authenticate, both sessions count as bad keys, nothing comes out.
+#[test]
+fn fixture_https_uploads_with_wrong_keys_are_bad_key() {
+    let keys = std::fs::read_to_string(root().join(FIXTURE_KEYS)).unwrap();
+    let flip = |hex: &str| -> String {
+        hex.chars().map(|c| std::char::from_digit(15 - c.to_digit(16).expect("hex"), 16).unwrap()).collect()
+    };
+    let wrong: String = keys
+        .lines()
+        .map(|l| match l.split(' ').collect::<Vec<_>>()[..] {
+            [label, random, secret] if !label.starts_with('#') => format!("{label} {random} {}\n", flip(secret)),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(wrong, keys);
+    let dir = tmpdir("wrong-keys");
+    let k = write(&dir, "wrong.keys", wrong.as_bytes());
+    let out =
+        run_keyless(&["scan", "--format", "jsonl", "--no-keylog-beside", "--keylog", k.to_str().unwrap(), FIXTURE]);
+    let lines = jsonl(&out);
+    assert!(tls_findings(&lines).is_empty(), "{:?}", tls_findings(&lines));
+    assert_eq!(of_type(&lines, "finding").len(), 14);
+    let cap = of_type(&lines, "capture")[0];
+    assert_eq!(cap["tls"]["decrypted"], 0, "{cap}");
+    assert_eq!(cap["tls"]["not_decrypted"]["bad_key"]["connections"], 2, "{cap}");
+    assert_eq!(cap["tls"]["not_decrypted"]["no_key"]["connections"], 0, "{cap}");
+}
+
+/// `teleaudit requests` lists the decrypted requests with their session.
+#[test]
+fn requests_lists_decrypted_https_requests() {
+    let lines = jsonl(&run_keyless(&["requests", "--format", "jsonl", FIXTURE]));
+    let tls: Vec<&Value> = of_type(&lines, "request").into_iter().filter(|r| !r["tls"].is_null()).collect();
+    let got: Vec<(String, String, String, String)> = tls
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("method"), s("host"), s("uri"), s("content_type"))
+        })
+        .collect();
+    let want = |m: &str, h: &str, u: &str, c: &str| (m.to_string(), h.to_string(), u.to_string(), c.to_string());
+    assert_eq!(
+        got,
+        vec![
+            want("POST", wiko::HOST12, "/v1/device/report", "application/json"),
+            want("POST", wiko::HOST13, "/collect", "application/x-www-form-urlencoded"),
+        ]
+    );
+    assert_eq!(tls[0]["body_bytes"], wiko::https_json().len());
+    assert_eq!(tls[1]["body_bytes"], wiko::https_form().len());
+    assert_eq!(tls[0]["dst"], "203.0.113.30:443");
+    assert_eq!(tls[1]["tls"]["version"], "1.3");
+    let keyless = jsonl(&run_keyless(&["requests", "--format", "jsonl", "--no-keylog-beside", FIXTURE]));
+    assert_eq!(of_type(&keyless, "request").len(), 10);
 }
 
 #[test]
@@ -567,7 +725,7 @@ fn same_findings_through_tunnels_and_fragments() {
             }
         }
         let p = write(&dir, &format!("{wrap:?}.pcap"), &support::pcap(&wrapped, Link::Ethernet, false, false));
-        let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+        let out = run(&["scan", "--format", "jsonl", "--keylog", FIXTURE_KEYS, p.to_str().unwrap()]);
         let lines = jsonl(&out);
         assert_eq!(strip(&lines), reference, "{wrap:?}");
         let cap = of_type(&lines, "capture")[0].clone();
@@ -862,8 +1020,10 @@ fn sarif_output_is_valid_and_stable() {
     // The same leaks in another container and link layer: same fingerprints.
     let dir = tmpdir("sarif");
     let other = write(&dir, "other.pcapng", &support::pcapng(&wiko::build(), &[(Link::LinuxSll2, 9)], true));
-    let doc2: Value =
-        serde_json::from_slice(&run(&["scan", "--format", "sarif", other.to_str().unwrap()]).stdout).unwrap();
+    let doc2: Value = serde_json::from_slice(
+        &run(&["scan", "--format", "sarif", "--keylog", FIXTURE_KEYS, other.to_str().unwrap()]).stdout,
+    )
+    .unwrap();
     let prints = |d: &Value| {
         let mut v: Vec<String> = d["runs"][0]["results"]
             .as_array()
@@ -919,20 +1079,29 @@ fn baseline_suppresses_known_leaks_and_shows_new_ones() {
         99,
     );
     let p = write(&dir, "more.pcap", &support::pcap(&net, Link::Ethernet, false, false));
-    let out = run(&["scan", "--format", "jsonl", "--baseline", base.to_str().unwrap(), p.to_str().unwrap()]);
+    let out = run(&[
+        "scan",
+        "--format",
+        "jsonl",
+        "--keylog",
+        FIXTURE_KEYS,
+        "--baseline",
+        base.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
     let f = of_type(&jsonl(&out), "finding").into_iter().cloned().collect::<Vec<_>>();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0]["host"], "new.example");
     assert_eq!(out.status.code(), Some(1));
     // diff: the added leak is new, nothing is gone; and the other way round.
-    let d = run(&["diff", "--format", "jsonl", FIXTURE, p.to_str().unwrap()]);
+    let d = run(&["diff", "--format", "jsonl", "--keylog", FIXTURE_KEYS, FIXTURE, p.to_str().unwrap()]);
     let lines = jsonl(&d);
     let new: Vec<&Value> = of_type(&lines, "new");
     assert_eq!(new.len(), 1);
     assert_eq!(new[0]["host"], "new.example");
     assert!(of_type(&lines, "gone").is_empty());
     assert_eq!(d.status.code(), Some(1));
-    let back = jsonl(&run(&["diff", "--format", "jsonl", p.to_str().unwrap(), FIXTURE]));
+    let back = jsonl(&run(&["diff", "--format", "jsonl", "--keylog", FIXTURE_KEYS, p.to_str().unwrap(), FIXTURE]));
     assert_eq!(of_type(&back, "gone").len(), 1);
     assert!(of_type(&back, "new").is_empty());
     assert_eq!(run(&["diff", FIXTURE, FIXTURE]).status.code(), Some(0));

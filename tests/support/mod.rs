@@ -266,6 +266,7 @@ pub fn pseudo_random(seed: u64, n: usize) -> Vec<u8> {
         .collect()
 }
 
+pub mod tls;
 pub mod wiko;
 
 /// A raw IPv4 header around `payload` (checksum left zero: readers of

@@ -1,13 +1,16 @@
 //! The Wiko Sales Tracking System scenario (DESIGN.md): a Wiko Lenny 3
 //! that reports to Tinno over months, a European build's report, one
 //! report with the cleartext STS string, an app POSTing identifiers in a
-//! form, an ad SDK sending the MD5 of the IMEI, and benign traffic (DNS,
-//! TLS, an image download, JSON with 15-digit numbers that fail Luhn).
+//! form, an ad SDK sending the MD5 of the IMEI, benign traffic (DNS,
+//! TLS, an image download, JSON with 15-digit numbers that fail Luhn),
+//! then two HTTPS uploads of identifiers (TLS 1.2 and TLS 1.3) whose
+//! secrets are in the key log [`keylog`] writes.
 
 use base64::Engine as _;
 use md5::Digest as _;
 
-use super::{Net, pseudo_random, ts};
+use super::tls::{self, Secrets12, Secrets13};
+use super::{Net, Tcp, pseudo_random, ts};
 
 pub const PHONE: &str = "10.20.0.23";
 pub const IMEI1: &str = "356938035643809";
@@ -116,6 +119,7 @@ pub fn build() -> Net {
     );
 
     benign(&mut n, T0 + 1200);
+    https(&mut n, T0 + 1500);
     n
 }
 
@@ -153,4 +157,147 @@ pub fn benign(n: &mut Net, t: i64) {
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
         0x6000_0000,
     );
+}
+
+/// The TLS 1.2 upload: ECDHE_RSA_WITH_AES_128_GCM_SHA256.
+pub const HOST12: &str = "api.tinno-analytics.example";
+pub const SUITE12: u16 = 0xc02f;
+/// The TLS 1.3 upload: TLS_AES_128_GCM_SHA256.
+pub const HOST13: &str = "log.wiko-stats.example";
+pub const SUITE13: u16 = 0x1301;
+
+fn array<const N: usize>(seed: u64) -> [u8; N] {
+    pseudo_random(seed, N).try_into().expect("N bytes")
+}
+
+/// The TLS 1.2 connection's randoms and master secret (fixed bytes).
+pub fn secrets12() -> Secrets12 {
+    Secrets12 { client_random: array(0x7112_01), server_random: array(0x7112_02), master: array(0x7112_03) }
+}
+
+/// The TLS 1.3 connection's randoms and traffic secrets (fixed bytes).
+pub fn secrets13() -> Secrets13 {
+    Secrets13 {
+        client_random: array(0x7113_01),
+        server_random: array(0x7113_02),
+        client_handshake: array(0x7113_03),
+        server_handshake: array(0x7113_04),
+        client_traffic_0: array(0x7113_05),
+        server_traffic_0: array(0x7113_06),
+    }
+}
+
+/// The NSS key log of the capture's two HTTPS connections
+/// (`fixtures/wiko-sts.keys`).
+pub fn keylog() -> String {
+    format!(
+        "# TLS secrets of wiko-sts.pcap, written by tests/support/wiko.rs (made-up bytes)\n{}{}",
+        secrets12().keylog(),
+        secrets13().keylog()
+    )
+}
+
+/// The JSON upload of the TLS 1.2 connection.
+pub fn https_json() -> String {
+    format!(
+        r#"{{"device":{{"imei":"{IMEI1}","imei2":"{IMEI2}","sn":"{SERIAL}","model":"WIKO LENNY3","os":"6.0"}},"event":"boot","app":"com.tinno.analytics"}}"#
+    )
+}
+
+/// The form upload of the TLS 1.3 connection.
+pub fn https_form() -> String {
+    format!("imei={IMEI1}&serial={SERIAL}&model=WIKO%20LENNY3&build=V2.1.0_20170101&ev=heartbeat")
+}
+
+fn post(host: &str, target: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "POST {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: okhttp/3.4.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+const HTTPS_OK: &[u8] =
+    b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"code\":0}\n";
+
+/// Two HTTPS uploads. Each request is cut into two TLS records, and the
+/// records are cut across TCP segments: in TLS 1.2 the first record
+/// spans two segments (the second segment also starts the next record),
+/// in TLS 1.3 the second record does.
+pub fn https(n: &mut Net, t: i64) {
+    let resolver = "10.20.0.1:53";
+    n.dns(ts(t - 1, 0), &client(40_004), resolver, HOST12, [203, 0, 113, 30]);
+    let mut c = n.connect(ts(t, 0), &client(45_100), "203.0.113.30:443", 0x7000_0000, 0x7100_0000);
+    https12(n, t, &mut c);
+    n.close(ts(t + 1, 0), &mut c);
+
+    n.dns(ts(t + 59, 0), &client(40_005), resolver, HOST13, [203, 0, 113, 31]);
+    let mut c = n.connect(ts(t + 60, 0), &client(45_101), "203.0.113.31:443", 0x7200_0000, 0x7300_0000);
+    https13(n, t + 60, &mut c);
+    n.close(ts(t + 61, 0), &mut c);
+}
+
+fn https12(n: &mut Net, t: i64, c: &mut Tcp) {
+    let k = secrets12();
+    let hello = tls::client_hello(&k.client_random, &[], SUITE12, HOST12, None);
+    n.send(ts(t, 60_000), c, &tls::client_hello_record(&hello), 1400);
+    let mut flight = tls::server_hello(&k.server_random, &[], SUITE12, None);
+    flight.extend(tls::handshake(tls::SERVER_HELLO_DONE, &[]));
+    n.reply(ts(t, 100_000), c, &tls::clear_record(tls::HANDSHAKE, &flight), 1400);
+
+    let (mut cw, mut sw) = k.ciphers(SUITE12);
+    // An uncompressed P-256 point stands in for the client's ECDHE share.
+    let mut point = vec![65, 4];
+    point.extend(pseudo_random(0x7112_04, 64));
+    let mut out = tls::clear_record(tls::HANDSHAKE, &tls::handshake(tls::CLIENT_KEY_EXCHANGE, &point));
+    out.extend(tls::change_cipher_spec());
+    out.extend(tls::seal(&mut cw, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x7112_05, 12))));
+    n.send(ts(t, 140_000), c, &out, 1400);
+    let mut out = tls::change_cipher_spec();
+    out.extend(tls::seal(&mut sw, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x7112_06, 12))));
+    n.reply(ts(t, 180_000), c, &out, 1400);
+
+    let req = post(HOST12, "/v1/device/report", "application/json", &https_json());
+    let (a, b) = req.as_bytes().split_at(req.len() / 2);
+    let first = tls::seal(&mut cw, tls::APPLICATION_DATA, a);
+    let mut out = first.clone();
+    out.extend(tls::seal(&mut cw, tls::APPLICATION_DATA, b));
+    n.send(ts(t, 200_000), c, &out, first.len() - 40);
+    n.reply(ts(t, 300_000), c, &tls::seal(&mut sw, tls::APPLICATION_DATA, HTTPS_OK), 1400);
+    n.send(ts(t, 900_000), c, &tls::seal(&mut cw, tls::ALERT, &tls::CLOSE_NOTIFY), 1400);
+    n.reply(ts(t, 920_000), c, &tls::seal(&mut sw, tls::ALERT, &tls::CLOSE_NOTIFY), 1400);
+}
+
+fn https13(n: &mut Net, t: i64, c: &mut Tcp) {
+    let k = secrets13();
+    // A 32-byte legacy session id echoed by the server, as TLS 1.3
+    // clients in middlebox compatibility mode send.
+    let sid = pseudo_random(0x7113_07, 32);
+    let hello = tls::client_hello(&k.client_random, &sid, SUITE13, HOST13, Some(&pseudo_random(0x7113_08, 32)));
+    n.send(ts(t, 60_000), c, &tls::client_hello_record(&hello), 1400);
+
+    let mut ch = tls::cipher13(SUITE13, &k.client_handshake);
+    let mut sh = tls::cipher13(SUITE13, &k.server_handshake);
+    let mut ca = tls::cipher13(SUITE13, &k.client_traffic_0);
+    let mut sa = tls::cipher13(SUITE13, &k.server_traffic_0);
+    let hello = tls::server_hello(&k.server_random, &sid, SUITE13, Some(&pseudo_random(0x7113_09, 32)));
+    let mut out = tls::clear_record(tls::HANDSHAKE, &hello);
+    out.extend(tls::change_cipher_spec());
+    // EncryptedExtensions selecting http/1.1, then Finished, in one record.
+    let mut ee = tls::encrypted_extensions("http/1.1");
+    ee.extend(tls::handshake(tls::FINISHED, &pseudo_random(0x7113_0a, 32)));
+    out.extend(tls::seal(&mut sh, tls::HANDSHAKE, &ee));
+    n.reply(ts(t, 100_000), c, &out, 1400);
+
+    let mut out = tls::change_cipher_spec();
+    out.extend(tls::seal(&mut ch, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x7113_0b, 32))));
+    let req = post(HOST13, "/collect", "application/x-www-form-urlencoded", &https_form());
+    let cut = req.find("\r\n\r\n").expect("headers end") + 4;
+    let (a, b) = req.as_bytes().split_at(cut);
+    out.extend(tls::seal(&mut ca, tls::APPLICATION_DATA, a));
+    n.send(ts(t, 140_000), c, &out, 1400);
+    let second = tls::seal(&mut ca, tls::APPLICATION_DATA, b);
+    n.send(ts(t, 160_000), c, &second, second.len().div_ceil(2));
+    n.reply(ts(t, 260_000), c, &tls::seal(&mut sa, tls::APPLICATION_DATA, HTTPS_OK), 1400);
+    n.send(ts(t, 900_000), c, &tls::seal(&mut ca, tls::ALERT, &tls::CLOSE_NOTIFY), 1400);
+    n.reply(ts(t, 920_000), c, &tls::seal(&mut sa, tls::ALERT, &tls::CLOSE_NOTIFY), 1400);
 }
