@@ -692,6 +692,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 mod conformance;
+mod tls_corpus;
 
 /// `teleaudit requests` agrees with Zeek's http.log baselines and
 /// suricata-verify's checks on the shared corpus (tests/conformance).
