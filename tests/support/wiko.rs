@@ -172,18 +172,18 @@ fn array<const N: usize>(seed: u64) -> [u8; N] {
 
 /// The TLS 1.2 connection's randoms and master secret (fixed bytes).
 pub fn secrets12() -> Secrets12 {
-    Secrets12 { client_random: array(0x7112_01), server_random: array(0x7112_02), master: array(0x7112_03) }
+    Secrets12 { client_random: array(0x0071_1201), server_random: array(0x0071_1202), master: array(0x0071_1203) }
 }
 
 /// The TLS 1.3 connection's randoms and traffic secrets (fixed bytes).
 pub fn secrets13() -> Secrets13 {
     Secrets13 {
-        client_random: array(0x7113_01),
-        server_random: array(0x7113_02),
-        client_handshake: array(0x7113_03),
-        server_handshake: array(0x7113_04),
-        client_traffic_0: array(0x7113_05),
-        server_traffic_0: array(0x7113_06),
+        client_random: array(0x0071_1301),
+        server_random: array(0x0071_1302),
+        client_handshake: array(0x0071_1303),
+        server_handshake: array(0x0071_1304),
+        client_traffic_0: array(0x0071_1305),
+        server_traffic_0: array(0x0071_1306),
     }
 }
 
@@ -247,13 +247,13 @@ fn https12(n: &mut Net, t: i64, c: &mut Tcp) {
     let (mut cw, mut sw) = k.ciphers(SUITE12);
     // An uncompressed P-256 point stands in for the client's ECDHE share.
     let mut point = vec![65, 4];
-    point.extend(pseudo_random(0x7112_04, 64));
+    point.extend(pseudo_random(0x0071_1204, 64));
     let mut out = tls::clear_record(tls::HANDSHAKE, &tls::handshake(tls::CLIENT_KEY_EXCHANGE, &point));
     out.extend(tls::change_cipher_spec());
-    out.extend(tls::seal(&mut cw, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x7112_05, 12))));
+    out.extend(tls::seal(&mut cw, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x0071_1205, 12))));
     n.send(ts(t, 140_000), c, &out, 1400);
     let mut out = tls::change_cipher_spec();
-    out.extend(tls::seal(&mut sw, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x7112_06, 12))));
+    out.extend(tls::seal(&mut sw, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x0071_1206, 12))));
     n.reply(ts(t, 180_000), c, &out, 1400);
 
     let req = post(HOST12, "/v1/device/report", "application/json", &https_json());
@@ -271,25 +271,25 @@ fn https13(n: &mut Net, t: i64, c: &mut Tcp) {
     let k = secrets13();
     // A 32-byte legacy session id echoed by the server, as TLS 1.3
     // clients in middlebox compatibility mode send.
-    let sid = pseudo_random(0x7113_07, 32);
-    let hello = tls::client_hello(&k.client_random, &sid, SUITE13, HOST13, Some(&pseudo_random(0x7113_08, 32)));
+    let sid = pseudo_random(0x0071_1307, 32);
+    let hello = tls::client_hello(&k.client_random, &sid, SUITE13, HOST13, Some(&pseudo_random(0x0071_1308, 32)));
     n.send(ts(t, 60_000), c, &tls::client_hello_record(&hello), 1400);
 
     let mut ch = tls::cipher13(SUITE13, &k.client_handshake);
     let mut sh = tls::cipher13(SUITE13, &k.server_handshake);
     let mut ca = tls::cipher13(SUITE13, &k.client_traffic_0);
     let mut sa = tls::cipher13(SUITE13, &k.server_traffic_0);
-    let hello = tls::server_hello(&k.server_random, &sid, SUITE13, Some(&pseudo_random(0x7113_09, 32)));
+    let hello = tls::server_hello(&k.server_random, &sid, SUITE13, Some(&pseudo_random(0x0071_1309, 32)));
     let mut out = tls::clear_record(tls::HANDSHAKE, &hello);
     out.extend(tls::change_cipher_spec());
     // EncryptedExtensions selecting http/1.1, then Finished, in one record.
     let mut ee = tls::encrypted_extensions("http/1.1");
-    ee.extend(tls::handshake(tls::FINISHED, &pseudo_random(0x7113_0a, 32)));
+    ee.extend(tls::handshake(tls::FINISHED, &pseudo_random(0x0071_130a, 32)));
     out.extend(tls::seal(&mut sh, tls::HANDSHAKE, &ee));
     n.reply(ts(t, 100_000), c, &out, 1400);
 
     let mut out = tls::change_cipher_spec();
-    out.extend(tls::seal(&mut ch, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x7113_0b, 32))));
+    out.extend(tls::seal(&mut ch, tls::HANDSHAKE, &tls::handshake(tls::FINISHED, &pseudo_random(0x0071_130b, 32))));
     let req = post(HOST13, "/collect", "application/x-www-form-urlencoded", &https_form());
     let cut = req.find("\r\n\r\n").expect("headers end") + 4;
     let (a, b) = req.as_bytes().split_at(cut);
