@@ -539,8 +539,8 @@ fn fixture_https_uploads_without_keys_are_counted() {
     assert_eq!(cap["tls"]["decrypted"], 0, "{cap}");
     assert_eq!(cap["tls"]["not_decrypted"]["no_key"]["connections"], 2, "{cap}");
     // The benign session's hello is not one (random bytes): it counts as
-    // picked up after the handshake, beside the two without a key.
-    assert_eq!(cap["tls"]["not_decrypted"]["midstream"]["connections"], 1, "{cap}");
+    // malformed, beside the two without a key.
+    assert_eq!(cap["tls"]["not_decrypted"]["malformed"]["connections"], 1, "{cap}");
     assert_eq!(cap["not_inspected"]["tls_connections"], 3, "{cap}");
     let out = run_keyless(&["scan", "--no-keylog-beside", FIXTURE]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -589,7 +589,10 @@ impl Tls {
         let d = &mut self.dirs[role.index()];
         match (role, kind) {
             (Role::Client, handshake::CLIENT_HELLO) => {
-                let Some(ch) = handshake::client_hello(body) else { return };
+                let Some(ch) = handshake::client_hello(body) else {
+                    self.stop(role, Stop::Malformed);
+                    return;
+                };
                 if let Some(name) = &ch.sni {
                     cx.out.stats.server_name(name);
                 }
@@ -734,10 +737,10 @@ impl Tls {
             .or(self.dirs.iter().find_map(|d| d.stop));
         let keys_now = self.ch.as_ref().is_some_and(|c| cx.keys.secrets(&c.random).is_some());
         let slot = match stop {
+            Some(Stop::Malformed) => &mut t.malformed,
             _ if self.ch.is_none() => &mut t.midstream,
             Some(Stop::BadKey) => &mut t.bad_key,
             Some(Stop::Gap) => &mut t.gap,
-            Some(Stop::Malformed) => &mut t.malformed,
             Some(Stop::Midstream) => &mut t.midstream,
             Some(Stop::Limit) if keys_now => &mut t.limit,
             _ if !self.dirs.iter().any(|d| d.protected_seen) && self.version.is_none() => &mut t.handshake_only,
