@@ -2,6 +2,7 @@
 //! captures are written by `support` (a capture writer), never copied.
 
 mod support;
+mod hostile_tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
