@@ -348,8 +348,8 @@ pub struct TlsStats {
     pub gap: (u64, u64),
     pub limit: (u64, u64),
     pub malformed: (u64, u64),
-    /// Connections that ended before any protected record (a lone
-    /// ClientHello, a refused handshake): nothing to decrypt.
+    /// Connections that ended before any protected record (a lone or
+    /// unfinished ClientHello, a refused handshake): nothing to decrypt.
     pub handshake_only: (u64, u64),
     /// Unsupported cipher suites or versions by name: (name, connections, bytes).
     pub unsupported: Vec<(String, u64, u64)>,
@@ -364,7 +364,7 @@ impl TlsStats {
     /// Connections not decrypted, for any reason.
     pub fn not_decrypted(&self) -> (u64, u64) {
         let mut t = (0, 0);
-        for (c, b) in [self.no_key, self.bad_key, self.midstream, self.gap, self.limit, self.malformed]
+        for (c, b) in [self.no_key, self.bad_key, self.midstream, self.gap, self.limit, self.malformed, self.handshake_only]
             .into_iter()
             .chain(self.unsupported.iter().map(|(_, c, b)| (*c, *b)))
         {

@@ -738,13 +738,13 @@ impl Tls {
         let keys_now = self.ch.as_ref().is_some_and(|c| cx.keys.secrets(&c.random).is_some());
         let slot = match stop {
             Some(Stop::Malformed) => &mut t.malformed,
-            _ if self.ch.is_none() => &mut t.midstream,
+            _ if self.ch.is_none() && self.dirs.iter().any(|d| d.protected_seen) => &mut t.midstream,
             Some(Stop::BadKey) => &mut t.bad_key,
             Some(Stop::Gap) => &mut t.gap,
             Some(Stop::Midstream) => &mut t.midstream,
             Some(Stop::Limit) if keys_now => &mut t.limit,
-            _ if !self.dirs.iter().any(|d| d.protected_seen) && self.version.is_none() => &mut t.handshake_only,
-            _ if !self.dirs.iter().any(|d| d.protected_seen) => &mut t.handshake_only,
+            // No hello whole, or no protected record: nothing to decrypt.
+            _ if self.ch.is_none() || !self.dirs.iter().any(|d| d.protected_seen) => &mut t.handshake_only,
             _ => &mut t.no_key,
         };
         slot.0 += 1;
