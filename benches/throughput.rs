@@ -6,6 +6,12 @@
 //! it on one core with the built-in rules and a device profile, in a child
 //! process so its peak memory is the scan's alone. Prints MB/s and peak
 //! resident memory. Set TELEAUDIT_BENCH_MB to change the size.
+//!
+//! Then the same for a TLS-heavy capture of the same size: TLS 1.2
+//! AES-GCM and TLS 1.3 AES-GCM sessions with their keys in a key log
+//! beside it, each a few small HTTP uploads carrying identifiers and a
+//! large download; scanned with the keys, it reports MB/s of capture and
+//! decrypted MB/s next to the cleartext figure.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -19,6 +25,7 @@ use teleaudit::capture::writer::PcapWriter;
 use teleaudit::detect::Engine;
 use teleaudit::detect::profile::Profile;
 use teleaudit::detect::rules::RuleSet;
+use teleaudit::harness::{TlsKind, TlsSession};
 use teleaudit::scan::{Input, Mode, ScanConfig, scan_file};
 
 const PROFILE: &str = "imei = [\"356938035643809\"]\nserial = \"WKL3A1B2C3D4\"\nmac = \"a4:5e:60:12:34:56\"\nandroid_id = \"9774d56d682e549c\"\n";
@@ -87,6 +94,64 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
     Ok((written, request_bytes))
 }
 
+/// A TLS-heavy capture: every connection a full TLS 1.2 or 1.3
+/// handshake, three small uploads with identifiers, and a 256 KB
+/// download in 16 KB records. Writes the key log to `keylog`.
+fn generate_tls(path: &Path, keylog: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
+    let file = std::fs::File::create(path)?;
+    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Ethernet.linktype(), false, false)?;
+    let mut keys = BufWriter::new(std::fs::File::create(keylog)?);
+    let download = pseudo_random(3, 16 << 10);
+    let (mut written, mut plain) = (0u64, 0u64);
+    let mut i = 0u64;
+    while written < target_bytes {
+        let kind = if i % 2 == 0 { TlsKind::Tls12Aes128Gcm } else { TlsKind::Tls13Aes128Gcm };
+        let mut random = [0x7a; 32];
+        random[..8].copy_from_slice(&i.to_be_bytes());
+        let mut s = TlsSession::new(kind, random, Some("collect.example")).expect("session");
+        keys.write_all(s.keylog.as_bytes())?;
+        let mut net = Net::default();
+        let client = format!("10.{}.{}.{}:{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 30_000 + (i % 30_000));
+        let t = ts(1_600_000_000 + i as i64, 0);
+        let mut c = net.connect(t, &client, "192.0.2.60:443", i as u32, !(i as u32));
+        for (from_client, rec) in &s.flights {
+            if *from_client {
+                net.send(t, &mut c, rec, 1448);
+            } else {
+                net.reply(t, &mut c, rec, 1448);
+            }
+        }
+        for k in 0..3 {
+            let body = format!(r#"{{"imei":"356938035643809","android_id":"9774d56d682e549c","seq":{k}}}"#);
+            let req = format!(
+                "POST /v1/ping?sn=WKL3A1B2C3D4 HTTP/1.1\r\nHost: collect.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            plain += req.len() as u64;
+            net.send(t, &mut c, &s.client.encrypt(23, req.as_bytes()).expect("encrypt"), 1448);
+        }
+        let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 262144\r\n\r\n".to_vec();
+        resp.extend_from_slice(&download[..(16 << 10) - resp.len()]);
+        let mut records = s.server.encrypt(23, &resp).expect("encrypt");
+        plain += resp.len() as u64;
+        for _ in 1..16 {
+            records.extend(s.server.encrypt(23, &download).expect("encrypt"));
+            plain += download.len() as u64;
+        }
+        net.reply(t, &mut c, &records, 1448);
+        net.close(t, &mut c);
+        for (t, p) in &net.packets {
+            let f = Link::Ethernet.frame(p);
+            written += 16 + f.len() as u64;
+            w.packet(*t, &f)?;
+        }
+        i += 1;
+    }
+    w.into_inner().flush()?;
+    keys.flush()?;
+    Ok((written, plain))
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -98,14 +163,20 @@ fn peak_rss_kb() -> u64 {
 
 /// The child: scans the capture twice (the first run warms the page
 /// cache), prints the best time and the peak memory.
-fn scan_only(path: &Path) {
+fn scan_only(path: &Path, keylog: Option<&Path>) {
     let profile = Profile::parse("bench-profile", PROFILE).expect("profile");
-    let cfg = ScanConfig::new(Engine::new(RuleSet::builtin().expect("rules"), Some(&profile)), Mode::Scan);
+    let mut cfg = ScanConfig::new(Engine::new(RuleSet::builtin().expect("rules"), Some(&profile)), Mode::Scan);
+    if let Some(k) = keylog {
+        let mut log = teleaudit::app::tls::keylog::KeyLog::new();
+        log.add(&std::fs::read(k).expect("key log"));
+        cfg.keylog = std::sync::Arc::new(log);
+    }
     let input = Input { path: path.to_path_buf(), display: path.display().to_string() };
     let size = std::fs::metadata(path).expect("capture").len();
     let mut best = f64::MAX;
     let mut findings = 0;
     let mut requests = 0;
+    let mut tls = Default::default();
     for _ in 0..2 {
         let t = Instant::now();
         let rep = scan_file(&input, &cfg);
@@ -113,9 +184,22 @@ fn scan_only(path: &Path) {
         assert!(rep.errors.is_empty(), "{:?}", rep.errors);
         findings = rep.findings.len();
         requests = rep.stats.requests;
+        tls = rep.stats.tls.clone();
+    }
+    let tls: teleaudit::finding::TlsStats = tls;
+    if keylog.is_some() {
+        let decrypted = (tls.client_bytes + tls.server_bytes) as f64;
+        println!(
+            "tls scan: {} connections, {} decrypted, {:.1} MB plaintext = {:.0} MB/s decrypted",
+            tls.connections,
+            tls.decrypted,
+            decrypted / 1e6,
+            decrypted / 1e6 / best
+        );
     }
     println!(
-        "scan: {:.1} MB in {:.3} s = {:.0} MB/s on one core; {requests} requests, {findings} findings; peak RSS {:.1} MB",
+        "{}: {:.1} MB in {:.3} s = {:.0} MB/s on one core; {requests} requests, {findings} findings; peak RSS {:.1} MB",
+        if keylog.is_some() { "tls scan" } else { "scan" },
         size as f64 / 1e6,
         best,
         size as f64 / 1e6 / best,
@@ -126,7 +210,7 @@ fn scan_only(path: &Path) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--scan-only") {
-        scan_only(Path::new(&args[i + 1]));
+        scan_only(Path::new(&args[i + 1]), args.get(i + 2).map(Path::new));
         return;
     }
     let mb: u64 = std::env::var("TELEAUDIT_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
@@ -148,5 +232,25 @@ fn main() {
         .arg(&path)
         .status()
         .expect("run the scan child");
+    assert!(status.success());
+    let tls_path = dir.join(format!("bench-tls-{mb}mb.pcap"));
+    let keylog = dir.join(format!("bench-tls-{mb}mb.keys"));
+    if !tls_path.exists() || !keylog.exists() {
+        let t = Instant::now();
+        let (written, plain) = generate_tls(&tls_path, &keylog, mb * 1_000_000).expect("write TLS bench capture");
+        println!(
+            "generated {} ({:.1} MB, {:.1} MB of plaintext) in {:.1} s",
+            tls_path.display(),
+            written as f64 / 1e6,
+            plain as f64 / 1e6,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let status = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("--scan-only")
+        .arg(&tls_path)
+        .arg(&keylog)
+        .status()
+        .expect("run the TLS scan child");
     assert!(status.success());
 }
