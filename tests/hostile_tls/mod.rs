@@ -42,12 +42,7 @@ fn record<'a>(lines: &'a [Value], t: &str) -> &'a Value {
 /// The binary's exit says it finished (0: no findings, 1: findings),
 /// not that it panicked (101) or was killed.
 fn assert_finished(out: &Output) {
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
 }
 
 fn vm_hwm_kb(status: &str) -> Option<u64> {
@@ -84,12 +79,8 @@ fn run_measured(args: &[&str]) -> (Output, u64, &'static str) {
             .unwrap_or_else(|| panic!("no maximum RSS in {text:?}"));
         (out, kb * 1024, "wait4 ru_maxrss (GNU time -v)")
     } else {
-        let child = Command::new(exe)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run teleaudit");
+        let child =
+            Command::new(exe).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run teleaudit");
         let status_path = format!("/proc/{}/status", child.id());
         let poll = std::thread::spawn(move || {
             let mut peak = 0;
@@ -103,11 +94,8 @@ fn run_measured(args: &[&str]) -> (Output, u64, &'static str) {
         let out = child.wait_with_output().expect("wait for teleaudit");
         (out, poll.join().unwrap_or(0) * 1024, "VmHWM polled in /proc/<pid>/status")
     };
-    let own = jsonl(&out)
-        .iter()
-        .find(|v| v["type"] == "summary")
-        .and_then(|s| s["peak_memory_bytes"].as_u64())
-        .unwrap_or(0);
+    let own =
+        jsonl(&out).iter().find(|v| v["type"] == "summary").and_then(|s| s["peak_memory_bytes"].as_u64()).unwrap_or(0);
     (out, outside.max(own), how)
 }
 
