@@ -105,7 +105,7 @@ fn generate_tls(path: &Path, keylog: &Path, target_bytes: u64) -> std::io::Resul
     let (mut written, mut plain) = (0u64, 0u64);
     let mut i = 0u64;
     while written < target_bytes {
-        let kind = if i % 2 == 0 { TlsKind::Tls12Aes128Gcm } else { TlsKind::Tls13Aes128Gcm };
+        let kind = if i.is_multiple_of(2) { TlsKind::Tls12Aes128Gcm } else { TlsKind::Tls13Aes128Gcm };
         let mut random = [0x7a; 32];
         random[..8].copy_from_slice(&i.to_be_bytes());
         let mut s = TlsSession::new(kind, random, Some("collect.example")).expect("session");

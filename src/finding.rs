@@ -364,9 +364,10 @@ impl TlsStats {
     /// Connections not decrypted, for any reason.
     pub fn not_decrypted(&self) -> (u64, u64) {
         let mut t = (0, 0);
-        for (c, b) in [self.no_key, self.bad_key, self.midstream, self.gap, self.limit, self.malformed, self.handshake_only]
-            .into_iter()
-            .chain(self.unsupported.iter().map(|(_, c, b)| (*c, *b)))
+        for (c, b) in
+            [self.no_key, self.bad_key, self.midstream, self.gap, self.limit, self.malformed, self.handshake_only]
+                .into_iter()
+                .chain(self.unsupported.iter().map(|(_, c, b)| (*c, *b)))
         {
             t.0 += c;
             t.1 += b;

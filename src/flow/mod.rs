@@ -73,6 +73,15 @@ pub struct Ends {
     pub role: Option<Role>,
 }
 
+impl Ends {
+    /// Direction `d` (0: from the lower address) of the connection `key`;
+    /// derived, not stored, to keep the connection table small.
+    fn of(key: &Key, d: usize, midstream: bool, role: Option<Role>) -> Ends {
+        let (src, dst) = if d == 0 { (key.0, key.1) } else { (key.1, key.0) };
+        Ends { src, dst, midstream, role }
+    }
+}
+
 /// The side of a connection that sent a direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -126,7 +135,6 @@ struct Flow<S> {
     half: [HalfStream; 2],
     ignored: [bool; 2],
     ignored_bytes: [u64; 2],
-    ends: [Ends; 2],
     /// The direction whose SYN opened the connection, once seen.
     client: Option<usize>,
     state: S,
@@ -194,8 +202,6 @@ impl<S: Default> FlowTable<S> {
                 self.evict_oldest(h);
             }
             self.stats.flows += 1;
-            let ends0 = Ends { src: key.0, dst: key.1, midstream: false, role: None };
-            let ends1 = Ends { src: key.1, dst: key.0, midstream: false, role: None };
             self.flows.insert(
                 key,
                 Flow {
@@ -204,7 +210,6 @@ impl<S: Default> FlowTable<S> {
                     half: Default::default(),
                     ignored: [false; 2],
                     ignored_bytes: [0; 2],
-                    ends: [ends0, ends1],
                     client: None,
                     state: S::default(),
                 },
@@ -233,7 +238,7 @@ impl<S: Default> FlowTable<S> {
             // next sequence number): it cannot start the stream.
         } else if !seg.payload.is_empty() || seg.missing > 0 {
             let role = flow.client.map(|c| if c == d { Role::Client } else { Role::Server });
-            let ends = Ends { midstream: !flow.half[d].saw_syn, role, ..flow.ends[d] };
+            let ends = Ends::of(&key, d, !flow.half[d].saw_syn, role);
             let state = &mut flow.state;
             let mut ignore = false;
             let mut deliver = |p: Piece<'_>| {
@@ -273,14 +278,14 @@ impl<S: Default> FlowTable<S> {
 
     fn close<H: StreamHandler<State = S>>(&mut self, key: &Key, h: &mut H) {
         if let Some(flow) = self.flows.remove(key) {
-            self.finish_flow(flow, h);
+            self.finish_flow(key, flow, h);
         }
     }
 
-    fn finish_flow<H: StreamHandler<State = S>>(&mut self, mut flow: Flow<S>, h: &mut H) {
+    fn finish_flow<H: StreamHandler<State = S>>(&mut self, key: &Key, mut flow: Flow<S>, h: &mut H) {
         for d in 0..2 {
             let role = flow.client.map(|c| if c == d { Role::Client } else { Role::Server });
-            let ends = Ends { role, ..flow.ends[d] };
+            let ends = Ends::of(key, d, !flow.half[d].saw_syn, role);
             let state = &mut flow.state;
             let ignored = flow.ignored[d];
             let released = flow.half[d].finish(&mut |p| {

@@ -106,7 +106,6 @@ fn run_measured(args: &[&str]) -> (Output, u64, &'static str) {
 /// bounded, so the scan stays under 200 MB; and every connection is said
 /// not to have been inspected.
 #[test]
-#[ignore = "bug: peak RSS ~690 MB (debug build): each partial record reserves its declared length, and ~2.7 KB per connection before it"]
 fn many_half_open_tls_connections_stay_bounded() {
     let dir = tmpdir("half-open");
     let path = dir.join("half-open.pcap");
@@ -273,7 +272,6 @@ fn records_past_the_held_limit_before_late_keys_never_panic() {
 /// Only the client protects records and the connection closes before the
 /// keys come: the limit is reported.
 #[test]
-#[ignore = "bug: a connection that hit --max-tls-held and closed before the Decryption Secrets Block is counted as no_key, not limit"]
 fn records_past_the_held_limit_are_reported_when_closed_before_the_keys() {
     check_late_keys("late-keys-closed", &late_keys_capture(false, true));
 }
@@ -281,7 +279,6 @@ fn records_past_the_held_limit_are_reported_when_closed_before_the_keys() {
 /// The same with the connection still open when the keys come (its last
 /// packet is before the Decryption Secrets Block).
 #[test]
-#[ignore = "bug: records held by a connection still open when a Decryption Secrets Block brings its keys are never retried (counted no_key), with or without the limit"]
 fn records_past_the_held_limit_are_reported_when_open_at_the_keys() {
     check_late_keys("late-keys-open", &late_keys_capture(false, false));
 }
@@ -290,7 +287,6 @@ fn records_past_the_held_limit_are_reported_when_open_at_the_keys() {
 /// server's few bytes wait and decrypt once the keys come. The limit must
 /// still be reported (the uploads, and the IMEI in them, were not read).
 #[test]
-#[ignore = "bug: a connection whose client records hit --max-tls-held is counted as decrypted (its server records decrypted later) and the limit is reported nowhere"]
 fn records_past_the_held_limit_are_reported_when_the_other_side_decrypts() {
     check_late_keys("late-keys-both", &late_keys_capture(true, true));
 }

@@ -85,7 +85,6 @@ pub struct ClientHello {
     pub random: [u8; 32],
     pub session_id: Vec<u8>,
     pub sni: Option<String>,
-    pub alpn: Vec<String>,
     pub encrypt_then_mac: bool,
     /// A TLS 1.2 session ticket offered for resumption.
     pub ticket: Option<Vec<u8>>,
@@ -152,7 +151,6 @@ pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
         let data = exts.vec16()?;
         match kind {
             EXT_SERVER_NAME => ch.sni = host_name(data),
-            EXT_ALPN => ch.alpn = alpn_list(data).unwrap_or_default(),
             EXT_ENCRYPT_THEN_MAC => ch.encrypt_then_mac = true,
             EXT_SESSION_TICKET if !data.is_empty() && data.rest().len() <= MAX_TICKET => {
                 ch.ticket = Some(data.rest().to_vec());

@@ -151,7 +151,6 @@ struct Params12 {
 /// One direction's state.
 #[derive(Default)]
 struct Dir {
-    addrs: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
     /// A record split across segments, and where it started.
     rec: Vec<u8>,
     rec_need: usize,
@@ -160,8 +159,9 @@ struct Dir {
     hs: Vec<u8>,
     hs_skip: usize,
     /// TLS 1.2: ChangeCipherSpec seen; records are protected with `ccs`.
-    ccs: Option<Params12>,
-    cipher: Option<RecordCipher>,
+    ccs: Option<Box<Params12>>,
+    /// Boxed: key schedules are large, and most connections never get one.
+    cipher: Option<Box<RecordCipher>>,
     phase: Phase,
     /// After this record: switch to the application phase, or update.
     to_app: bool,
@@ -187,7 +187,9 @@ pub struct Tls {
     /// An unsupported version or suite, by name.
     unsupported: Option<String>,
     /// TLS 1.2 parameters of the latest ServerHello.
-    params: Option<Params12>,
+    params: Option<Box<Params12>>,
+    /// Sender and receiver of the client's direction.
+    client_addrs: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
     alpn: Option<String>,
     info: Option<Arc<TlsInfo>>,
     dirs: [Dir; 2],
@@ -212,6 +214,7 @@ impl Tls {
             suite: None,
             unsupported: None,
             params: None,
+            client_addrs: None,
             alpn: None,
             info: None,
             dirs: Default::default(),
@@ -268,8 +271,9 @@ impl Tls {
                     self.stop(role, Stop::Malformed);
                     return;
                 };
+                // No reservation for the whole record: a peer that
+                // announces 16 KB and sends 300 bytes costs 300.
                 d.rec_need = RECORD_HEADER + n;
-                d.rec.reserve_exact(n);
             }
             if d.rec_need > 0 && d.rec.len() == d.rec_need {
                 let rec = std::mem::take(&mut d.rec);
@@ -398,7 +402,7 @@ impl Tls {
             };
             plain.clear();
             if let Ok(ct) = c.decrypt(header, frag, plain) {
-                d.cipher = Some(c);
+                d.cipher = Some(Box::new(c));
                 d.phase = phase;
                 d.decrypted += 1;
                 return Some(ct);
@@ -434,7 +438,7 @@ impl Tls {
             }
             d.phase = phase;
             // A secret of the wrong length for the suite cannot be right.
-            d.cipher = Some(RecordCipher::tls13(suite, secret).map_err(|_| Some(Stop::BadKey))?);
+            d.cipher = Some(Box::new(RecordCipher::tls13(suite, secret).map_err(|_| Some(Stop::BadKey))?));
             return Ok(());
         }
         let Some(p) = d.ccs.as_ref() else { return Err(Some(Stop::Midstream)) };
@@ -455,7 +459,7 @@ impl Tls {
         );
         // A suite its version cannot use: the ServerHello is not one we
         // can follow.
-        d.cipher = Some(cipher.map_err(|_| Some(Stop::Unsupported))?);
+        d.cipher = Some(Box::new(cipher.map_err(|_| Some(Stop::Unsupported))?));
         if let Some(sh) = self.sh.as_ref() {
             cx.keys.learn_session(&sh.session_id, &master);
         }
@@ -483,7 +487,7 @@ impl Tls {
         d.cipher = None;
         let (Some(suite), Some(ch)) = (self.suite, self.ch.as_ref()) else { return };
         if let Some(secret) = cx.keys.secrets(&ch.random).and_then(|s| secret_of(s, role, next)) {
-            d.cipher = RecordCipher::tls13(suite, secret).ok();
+            d.cipher = RecordCipher::tls13(suite, secret).ok().map(Box::new);
         }
     }
 
@@ -519,7 +523,7 @@ impl Tls {
         if self.child_done {
             return;
         }
-        let Some((src, dst)) = self.dirs[Role::Client.index()].addrs else { return };
+        let Some((src, dst)) = self.client_addrs else { return };
         let seg = Seg {
             role: Role::Client,
             src,
@@ -657,7 +661,7 @@ impl Tls {
         if let (Some(v), Some(s), Some(ch)) = (self.version, self.suite, self.ch.as_ref())
             && v != Version::Tls13
         {
-            self.params = Some(Params12 {
+            self.params = Some(Box::new(Params12 {
                 version: v,
                 suite: s,
                 client_random: ch.random,
@@ -665,7 +669,7 @@ impl Tls {
                 session_id: ch.session_id.clone(),
                 ticket: ch.ticket.clone(),
                 encrypt_then_mac: sh.encrypt_then_mac && ch.encrypt_then_mac,
-            });
+            }));
         }
         self.sh = Some(Box::new(sh));
         self.replay = true;
@@ -681,6 +685,9 @@ impl Tls {
         let limits = self.cfg.tls;
         let d = &mut self.dirs[role.index()];
         if d.held_bytes + rec.len() > limits.max_held_per_conn || cx.out.tls_held + rec.len() > limits.max_held_total {
+            // What is held so far still waits for its keys (the first
+            // records of a connection, where requests start); the rest of
+            // the direction is given up, and the limit is reported.
             self.stop(role, Stop::Limit);
             return;
         }
@@ -700,7 +707,7 @@ impl Tls {
         d.held_bytes = 0;
         let mut it = held.into_iter();
         while let Some(h) = it.next() {
-            if self.dirs[role.index()].stop.is_some() {
+            if self.dirs[role.index()].stop.is_some_and(|s| s != Stop::Limit) {
                 break;
             }
             if !self.try_record(cx, role, &h.rec, h.at) {
@@ -715,19 +722,30 @@ impl Tls {
     }
 
     fn waiting(&self) -> bool {
-        self.dirs.iter().any(|d| !d.held.is_empty() && d.stop.is_none())
+        self.dirs.iter().any(|d| !d.held.is_empty() && d.stop.is_none_or(|s| s == Stop::Limit))
     }
 
     /// Counts the connection once, under its outcome.
     fn account(&mut self, cx: &mut Cx<'_>) {
         let t = &mut cx.out.stats.tls;
         let bytes: u64 = self.dirs.iter().map(|d| d.record_bytes).sum::<u64>() + self.ignored.iter().sum::<u64>();
-        if self.dirs.iter().any(|d| d.decrypted > 0) {
-            t.decrypted += 1;
-            return;
-        }
         if let Some(name) = &self.unsupported {
             count_unsupported(t, name, bytes);
+            return;
+        }
+        let [c, srv] = &self.dirs;
+        if self.dirs.iter().any(|d| d.stop == Some(Stop::Limit)) {
+            // Records were given up: what they held was not read, even if
+            // the rest of the connection was.
+            t.limit.0 += 1;
+            t.limit.1 += bytes;
+            return;
+        }
+        // The client's direction is what carries uploads: a connection
+        // whose client records were all lost is not called decrypted for
+        // its server's.
+        if c.decrypted > 0 || (srv.decrypted > 0 && c.stop.is_none()) {
+            t.decrypted += 1;
             return;
         }
         let stop = self
@@ -735,14 +753,12 @@ impl Tls {
             .iter()
             .find_map(|d| d.stop.filter(|s| *s != Stop::NoKey))
             .or(self.dirs.iter().find_map(|d| d.stop));
-        let keys_now = self.ch.as_ref().is_some_and(|c| cx.keys.secrets(&c.random).is_some());
         let slot = match stop {
             Some(Stop::Malformed) => &mut t.malformed,
             _ if self.ch.is_none() && self.dirs.iter().any(|d| d.protected_seen) => &mut t.midstream,
             Some(Stop::BadKey) => &mut t.bad_key,
             Some(Stop::Gap) => &mut t.gap,
             Some(Stop::Midstream) => &mut t.midstream,
-            Some(Stop::Limit) if keys_now => &mut t.limit,
             // No hello whole, or no protected record: nothing to decrypt.
             _ if self.ch.is_none() || !self.dirs.iter().any(|d| d.protected_seen) => &mut t.handshake_only,
             _ => &mut t.no_key,
@@ -759,7 +775,9 @@ impl Dissector for Tls {
             cx.out.stats.tls.connections += 1;
         }
         let r = seg.role.index();
-        self.dirs[r].addrs.get_or_insert((seg.src, seg.dst));
+        if seg.role == Role::Client {
+            self.client_addrs.get_or_insert((seg.src, seg.dst));
+        }
         if self.dirs[r].stop.is_some() {
             self.dirs[r].record_bytes += seg.chunk.data.len() as u64;
             return Verdict::DropDir;
@@ -787,6 +805,11 @@ impl Dissector for Tls {
     }
 
     fn close(&mut self, cx: &mut Cx<'_>, ignored: [u64; 2], last: bool) -> Closed {
+        if self.keys_seen != cx.keys.generation() {
+            // Keys came after this connection's last packet.
+            self.keys_seen = cx.keys.generation();
+            self.keys_added(cx);
+        }
         self.ignored[0] += ignored[0];
         self.ignored[1] += ignored[1];
         for d in &mut self.dirs {
