@@ -953,6 +953,29 @@ impl RecordCipher {
         Ok(header[0])
     }
 
+    /// Passes over one AEAD record without decrypting it: the sequence
+    /// number advances as if it had been read, and the length of its
+    /// content is returned (TLS 1.3: assuming no padding). For records
+    /// that cannot carry an upload (a server's responses), once earlier
+    /// records proved the keys. `None` (nothing changed) for CBC suites,
+    /// whose padding only decryption tells, and for fragments too short.
+    pub fn skip(&mut self, fragment: &[u8]) -> Option<usize> {
+        if self.suite.cipher.is_cbc() {
+            return None;
+        }
+        let tag_len = self.suite.cipher.tag_len();
+        let overhead = if self.version == Version::Tls13 {
+            tag_len + 1
+        } else if self.suite.cipher == Cipher::ChaCha20Poly1305 {
+            tag_len
+        } else {
+            tag_len + EXPLICIT_NONCE
+        };
+        let n = fragment.len().checked_sub(overhead)?;
+        self.seq = self.seq.wrapping_add(1);
+        Some(n)
+    }
+
     /// Protects `plaintext` as one record of `content_type` and returns header + fragment;
     /// advances the sequence number. TLS 1.3: outer type 23, inner type appended, no padding.
     /// TLS 1.2 GCM/CCM use the sequence number as explicit nonce; TLS 1.1+ CBC uses an IV
@@ -1430,6 +1453,31 @@ mod tests {
             direct.seq = 1;
             assert_eq!(open(&mut direct, &r).unwrap().1, b"again");
         }
+    }
+
+    #[test]
+    fn skip_advances_the_sequence_of_aead_records_only() {
+        for id in [0x1301u16, 0xc02f, 0xcca8] {
+            let s = suite(id).unwrap();
+            let (mut tx, mut rx) = if s.tls13 {
+                (RecordCipher::tls13(s, &[5; 32]).unwrap(), RecordCipher::tls13(s, &[5; 32]).unwrap())
+            } else {
+                let make = || RecordCipher::tls12(s, Version::Tls12, &[1; 48], &[2; 32], &[3; 32], Side::Server, false);
+                (make().unwrap(), make().unwrap())
+            };
+            let first = tx.encrypt(23, &[0xaa; 3000]).unwrap();
+            let second = tx.encrypt(23, b"next").unwrap();
+            // The content length, without decrypting.
+            assert_eq!(rx.skip(&first[5..]), Some(3000), "{}", s.name);
+            let mut out = Vec::new();
+            let h: [u8; 5] = second[..5].try_into().unwrap();
+            assert_eq!(rx.decrypt(&h, &second[5..], &mut out), Ok(23), "{}", s.name);
+            assert_eq!(out, b"next");
+        }
+        let cbc = suite(0xc013).unwrap();
+        let mut c = RecordCipher::tls12(cbc, Version::Tls12, &[1; 48], &[2; 32], &[3; 32], Side::Server, true).unwrap();
+        assert_eq!(c.skip(&[0; 64]), None);
+        assert_eq!(c.seq(), 0);
     }
 
     #[test]

@@ -54,6 +54,10 @@ const MAX_HANDSHAKE_MESSAGE: usize = 64 << 10;
 /// are expected to (0-RTT data the server rejected, a phase whose secret
 /// is missing from the key log).
 const TOLERATED_FAILURES: u32 = 8;
+/// Server application records at least this long are counted, not
+/// decrypted, once the keys are proven (TLS 1.3 session tickets and key
+/// updates are far smaller).
+const SKIP_SERVER_RECORD: usize = 2048;
 /// HTTP/2 client connection preface.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
@@ -171,6 +175,8 @@ struct Dir {
     held_bytes: usize,
     stop: Option<Stop>,
     protected_seen: bool,
+    /// A record decrypted with the application keys: they are right.
+    proven: bool,
     decrypted: u64,
     failed: u32,
     tolerate: u32,
@@ -350,6 +356,22 @@ impl Tls {
                 return true;
             }
         }
+        if role == Role::Server
+            && ct == CT_APPLICATION_DATA
+            && self.dirs[r].proven
+            && frag.len() >= SKIP_SERVER_RECORD
+            && self.alpn.as_deref() != Some("h2")
+        {
+            // Server application data cannot carry an upload: once the
+            // keys are proven, large records (downloads) are counted, not
+            // decrypted. Small ones still are: in TLS 1.3 they may be
+            // session tickets or key updates. (HTTP/2 will need them all
+            // for its header tables.)
+            if let Some(n) = self.dirs[r].cipher.as_mut().and_then(|c| c.skip(frag)) {
+                cx.out.stats.tls.server_bytes += n as u64;
+                return true;
+            }
+        }
         let mut plain = std::mem::take(&mut cx.out.tls_scratch);
         plain.clear();
         let header: [u8; 5] = [rec[0], rec[1], rec[2], rec[3], rec[4]];
@@ -386,6 +408,7 @@ impl Tls {
         let cipher = d.cipher.as_mut()?;
         if let Ok(ct) = cipher.decrypt(header, frag, plain) {
             d.decrypted += 1;
+            d.proven |= self.version != Some(Version::Tls13) || d.phase == Phase::App;
             return Some(ct);
         }
         if self.version != Some(Version::Tls13) {
@@ -405,6 +428,7 @@ impl Tls {
                 d.cipher = Some(Box::new(c));
                 d.phase = phase;
                 d.decrypted += 1;
+                d.proven |= phase == Phase::App;
                 return Some(ct);
             }
         }
@@ -791,6 +815,7 @@ impl Dissector for Tls {
             // Bytes of a partial record are given up with the direction.
             let d = &mut self.dirs[r];
             cx.out.tls_partial -= d.rec.len();
+            d.record_bytes += d.rec.len() as u64;
             d.rec = Vec::new();
             Verdict::DropDir
         } else {
@@ -813,7 +838,9 @@ impl Dissector for Tls {
         self.ignored[0] += ignored[0];
         self.ignored[1] += ignored[1];
         for d in &mut self.dirs {
+            // A record never finished: its bytes count as not inspected.
             cx.out.tls_partial -= d.rec.len();
+            d.record_bytes += d.rec.len() as u64;
             d.rec = Vec::new();
         }
         if self.waiting() && !last {
