@@ -206,6 +206,8 @@ pub struct Tls {
     keys_seen: u64,
     ignored: [u64; 2],
     counted: bool,
+    /// The capture started inside this connection (no handshake seen).
+    midstream: bool,
     /// A ServerHello arrived: held records of both directions can go on.
     replay: bool,
 }
@@ -230,6 +232,7 @@ impl Tls {
             keys_seen: 0,
             ignored: [0; 2],
             counted: false,
+            midstream: false,
             replay: false,
         }
     }
@@ -778,6 +781,9 @@ impl Tls {
             .find_map(|d| d.stop.filter(|s| *s != Stop::NoKey))
             .or(self.dirs.iter().find_map(|d| d.stop));
         let slot = match stop {
+            // Bytes cut out of a record by a capture that starts inside
+            // the connection do not parse: that is not malformed TLS.
+            _ if self.midstream && self.ch.is_none() => &mut t.midstream,
             Some(Stop::Malformed) => &mut t.malformed,
             _ if self.ch.is_none() && self.dirs.iter().any(|d| d.protected_seen) => &mut t.midstream,
             Some(Stop::BadKey) => &mut t.bad_key,
@@ -796,6 +802,7 @@ impl Dissector for Tls {
     fn data(&mut self, cx: &mut Cx<'_>, seg: Seg<'_>) -> Verdict {
         if !self.counted {
             self.counted = true;
+            self.midstream = seg.midstream;
             cx.out.stats.tls.connections += 1;
         }
         let r = seg.role.index();
