@@ -175,6 +175,7 @@ pub fn tls_stats_json(t: &TlsStats) -> Value {
             "malformed": pair(t.malformed),
             "handshake_only": pair(t.handshake_only),
             "unsupported": t.unsupported.iter().map(|(n, c, b)| json!({"name": n, "connections": c, "bytes": b})).collect::<Vec<_>>(),
+            "server_names": t.server_names,
         },
     })
 }

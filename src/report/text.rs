@@ -113,7 +113,7 @@ fn tls_not_inspected(r: &FileReport) -> String {
     .map(|(k, label)| format!("{label}: {k}"))
     .collect();
     why.extend(t.unsupported.iter().map(|(name, k, _)| format!("unsupported {name}: {k}")));
-    let names = &r.stats.tls_server_names;
+    let names = &t.server_names;
     let mut to = String::new();
     if !names.is_empty() {
         let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();

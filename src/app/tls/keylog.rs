@@ -254,6 +254,14 @@ fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     body.split(|&b| b == b'\n').filter(move |_| !text.is_empty())
 }
 
+/// `CLIENT_TRAFFIC_SECRET_<n>` / `SERVER_TRAFFIC_SECRET_<n>` for n other
+/// than 0 (a number, or OpenSSL's literal `N`).
+fn later_traffic_secret(label: &str) -> bool {
+    let generation =
+        label.strip_prefix("CLIENT_TRAFFIC_SECRET_").or_else(|| label.strip_prefix("SERVER_TRAFFIC_SECRET_"));
+    generation.is_some_and(|g| g == "N" || (!g.is_empty() && g != "0" && g.bytes().all(|b| b.is_ascii_digit())))
+}
+
 fn parse_line(raw: &[u8]) -> Result<Line, Reject> {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw).trim_ascii();
     if raw.is_empty() || raw.starts_with(b"#") {
@@ -271,7 +279,13 @@ fn parse_line(raw: &[u8]) -> Result<Line, Reject> {
             return Ok(Line::Master(random_field(label, random)?, hex_field(label, "master secret", master, &[96])?));
         }
         "RSA" => return parse_rsa(&rest),
+        // Later TLS 1.3 generations (OpenSSL writes `_N` after each
+        // KeyUpdate): known, not needed, as they follow from `_0`.
         "PMS_CLIENT_RANDOM" | "EXPORTER_SECRET" | "EARLY_EXPORTER_SECRET" => {
+            two(label, &rest)?;
+            return Ok(Line::Ignored);
+        }
+        l if later_traffic_secret(l) => {
             two(label, &rest)?;
             return Ok(Line::Ignored);
         }
@@ -344,6 +358,19 @@ fn hex_field(label: &str, what: &str, field: &str, allowed: &[usize]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn later_traffic_secrets_are_known_not_unknown() {
+        let cr = "ab".repeat(32);
+        let sec = "cd".repeat(32);
+        let text = format!(
+            "CLIENT_TRAFFIC_SECRET_N {cr} {sec}\nSERVER_TRAFFIC_SECRET_1 {cr} {sec}\nCLIENT_TRAFFIC_SECRET_X {cr} {sec}\n"
+        );
+        let mut log = KeyLog::new();
+        let notes = log.add(text.as_bytes());
+        assert_eq!((log.stats.ignored, log.stats.unknown_labels), (2, 1), "{notes:?}");
+        assert_eq!(notes.len(), 1);
+    }
 
     const CR1: &str = "0001020304050607080910111213141516171819202122232425262728293031";
     const CR2: &str = "a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0";

@@ -755,24 +755,25 @@ impl Tls {
     /// Counts the connection once, under its outcome.
     fn account(&mut self, cx: &mut Cx<'_>) {
         let t = &mut cx.out.stats.tls;
-        let bytes: u64 = self.dirs.iter().map(|d| d.record_bytes).sum::<u64>() + self.ignored.iter().sum::<u64>();
-        if let Some(name) = &self.unsupported {
-            count_unsupported(t, name, bytes);
-            return;
-        }
         let [c, srv] = &self.dirs;
-        if self.dirs.iter().any(|d| d.stop == Some(Stop::Limit)) {
-            // Records were given up: what they held was not read, even if
-            // the rest of the connection was.
-            t.limit.0 += 1;
-            t.limit.1 += bytes;
-            return;
-        }
         // The client's direction is what carries uploads: a connection
         // whose client records were all lost is not called decrypted for
-        // its server's.
-        if c.decrypted > 0 || (srv.decrypted > 0 && c.stop.is_none()) {
+        // its server's; one whose records were given up at a limit is not
+        // called decrypted either (what they held was not read).
+        let limited = self.dirs.iter().any(|d| d.stop == Some(Stop::Limit));
+        if self.unsupported.is_none() && !limited && (c.decrypted > 0 || (srv.decrypted > 0 && c.stop.is_none())) {
             t.decrypted += 1;
+            return;
+        }
+        let bytes: u64 = self.dirs.iter().map(|d| d.record_bytes).sum::<u64>() + self.ignored.iter().sum::<u64>();
+        if let Some(sni) = self.ch.as_ref().and_then(|c| c.sni.as_ref())
+            && t.server_names.len() < super::MAX_SERVER_NAMES
+            && !t.server_names.contains(sni)
+        {
+            t.server_names.push(sni.clone());
+        }
+        if let Some(name) = &self.unsupported {
+            count_unsupported(t, name, bytes);
             return;
         }
         let stop = self
@@ -781,6 +782,7 @@ impl Tls {
             .find_map(|d| d.stop.filter(|s| *s != Stop::NoKey))
             .or(self.dirs.iter().find_map(|d| d.stop));
         let slot = match stop {
+            Some(Stop::Limit) => &mut t.limit,
             // Bytes cut out of a record by a capture that starts inside
             // the connection do not parse: that is not malformed TLS.
             _ if self.midstream && self.ch.is_none() => &mut t.midstream,
