@@ -58,12 +58,22 @@ pub struct AppStats {
     /// Server names of TLS connections (ClientHello SNI), in order of
     /// first appearance, at most [`MAX_SERVER_NAMES`].
     pub tls_names: Vec<String>,
+    /// Names in `tls_names` (false) and `tls.server_names` (true): one
+    /// lookup per connection, whatever the number of names.
+    names_seen: std::collections::HashSet<(bool, String)>,
 }
 
 impl AppStats {
     fn server_name(&mut self, name: &str) {
-        if self.tls_names.len() < MAX_SERVER_NAMES && !self.tls_names.iter().any(|n| n == name) {
+        if self.tls_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((false, name.to_string())) {
             self.tls_names.push(name.to_string());
+        }
+    }
+
+    /// The server name of a connection not decrypted.
+    fn undecrypted_name(&mut self, name: &str) {
+        if self.tls.server_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((true, name.to_string())) {
+            self.tls.server_names.push(name.to_string());
         }
     }
 }

@@ -754,7 +754,6 @@ impl Tls {
 
     /// Counts the connection once, under its outcome.
     fn account(&mut self, cx: &mut Cx<'_>) {
-        let t = &mut cx.out.stats.tls;
         let [c, srv] = &self.dirs;
         // The client's direction is what carries uploads: a connection
         // whose client records were all lost is not called decrypted for
@@ -762,16 +761,14 @@ impl Tls {
         // called decrypted either (what they held was not read).
         let limited = self.dirs.iter().any(|d| d.stop == Some(Stop::Limit));
         if self.unsupported.is_none() && !limited && (c.decrypted > 0 || (srv.decrypted > 0 && c.stop.is_none())) {
-            t.decrypted += 1;
+            cx.out.stats.tls.decrypted += 1;
             return;
         }
         let bytes: u64 = self.dirs.iter().map(|d| d.record_bytes).sum::<u64>() + self.ignored.iter().sum::<u64>();
-        if let Some(sni) = self.ch.as_ref().and_then(|c| c.sni.as_ref())
-            && t.server_names.len() < super::MAX_SERVER_NAMES
-            && !t.server_names.contains(sni)
-        {
-            t.server_names.push(sni.clone());
+        if let Some(sni) = self.ch.as_ref().and_then(|c| c.sni.as_ref()) {
+            cx.out.stats.undecrypted_name(sni);
         }
+        let t = &mut cx.out.stats.tls;
         if let Some(name) = &self.unsupported {
             count_unsupported(t, name, bytes);
             return;
