@@ -551,6 +551,56 @@ fn fixture_https_uploads_without_keys_are_counted() {
     }
 }
 
+/// A `--keylog` that is not a key log (here a capture) is an error that
+/// names the file, before anything is scanned: exit 2, no report.
+#[test]
+fn keylog_that_is_not_one_is_an_error() {
+    let out = run_keyless(&["scan", "--format", "jsonl", "--keylog", FIXTURE, FIXTURE]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(FIXTURE) && err.contains("not an NSS key log"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = run_keyless(&["scan", "--keylog", "no/such/keys.txt", FIXTURE]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/keys.txt"));
+}
+
+/// Lines that cannot be used are warned about with file and line; the
+/// good lines still decrypt; CRLF and comments are fine.
+#[test]
+fn keylog_lines_that_cannot_be_used_are_warned_with_their_line() {
+    let dir = tmpdir("keylog-lines");
+    let good = std::fs::read_to_string(FIXTURE_KEYS).expect("fixture keys");
+    let mut text = String::from("# written by a test\r\n");
+    for l in good.lines() {
+        text.push_str(l);
+        text.push_str("\r\n");
+    }
+    text.push_str("CLIENT_RANDOM 0011\r\nFUTURE_LABEL aa bb\r\nCLIENT_RANDOM 00112233");
+    let keys = write(&dir, "keys.txt", text.as_bytes());
+    let out =
+        run_keyless(&["scan", "--format", "jsonl", "--no-keylog-beside", "--keylog", keys.to_str().unwrap(), FIXTURE]);
+    assert_eq!(out.status.code(), Some(1), "findings, not an error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let n = good.lines().count() + 2;
+    for (line, what) in [(n, "CLIENT_RANDOM"), (n + 1, "FUTURE_LABEL"), (n + 2, "CLIENT_RANDOM")] {
+        let at = format!("{}:line {line}:", keys.display());
+        assert!(err.lines().any(|l| l.contains(&at) && l.contains(what)), "{at} {what} not in {err}");
+    }
+    assert_https_uploads_found(&jsonl(&out));
+}
+
+/// With no --keylog, SSLKEYLOGFILE names the key log.
+#[test]
+fn sslkeylogfile_is_read_when_no_keylog_is_given() {
+    let out = bin()
+        .args(["scan", "--format", "jsonl", "--no-keylog-beside", FIXTURE])
+        .env("SSLKEYLOGFILE", FIXTURE_KEYS)
+        .output()
+        .expect("run teleaudit");
+    assert_https_uploads_found(&jsonl(&out));
+}
+
 /// `--keylog` names the key log when the one beside is not looked for.
 #[test]
 fn fixture_https_uploads_decrypted_with_keylog_option() {

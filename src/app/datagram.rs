@@ -37,6 +37,63 @@ pub fn looks_quic(payload: &[u8], src_port: u16, dst_port: u16) -> bool {
     src_port == QUIC_PORT || dst_port == QUIC_PORT
 }
 
+/// A QUIC variable-length integer (RFC 9000 16) at the start of `b`:
+/// its value and length.
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let first = *b.first()?;
+    let len = 1usize << (first >> 6);
+    let bytes = b.get(..len)?;
+    let mut v = u64::from(first & 0x3f);
+    for x in &bytes[1..] {
+        v = (v << 8) | u64::from(*x);
+    }
+    Some((v, len))
+}
+
+/// QUIC packets in one datagram: long-header packets (Initial, 0-RTT,
+/// Handshake) may be coalesced, each with its length; a short-header
+/// packet or a Retry takes the rest (RFC 9000 12.2, 17.2).
+pub fn quic_packets(mut b: &[u8]) -> u64 {
+    let mut n = 0;
+    while let Some(&first) = b.first() {
+        n += 1;
+        if first & 0x80 == 0 {
+            break;
+        }
+        let Some(len) = long_header_len(b) else { break };
+        b = &b[len.min(b.len())..];
+    }
+    n
+}
+
+/// The length of the long-header packet at the start of `b`, when it
+/// says (not a Retry, not a version negotiation).
+fn long_header_len(b: &[u8]) -> Option<usize> {
+    let version = u32::from_be_bytes(b.get(1..5)?.try_into().ok()?);
+    if version == 0 {
+        return None;
+    }
+    let mut at = 5;
+    for _ in 0..2 {
+        // Destination, then source connection id.
+        at += 1 + usize::from(*b.get(at)?);
+    }
+    // Packet type in bits 4-5 (v1; v2 numbers them differently, but
+    // Initial is the one with a token in both).
+    let kind = (b[0] >> 4) & 0x03;
+    let initial = if version == 0x6b33_43cf { kind == 1 } else { kind == 0 };
+    let retry = kind == 3 && version != 0x6b33_43cf || kind == 0 && version == 0x6b33_43cf;
+    if retry {
+        return None;
+    }
+    if initial {
+        let (token, l) = varint(b.get(at..)?)?;
+        at += l + usize::try_from(token).ok()?;
+    }
+    let (len, l) = varint(b.get(at..)?)?;
+    at.checked_add(l)?.checked_add(usize::try_from(len).ok()?)
+}
+
 /// One UDP datagram as decoded.
 #[derive(Clone, Copy, Debug)]
 pub struct Datagram<'a> {
@@ -69,7 +126,7 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names) {
         // HTTP over UDP (SSDP's M-SEARCH and NOTIFY).
         out.requests.push(req);
     } else if looks_quic(d.payload, sp, dp) {
-        stats.quic_packets += 1;
+        stats.quic_packets += quic_packets(d.payload);
         stats.quic_bytes += d.payload.len() as u64;
     } else if text::looks_text(d.payload) {
         let keep = d.payload.len().min(UDP_SCAN_MAX);
@@ -85,5 +142,38 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names) {
         });
     } else {
         stats.udp_bytes += d.payload.len() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A v1 long-header packet of `kind` with `payload_len` bytes after
+    /// its length field (and an empty token for an Initial).
+    fn long(kind: u8, payload_len: usize) -> Vec<u8> {
+        let mut p = vec![0xc0 | (kind << 4), 0, 0, 0, 1, 4, 1, 2, 3, 4, 0];
+        if kind == 0 {
+            p.push(0);
+        }
+        p.extend_from_slice(&[0x40 | (payload_len >> 8) as u8, payload_len as u8]);
+        p.extend(std::iter::repeat_n(0xaa, payload_len));
+        p
+    }
+
+    #[test]
+    fn coalesced_quic_packets_are_counted_one_by_one() {
+        let mut d = long(0, 300);
+        d.extend(long(2, 100));
+        assert!(looks_quic(&d, 50000, 443));
+        assert_eq!(quic_packets(&d), 2);
+        // A short-header packet after them takes the rest.
+        d.extend_from_slice(&[0x40, 1, 2, 3]);
+        assert_eq!(quic_packets(&d), 3);
+        // Cut anywhere: counted, never a panic.
+        for cut in 0..d.len() {
+            assert!(quic_packets(&d[..cut]) <= 3);
+        }
+        assert!(!looks_quic(b"GET / HTTP/1.1", 50000, 8080));
     }
 }

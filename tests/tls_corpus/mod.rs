@@ -166,3 +166,21 @@ fn tls_corpus_without_keys_opens_nothing() {
     }
     assert!(checked >= 17, "{checked} captures with a key log");
 }
+
+/// QUIC is counted, not decrypted: tshark 4.0.17 shows 59 QUIC packets
+/// (in 57 datagrams, two holding two coalesced packets) and 31,245 bytes
+/// of UDP payload in hotplace/quic-http3/http3.pcapng; the text report
+/// says QUIC is not decrypted.
+#[test]
+fn quic_is_counted_as_not_inspected() {
+    let Some(dir) = corpus_extra() else { return };
+    let capture = dir.join("hotplace/quic-http3/http3.pcapng");
+    let out = bin().args(["scan", "--format", "jsonl", "--no-keylog-beside"]).arg(&capture).output().expect("run");
+    let lines = jsonl(&out);
+    let cap = of_type(&lines, "capture")[0];
+    assert_eq!(cap["not_inspected"]["quic_packets"], 59, "{cap}");
+    assert_eq!(cap["not_inspected"]["quic_bytes"], 31_245, "{cap}");
+    let out = bin().args(["scan", "--no-keylog-beside"]).arg(&capture).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("59 QUIC packets") && text.contains("QUIC is not decrypted yet"), "{text}");
+}
