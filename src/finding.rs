@@ -358,6 +358,9 @@ pub struct TlsStats {
     pub bad_records: u64,
     /// Key log entries from the capture itself (Decryption Secrets Blocks).
     pub embedded_keys: u64,
+    /// Closed connections that could not wait for later keys (over
+    /// `MAX_PARKED`), counted under their outcome at once.
+    pub parked_limit: u64,
     /// Server names (SNI) of the connections not decrypted, distinct, in
     /// order of first appearance (at most 1000).
     pub server_names: Vec<String>,

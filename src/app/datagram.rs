@@ -22,19 +22,29 @@ fn quic_version(v: u32) -> bool {
 }
 
 /// Is this a QUIC packet? A long header with a known version on any
-/// port, or a short header (fixed bit set) to or from UDP 443.
+/// port, or a short header (fixed bit set) to or from UDP 443 that is not
+/// text (every ASCII letter has the fixed bit).
 pub fn looks_quic(payload: &[u8], src_port: u16, dst_port: u16) -> bool {
     let Some(&first) = payload.first() else { return false };
     if first & 0x40 == 0 {
         return false;
     }
-    if first & 0x80 != 0
-        && let Some(v) = payload.get(1..5)
-        && quic_version(u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
-    {
-        return true;
+    if first & 0x80 != 0 {
+        return payload.get(1..5).is_some_and(|v| quic_version(u32::from_be_bytes([v[0], v[1], v[2], v[3]])));
     }
-    src_port == QUIC_PORT || dst_port == QUIC_PORT
+    (src_port == QUIC_PORT || dst_port == QUIC_PORT) && !utf8_text(payload)
+}
+
+/// Text that is valid UTF-8 in its first bytes: random bytes pass the
+/// printable-share test of [`text::looks_text`] but almost never this.
+fn utf8_text(b: &[u8]) -> bool {
+    let head = &b[..b.len().min(256)];
+    let valid = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A character cut at the end of the head is fine.
+        Err(e) => e.error_len().is_none(),
+    };
+    valid && text::looks_text(b)
 }
 
 /// A QUIC variable-length integer (RFC 9000 16) at the start of `b`:
@@ -175,5 +185,9 @@ mod tests {
             assert!(quic_packets(&d[..cut]) <= 3);
         }
         assert!(!looks_quic(b"GET / HTTP/1.1", 50000, 8080));
+        // Text to UDP 443 is not QUIC; random bytes with the fixed bit are.
+        assert!(!looks_quic(b"NOTIFY * HTTP/1.1\r\nimei: 356938035643809\r\n", 50000, 443));
+        let short: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x40).collect();
+        assert!(looks_quic(&short, 50000, 443));
     }
 }

@@ -7,10 +7,10 @@
 //! protocols) to be scanned with the same detectors.
 
 use super::text::TextKeep;
-use super::{AppConfig, AppProto, Closed, Cx, Dissector, Role, Seg, Verdict};
+use super::{AppConfig, AppProto, Closed, Cx, Dissector, Probe, Role, Seg, Verdict};
 use crate::http::{NotRequests, RequestStream};
 
-pub const PROTO: AppProto = AppProto { name: "http1", probe: |_| true, new: |cfg| Box::new(Http1::new(cfg)) };
+pub const PROTO: AppProto = AppProto { name: "http1", probe: |_| Probe::Yes, new: |cfg| Box::new(Http1::new(cfg)) };
 
 /// One direction's state.
 struct Dir {

@@ -37,6 +37,9 @@ pub struct AppConfig {
     pub tls: tls::TlsLimits,
 }
 
+/// Closed connections kept waiting for keys from later in the capture.
+pub const MAX_PARKED: usize = 10_000;
+
 /// Distinct TLS server names kept per capture.
 pub const MAX_SERVER_NAMES: usize = 1000;
 
@@ -141,21 +144,47 @@ pub trait Dissector: Send {
     fn keys_added(&mut self, _cx: &mut Cx<'_>) {}
 }
 
+/// What a probe says of a direction's first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Yes,
+    No,
+    /// Too few bytes to tell (a TLS record header cut after one byte).
+    NeedMore,
+}
+
 /// A protocol the registry can recognise by content.
 pub struct AppProto {
     pub name: &'static str,
     /// Do these first bytes of a direction start this protocol?
-    pub probe: fn(&Seg<'_>) -> bool,
+    pub probe: fn(&Seg<'_>) -> Probe,
     pub new: fn(&AppConfig) -> Box<dyn Dissector>,
 }
+
+/// First bytes kept while a probe needs more.
+const PROBE_MAX: usize = 16;
 
 /// The registry, asked in order; the last one takes anything.
 pub const PROTOCOLS: &[AppProto] = &[tls::PROTO, dns::TCP_PROTO, http1::PROTO];
 
+/// The protocol of a connection whose first bytes are `seg`, or `None`
+/// while a probe needs more bytes (`more_to_come`: else the first probe
+/// that could say yes is taken).
+fn probe(seg: &Seg<'_>, more_to_come: bool) -> Option<&'static AppProto> {
+    for p in PROTOCOLS {
+        match (p.probe)(seg) {
+            Probe::Yes => return Some(p),
+            Probe::NeedMore if more_to_come => return None,
+            Probe::NeedMore => return Some(p),
+            Probe::No => {}
+        }
+    }
+    Some(&http1::PROTO)
+}
+
 /// The dissector for a connection whose first bytes are `seg`.
 pub fn dissector_for(seg: &Seg<'_>, cfg: &AppConfig) -> Box<dyn Dissector> {
-    let p = PROTOCOLS.iter().find(|p| (p.probe)(seg)).unwrap_or(&http1::PROTO);
-    (p.new)(cfg)
+    (probe(seg, false).unwrap_or(&http1::PROTO).new)(cfg)
 }
 
 /// The dissector for decrypted plaintext: what the client sent inside
@@ -170,6 +199,18 @@ pub fn dissector_for_plaintext(cfg: &AppConfig) -> Box<dyn Dissector> {
 pub struct Conn {
     roles: Option<[Role; 2]>,
     d: Option<Box<dyn Dissector>>,
+    /// First bytes of a direction kept while a probe needs more.
+    pending: Option<Box<Pending>>,
+}
+
+struct Pending {
+    dir: usize,
+    src: SocketAddr,
+    dst: SocketAddr,
+    midstream: bool,
+    bytes: Vec<u8>,
+    frame: u64,
+    ts: crate::util::Timestamp,
 }
 
 /// Role of the flow direction that sent `data`, when the handshake did
@@ -215,7 +256,12 @@ impl AppLayer {
     /// Block) and retries the connections that waited for it. Returns
     /// notes on lines that could not be used.
     pub fn add_secrets(&mut self, text: &[u8]) -> Vec<tls::keylog::KeyLogNote> {
+        let before = self.keys.generation();
         let notes = self.keys.add_embedded(text);
+        if self.keys.generation() == before {
+            // Nothing new: nothing to retry (an empty block costs nothing).
+            return notes;
+        }
         let mut parked = std::mem::take(&mut self.parked);
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
         parked.retain_mut(|d| {
@@ -241,21 +287,78 @@ impl AppLayer {
     }
 }
 
-impl StreamHandler for AppLayer {
-    type State = Conn;
+/// Roles of both flow directions from the first bytes seen on `dir`.
+fn guess_roles(ends: &Ends, dir: usize, data: &[u8]) -> [Role; 2] {
+    let r = guess_role(ends, data);
+    if dir == 0 { [r, r.peer()] } else { [r.peer(), r] }
+}
 
-    fn data(&mut self, st: &mut Conn, dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest {
-        let roles = *st.roles.get_or_insert_with(|| {
-            let r = guess_role(&ends, chunk.data);
-            if dir == 0 { [r, r.peer()] } else { [r.peer(), r] }
-        });
-        let seg = Seg { role: roles[dir], src: ends.src, dst: ends.dst, midstream: ends.midstream, chunk };
-        let cfg = self.cfg;
-        let d = st.d.get_or_insert_with(|| dissector_for(&seg, &cfg));
+impl AppLayer {
+    /// Hands in-order bytes to the connection's dissector.
+    fn feed(&mut self, st: &mut Conn, seg: Seg<'_>) -> Interest {
+        let Some(d) = st.d.as_mut() else { return Interest::Inspect };
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
         match d.data(&mut cx, seg) {
             Verdict::Continue => Interest::Inspect,
             Verdict::DropDir => Interest::Ignore,
+        }
+    }
+}
+
+impl StreamHandler for AppLayer {
+    type State = Conn;
+
+    fn data(&mut self, st: &mut Conn, dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest {
+        let seg = |roles: [Role; 2], chunk| Seg {
+            role: roles[dir],
+            src: ends.src,
+            dst: ends.dst,
+            midstream: ends.midstream,
+            chunk,
+        };
+        if st.d.is_some() {
+            let roles = st.roles.unwrap_or([Role::Client, Role::Server]);
+            return self.feed(st, seg(roles, chunk));
+        }
+        // Still choosing: join the bytes kept for this direction.
+        let pending = st.pending.take();
+        let joined: Vec<u8>;
+        let chunk = match pending {
+            Some(p) if p.dir == dir => {
+                joined = [&p.bytes[..], chunk.data].concat();
+                Chunk { data: &joined, frame: p.frame, ts: p.ts }
+            }
+            Some(p) => {
+                // The other side spoke first: decide on what was kept.
+                let roles = *st.roles.get_or_insert_with(|| guess_roles(&ends, dir, chunk.data));
+                let kept = Chunk { data: &p.bytes, frame: p.frame, ts: p.ts };
+                let other = Seg { role: roles[p.dir], src: p.src, dst: p.dst, midstream: p.midstream, chunk: kept };
+                let cfg = self.cfg;
+                st.d = Some(dissector_for(&other, &cfg));
+                let _ = self.feed(st, other);
+                return self.feed(st, seg(roles, chunk));
+            }
+            None => chunk,
+        };
+        let roles = *st.roles.get_or_insert_with(|| guess_roles(&ends, dir, chunk.data));
+        let first = seg(roles, chunk);
+        match probe(&first, chunk.data.len() < PROBE_MAX) {
+            None => {
+                st.pending = Some(Box::new(Pending {
+                    dir,
+                    src: ends.src,
+                    dst: ends.dst,
+                    midstream: ends.midstream,
+                    bytes: chunk.data.to_vec(),
+                    frame: chunk.frame,
+                    ts: chunk.ts,
+                }));
+                Interest::Inspect
+            }
+            Some(p) => {
+                st.d = Some((p.new)(&self.cfg));
+                self.feed(st, first)
+            }
         }
     }
 
@@ -265,16 +368,90 @@ impl StreamHandler for AppLayer {
         d.gap(&mut cx, roles[dir], len);
     }
 
-    fn close(&mut self, st: Conn, ignored: [u64; 2]) {
+    fn close(&mut self, mut st: Conn, ignored: [u64; 2]) {
+        if let (Some(p), Some(roles)) = (st.pending.take(), st.roles) {
+            // The connection ended while its first bytes were too few to
+            // tell: they go to the protocol that could not say no.
+            let chunk = Chunk { data: &p.bytes, frame: p.frame, ts: p.ts };
+            let seg = Seg { role: roles[p.dir], src: p.src, dst: p.dst, midstream: p.midstream, chunk };
+            let mut d = dissector_for(&seg, &self.cfg);
+            let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
+            d.data(&mut cx, seg);
+            st.d = Some(d);
+        }
         let (Some(roles), Some(mut d)) = (st.roles, st.d) else { return };
         let mut by_role = [0; 2];
         for (dir, n) in ignored.into_iter().enumerate() {
             by_role[roles[dir].index()] += n;
         }
         let last = !self.keys.may_grow();
-        let mut cx = self.cx();
+        let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
         if d.close(&mut cx, by_role, last) == Closed::WaitingForKeys {
-            self.parked.push(d);
+            if self.parked.len() < MAX_PARKED {
+                self.parked.push(d);
+            } else {
+                // Each waits with little, but their number is the peer's
+                // to choose: past the cap they give up at once.
+                cx.out.stats.tls.parked_limit += 1;
+                d.close(&mut cx, [0, 0], true);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::Timestamp;
+
+    fn layer() -> AppLayer {
+        AppLayer::new(AppConfig::default(), KeyStore::new(Default::default()))
+    }
+
+    fn ends(src: &str, dst: &str) -> Ends {
+        Ends { src: src.parse().unwrap(), dst: dst.parse().unwrap(), midstream: false, role: Some(Role::Client) }
+    }
+
+    fn send(app: &mut AppLayer, st: &mut Conn, e: Ends, data: &[u8]) {
+        app.data(st, 0, e, Chunk { data, frame: 1, ts: Timestamp::default() });
+    }
+
+    /// HTTP to TCP port 53 (a way through firewalls) is parsed as HTTP,
+    /// not taken for DNS.
+    #[test]
+    fn http_on_the_dns_port_stays_http() {
+        let mut app = layer();
+        let mut st = Conn::default();
+        let e = ends("10.0.0.1:40000", "192.0.2.1:53");
+        send(&mut app, &mut st, e, b"GET /x?imei=356938035643809 HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(app.out.requests.len(), 1);
+        // A DNS query over TCP is still read as one.
+        let mut st = Conn::default();
+        let q = b"\x00\x1d\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03org\x00\x00\x01\x00\x01";
+        send(&mut app, &mut st, e, q);
+        assert!(app.out.streams.iter().any(|p| p.dns_query && p.data == b"example.org"));
+    }
+
+    /// A TLS record header cut after its first byte: the probe waits for
+    /// more, and the connection is still TLS, its server name read.
+    #[test]
+    fn a_probe_that_needs_more_waits_for_it() {
+        let hello = tls::handshake::tests::hello("late.example");
+        for cut in 1..3 {
+            let mut app = layer();
+            let mut st = Conn::default();
+            let e = ends("10.0.0.1:40000", "192.0.2.1:443");
+            send(&mut app, &mut st, e, &hello[..cut]);
+            send(&mut app, &mut st, e, &hello[cut..]);
+            app.close(st, [0, 0]);
+            assert_eq!(app.out.stats.tls_names, ["late.example"], "cut {cut}");
+            assert_eq!(app.out.stats.tls.connections, 1);
+        }
+        // A lone byte that never continues is handed over at the close.
+        let mut app = layer();
+        let mut st = Conn::default();
+        send(&mut app, &mut st, ends("10.0.0.1:40000", "192.0.2.1:443"), &hello[..1]);
+        app.close(st, [0, 0]);
+        assert_eq!(app.out.stats.tls.connections, 1);
     }
 }

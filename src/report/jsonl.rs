@@ -166,6 +166,7 @@ pub fn tls_stats_json(t: &TlsStats) -> Value {
         "server_bytes": t.server_bytes,
         "bad_records": t.bad_records,
         "embedded_keys": t.embedded_keys,
+        "parked_limit": t.parked_limit,
         "not_decrypted": {
             "no_key": pair(t.no_key),
             "bad_key": pair(t.bad_key),

@@ -2,15 +2,31 @@
 //! client's direction is scanned like those sent over UDP; the rest of
 //! the connection is counted, not kept.
 
-use crate::app::{AppProto, Closed, Cx, Dissector, Role, Seg, StreamPayload, Verdict};
+use crate::app::{AppProto, Closed, Cx, Dissector, Probe, Role, Seg, StreamPayload, Verdict};
 
 const DNS_PORT: u16 = 53;
 
-pub const TCP_PROTO: AppProto = AppProto {
-    name: "dns",
-    probe: |seg| seg.src.port() == DNS_PORT || seg.dst.port() == DNS_PORT,
-    new: |_| Box::new(DnsTcp),
-};
+pub const TCP_PROTO: AppProto = AppProto { name: "dns", probe, new: |_| Box::new(DnsTcp) };
+
+/// Port 53 on either side and a first message that is not HTTP (port 53
+/// is a classic way through firewalls: HTTP there stays HTTP) and starts
+/// with a length that can hold a DNS header.
+fn probe(seg: &Seg<'_>) -> Probe {
+    let d = seg.chunk.data;
+    if seg.src.port() != DNS_PORT && seg.dst.port() != DNS_PORT {
+        return Probe::No;
+    }
+    if d.starts_with(b"HTTP/") || crate::http::head::may_start_request(&d[..d.len().min(32)]) && d.contains(&b' ') {
+        return Probe::No;
+    }
+    match d {
+        [a, b, ..] if usize::from(u16::from_be_bytes([*a, *b])) >= DNS_HEADER => Probe::Yes,
+        [_] => Probe::NeedMore,
+        _ => Probe::No,
+    }
+}
+
+const DNS_HEADER: usize = 12;
 
 struct DnsTcp;
 

@@ -25,6 +25,8 @@ const EXT_SESSION_TICKET: u16 = 35;
 const EXT_EARLY_DATA: u16 = 42;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 const NAME_TYPE_HOST: u8 = 0;
+/// Longest DNS name (RFC 1035): longer server names are not names.
+const MAX_HOST_NAME: usize = 253;
 /// Longest session ticket remembered (resumption by ticket).
 const MAX_TICKET: usize = 2048;
 
@@ -117,7 +119,11 @@ fn host_name(mut body: Reader<'_>) -> Option<String> {
     while !list.is_empty() {
         let kind = list.u8()?;
         let name = list.vec16()?.rest();
-        if kind == NAME_TYPE_HOST && !name.is_empty() && name.iter().all(|c| c.is_ascii_graphic()) {
+        if kind == NAME_TYPE_HOST
+            && !name.is_empty()
+            && name.len() <= MAX_HOST_NAME
+            && name.iter().all(|c| c.is_ascii_graphic())
+        {
             return Some(String::from_utf8_lossy(name).to_ascii_lowercase());
         }
     }
@@ -248,6 +254,8 @@ pub fn client_hello_sni(b: &[u8]) -> Option<String> {
 #[cfg(test)]
 pub mod tests {
     use super::*;
+
+    pub const HRR: [u8; 32] = HRR_RANDOM;
 
     /// A minimal ClientHello record with one extension, server_name.
     pub fn hello(name: &str) -> Vec<u8> {

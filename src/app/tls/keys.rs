@@ -67,8 +67,11 @@ impl KeyStore {
     pub fn add_embedded(&mut self, text: &[u8]) -> Vec<KeyLogNote> {
         let before = self.local.stats.entries;
         let notes = self.local.add(text);
-        self.embedded_entries += self.local.stats.entries - before;
-        self.generation += 1;
+        let added = self.local.stats.entries - before;
+        self.embedded_entries += added;
+        if added > 0 {
+            self.generation += 1;
+        }
         notes
     }
 

@@ -32,7 +32,7 @@ pub mod keys;
 
 use std::sync::Arc;
 
-use super::{AppConfig, AppProto, Closed, Cx, Dissector, Role, Seg, Verdict};
+use super::{AppConfig, AppProto, Closed, Cx, Dissector, Probe, Role, Seg, Verdict};
 use crate::finding::{TlsInfo, TlsStats};
 use crate::flow::Chunk;
 use crate::util::Timestamp;
@@ -86,17 +86,27 @@ impl Default for TlsLimits {
 pub const PROTO: AppProto = AppProto { name: "tls", probe, new: |cfg| Box::new(Tls::new(cfg)) };
 
 /// A TLS record header: a known content type, major version 3.
-fn probe(seg: &Seg<'_>) -> bool {
-    let d = seg.chunk.data;
-    match d {
-        [CT_HANDSHAKE] | [CT_HANDSHAKE, 3] => true,
-        [t, 3, minor, ..] => (CT_CHANGE_CIPHER_SPEC..=CT_HEARTBEAT).contains(t) && *minor <= 4,
-        _ => false,
+fn probe(seg: &Seg<'_>) -> Probe {
+    let known = |t: &u8| (CT_CHANGE_CIPHER_SPEC..=CT_HEARTBEAT).contains(t);
+    match seg.chunk.data {
+        [t] | [t, 3] if known(t) => Probe::NeedMore,
+        [t, 3, minor, ..] if known(t) && *minor <= 4 => Probe::Yes,
+        _ => Probe::No,
     }
 }
 
+/// Distinct unsupported suites and versions named per capture; the
+/// peer picks them, so past this they are counted under [`OTHER`].
+const MAX_UNSUPPORTED_NAMES: usize = 64;
+const OTHER: &str = "other suites or versions";
+
 /// Adds a connection not decrypted for an unsupported reason.
 pub fn count_unsupported(t: &mut TlsStats, name: &str, bytes: u64) {
+    let name = if t.unsupported.len() >= MAX_UNSUPPORTED_NAMES && !t.unsupported.iter().any(|u| u.0 == name) {
+        OTHER
+    } else {
+        name
+    };
     match t.unsupported.iter_mut().find(|u| u.0 == name) {
         Some(u) => {
             u.1 += 1;
@@ -254,7 +264,7 @@ impl Tls {
                 if rest.len() >= RECORD_HEADER {
                     let Some(n) = record_len(rest) else {
                         self.stop(role, Stop::Malformed);
-                        return;
+                        break;
                     };
                     if rest.len() >= RECORD_HEADER + n {
                         // A whole record in this segment: no copy.
@@ -270,7 +280,7 @@ impl Tls {
             let take = want.min(rest.len());
             if cx.out.tls_partial + take > self.cfg.tls.max_partial_total {
                 self.stop(role, Stop::Limit);
-                return;
+                break;
             }
             d.rec.extend_from_slice(&rest[..take]);
             cx.out.tls_partial += take;
@@ -278,7 +288,7 @@ impl Tls {
             if d.rec.len() == RECORD_HEADER && d.rec_need == 0 {
                 let Some(n) = record_len(&d.rec) else {
                     self.stop(role, Stop::Malformed);
-                    return;
+                    break;
                 };
                 // No reservation for the whole record: a peer that
                 // announces 16 KB and sends 300 bytes costs 300.
@@ -292,6 +302,8 @@ impl Tls {
                 self.record(cx, role, &rec, at);
             }
         }
+        // What the direction stopped before is counted, not lost.
+        self.dirs[r].record_bytes += rest.len() as u64;
     }
 
     fn record(&mut self, cx: &mut Cx<'_>, role: Role, rec: &[u8], at: At) {
@@ -321,28 +333,24 @@ impl Tls {
             }
             None => match ct {
                 CT_HANDSHAKE => false,
-                CT_ALERT | CT_HEARTBEAT => return true,
+                // TLS 1.2 sends no CCS before the ServerHello: this is TLS
+                // 1.3's compatibility CCS (after a HelloRetryRequest, or
+                // before 0-RTT data), which carries nothing.
+                CT_CHANGE_CIPHER_SPEC | CT_ALERT | CT_HEARTBEAT => return true,
                 // Protected before any hello: picked up mid-way.
                 _ if self.ch.is_none() => {
                     self.stop(role, Stop::Midstream);
                     return true;
                 }
-                // 0-RTT data and compatibility CCS come before the
-                // ServerHello says which version this is.
+                // 0-RTT data comes before the ServerHello says which
+                // version this is.
                 _ => return false,
             },
         };
         if !protected {
             match ct {
                 CT_HANDSHAKE => self.handshake(cx, role, frag),
-                CT_CHANGE_CIPHER_SPEC if self.version != Some(Version::Tls13) => {
-                    let d = &mut self.dirs[r];
-                    d.ccs = self.params.clone();
-                    d.cipher = None;
-                    if d.ccs.is_none() {
-                        self.stop(role, Stop::Midstream);
-                    }
-                }
+                CT_CHANGE_CIPHER_SPEC if self.version != Some(Version::Tls13) => self.change_cipher_spec(role),
                 // Application data in clear before a ChangeCipherSpec:
                 // the handshake was not seen whole.
                 CT_APPLICATION_DATA => self.stop(role, Stop::Midstream),
@@ -386,6 +394,11 @@ impl Tls {
                 d.failed += 1;
                 if d.decrypted > 0 {
                     cx.out.stats.tls.bad_records += 1;
+                    if role == Role::Client {
+                        // Its plaintext is lost: the parser must not join
+                        // what came before and after it.
+                        self.child_gap(cx, frag.len() as u64);
+                    }
                 } else if d.failed > d.tolerate {
                     self.stop(role, Stop::BadKey);
                 }
@@ -445,21 +458,28 @@ impl Tls {
         if d.cipher.is_some() {
             return Ok(());
         }
+        // Keys can only come later from a Decryption Secrets Block.
+        let wait = if cx.keys.may_grow() { None } else { Some(Stop::NoKey) };
         if cx.keys.hopeless() {
             return Err(Some(Stop::NoKey));
         }
         let Some(suite) = self.suite else { return Err(Some(Stop::Unsupported)) };
         let Some(ch) = self.ch.as_ref() else { return Err(Some(Stop::Midstream)) };
         if self.version == Some(Version::Tls13) {
-            let Some(secrets) = cx.keys.secrets(&ch.random) else { return Err(None) };
+            let Some(secrets) = cx.keys.secrets(&ch.random) else { return Err(wait) };
             let first = if role == Role::Client && ch.early_data { Phase::Early } else { Phase::Handshake };
             let start = first.max(d.phase);
             let found = [Phase::Early, Phase::Handshake, Phase::App]
                 .into_iter()
                 .filter(|p| *p >= start)
                 .find_map(|p| secret_of(secrets, role, p).map(|s| (p, s)));
-            let Some((phase, secret)) = found else { return Err(None) };
-            if phase != first || ch.early_data {
+            let Some((phase, secret)) = found else { return Err(wait) };
+            if ch.early_data && phase != Phase::Early {
+                // 0-RTT data whose secret was not logged: however many
+                // records it takes, they cannot authenticate; the
+                // handshake's come after them.
+                d.tolerate = u32::MAX;
+            } else if phase != first {
                 // Records of the phases skipped cannot authenticate.
                 d.tolerate = TOLERATED_FAILURES;
             }
@@ -473,7 +493,7 @@ impl Tls {
         // Only a resumed session (its id echoed) reuses an earlier
         // master secret; a full handshake made a new one.
         let (sid, ticket): (&[u8], _) = if resumed { (&p.session_id, p.ticket.as_deref()) } else { (&[], None) };
-        let Some(master) = cx.keys.master(&p.client_random, sid, ticket) else { return Err(None) };
+        let Some(master) = cx.keys.master(&p.client_random, sid, ticket) else { return Err(wait) };
         let side = if role == Role::Client { Side::Client } else { Side::Server };
         let cipher = RecordCipher::tls12(
             p.suite,
@@ -491,6 +511,19 @@ impl Tls {
             cx.keys.learn_session(&sh.session_id, &master);
         }
         Ok(())
+    }
+
+    /// TLS 1.0-1.2: the direction's records are protected from now on
+    /// with the parameters of the latest ServerHello.
+    fn change_cipher_spec(&mut self, role: Role) {
+        let d = &mut self.dirs[role.index()];
+        d.ccs = self.params.clone();
+        d.cipher = None;
+        // New keys: not proven until a record decrypts with them.
+        d.proven = false;
+        if d.ccs.is_none() {
+            self.stop(role, Stop::Midstream);
+        }
     }
 
     /// Key changes a record's handshake messages asked for.
@@ -521,6 +554,9 @@ impl Tls {
     fn plaintext(&mut self, cx: &mut Cx<'_>, role: Role, ct: u8, plain: &[u8], at: At) {
         match ct {
             CT_HANDSHAKE => self.handshake(cx, role, plain),
+            // A renegotiation's ChangeCipherSpec, under the old keys: the
+            // records after it use the new handshake's.
+            CT_CHANGE_CIPHER_SPEC if self.version != Some(Version::Tls13) => self.change_cipher_spec(role),
             CT_APPLICATION_DATA if role == Role::Server => cx.out.stats.tls.server_bytes += plain.len() as u64,
             CT_APPLICATION_DATA => {
                 cx.out.stats.tls.client_bytes += plain.len() as u64;
@@ -536,8 +572,11 @@ impl Tls {
             return;
         }
         if self.child.is_none() && !self.http2 {
-            if self.alpn.as_deref() == Some("h2") || plain.starts_with(&H2_PREFACE[..plain.len().min(H2_PREFACE.len())])
-            {
+            // ALPN says; without ALPN, only the whole preface does (a
+            // first record of one byte "P" is a TLS 1.0 client's 1/n-1
+            // split of a POST, not HTTP/2).
+            let preface = self.alpn.is_none() && plain.starts_with(H2_PREFACE);
+            if self.alpn.as_deref() == Some("h2") || preface {
                 self.http2 = true;
             } else {
                 self.child = Some(super::dissector_for_plaintext(&self.cfg));
@@ -567,6 +606,17 @@ impl Tls {
         self.tag(cx, nr, ns);
     }
 
+    /// Plaintext of the client that will never be seen (a record that
+    /// did not authenticate, a capture gap): the child hears of it as a
+    /// gap, as it would in clear.
+    fn child_gap(&mut self, cx: &mut Cx<'_>, len: u64) {
+        let (nr, ns) = (cx.out.requests.len(), cx.out.streams.len());
+        if let Some(c) = self.child.as_mut() {
+            c.gap(cx, Role::Client, len);
+        }
+        self.tag(cx, nr, ns);
+    }
+
     /// Marks what the child produced since `nr`/`ns` as carried by TLS.
     fn tag(&mut self, cx: &mut Cx<'_>, nr: usize, ns: usize) {
         let info = self.info.clone();
@@ -582,6 +632,7 @@ impl Tls {
     /// messages.
     fn handshake(&mut self, cx: &mut Cx<'_>, role: Role, mut rest: &[u8]) {
         let r = role.index();
+        let u24 = |b: &[u8]| (usize::from(b[1]) << 16) | (usize::from(b[2]) << 8) | usize::from(b[3]);
         while !rest.is_empty() {
             let d = &mut self.dirs[r];
             if d.hs_skip > 0 {
@@ -590,26 +641,43 @@ impl Tls {
                 rest = &rest[n..];
                 continue;
             }
-            if d.hs.len() < 4 {
-                let n = (4 - d.hs.len()).min(rest.len());
-                d.hs.extend_from_slice(&rest[..n]);
-                rest = &rest[n..];
-                if d.hs.len() < 4 {
-                    return;
+            if d.hs.is_empty() && rest.len() >= 4 {
+                let (kind, len) = (rest[0], u24(rest));
+                if !wanted(kind) || len > MAX_HANDSHAKE_MESSAGE {
+                    d.hs_skip = len;
+                    rest = &rest[4..];
+                    continue;
+                }
+                if rest.len() >= 4 + len {
+                    // A whole message in this record: no copy.
+                    let (msg, tail) = rest.split_at(4 + len);
+                    self.message(cx, role, kind, &msg[4..]);
+                    rest = tail;
+                    continue;
                 }
             }
-            let kind = d.hs[0];
-            let len = (usize::from(d.hs[1]) << 16) | (usize::from(d.hs[2]) << 8) | usize::from(d.hs[3]);
+            // A message split across records: kept, within the budget of
+            // partial records.
+            let want = if d.hs.len() < 4 { 4 - d.hs.len() } else { 4 + u24(&d.hs) - d.hs.len() };
+            let n = want.min(rest.len());
+            if cx.out.tls_partial + n > self.cfg.tls.max_partial_total {
+                self.stop(role, Stop::Limit);
+                return;
+            }
+            d.hs.extend_from_slice(&rest[..n]);
+            cx.out.tls_partial += n;
+            rest = &rest[n..];
+            if d.hs.len() < 4 {
+                return;
+            }
+            let (kind, len) = (d.hs[0], u24(&d.hs));
             if !wanted(kind) || len > MAX_HANDSHAKE_MESSAGE {
+                cx.out.tls_partial -= d.hs.len();
                 d.hs.clear();
                 d.hs_skip = len;
-                continue;
-            }
-            let n = (4 + len - d.hs.len()).min(rest.len());
-            d.hs.extend_from_slice(&rest[..n]);
-            rest = &rest[n..];
-            if d.hs.len() == 4 + len {
+            } else if d.hs.len() == 4 + len {
                 let msg = std::mem::take(&mut d.hs);
+                cx.out.tls_partial -= msg.len();
                 self.message(cx, role, kind, &msg[4..]);
             }
         }
@@ -676,6 +744,11 @@ impl Tls {
                         .map_or_else(|| format!("cipher suite {:#06x}", sh.suite), |n| n.to_string()),
                 )
             }
+        }
+        if self.unsupported.is_some() {
+            // Also after a renegotiation: nothing of the old session
+            // applies to the new one.
+            (self.version, self.suite, self.params) = (None, None, None);
         }
         if let Some(a) = &sh.alpn {
             self.alpn = Some(a.clone());
@@ -760,7 +833,10 @@ impl Tls {
         // its server's; one whose records were given up at a limit is not
         // called decrypted either (what they held was not read).
         let limited = self.dirs.iter().any(|d| d.stop == Some(Stop::Limit));
-        if self.unsupported.is_none() && !limited && (c.decrypted > 0 || (srv.decrypted > 0 && c.stop.is_none())) {
+        // Decrypted: application keys proven (not only a handshake's), and
+        // the client's not missing or wrong.
+        let client_keys_ok = !matches!(c.stop, Some(Stop::NoKey | Stop::BadKey));
+        if self.unsupported.is_none() && !limited && (c.proven || srv.proven) && client_keys_ok {
             cx.out.stats.tls.decrypted += 1;
             return;
         }
@@ -820,19 +896,22 @@ impl Dissector for Tls {
         if self.dirs[r].stop.is_some() {
             // Bytes of a partial record are given up with the direction.
             let d = &mut self.dirs[r];
-            cx.out.tls_partial -= d.rec.len();
+            cx.out.tls_partial -= d.rec.len() + d.hs.len();
             d.record_bytes += d.rec.len() as u64;
-            d.rec = Vec::new();
+            (d.rec, d.hs) = (Vec::new(), Vec::new());
             Verdict::DropDir
         } else {
             Verdict::Continue
         }
     }
 
-    fn gap(&mut self, _cx: &mut Cx<'_>, role: Role, len: u64) {
+    fn gap(&mut self, cx: &mut Cx<'_>, role: Role, len: u64) {
         let d = &mut self.dirs[role.index()];
         d.record_bytes += len;
         self.stop(role, Stop::Gap);
+        if role == Role::Client {
+            self.child_gap(cx, len);
+        }
     }
 
     fn close(&mut self, cx: &mut Cx<'_>, ignored: [u64; 2], last: bool) -> Closed {
@@ -845,9 +924,9 @@ impl Dissector for Tls {
         self.ignored[1] += ignored[1];
         for d in &mut self.dirs {
             // A record never finished: its bytes count as not inspected.
-            cx.out.tls_partial -= d.rec.len();
+            cx.out.tls_partial -= d.rec.len() + d.hs.len();
             d.record_bytes += d.rec.len() as u64;
-            d.rec = Vec::new();
+            (d.rec, d.hs) = (Vec::new(), Vec::new());
         }
         if self.waiting() && !last {
             return Closed::WaitingForKeys;
@@ -1081,5 +1160,99 @@ mod tests {
         assert_eq!(uris(&app.out), ["/u", "/second"]);
         assert_eq!(app.out.tls_held, 0);
         assert_eq!(app.out.stats.tls.decrypted, 1);
+    }
+
+    /// Feeds whole flights in order, `(client?, bytes)`, through one
+    /// dissector; returns the layer after close.
+    fn flights(log: KeyLog, flights: &[(bool, Vec<u8>)]) -> AppLayer {
+        let mut app = AppLayer::new(AppConfig::default(), KeyStore::new(Arc::new(log)));
+        let ca: std::net::SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let sa: std::net::SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let mut d = Tls::new(&app.cfg);
+        for (i, (client, data)) in flights.iter().enumerate() {
+            let (role, src, dst) = if *client { (Role::Client, ca, sa) } else { (Role::Server, sa, ca) };
+            let chunk = Chunk { data, frame: i as u64 + 1, ts: Timestamp::default() };
+            let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+            d.data(&mut cx, Seg { role, src, dst, midstream: false, chunk });
+        }
+        let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+        d.close(&mut cx, [0, 0], true);
+        app
+    }
+
+    /// A HelloRetryRequest, with the compatibility CCS after it, then the
+    /// second ClientHello: the real ServerHello is found and the session
+    /// decrypts.
+    #[test]
+    fn hello_retry_request_then_the_real_handshake() {
+        let (client, server) = session();
+        let hello_len = usize::from(u16::from_be_bytes([client[3], client[4]])) + 5;
+        let mut hrr = vec![3, 3];
+        hrr.extend_from_slice(&handshake::tests::HRR);
+        hrr.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+        let mut retry = record(CT_HANDSHAKE, &message(handshake::SERVER_HELLO, &hrr));
+        retry.extend_from_slice(&record(CT_CHANGE_CIPHER_SPEC, &[1]));
+        let app = flights(
+            keylog(true),
+            &[(true, client[..hello_len].to_vec()), (false, retry), (true, client.clone()), (false, server)],
+        );
+        assert_eq!(uris(&app.out), ["/u", "/second"]);
+        assert_eq!(app.out.stats.tls.decrypted, 1);
+    }
+
+    /// TLS 1.2 renegotiation: the second handshake inside the first
+    /// session's records, its ChangeCipherSpec protected too; what follows
+    /// decrypts with the second session's keys (both in the key log).
+    #[test]
+    fn tls12_renegotiation_switches_to_the_new_keys() {
+        use crate::harness::{TlsKind, TlsSession, tls_client_hello, tls_message, tls_server_hello};
+        let s1 = TlsSession::new(TlsKind::Tls12Aes128Gcm, [0x31; 32], Some("reneg.example")).unwrap();
+        let (mut c1, mut srv1) = (s1.client.clone(), s1.server.clone());
+        let mut f: Vec<(bool, Vec<u8>)> = s1.flights.clone();
+        let get = |p: &str| format!("GET {p} HTTP/1.1\r\nHost: reneg.example\r\n\r\n");
+        f.push((true, c1.encrypt(CT_APPLICATION_DATA, get("/first").as_bytes()).unwrap()));
+        // The second handshake, under the first session's keys.
+        let (cr2, sr2, master2) = ([0x77u8; 32], [0x88u8; 32], [0x99u8; 48]);
+        let suite = crypto::suite(0xc02f).unwrap();
+        f.push((true, c1.encrypt(CT_HANDSHAKE, &tls_client_hello(&cr2, Some("reneg.example"), false)).unwrap()));
+        let mut sh = tls_server_hello(&sr2, 0xc02f, false, false);
+        sh.extend(tls_message(14, &[]));
+        f.push((false, srv1.encrypt(CT_HANDSHAKE, &sh).unwrap()));
+        let new = |side| RecordCipher::tls12(suite, Version::Tls12, &master2, &cr2, &sr2, side, false).unwrap();
+        let (mut c2, mut srv2) = (new(Side::Client), new(Side::Server));
+        let mut cf = c1.encrypt(CT_HANDSHAKE, &tls_message(16, &[0, 1, 0x42])).unwrap();
+        cf.extend(c1.encrypt(CT_CHANGE_CIPHER_SPEC, &[1]).unwrap());
+        cf.extend(c2.encrypt(CT_HANDSHAKE, &tls_message(handshake::FINISHED, &[0x46; 12])).unwrap());
+        f.push((true, cf));
+        let mut sf = srv1.encrypt(CT_CHANGE_CIPHER_SPEC, &[1]).unwrap();
+        sf.extend(srv2.encrypt(CT_HANDSHAKE, &tls_message(handshake::FINISHED, &[0x46; 12])).unwrap());
+        f.push((false, sf));
+        f.push((true, c2.encrypt(CT_APPLICATION_DATA, get("/second").as_bytes()).unwrap()));
+        let mut log = KeyLog::new();
+        log.add(s1.keylog.as_bytes());
+        log.add(format!("CLIENT_RANDOM {} {}\n", hex::encode(cr2), hex::encode(master2)).as_bytes());
+        let app = flights(log, &f);
+        assert_eq!(uris(&app.out), ["/first", "/second"]);
+        let t = &app.out.stats.tls;
+        assert_eq!((t.decrypted, t.bad_records), (1, 0), "{t:?}");
+    }
+
+    /// A first record of one byte "P" (a TLS 1.0 client's 1/n-1 split)
+    /// is the start of a POST, not an HTTP/2 preface.
+    #[test]
+    fn one_byte_first_record_is_not_http2() {
+        use crate::harness::{TlsKind, TlsSession};
+        let s = TlsSession::new(TlsKind::Tls12Aes128Gcm, [0x41; 32], None).unwrap();
+        let mut c = s.client.clone();
+        let mut f = s.flights.clone();
+        let req = b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok";
+        let mut data = c.encrypt(CT_APPLICATION_DATA, &req[..1]).unwrap();
+        data.extend(c.encrypt(CT_APPLICATION_DATA, &req[1..]).unwrap());
+        f.push((true, data));
+        let mut log = KeyLog::new();
+        log.add(s.keylog.as_bytes());
+        let app = flights(log, &f);
+        assert_eq!(uris(&app.out), ["/p"]);
+        assert_eq!(app.out.stats.http2_bytes, 0);
     }
 }
