@@ -335,8 +335,12 @@ pub struct NotInspected {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsStats {
     pub connections: u64,
-    /// Connections with at least one record decrypted.
+    /// Connections whose application data was decrypted.
     pub decrypted: u64,
+    /// Of those, connections read only in part: some of their records
+    /// could not be (a renegotiated session without keys, a gap, records
+    /// that stopped parsing).
+    pub partly: u64,
     /// Plaintext application bytes: client to server (inspected) and
     /// server to client (counted only).
     pub client_bytes: u64,

@@ -162,6 +162,7 @@ pub fn tls_stats_json(t: &TlsStats) -> Value {
     json!({
         "connections": t.connections,
         "decrypted": t.decrypted,
+        "partly": t.partly,
         "client_bytes": t.client_bytes,
         "server_bytes": t.server_bytes,
         "bad_records": t.bad_records,

@@ -143,9 +143,10 @@ fn sev_label(s: Severity) -> &'static str {
 fn tls_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
     let t = &r.stats.tls;
     if t.decrypted > 0 {
+        let partly = if t.partly > 0 { format!(", {} of them only in part", t.partly) } else { String::new() };
         writeln!(
             o,
-            "  decrypted: {} of {} TLS connections ({} from clients, {} from servers)",
+            "  decrypted: {} of {} TLS connections ({} from clients, {} from servers{partly})",
             t.decrypted,
             t.connections,
             human_bytes(t.client_bytes),

@@ -195,8 +195,11 @@ struct Dir {
     held_bytes: usize,
     stop: Option<Stop>,
     protected_seen: bool,
-    /// A record decrypted with the application keys: they are right.
+    /// A record decrypted with the current application keys: they are
+    /// right (reset when a renegotiation brings new ones).
     proven: bool,
+    /// Application keys were proven at some point: data was read.
+    read: bool,
     decrypted: u64,
     failed: u32,
     tolerate: u32,
@@ -435,6 +438,7 @@ impl Tls {
         if let Ok(ct) = cipher.decrypt(header, frag, plain) {
             d.decrypted += 1;
             d.proven |= self.version != Some(Version::Tls13) || d.phase == Phase::App;
+            d.read |= d.proven;
             return Some(ct);
         }
         if self.version != Some(Version::Tls13) {
@@ -455,6 +459,7 @@ impl Tls {
                 d.phase = phase;
                 d.decrypted += 1;
                 d.proven |= phase == Phase::App;
+                d.read |= d.proven;
                 return Some(ct);
             }
         }
@@ -845,8 +850,18 @@ impl Tls {
         // Decrypted: application keys proven (not only a handshake's), and
         // the client's not missing or wrong.
         let client_keys_ok = !matches!(c.stop, Some(Stop::NoKey | Stop::BadKey));
-        if self.unsupported.is_none() && !limited && (c.proven || srv.proven) && client_keys_ok {
-            cx.out.stats.tls.decrypted += 1;
+        if self.unsupported.is_none() && !limited && (c.read || (srv.read && client_keys_ok)) {
+            let t = &mut cx.out.stats.tls;
+            t.decrypted += 1;
+            // Read, but not to the end: a renegotiated session without
+            // keys, a gap, records that stopped parsing.
+            if self
+                .dirs
+                .iter()
+                .any(|d| matches!(d.stop, Some(Stop::NoKey | Stop::BadKey | Stop::Gap | Stop::Malformed)))
+            {
+                t.partly += 1;
+            }
             return;
         }
         let bytes: u64 = self.dirs.iter().map(|d| d.record_bytes).sum::<u64>() + self.ignored.iter().sum::<u64>();

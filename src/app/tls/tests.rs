@@ -235,7 +235,15 @@ fn tls12_renegotiation_switches_to_the_new_keys() {
     let app = flights(log, &f);
     assert_eq!(uris(&app.out), ["/first", "/second"]);
     let t = &app.out.stats.tls;
-    assert_eq!((t.decrypted, t.bad_records), (1, 0), "{t:?}");
+    assert_eq!((t.decrypted, t.partly, t.bad_records), (1, 0, 0), "{t:?}");
+    // Without the second session's key: read in part, and never with the
+    // old keys (no records that fail to authenticate).
+    let mut first_only = KeyLog::new();
+    first_only.add(s1.keylog.as_bytes());
+    let app = flights(first_only, &f);
+    assert_eq!(uris(&app.out), ["/first"]);
+    let t = &app.out.stats.tls;
+    assert_eq!((t.decrypted, t.partly, t.bad_records), (1, 1, 0), "{t:?}");
 }
 
 /// A first record of one byte "P" (a TLS 1.0 client's 1/n-1 split)
