@@ -62,7 +62,10 @@ fn run_measured(args: &[&str]) -> (Output, u64, &'static str) {
     let with_time = time.exists()
         && Command::new(time).args(["-v", "true"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     let (out, outside, how) = if with_time {
-        let report = tmpdir("time").join("rusage");
+        // One folder per run: tests measured at once must not share it.
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let report = tmpdir(&format!("time-{run}")).join("rusage");
         let out = Command::new(time)
             .arg("-v")
             .arg("-o")
@@ -153,6 +156,56 @@ fn many_half_open_tls_connections_stay_bounded() {
     assert!(peak < PEAK_LIMIT, "peak RSS {peak} bytes ({how}) over {PEAK_LIMIT}");
     assert_eq!(tls["connections"], u64::from(HALF_OPEN), "{tls}");
     assert_eq!(not["tls_connections"], u64::from(HALF_OPEN), "{tls} {not}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// 100,000 TLS 1.3 connections in a pcapng file (where keys could still
+/// come in a Decryption Secrets Block, so records wait for them), each
+/// with a whole handshake in clear and one protected record from the
+/// client, no key ever: the records held while waiting stay within
+/// `--max-tls-held`, the scan under 200 MB, and every connection is
+/// counted as having no key.
+#[test]
+fn many_connections_waiting_for_keys_stay_bounded() {
+    use teleaudit::capture::writer::PcapngWriter;
+    use teleaudit::harness::tls_server_hello;
+    let dir = tmpdir("waiting");
+    let path = dir.join("waiting.pcapng");
+    {
+        let file = std::fs::File::create(&path).expect("create capture");
+        let mut w = PcapngWriter::new(BufWriter::with_capacity(1 << 20, file));
+        w.section(false).expect("section");
+        w.interface(Link::Raw.linktype(), 6).expect("interface");
+        let mut protected = vec![23, 3, 3, 0x01, 0x2c];
+        protected.extend(support::pseudo_random(9, 300));
+        for i in 0..HALF_OPEN {
+            let mut net = Net::default();
+            let client = format!("10.{}.{}.{}:{}", 1 + (i >> 16), (i >> 8) & 0xff, i & 0xff, 20_000 + i % 40_000);
+            let server = format!("192.0.2.{}:443", 1 + i % 200);
+            let t = support::ts(1_600_000_000 + i64::from(i / 1000), (i % 1000) * 1000);
+            let mut c = net.connect(t, &client, &server, i.wrapping_mul(7919), i.wrapping_mul(104_729));
+            let mut random = [0u8; 32];
+            random[..4].copy_from_slice(&i.to_be_bytes());
+            net.send(t, &mut c, &tls_record(22, &tls_client_hello(&random, Some("wait.example.net"), false)), 1400);
+            net.reply(t, &mut c, &tls_record(22, &tls_server_hello(&[1; 32], 0x1301, true, false)), 1400);
+            net.send(t, &mut c, &protected, 1400);
+            for (t, p) in &net.packets {
+                w.packet(0, *t, &Link::Raw.frame(p)).expect("write packet");
+            }
+        }
+        w.into_inner().flush().expect("flush capture");
+    }
+    let (out, peak, how) = run_measured(&["scan", "--format", "jsonl", path.to_str().unwrap()]);
+    eprintln!(
+        "{HALF_OPEN} TLS connections waiting for keys: peak RSS {:.1} MB ({how})",
+        peak as f64 / (1 << 20) as f64
+    );
+    assert_finished(&out);
+    let lines = jsonl(&out);
+    let tls = &record(&lines, "capture")["tls"];
+    assert!(peak < PEAK_LIMIT, "peak RSS {peak} bytes ({how}) over {PEAK_LIMIT}");
+    assert_eq!(tls["connections"], u64::from(HALF_OPEN), "{tls}");
+    assert_eq!(tls["not_decrypted"]["no_key"]["connections"], u64::from(HALF_OPEN), "{tls}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -79,7 +79,7 @@ pub struct TlsLimits {
 
 impl Default for TlsLimits {
     fn default() -> Self {
-        TlsLimits { max_held_per_conn: 256 << 10, max_held_total: 64 << 20, max_partial_total: 64 << 20 }
+        TlsLimits { max_held_per_conn: 256 << 10, max_held_total: 16 << 20, max_partial_total: 32 << 20 }
     }
 }
 
@@ -868,6 +868,10 @@ impl Tls {
         if let Some(sni) = self.ch.as_ref().and_then(|c| c.sni.as_ref()) {
             cx.out.stats.undecrypted_name(sni);
         }
+        let keys_known = self.ch.as_ref().is_some_and(|ch| {
+            cx.keys.secrets(&ch.random).is_some()
+                || cx.keys.master(&ch.random, &ch.session_id, ch.ticket.as_deref()).is_some()
+        });
         let t = &mut cx.out.stats.tls;
         if let Some(name) = &self.unsupported {
             count_unsupported(t, name, bytes);
@@ -879,6 +883,9 @@ impl Tls {
             .find_map(|d| d.stop.filter(|s| *s != Stop::NoKey))
             .or(self.dirs.iter().find_map(|d| d.stop));
         let slot = match stop {
+            // Records given up at the limit while their keys never came:
+            // there was nothing to decrypt them with anyway.
+            Some(Stop::Limit) if !keys_known => &mut t.no_key,
             Some(Stop::Limit) => &mut t.limit,
             // Bytes cut out of a record by a capture that starts inside
             // the connection do not parse: that is not malformed TLS.
