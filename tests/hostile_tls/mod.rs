@@ -102,6 +102,27 @@ fn run_measured(args: &[&str]) -> (Output, u64, &'static str) {
     (out, outside.max(own), how)
 }
 
+/// The `i`-th of many TLS connections open at once (a millisecond
+/// apart, far inside the idle timeout, below the flow table's size): its
+/// handshake, a ClientHello with `sni`, then what `more` sends; returns
+/// its packets.
+fn tls_connection(
+    i: u32,
+    sni: &str,
+    more: impl FnOnce(&mut Net, teleaudit::util::Timestamp, &mut support::Tcp),
+) -> Net {
+    let mut net = Net::default();
+    let client = format!("10.{}.{}.{}:{}", 1 + (i >> 16), (i >> 8) & 0xff, i & 0xff, 20_000 + i % 40_000);
+    let server = format!("192.0.2.{}:443", 1 + i % 200);
+    let t = support::ts(1_600_000_000 + i64::from(i / 1000), (i % 1000) * 1000);
+    let mut c = net.connect(t, &client, &server, i.wrapping_mul(7919), i.wrapping_mul(104_729));
+    let mut random = [0u8; 32];
+    random[..4].copy_from_slice(&i.to_be_bytes());
+    net.send(t, &mut c, &tls_record(22, &tls_client_hello(&random, Some(sni), false)), 1400);
+    more(&mut net, t, &mut c);
+    net
+}
+
 /// One ClientHello with a server name, then the first 300 bytes of a
 /// 16 KB application data record, never finished, on each of 100,000
 /// connections open at once (a millisecond apart, far inside the idle
@@ -120,16 +141,9 @@ fn many_half_open_tls_connections_stay_bounded() {
         let mut partial = vec![23, 3, 3, 0x40, 0x00];
         partial.extend(support::pseudo_random(7, 300));
         for i in 0..HALF_OPEN {
-            let mut net = Net::default();
-            let client = format!("10.{}.{}.{}:{}", 1 + (i >> 16), (i >> 8) & 0xff, i & 0xff, 20_000 + i % 40_000);
-            let server = format!("192.0.2.{}:443", 1 + i % 200);
-            let t = support::ts(1_600_000_000 + i64::from(i / 1000), (i % 1000) * 1000);
-            let mut c = net.connect(t, &client, &server, i.wrapping_mul(7919), i.wrapping_mul(104_729));
-            let mut random = [0u8; 32];
-            random[..4].copy_from_slice(&i.to_be_bytes());
-            let hello = tls_record(22, &tls_client_hello(&random, Some(&format!("h{}.example.net", i % 5000)), false));
-            net.send(t, &mut c, &hello, 1400);
-            net.send(t, &mut c, &partial, 1400);
+            let net = tls_connection(i, &format!("h{}.example.net", i % 5000), |net, t, c| {
+                net.send(t, c, &partial, 1400);
+            });
             for (t, p) in &net.packets {
                 w.packet(*t, &Link::Raw.frame(p)).expect("write packet");
             }
@@ -179,16 +193,10 @@ fn many_connections_waiting_for_keys_stay_bounded() {
         let mut protected = vec![23, 3, 3, 0x01, 0x2c];
         protected.extend(support::pseudo_random(9, 300));
         for i in 0..HALF_OPEN {
-            let mut net = Net::default();
-            let client = format!("10.{}.{}.{}:{}", 1 + (i >> 16), (i >> 8) & 0xff, i & 0xff, 20_000 + i % 40_000);
-            let server = format!("192.0.2.{}:443", 1 + i % 200);
-            let t = support::ts(1_600_000_000 + i64::from(i / 1000), (i % 1000) * 1000);
-            let mut c = net.connect(t, &client, &server, i.wrapping_mul(7919), i.wrapping_mul(104_729));
-            let mut random = [0u8; 32];
-            random[..4].copy_from_slice(&i.to_be_bytes());
-            net.send(t, &mut c, &tls_record(22, &tls_client_hello(&random, Some("wait.example.net"), false)), 1400);
-            net.reply(t, &mut c, &tls_record(22, &tls_server_hello(&[1; 32], 0x1301, true, false)), 1400);
-            net.send(t, &mut c, &protected, 1400);
+            let net = tls_connection(i, "wait.example.net", |net, t, c| {
+                net.reply(t, c, &tls_record(22, &tls_server_hello(&[1; 32], 0x1301, true, false)), 1400);
+                net.send(t, c, &protected, 1400);
+            });
             for (t, p) in &net.packets {
                 w.packet(0, *t, &Link::Raw.frame(p)).expect("write packet");
             }
