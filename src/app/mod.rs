@@ -87,12 +87,8 @@ pub struct Emit {
     pub requests: Vec<HttpRequest>,
     pub streams: Vec<StreamPayload>,
     pub stats: AppStats,
-    /// Bytes of TLS records waiting for keys, and of records split across
-    /// segments, across all connections, against [`tls::TlsLimits`].
-    pub tls_held: usize,
-    pub tls_partial: usize,
-    /// Plaintext of the record being decrypted, reused.
-    pub tls_scratch: Vec<u8>,
+    /// What TLS connections share: budgets and a scratch buffer.
+    pub tls: tls::Shared,
 }
 
 /// What a dissector works with besides the bytes.

@@ -114,24 +114,24 @@ impl Tls {
             // partial records.
             let want = if d.hs.len() < 4 { 4 - d.hs.len() } else { 4 + u24(&d.hs) - d.hs.len() };
             let n = want.min(rest.len());
-            if cx.out.tls_partial + n > self.cfg.tls.max_partial_total {
+            if cx.out.tls.partial + n > self.cfg.tls.max_partial_total {
                 self.stop(role, Stop::Limit);
                 return;
             }
             d.hs.extend_from_slice(&rest[..n]);
-            cx.out.tls_partial += n;
+            cx.out.tls.partial += n;
             rest = &rest[n..];
             if d.hs.len() < 4 {
                 return;
             }
             let (kind, len) = (d.hs[0], u24(&d.hs));
             if !wanted(kind) || len > MAX_HANDSHAKE_MESSAGE {
-                cx.out.tls_partial -= d.hs.len();
+                cx.out.tls.partial -= d.hs.len();
                 d.hs.clear();
                 d.hs_skip = len;
             } else if d.hs.len() == 4 + len {
                 let msg = std::mem::take(&mut d.hs);
-                cx.out.tls_partial -= msg.len();
+                cx.out.tls.partial -= msg.len();
                 self.message(cx, role, kind, &msg[4..]);
             }
         }

@@ -88,6 +88,18 @@ impl Default for TlsLimits {
     }
 }
 
+/// What all TLS connections of a capture share.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Bytes of records waiting for keys, and of records and handshake
+    /// messages split across segments, across all connections, against
+    /// [`TlsLimits`].
+    pub held: usize,
+    pub partial: usize,
+    /// Plaintext of the record being decrypted, reused.
+    pub scratch: Vec<u8>,
+}
+
 pub const PROTO: AppProto = AppProto { name: "tls", probe, new: |cfg| Box::new(Tls::new(cfg)) };
 
 /// A TLS record header: a known content type, major version 3.
@@ -275,7 +287,7 @@ impl Dissector for Tls {
         if self.dirs[r].stop.is_some() {
             // Bytes of a partial record are given up with the direction.
             let d = &mut self.dirs[r];
-            cx.out.tls_partial -= d.rec.len() + d.hs.len();
+            cx.out.tls.partial -= d.rec.len() + d.hs.len();
             d.record_bytes += d.rec.len() as u64;
             (d.rec, d.hs) = (Vec::new(), Vec::new());
             Verdict::DropDir
@@ -303,7 +315,7 @@ impl Dissector for Tls {
         self.ignored[1] += ignored[1];
         for d in &mut self.dirs {
             // A record never finished: its bytes count as not inspected.
-            cx.out.tls_partial -= d.rec.len() + d.hs.len();
+            cx.out.tls.partial -= d.rec.len() + d.hs.len();
             d.record_bytes += d.rec.len() as u64;
             (d.rec, d.hs) = (Vec::new(), Vec::new());
         }
@@ -313,7 +325,7 @@ impl Dissector for Tls {
         for role in [Role::Client, Role::Server] {
             let d = &mut self.dirs[role.index()];
             if !d.held.is_empty() {
-                cx.out.tls_held -= d.held_bytes;
+                cx.out.tls.held -= d.held_bytes;
                 d.held = Vec::new();
                 d.held_bytes = 0;
                 self.stop(role, Stop::NoKey);

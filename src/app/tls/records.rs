@@ -29,12 +29,12 @@ impl Tls {
             }
             let want = if d.rec.len() < RECORD_HEADER { RECORD_HEADER - d.rec.len() } else { d.rec_need - d.rec.len() };
             let take = want.min(rest.len());
-            if cx.out.tls_partial + take > self.cfg.tls.max_partial_total {
+            if cx.out.tls.partial + take > self.cfg.tls.max_partial_total {
                 self.stop(role, Stop::Limit);
                 break;
             }
             d.rec.extend_from_slice(&rest[..take]);
-            cx.out.tls_partial += take;
+            cx.out.tls.partial += take;
             rest = &rest[take..];
             if d.rec.len() == RECORD_HEADER && d.rec_need == 0 {
                 let Some(n) = record_len(&d.rec) else {
@@ -48,7 +48,7 @@ impl Tls {
             if d.rec_need > 0 && d.rec.len() == d.rec_need {
                 let rec = std::mem::take(&mut d.rec);
                 d.rec_need = 0;
-                cx.out.tls_partial -= rec.len();
+                cx.out.tls.partial -= rec.len();
                 let at = d.rec_at;
                 self.record(cx, role, &rec, at);
             }
@@ -134,7 +134,7 @@ impl Tls {
                 return true;
             }
         }
-        let mut plain = std::mem::take(&mut cx.out.tls_scratch);
+        let mut plain = std::mem::take(&mut cx.out.tls.scratch);
         plain.clear();
         let header: [u8; 5] = [rec[0], rec[1], rec[2], rec[3], rec[4]];
         let inner = self.decrypt(cx, role, &header, frag, &mut plain);
@@ -155,7 +155,7 @@ impl Tls {
                 }
             }
         }
-        cx.out.tls_scratch = plain;
+        cx.out.tls.scratch = plain;
         self.after_record(cx, role);
         true
     }
@@ -312,7 +312,7 @@ impl Tls {
         }
         let limits = self.cfg.tls;
         let d = &mut self.dirs[role.index()];
-        if d.held_bytes + rec.len() > limits.max_held_per_conn || cx.out.tls_held + rec.len() > limits.max_held_total {
+        if d.held_bytes + rec.len() > limits.max_held_per_conn || cx.out.tls.held + rec.len() > limits.max_held_total {
             // What is held so far still waits for its keys (the first
             // records of a connection, where requests start); the rest of
             // the direction is given up, and the limit is reported.
@@ -320,7 +320,7 @@ impl Tls {
             return;
         }
         d.held_bytes += rec.len();
-        cx.out.tls_held += rec.len();
+        cx.out.tls.held += rec.len();
         d.held.push(Held { at, rec: rec.to_vec() });
     }
 
@@ -331,7 +331,7 @@ impl Tls {
             return;
         }
         let held = std::mem::take(&mut d.held);
-        cx.out.tls_held -= d.held_bytes;
+        cx.out.tls.held -= d.held_bytes;
         d.held_bytes = 0;
         let mut it = held.into_iter();
         while let Some(h) = it.next() {
@@ -342,7 +342,7 @@ impl Tls {
                 let d = &mut self.dirs[role.index()];
                 let back: Vec<Held> = std::iter::once(h).chain(it).collect();
                 d.held_bytes = back.iter().map(|h| h.rec.len()).sum();
-                cx.out.tls_held += d.held_bytes;
+                cx.out.tls.held += d.held_bytes;
                 d.held = back;
                 break;
             }

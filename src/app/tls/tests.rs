@@ -121,7 +121,7 @@ fn tls13_decrypts_in_every_cut() {
         );
         let t = &app.out.stats.tls;
         assert_eq!((t.connections, t.decrypted, t.server_bytes), (1, 1, 19), "cut at {cut}");
-        assert_eq!(app.out.tls_partial + app.out.tls_held, 0, "nothing held after close");
+        assert_eq!(app.out.tls.partial + app.out.tls.held, 0, "nothing held after close");
     }
 }
 
@@ -153,13 +153,13 @@ fn keys_that_arrive_later_open_held_records() {
     }
     let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
     assert_eq!(d.close(&mut cx, [0, 0], false), Closed::WaitingForKeys);
-    assert!(app.out.tls_held > 0);
+    assert!(app.out.tls.held > 0);
     app.parked.push(d);
     let cr = hex::encode(CLIENT_RANDOM);
     let text: String = SECRETS.iter().map(|(l, b)| format!("{l} {cr} {}\n", hex::encode([*b; 32]))).collect();
     assert!(app.add_secrets(text.as_bytes()).is_empty());
     assert_eq!(uris(&app.out), ["/u", "/second"]);
-    assert_eq!(app.out.tls_held, 0);
+    assert_eq!(app.out.tls.held, 0);
     assert_eq!(app.out.stats.tls.decrypted, 1);
 }
 
