@@ -18,6 +18,7 @@
 pub mod datagram;
 pub mod dns;
 pub mod http1;
+pub mod http2;
 pub mod text;
 pub mod tls;
 

@@ -352,13 +352,18 @@ fn records_past_the_held_limit_are_reported_when_the_other_side_decrypts() {
     check_late_keys("late-keys-both", &late_keys_capture(true, true));
 }
 
-/// Crash reproducers of the TLS fuzz targets
-/// (tests/fuzz-regressions/{tls,keylog}) go through their harnesses
+/// Crash reproducers of the TLS and HPACK fuzz targets
+/// (tests/fuzz-regressions/{tls,keylog,hpack}) go through their harnesses
 /// without a panic.
 #[test]
 fn tls_fuzz_reproducers_stay_fixed() {
     let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
-    for (target, harness) in [("tls", teleaudit::harness::tls as fn(&[u8])), ("keylog", teleaudit::harness::keylog)] {
+    fn hpack(data: &[u8]) {
+        assert!(teleaudit::app::http2::hpack::fuzz_decode(data), "HPACK invariants broken");
+    }
+    for (target, harness) in
+        [("tls", teleaudit::harness::tls as fn(&[u8])), ("keylog", teleaudit::harness::keylog), ("hpack", hpack)]
+    {
         for e in std::fs::read_dir(base.join(target)).into_iter().flatten().flatten() {
             if e.file_name() != ".gitkeep" {
                 harness(&std::fs::read(e.path()).expect("read reproducer"));
