@@ -132,6 +132,8 @@ pub struct Finding {
     pub protocol: &'static str,
     /// The TLS session it was decrypted from; `None` in clear.
     pub tls: Option<Arc<TlsInfo>>,
+    /// The HTTP/2 stream that carried it.
+    pub stream_id: Option<u32>,
 }
 
 /// The TLS session a message was decrypted from.
@@ -246,10 +248,12 @@ pub struct RequestRecord {
     pub body_bytes: u64,
     pub content_type: Option<String>,
     pub notes: Vec<String>,
-    /// `http/1.1`, `http/1.0`...
+    /// `http/1.1`, `http/1.0`, `http/2`...
     pub protocol: &'static str,
     /// The TLS session it was decrypted from; `None` in clear.
     pub tls: Option<Arc<TlsInfo>>,
+    /// The HTTP/2 stream that carried it.
+    pub stream_id: Option<u32>,
 }
 
 /// Requests to one destination host in one capture.
@@ -314,7 +318,8 @@ pub struct NotInspected {
     /// [`TlsStats`] for why).
     pub tls_connections: u64,
     pub tls_bytes: u64,
-    /// Decrypted HTTP/2 client bytes (ALPN h2): not parsed yet.
+    /// HTTP/2 client bytes after a frame or header block that could not be
+    /// read (the HPACK state is lost there).
     pub http2_bytes: u64,
     /// QUIC packets and their bytes: not decrypted.
     pub quic_packets: u64,

@@ -54,7 +54,7 @@ pub struct AppStats {
     pub other_bytes: u64,
     /// UDP payload not inspected.
     pub udp_bytes: u64,
-    /// Decrypted HTTP/2 client bytes (not parsed yet).
+    /// HTTP/2 client bytes not parsed (after a frame that could not be read).
     pub http2_bytes: u64,
     pub quic_packets: u64,
     pub quic_bytes: u64,
@@ -162,7 +162,7 @@ pub struct AppProto {
 const PROBE_MAX: usize = 16;
 
 /// The registry, asked in order; the last one takes anything.
-pub const PROTOCOLS: &[AppProto] = &[tls::PROTO, dns::TCP_PROTO, http1::PROTO];
+pub const PROTOCOLS: &[AppProto] = &[tls::PROTO, dns::TCP_PROTO, http2::PROTO, http1::PROTO];
 
 /// The protocol of a connection whose first bytes are `seg`, or `None`
 /// while a probe needs more bytes (`more_to_come`: else the first probe

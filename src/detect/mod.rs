@@ -344,6 +344,7 @@ fn example_request(text: &str) -> crate::http::HttpRequest {
         dst: std::net::SocketAddr::from(([192, 0, 2, 1], port)),
         notes: Vec::new(),
         tls: None,
+        stream_id: None,
     }
 }
 

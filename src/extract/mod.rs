@@ -571,6 +571,7 @@ mod tests {
             dst: "10.0.0.2:80".parse().unwrap(),
             notes: vec![],
             tls: None,
+            stream_id: None,
         }
     }
 

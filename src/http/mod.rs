@@ -62,6 +62,8 @@ pub struct HttpRequest {
     pub notes: Vec<String>,
     /// The TLS session it was decrypted from; `None` in clear.
     pub tls: Option<std::sync::Arc<crate::finding::TlsInfo>>,
+    /// The HTTP/2 stream that carried it; `None` for HTTP/1.x.
+    pub stream_id: Option<u32>,
 }
 
 impl HttpRequest {
@@ -90,6 +92,7 @@ impl HttpRequest {
     /// The protocol name reports use: `http/1.1`, `http/1.0`, `http/0.9`.
     pub fn protocol(&self) -> &'static str {
         match self.head.version {
+            Some(2) => "http/2",
             Some(1) => "http/1.1",
             Some(0) => "http/1.0",
             Some(_) => "http/1.x",
@@ -100,6 +103,61 @@ impl HttpRequest {
     pub fn content_type(&self) -> Option<String> {
         self.header("content-type").map(|v| String::from_utf8_lossy(v).trim().to_string())
     }
+}
+
+/// Finishes a request whose raw body (after de-chunking or HTTP/2 DATA
+/// frames, up to the inspection limit; `cut` bytes beyond it) is `raw`:
+/// notes the cut, undoes the declared content codings (or the one the
+/// bytes announce) within the limits, and sets the body. Shared by
+/// HTTP/1.x and HTTP/2.
+pub fn finish_request(req: &mut HttpRequest, raw: Vec<u8>, cut: u64, limits: HttpLimits) {
+    if cut > 0 {
+        req.notes
+            .push(format!("body cut at the {}-byte inspection limit ({cut} bytes not inspected)", limits.max_body));
+    }
+    let declared: Vec<String> = req
+        .header("content-encoding")
+        .map(|v| String::from_utf8_lossy(v).split(',').map(|t| t.trim().to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    let mut codings = Vec::new();
+    for t in declared.iter().filter(|t| !t.is_empty() && *t != "identity") {
+        match Coding::from_token(t) {
+            Some(c) => codings.push(c),
+            None => req.notes.push(format!("content encoding {t:?} not decoded; body inspected as sent")),
+        }
+    }
+    // Nothing declared, yet the bytes announce a coding: trust them.
+    if codings.is_empty() {
+        codings.extend(Coding::sniff(&raw));
+    }
+    let mut body = raw;
+    // Codings apply in the order listed: undo them from the last.
+    for c in codings.into_iter().rev() {
+        // A declared coding the bytes deny (gzip without its magic) was
+        // not applied: devices do send plain bodies under gzip labels.
+        let denied = match c {
+            Coding::Gzip | Coding::Zstd => Coding::sniff(&body) != Some(c),
+            _ => false,
+        };
+        if denied {
+            req.notes.push(format!("declared {} but sent plain; inspected as sent", c.name()));
+            continue;
+        }
+        let (plain, err) = compress::decompress(c, &body, limits.max_decoded);
+        match err {
+            Some(e @ compress::DecodeBodyError::Corrupt { .. }) if plain.is_empty() => {
+                req.notes.push(format!("{e}; body inspected as sent"));
+            }
+            err => {
+                if let Some(e) = err {
+                    req.notes.push(e.to_string());
+                }
+                req.decoded.push(c.name());
+                body = plain;
+            }
+        }
+    }
+    req.body = body;
 }
 
 /// A request carried whole in one UDP datagram (SSDP's `M-SEARCH * HTTP/1.1`
@@ -118,7 +176,18 @@ pub fn datagram_request(
     let end = memchr::memmem::find(payload, b"\r\n\r\n").map(|i| i + 4).unwrap_or(payload.len());
     let head = head::parse_head(&payload[..end]).or_else(|| head::parse_head_lenient(&payload[..end]))?;
     let body = payload[end..].to_vec();
-    Some(HttpRequest { head, body, decoded: Vec::new(), frame, ts, src, dst, notes: Vec::new(), tls: None })
+    Some(HttpRequest {
+        head,
+        body,
+        decoded: Vec::new(),
+        frame,
+        ts,
+        src,
+        dst,
+        notes: Vec::new(),
+        tls: None,
+        stream_id: None,
+    })
 }
 
 /// Why a direction is not parsed as requests.
@@ -365,6 +434,7 @@ impl RequestStream {
             dst,
             notes: Vec::new(),
             tls: None,
+            stream_id: None,
         }
     }
 
@@ -453,55 +523,7 @@ impl RequestStream {
         let Some(Pending { mut req, raw, cut, .. }) = self.pending.take() else {
             return;
         };
-        if cut > 0 {
-            req.notes.push(format!(
-                "body cut at the {}-byte inspection limit ({cut} bytes not inspected)",
-                self.limits.max_body
-            ));
-        }
-        let declared: Vec<String> = req
-            .header("content-encoding")
-            .map(|v| String::from_utf8_lossy(v).split(',').map(|t| t.trim().to_ascii_lowercase()).collect())
-            .unwrap_or_default();
-        let mut codings = Vec::new();
-        for t in declared.iter().filter(|t| !t.is_empty() && *t != "identity") {
-            match Coding::from_token(t) {
-                Some(c) => codings.push(c),
-                None => req.notes.push(format!("content encoding {t:?} not decoded; body inspected as sent")),
-            }
-        }
-        // Nothing declared, yet the bytes announce a coding: trust them.
-        if codings.is_empty() {
-            codings.extend(Coding::sniff(&raw));
-        }
-        let mut body = raw;
-        // Codings apply in the order listed: undo them from the last.
-        for c in codings.into_iter().rev() {
-            // A declared coding the bytes deny (gzip without its magic) was
-            // not applied: devices do send plain bodies under gzip labels.
-            let denied = match c {
-                Coding::Gzip | Coding::Zstd => Coding::sniff(&body) != Some(c),
-                _ => false,
-            };
-            if denied {
-                req.notes.push(format!("declared {} but sent plain; inspected as sent", c.name()));
-                continue;
-            }
-            let (plain, err) = compress::decompress(c, &body, self.limits.max_decoded);
-            match err {
-                Some(e @ compress::DecodeBodyError::Corrupt { .. }) if plain.is_empty() => {
-                    req.notes.push(format!("{e}; body inspected as sent"));
-                }
-                err => {
-                    if let Some(e) = err {
-                        req.notes.push(e.to_string());
-                    }
-                    req.decoded.push(c.name());
-                    body = plain;
-                }
-            }
-        }
-        req.body = body;
+        finish_request(&mut req, raw, cut, self.limits);
         self.requests += 1;
         out.push(req);
     }

@@ -50,7 +50,7 @@ pub fn finding_json(f: &Finding, o: ReportOptions) -> Value {
         "uri": shown_uri(o, f),
         "protocol": f.protocol,
         "tls": tls_json(f.tls.as_deref()),
-        "stream_id": Value::Null,
+        "stream_id": f.stream_id,
         "app": Value::Null,
         "app_id": Value::Null,
         "scope": scope(f.dst.ip()),
@@ -100,6 +100,7 @@ pub fn request_json(r: &RequestRecord) -> Value {
         "notes": r.notes,
         "protocol": r.protocol,
         "tls": tls_json(r.tls.as_deref()),
+        "stream_id": r.stream_id,
     })
 }
 

@@ -64,7 +64,7 @@ pub fn not_inspected_line(r: &FileReport) -> Option<String> {
         parts.push(tls_not_inspected(r));
     }
     if n.http2_bytes > 0 {
-        parts.push(format!("{} of decrypted HTTP/2 (not parsed yet)", human_bytes(n.http2_bytes)));
+        parts.push(format!("{} of HTTP/2 after a frame that could not be read", human_bytes(n.http2_bytes)));
     }
     if n.quic_packets > 0 {
         parts.push(format!(

@@ -240,6 +240,7 @@ impl Requests<'_> {
             host,
             protocol: req.protocol(),
             tls: req.tls.clone(),
+            stream_id: req.stream_id,
         };
         self.push_findings(raws, &at, Some((&req.head.method, &uri, &uri_masked)), false);
     }
@@ -264,7 +265,16 @@ impl Requests<'_> {
         raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
         raws.retain(|r| self.stream_seen.insert((p.src, p.dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
         let protocol = if p.dns_query { "dns" } else { "stream" };
-        let at = Where { frame: p.frame, ts: p.ts, src: p.src, dst: p.dst, host, protocol, tls: p.tls.clone() };
+        let at = Where {
+            frame: p.frame,
+            ts: p.ts,
+            src: p.src,
+            dst: p.dst,
+            host,
+            protocol,
+            tls: p.tls.clone(),
+            stream_id: None,
+        };
         self.push_findings(raws, &at, None, true);
     }
 
@@ -299,6 +309,7 @@ impl Requests<'_> {
                 uri_masked: request.map(|(_, _, u)| u.to_string()),
                 protocol: at.protocol,
                 tls: at.tls.clone(),
+                stream_id: at.stream_id,
             });
         }
     }
@@ -313,6 +324,7 @@ struct Where {
     host: Option<String>,
     protocol: &'static str,
     tls: Option<std::sync::Arc<crate::finding::TlsInfo>>,
+    stream_id: Option<u32>,
 }
 
 /// Keeps the first notes of a capture for its record.
@@ -360,6 +372,7 @@ fn record(capture: &str, req: &HttpRequest, host: Option<String>) -> RequestReco
         notes: req.notes.clone(),
         protocol: req.protocol(),
         tls: req.tls.clone(),
+        stream_id: req.stream_id,
     }
 }
 

@@ -75,7 +75,7 @@ fn expected() -> BTreeMap<String, Expected> {
         let e = by_capture.entry(c[0].to_string()).or_default();
         let kv = extra(c[8]);
         match c[1] {
-            "http1" => e.requests.push((
+            "http1" | "http2" => e.requests.push((
                 c[2].parse().unwrap_or_else(|_| panic!("expected.tsv:{n}: frame")),
                 c[5].to_string(),
                 host_without_port(c[6]).to_string(),
@@ -91,7 +91,7 @@ fn expected() -> BTreeMap<String, Expected> {
                 // `keylog=(embedded DSB)`: the keys are in the capture.
                 e.keylog = (!keylog.starts_with('(')).then(|| keylog.to_string());
                 assert_eq!(
-                    number(&kv, "http1_requests", n) as usize,
+                    (number(&kv, "http1_requests", n) + number(&kv, "http2_client_headers", n)) as usize,
                     e.requests.len(),
                     "expected.tsv:{n}: summary after its requests"
                 );

@@ -11,51 +11,54 @@ impl Tls {
             // A renegotiation's ChangeCipherSpec, under the old keys: the
             // records after it use the new handshake's.
             CT_CHANGE_CIPHER_SPEC if self.version != Some(Version::Tls13) => self.change_cipher_spec(role),
-            CT_APPLICATION_DATA if role == Role::Server => cx.out.stats.tls.server_bytes += plain.len() as u64,
+            CT_APPLICATION_DATA if role == Role::Server => {
+                cx.out.stats.tls.server_bytes += plain.len() as u64;
+                self.give_child(cx, role, plain, at);
+            }
             CT_APPLICATION_DATA => {
                 cx.out.stats.tls.client_bytes += plain.len() as u64;
-                self.give_child(cx, plain, at);
+                self.give_child(cx, role, plain, at);
             }
             _ => {}
         }
     }
 
-    /// The client's plaintext, to HTTP/1.x (or text) as if in clear.
-    pub(super) fn give_child(&mut self, cx: &mut Cx<'_>, plain: &[u8], at: At) {
+    /// Plaintext, to the child dissector as if in clear: HTTP/2 when ALPN
+    /// says so (or, without ALPN, the client's whole preface does), which
+    /// reads both sides (the server's header blocks keep its HPACK table
+    /// in step); else HTTP/1.x (or text), which reads the client's.
+    pub(super) fn give_child(&mut self, cx: &mut Cx<'_>, role: Role, plain: &[u8], at: At) {
         if plain.is_empty() {
             return;
         }
-        if self.child.is_none() && !self.http2 {
-            // ALPN says; without ALPN, only the whole preface does (a
-            // first record of one byte "P" is a TLS 1.0 client's 1/n-1
-            // split of a POST, not HTTP/2).
-            let preface = self.alpn.is_none() && plain.starts_with(H2_PREFACE);
+        if self.child.is_none() {
+            // Without ALPN, only the whole preface says HTTP/2 (a first
+            // record of one byte "P" is a TLS 1.0 client's 1/n-1 split of
+            // a POST).
+            let preface = role == Role::Client && self.alpn.is_none() && plain.starts_with(H2_PREFACE);
             if self.alpn.as_deref() == Some("h2") || preface {
                 self.http2 = true;
-            } else {
+                self.child = Some(Box::new(crate::app::http2::Http2::new(&self.cfg)));
+            } else if role == Role::Client {
                 self.child = Some(crate::app::dissector_for_plaintext(&self.cfg));
+            } else {
+                return;
             }
         }
-        if self.http2 {
-            cx.out.stats.http2_bytes += plain.len() as u64;
+        if role == Role::Server && !self.http2 {
             return;
         }
-        if self.child_done {
+        if self.child_done[role.index()] {
             return;
         }
-        let Some((src, dst)) = self.client_addrs else { return };
-        let seg = Seg {
-            role: Role::Client,
-            src,
-            dst,
-            midstream: false,
-            chunk: Chunk { data: plain, frame: at.frame, ts: at.ts },
-        };
+        let Some((client, server)) = self.client_addrs else { return };
+        let (src, dst) = if role == Role::Client { (client, server) } else { (server, client) };
+        let seg = Seg { role, src, dst, midstream: false, chunk: Chunk { data: plain, frame: at.frame, ts: at.ts } };
         let (nr, ns) = (cx.out.requests.len(), cx.out.streams.len());
         if let Some(c) = self.child.as_mut()
             && c.data(cx, seg) == Verdict::DropDir
         {
-            self.child_done = true;
+            self.child_done[role.index()] = true;
         }
         self.tag(cx, nr, ns);
     }

@@ -219,7 +219,8 @@ pub struct Tls {
     info: Option<Arc<TlsInfo>>,
     dirs: [Dir; 2],
     child: Option<Box<dyn Dissector>>,
-    child_done: bool,
+    /// The child dropped this role's direction.
+    child_done: [bool; 2],
     http2: bool,
     /// Key store generation when keys were last looked for.
     keys_seen: u64,
@@ -246,7 +247,7 @@ impl Tls {
             info: None,
             dirs: Default::default(),
             child: None,
-            child_done: false,
+            child_done: [false; 2],
             http2: false,
             keys_seen: 0,
             ignored: [0; 2],
