@@ -404,6 +404,37 @@ pub fn keylog(data: &[u8]) {
     let _ = (log.len(), log.get(&[0; 32]), log.master_for_session(&[0; 32]));
 }
 
+/// HTTP/2 frames after the client preface: the input is split at each
+/// 0xF7 byte into pieces sent alternately by the client and the server,
+/// each piece cut once more where its first byte says, so frames and
+/// header blocks straddle segments; both HPACK decoders are exercised.
+pub fn http2(data: &[u8]) {
+    use crate::app::http2::{Http2, PREFACE};
+    use crate::app::{AppConfig, AppLayer, Cx, Dissector, Role, Seg};
+    use crate::flow::Chunk;
+    let mut app = AppLayer::new(AppConfig::default(), crate::app::tls::keys::KeyStore::new(Default::default()));
+    let mut d = Http2::new(&app.cfg);
+    let (c, s) = ("10.0.0.1:40000".parse().expect("addr"), "10.0.0.2:80".parse().expect("addr"));
+    let mut feed = |app: &mut AppLayer, role: Role, bytes: &[u8], frame: u64| {
+        let (src, dst) = if role == Role::Client { (c, s) } else { (s, c) };
+        let chunk = Chunk { data: bytes, frame, ts: Timestamp::default() };
+        let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+        d.data(&mut cx, Seg { role, src, dst, midstream: false, chunk });
+    };
+    feed(&mut app, Role::Client, PREFACE, 1);
+    for (i, piece) in data.split(|b| *b == 0xf7).enumerate() {
+        let role = if i % 2 == 0 { Role::Client } else { Role::Server };
+        let cut = piece.first().map_or(0, |b| usize::from(*b)).min(piece.len());
+        feed(&mut app, role, &piece[..cut], i as u64 + 2);
+        feed(&mut app, role, &piece[cut..], i as u64 + 2);
+    }
+    let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+    d.close(&mut cx, [0, 0], true);
+    for r in &app.out.requests {
+        let _ = extract::request_fields(r);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -353,7 +353,7 @@ fn records_past_the_held_limit_are_reported_when_the_other_side_decrypts() {
 }
 
 /// Crash reproducers of the TLS and HPACK fuzz targets
-/// (tests/fuzz-regressions/{tls,keylog,hpack}) go through their harnesses
+/// (tests/fuzz-regressions/{tls,keylog,hpack,http2}) go through their harnesses
 /// without a panic.
 #[test]
 fn tls_fuzz_reproducers_stay_fixed() {
@@ -361,9 +361,12 @@ fn tls_fuzz_reproducers_stay_fixed() {
     fn hpack(data: &[u8]) {
         assert!(teleaudit::app::http2::hpack::fuzz_decode(data), "HPACK invariants broken");
     }
-    for (target, harness) in
-        [("tls", teleaudit::harness::tls as fn(&[u8])), ("keylog", teleaudit::harness::keylog), ("hpack", hpack)]
-    {
+    for (target, harness) in [
+        ("tls", teleaudit::harness::tls as fn(&[u8])),
+        ("keylog", teleaudit::harness::keylog),
+        ("hpack", hpack),
+        ("http2", teleaudit::harness::http2),
+    ] {
         for e in std::fs::read_dir(base.join(target)).into_iter().flatten().flatten() {
             if e.file_name() != ".gitkeep" {
                 harness(&std::fs::read(e.path()).expect("read reproducer"));

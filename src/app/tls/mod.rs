@@ -9,11 +9,13 @@
 //! handshake messages give the randoms, version, suite and extensions;
 //! protected records are decrypted with keys derived from the master
 //! secret (TLS 1.0-1.2) or the traffic secrets (TLS 1.3, handshake and
-//! application phases, KeyUpdate, 0-RTT). The client's plaintext goes to
-//! a child dissector (HTTP/1.x, or text), exactly as cleartext would;
+//! application phases, KeyUpdate, 0-RTT). The plaintext goes to a child
+//! dissector, exactly as cleartext would: HTTP/2 (ALPN h2, both sides,
+//! for its HPACK tables), else HTTP/1.x or text (the client's side);
 //! requests and streams it produces carry the session's [`TlsInfo`].
-//! Server plaintext is counted (it is decrypted for the handshake
-//! messages it carries: ALPN in TLS 1.3, renegotiation in TLS 1.2).
+//! Other server plaintext is counted (decrypted for the handshake
+//! messages it carries: ALPN in TLS 1.3, renegotiation in TLS 1.2; large
+//! records only counted once the keys are proven).
 //!
 //! What cannot be decrypted is counted per connection, once, by reason
 //! ([`TlsStats`]): no key, keys that do not authenticate, unsupported
