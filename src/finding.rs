@@ -294,6 +294,8 @@ pub struct FileStats {
     pub tls_server_names: Vec<String>,
     /// What TLS decryption did, by outcome.
     pub tls: TlsStats,
+    /// HTTP/2 connections and streams.
+    pub http2: Http2Stats,
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,
@@ -332,6 +334,21 @@ pub struct NotInspected {
     pub udp_bytes: u64,
     pub gaps: u64,
     pub gap_bytes: u64,
+}
+
+/// HTTP/2 connections of a capture and what was not read of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Http2Stats {
+    pub connections: u64,
+    /// Client streams read as requests.
+    pub streams: u64,
+    /// Streams past the open-stream limit of a connection, not read.
+    pub streams_over_limit: u64,
+    /// Header blocks that could not be decoded (the HPACK state of that
+    /// direction is lost from there).
+    pub bad_blocks: u64,
+    /// Payload of frame types this reader does not know.
+    pub unknown_frame_bytes: u64,
 }
 
 /// TLS connections of a capture by what decryption could do with them.

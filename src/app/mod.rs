@@ -56,6 +56,7 @@ pub struct AppStats {
     pub udp_bytes: u64,
     /// HTTP/2 client bytes not parsed (after a frame that could not be read).
     pub http2_bytes: u64,
+    pub http2: crate::finding::Http2Stats,
     pub quic_packets: u64,
     pub quic_bytes: u64,
     pub tls: TlsStats,

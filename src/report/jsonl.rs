@@ -49,12 +49,19 @@ pub fn finding_json(f: &Finding, o: ReportOptions) -> Value {
         "method": f.method,
         "uri": shown_uri(o, f),
         "protocol": f.protocol,
+        "http_version": http_version(f.protocol),
         "tls": tls_json(f.tls.as_deref()),
         "stream_id": f.stream_id,
         "app": Value::Null,
         "app_id": Value::Null,
         "scope": scope(f.dst.ip()),
     })
+}
+
+/// The HTTP version of a protocol name (`"1.1"`, `"2"`), `null` when it
+/// is not HTTP.
+pub fn http_version(protocol: &str) -> Value {
+    protocol.strip_prefix("http/").map_or(Value::Null, |v| json!(v))
 }
 
 /// `{"version", "cipher", "sni"}` of a decrypted session, or `null`.
@@ -99,6 +106,7 @@ pub fn request_json(r: &RequestRecord) -> Value {
         "content_type": r.content_type,
         "notes": r.notes,
         "protocol": r.protocol,
+        "http_version": http_version(r.protocol),
         "tls": tls_json(r.tls.as_deref()),
         "stream_id": r.stream_id,
     })
@@ -129,6 +137,13 @@ pub fn capture_json(r: &FileReport) -> Value {
         "reorder_limit_hits": s.reorder_limit_hits,
         "tls_server_names": s.tls_server_names,
         "tls": tls_stats_json(&s.tls),
+        "http2": {
+            "connections": s.http2.connections,
+            "streams": s.http2.streams,
+            "streams_over_limit": s.http2.streams_over_limit,
+            "bad_header_blocks": s.http2.bad_blocks,
+            "unknown_frame_bytes": s.http2.unknown_frame_bytes,
+        },
         "flows": s.flows,
         "requests": s.requests,
         "requests_with_notes": s.requests_with_notes,

@@ -63,6 +63,13 @@ pub fn not_inspected_line(r: &FileReport) -> Option<String> {
     if n.tls_connections > 0 {
         parts.push(tls_not_inspected(r));
     }
+    let h2 = &r.stats.http2;
+    if h2.bad_blocks > 0 {
+        parts.push(format!("{} HTTP/2 header blocks not decoded (HPACK state lost)", h2.bad_blocks));
+    }
+    if h2.streams_over_limit > 0 {
+        parts.push(format!("{} HTTP/2 streams over the open-stream limit", h2.streams_over_limit));
+    }
     if n.http2_bytes > 0 {
         parts.push(format!("{} of HTTP/2 after a frame that could not be read", human_bytes(n.http2_bytes)));
     }

@@ -245,6 +245,8 @@ impl Http2 {
                 }
             }
             DATA => cx.out.stats.response_bytes += payload.len() as u64,
+            // Types this reader does not know carry nothing it needs.
+            k if k > CONTINUATION => cx.out.stats.http2.unknown_frame_bytes += payload.len() as u64,
             RST_STREAM => self.emit(cx, stream, Some("stream reset before it ended".to_string())),
             SETTINGS if flags & ACK == 0 => {
                 // Each setting binds the decoder of the other direction's
@@ -272,7 +274,16 @@ impl Http2 {
             }
         });
         if let Err(e) = res {
-            return self.broken(cx, role, format!("HTTP/2 header block not decoded ({e}); HPACK state lost"));
+            cx.out.stats.http2.bad_blocks += 1;
+            let why = format!("HTTP/2 header block not decoded ({e}); HPACK state lost");
+            if keep && !fields.is_empty() && !self.streams.contains_key(&b.stream) && self.streams.len() < MAX_STREAMS {
+                // What was decoded before the error is reported, never a
+                // guess at the rest (a capture picked up mid-connection
+                // references table entries it never saw).
+                let head = head(fields);
+                self.streams.insert(b.stream, Stream { head, raw: Vec::new(), cut: 0, at: b.at, notes: Vec::new() });
+            }
+            return self.broken(cx, role, why);
         }
         if !keep {
             return;
@@ -285,8 +296,10 @@ impl Http2 {
             return;
         }
         if self.streams.len() >= MAX_STREAMS {
+            cx.out.stats.http2.streams_over_limit += 1;
             return;
         }
+        cx.out.stats.http2.streams += 1;
         self.streams
             .insert(b.stream, Stream { head: head(fields), raw: Vec::new(), cut: 0, at: b.at, notes: Vec::new() });
         if b.end_stream {
@@ -356,13 +369,30 @@ fn head(fields: Vec<(Vec<u8>, Vec<u8>)>) -> Head {
     {
         headers.insert(0, ("host".to_string(), a));
     }
+    // Cookies may come as several fields; they are one header, joined
+    // with "; " (RFC 9113 8.2.3).
+    if headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")).count() > 1 {
+        let mut joined = Vec::new();
+        headers.retain(|(n, v)| {
+            if !n.eq_ignore_ascii_case("cookie") {
+                return true;
+            }
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(v);
+            false
+        });
+        headers.push(("cookie".to_string(), joined));
+    }
     Head { method, target, version: Some(2), headers, lenient: false }
 }
 
 impl Dissector for Http2 {
     fn data(&mut self, cx: &mut Cx<'_>, seg: Seg<'_>) -> Verdict {
-        if seg.role == Role::Client {
-            self.client.get_or_insert((seg.src, seg.dst));
+        if seg.role == Role::Client && self.client.is_none() {
+            self.client = Some((seg.src, seg.dst));
+            cx.out.stats.http2.connections += 1;
         }
         let at = At { frame: seg.chunk.frame, ts: seg.chunk.ts };
         self.feed(cx, seg.role, seg.chunk.data, at);

@@ -114,3 +114,27 @@ fn the_preface_is_probed_by_content() {
     assert_eq!(probe(&seg(b"PRI * HT")), Probe::NeedMore);
     assert_eq!(probe(&seg(b"POST / HTTP/1.1\r\n\r\n")), Probe::No);
 }
+
+#[test]
+fn cookies_are_joined_and_a_lost_table_reference_is_a_note() {
+    let mut c = PREFACE.to_vec();
+    let mut block = vec![0x82, 0x87];
+    block.extend(literal(":path", "/c"));
+    block.extend(literal("cookie", "a=1"));
+    block.extend(literal("cookie", "imei=356938035643809"));
+    c.extend(frame(HEADERS, END_HEADERS | END_STREAM, 1, &block));
+    // A block that names a dynamic-table entry never sent (as a capture
+    // picked up mid-connection would): the fields before it are kept.
+    let mut lost = vec![0x82];
+    lost.extend(literal(":path", "/lost"));
+    lost.push(0xbe); // index 62: the first dynamic entry, never inserted
+    c.extend(frame(HEADERS, END_HEADERS | END_STREAM, 3, &lost));
+    let app = run(&c, c.len());
+    let r = &app.out.requests;
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r[0].header("cookie"), Some(&b"a=1; imei=356938035643809"[..]));
+    assert_eq!((r[1].head.method.as_str(), r[1].uri().as_str()), ("GET", "/lost"));
+    assert!(r[1].notes.iter().any(|n| n.contains("HPACK state lost")), "{:?}", r[1].notes);
+    let h = &app.out.stats.http2;
+    assert_eq!((h.connections, h.streams, h.bad_blocks), (1, 1, 1));
+}
