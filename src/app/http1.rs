@@ -8,6 +8,7 @@
 
 use super::text::TextKeep;
 use super::{AppConfig, AppProto, Closed, Cx, Dissector, Probe, Role, Seg, Verdict};
+use crate::app::http2::PREFACE;
 use crate::http::{NotRequests, RequestStream};
 
 pub const PROTO: AppProto = AppProto { name: "http1", probe: |_| Probe::Yes, new: |cfg| Box::new(Http1::new(cfg)) };
@@ -19,6 +20,9 @@ struct Dir {
     rs: RequestStream,
     /// Bytes kept of a non-HTTP text stream.
     other: TextKeep,
+    /// A request asked to switch to HTTP/2 (`Upgrade: h2c`): the client's
+    /// connection preface, once the server agreed, starts HTTP/2 frames.
+    upgrade_h2c: bool,
 }
 
 /// HTTP/1.x requests of both directions of a connection.
@@ -27,11 +31,13 @@ pub struct Http1 {
     dirs: [Option<Dir>; 2],
     /// TLS after a cleartext start was counted (once per connection).
     starttls: bool,
+    /// After `Upgrade: h2c`, the connection's HTTP/2 (the client's side).
+    h2: Option<Box<crate::app::http2::Http2>>,
 }
 
 impl Http1 {
     pub fn new(cfg: &AppConfig) -> Self {
-        Http1 { cfg: *cfg, dirs: [None, None], starttls: false }
+        Http1 { cfg: *cfg, dirs: [None, None], starttls: false, h2: None }
     }
 
     fn dir(&mut self, seg: &Seg<'_>) -> &mut Dir {
@@ -41,18 +47,35 @@ impl Http1 {
             if seg.midstream {
                 rs.picked_up_midstream();
             }
-            Dir { src: seg.src, dst: seg.dst, rs, other: TextKeep::default() }
+            Dir { src: seg.src, dst: seg.dst, rs, other: TextKeep::default(), upgrade_h2c: false }
         })
     }
 }
 
 impl Dissector for Http1 {
     fn data(&mut self, cx: &mut Cx<'_>, seg: Seg<'_>) -> Verdict {
+        if let Some(h2) = self.h2.as_mut() {
+            return if seg.role == Role::Client { h2.data(cx, seg) } else { Verdict::DropDir };
+        }
+        let cfg = self.cfg;
         let d = self.dir(&seg);
+        if d.upgrade_h2c && seg.chunk.data.starts_with(&PREFACE[..seg.chunk.data.len().min(PREFACE.len())]) {
+            // The switch (RFC 7540 3.2): the upgrade request was stream 1;
+            // what follows the preface is HTTP/2.
+            let mut h2 = Box::new(crate::app::http2::Http2::new(&cfg));
+            let v = h2.data(cx, seg);
+            self.h2 = Some(h2);
+            return v;
+        }
         if d.rs.ignored() == Some(NotRequests::Other) {
             return d.other.keep(cx.out, &seg);
         }
+        let before = cx.out.requests.len();
         let interest = d.rs.feed(seg.src, seg.dst, seg.chunk, &mut cx.out.requests);
+        d.upgrade_h2c |= cx.out.requests[before..].iter().any(|r| {
+            r.header("upgrade")
+                .is_some_and(|v| v.split(|b| *b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c")))
+        });
         if interest == crate::flow::Interest::Inspect {
             return Verdict::Continue;
         }
@@ -89,7 +112,10 @@ impl Dissector for Http1 {
         }
     }
 
-    fn close(&mut self, cx: &mut Cx<'_>, ignored: [u64; 2], _last: bool) -> Closed {
+    fn close(&mut self, cx: &mut Cx<'_>, ignored: [u64; 2], last: bool) -> Closed {
+        if let Some(h2) = self.h2.as_mut() {
+            h2.close(cx, [0, 0], last);
+        }
         for (i, dir) in self.dirs.iter_mut().enumerate() {
             let Some(d) = dir.as_mut() else { continue };
             d.other.flush(cx.out);
@@ -106,5 +132,41 @@ impl Dissector for Http1 {
             }
         }
         Closed::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::AppLayer;
+    use crate::app::tls::keys::KeyStore;
+    use crate::flow::Chunk;
+    use crate::util::Timestamp;
+
+    /// `Upgrade: h2c`: the upgrade request is HTTP/1.1; after the 101, the
+    /// client's preface starts HTTP/2 frames, read as requests too.
+    #[test]
+    fn upgrade_to_h2c_switches_to_http2() {
+        let mut app = AppLayer::new(AppConfig::default(), KeyStore::new(Default::default()));
+        let mut d = Http1::new(&app.cfg);
+        let (c, s) = ("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:8080".parse().unwrap());
+        let up = b"GET /first HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+        let mut frames = PREFACE.to_vec();
+        frames.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS
+        let block = [0x82, 0x87, 0x00, 5, b':', b'p', b'a', b't', b'h', 4, b'/', b'n', b'e', b'w'];
+        frames.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x5, 0, 0, 0, 3]);
+        frames.extend_from_slice(&block);
+        let reply = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+        for (role, data) in [(Role::Client, &up[..]), (Role::Server, &reply[..]), (Role::Client, &frames[..])] {
+            let (src, dst) = if role == Role::Client { (c, s) } else { (s, c) };
+            let chunk = Chunk { data, frame: 1, ts: Timestamp::default() };
+            let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+            d.data(&mut cx, Seg { role, src, dst, midstream: false, chunk });
+        }
+        let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+        d.close(&mut cx, [0, 0], true);
+        let got: Vec<(String, &str, Option<u32>)> =
+            app.out.requests.iter().map(|r| (r.uri(), r.protocol(), r.stream_id)).collect();
+        assert_eq!(got, [("/first".to_string(), "http/1.1", None), ("/new".to_string(), "http/2", Some(3))]);
     }
 }
