@@ -292,6 +292,8 @@ pub struct FileStats {
     pub reorder_limit_hits: u64,
     /// Server names of TLS connections (SNI): where encrypted traffic went.
     pub tls_server_names: Vec<String>,
+    /// Server names of QUIC connections (from their Initial packets).
+    pub quic_server_names: Vec<String>,
     /// What TLS decryption did, by outcome.
     pub tls: TlsStats,
     /// HTTP/2 connections and streams.

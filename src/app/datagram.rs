@@ -114,7 +114,7 @@ pub struct Datagram<'a> {
     pub ts: Timestamp,
 }
 
-pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names) {
+pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut super::quic::Initials) {
     let (sp, dp) = (d.src.port(), d.dst.port());
     let stats = &mut out.stats;
     if DNS_PORTS.contains(&sp) {
@@ -138,6 +138,9 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names) {
     } else if looks_quic(d.payload, sp, dp) {
         stats.quic_packets += quic_packets(d.payload);
         stats.quic_bytes += d.payload.len() as u64;
+        if let Some(name) = quic.datagram(d.payload) {
+            stats.quic_name(&name);
+        }
     } else if text::looks_text(d.payload) {
         let keep = d.payload.len().min(UDP_SCAN_MAX);
         stats.udp_bytes += (d.payload.len() - keep) as u64;

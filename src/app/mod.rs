@@ -19,6 +19,7 @@ pub mod datagram;
 pub mod dns;
 pub mod http1;
 pub mod http2;
+pub mod quic;
 pub mod text;
 pub mod tls;
 
@@ -63,22 +64,31 @@ pub struct AppStats {
     /// Server names of TLS connections (ClientHello SNI), in order of
     /// first appearance, at most [`MAX_SERVER_NAMES`].
     pub tls_names: Vec<String>,
-    /// Names in `tls_names` (false) and `tls.server_names` (true): one
-    /// lookup per connection, whatever the number of names.
-    names_seen: std::collections::HashSet<(bool, String)>,
+    /// Server names of QUIC connections, from their Initial packets.
+    pub quic_names: Vec<String>,
+    /// Names in `tls_names` (0), `tls.server_names` (1) and `quic_names`
+    /// (2): one lookup per connection, whatever the number of names.
+    names_seen: std::collections::HashSet<(u8, String)>,
 }
 
 impl AppStats {
     fn server_name(&mut self, name: &str) {
-        if self.tls_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((false, name.to_string())) {
+        if self.tls_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((0, name.to_string())) {
             self.tls_names.push(name.to_string());
         }
     }
 
     /// The server name of a connection not decrypted.
     fn undecrypted_name(&mut self, name: &str) {
-        if self.tls.server_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((true, name.to_string())) {
+        if self.tls.server_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((1, name.to_string())) {
             self.tls.server_names.push(name.to_string());
+        }
+    }
+
+    /// The server name of a QUIC connection (from its Initial packets).
+    fn quic_name(&mut self, name: &str) {
+        if self.quic_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((2, name.to_string())) {
+            self.quic_names.push(name.to_string());
         }
     }
 }
@@ -239,11 +249,13 @@ pub struct AppLayer {
     pub out: Emit,
     /// Closed TLS connections holding records for keys not seen yet.
     parked: Vec<Box<dyn Dissector>>,
+    /// ClientHellos of QUIC connections being gathered.
+    quic: quic::Initials,
 }
 
 impl AppLayer {
     pub fn new(cfg: AppConfig, keys: KeyStore) -> Self {
-        AppLayer { cfg, keys, out: Emit::default(), parked: Vec::new() }
+        AppLayer { cfg, keys, out: Emit::default(), parked: Vec::new(), quic: quic::Initials::default() }
     }
 
     fn cx(&mut self) -> Cx<'_> {
@@ -281,7 +293,7 @@ impl AppLayer {
 
     /// One UDP datagram.
     pub fn datagram(&mut self, d: datagram::Datagram<'_>, names: &mut dns::Names) {
-        datagram::dispatch(&mut self.out, d, names);
+        datagram::dispatch(&mut self.out, d, names, &mut self.quic);
     }
 }
 

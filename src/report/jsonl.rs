@@ -136,6 +136,7 @@ pub fn capture_json(r: &FileReport) -> Value {
         "flows_evicted": s.flows_evicted,
         "reorder_limit_hits": s.reorder_limit_hits,
         "tls_server_names": s.tls_server_names,
+        "quic_server_names": s.quic_server_names,
         "tls": tls_stats_json(&s.tls),
         "http2": {
             "connections": s.http2.connections,

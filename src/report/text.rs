@@ -74,8 +74,14 @@ pub fn not_inspected_line(r: &FileReport) -> Option<String> {
         parts.push(format!("{} of HTTP/2 after a frame that could not be read", human_bytes(n.http2_bytes)));
     }
     if n.quic_packets > 0 {
+        let names = &r.stats.quic_server_names;
+        let to = if names.is_empty() {
+            String::new()
+        } else {
+            format!(" to {}", names.iter().take(5).cloned().collect::<Vec<_>>().join(", "))
+        };
         parts.push(format!(
-            "{} ({}; QUIC is not decrypted yet)",
+            "{} ({}{to}; QUIC is not decrypted yet)",
             plural(n.quic_packets, "QUIC packet", "QUIC packets"),
             human_bytes(n.quic_bytes)
         ));

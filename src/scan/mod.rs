@@ -556,6 +556,7 @@ fn scan_opened(
     let a = std::mem::take(&mut app.out.stats);
     s.tls_server_names = a.tls_names;
     s.tls = a.tls;
+    s.quic_server_names = a.quic_names;
     s.http2 = a.http2;
     s.tls.embedded_keys = app.keys.embedded_entries;
     s.elapsed_secs = started.elapsed().as_secs_f64();

@@ -170,7 +170,7 @@ fn tls_corpus_without_keys_opens_nothing() {
 /// QUIC is counted, not decrypted: tshark 4.0.17 shows 59 QUIC packets
 /// (in 57 datagrams, two holding two coalesced packets) and 31,245 bytes
 /// of UDP payload in hotplace/quic-http3/http3.pcapng; the text report
-/// says QUIC is not decrypted.
+/// says QUIC is not decrypted, and names its server.
 #[test]
 fn quic_is_counted_as_not_inspected() {
     let Some(dir) = corpus_extra() else { return };
@@ -180,6 +180,9 @@ fn quic_is_counted_as_not_inspected() {
     let cap = of_type(&lines, "capture")[0];
     assert_eq!(cap["not_inspected"]["quic_packets"], 59, "{cap}");
     assert_eq!(cap["not_inspected"]["quic_bytes"], 31_245, "{cap}");
+    // The server name of the client's Initial ClientHello, decrypted from
+    // its connection id (tshark: frame 1, SNI www.google.com).
+    assert_eq!(cap["quic_server_names"], serde_json::json!(["www.google.com"]), "{cap}");
     let out = bin().args(["scan", "--no-keylog-beside"]).arg(&capture).output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("59 QUIC packets") && text.contains("QUIC is not decrypted yet"), "{text}");
