@@ -138,3 +138,35 @@ fn cookies_are_joined_and_a_lost_table_reference_is_a_note() {
     let h = &app.out.stats.http2;
     assert_eq!((h.connections, h.streams, h.bad_blocks), (1, 1, 1));
 }
+
+/// A header sent once with incremental indexing and then only as a
+/// dynamic-table reference (as clients do for repeated identifiers): the
+/// second request carries it too, in every cut.
+#[test]
+fn dynamic_table_references_across_requests() {
+    let indexed = |name: &str, value: &str| {
+        let mut b = vec![0x40, name.len() as u8];
+        b.extend_from_slice(name.as_bytes());
+        b.push(value.len() as u8);
+        b.extend_from_slice(value.as_bytes());
+        b
+    };
+    let mut c = PREFACE.to_vec();
+    let mut first = vec![0x82, 0x87];
+    first.extend(literal(":path", "/one"));
+    first.extend(indexed("x-device-id", "356938035643809"));
+    c.extend(frame(HEADERS, END_HEADERS | END_STREAM, 1, &first));
+    // Index 62: the newest dynamic entry, x-device-id.
+    let mut second = vec![0x82, 0x87];
+    second.extend(literal(":path", "/two"));
+    second.push(0xbe);
+    c.extend(frame(HEADERS, END_HEADERS | END_STREAM, 3, &second));
+    for cut in 0..=c.len() {
+        let app = run(&c, cut);
+        let r = &app.out.requests;
+        assert_eq!(r.len(), 2, "cut {cut}");
+        for q in r {
+            assert_eq!(q.header("x-device-id"), Some(&b"356938035643809"[..]), "cut {cut}: {}", q.uri());
+        }
+    }
+}
