@@ -67,6 +67,9 @@ pub fn not_inspected_line(r: &FileReport) -> Option<String> {
     if h2.bad_blocks > 0 {
         parts.push(format!("{} HTTP/2 header blocks not decoded (HPACK state lost)", h2.bad_blocks));
     }
+    if h2.unknown_frame_bytes > 0 {
+        parts.push(format!("{} of HTTP/2 frames of unknown types", human_bytes(h2.unknown_frame_bytes)));
+    }
     if h2.streams_over_limit > 0 {
         parts.push(format!("{} HTTP/2 streams over the open-stream limit", h2.streams_over_limit));
     }
