@@ -171,6 +171,8 @@ pub struct AppProto {
 
 /// First bytes kept while a probe needs more.
 const PROBE_MAX: usize = 16;
+/// A server's bytes kept while the client has said nothing yet.
+const SERVER_FIRST_MAX: usize = 4096;
 
 /// The registry, asked in order; the last one takes anything.
 pub const PROTOCOLS: &[AppProto] = &[tls::PROTO, dns::TCP_PROTO, http2::PROTO, http1::PROTO];
@@ -339,20 +341,29 @@ impl StreamHandler for AppLayer {
                 Chunk { data: &joined, frame: p.frame, ts: p.ts }
             }
             Some(p) => {
-                // The other side spoke first: decide on what was kept.
+                // The other side spoke first. The client's bytes say what
+                // the connection is (a server's SETTINGS or banner before
+                // the client's HTTP/2 preface or request); the kept bytes
+                // go to that dissector first.
                 let roles = *st.roles.get_or_insert_with(|| guess_roles(&ends, dir, chunk.data));
                 let kept = Chunk { data: &p.bytes, frame: p.frame, ts: p.ts };
                 let other = Seg { role: roles[p.dir], src: p.src, dst: p.dst, midstream: p.midstream, chunk: kept };
+                let this = seg(roles, chunk);
                 let cfg = self.cfg;
-                st.d = Some(dissector_for(&other, &cfg));
+                st.d = Some(dissector_for(if this.role == Role::Client { &this } else { &other }, &cfg));
                 let _ = self.feed(st, other);
-                return self.feed(st, seg(roles, chunk));
+                return self.feed(st, this);
             }
             None => chunk,
         };
         let roles = *st.roles.get_or_insert_with(|| guess_roles(&ends, dir, chunk.data));
         let first = seg(roles, chunk);
-        match probe(&first, chunk.data.len() < PROBE_MAX) {
+        // The server spoke first: wait for the client's bytes to choose,
+        // within a bound (a server that sends more before the client says
+        // anything is read as it is).
+        let server_first = first.role == Role::Server && chunk.data.len() < SERVER_FIRST_MAX;
+        let choice = if server_first { None } else { probe(&first, chunk.data.len() < PROBE_MAX) };
+        match choice {
             None => {
                 st.pending = Some(Box::new(Pending {
                     dir,
@@ -440,6 +451,28 @@ mod tests {
         let q = b"\x00\x1d\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03org\x00\x00\x01\x00\x01";
         send(&mut app, &mut st, e, q);
         assert!(app.out.streams.iter().any(|p| p.dns_query && p.data == b"example.org"));
+    }
+
+    /// The server speaks first (an h2c server's SETTINGS before the
+    /// client's preface): the client's bytes choose HTTP/2, and the
+    /// server's kept bytes go to it first.
+    #[test]
+    fn the_clients_bytes_choose_when_the_server_speaks_first() {
+        let mut app = layer();
+        let mut st = Conn::default();
+        let c = ends("10.0.0.1:40000", "192.0.2.1:8080");
+        let s = Ends { src: c.dst, dst: c.src, midstream: false, role: Some(Role::Server) };
+        let settings = [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
+        app.data(&mut st, 1, s, Chunk { data: &settings, frame: 4, ts: Timestamp::default() });
+        let mut client = http2::PREFACE.to_vec();
+        let block = [0x82, 0x87, 0x00, 5, b':', b'p', b'a', b't', b'h', 2, b'/', b'x'];
+        client.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x5, 0, 0, 0, 1]);
+        client.extend_from_slice(&block);
+        app.data(&mut st, 0, c, Chunk { data: &client, frame: 6, ts: Timestamp::default() });
+        app.close(st, [0, 0]);
+        let r = &app.out.requests;
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].uri().as_str(), r[0].protocol(), r[0].frame), ("/x", "http/2", 6));
     }
 
     /// A TLS record header cut after its first byte: the probe waits for

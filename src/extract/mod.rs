@@ -436,7 +436,9 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
     let ctype_raw = req.content_type().unwrap_or_default();
     let ctype = ctype_raw.to_ascii_lowercase();
     let text = String::from_utf8_lossy(&req.body);
-    if ctype.contains("x-www-form-urlencoded")
+    // A JSON body sent under a form label (curl -d's default) is JSON:
+    // read as pairs it would be one key and nothing scanned.
+    if (ctype.contains("x-www-form-urlencoded") && !looks_like_json(&text))
         || (!ctype.contains("json") && looks_like_pairs(&text) && !looks_like_json(&text))
     {
         push_pairs(out, Location::Body, &req.body, base);
@@ -573,6 +575,21 @@ mod tests {
             tls: None,
             stream_id: None,
         }
+    }
+
+    #[test]
+    fn json_under_a_form_label_is_read_as_json() {
+        let r = req(
+            "/api/report",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            br#"{"imei":"356938035643809","mac":"a4:5e:60:12:34:56"}"#,
+        );
+        let x = request_fields(&r);
+        assert_eq!(find(&x, "$.imei").value, "356938035643809");
+        assert_eq!(find(&x, "$.imei").encoding.as_slice(), ["json"]);
+        // A real form still is one.
+        let r = req("/f", &[("Content-Type", "application/x-www-form-urlencoded")], b"imei=356938035643809&a=1");
+        assert_eq!(find(&request_fields(&r), "imei").value, "356938035643809");
     }
 
     fn find<'a>(x: &'a Extracted, name: &str) -> &'a Field {
