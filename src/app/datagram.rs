@@ -47,19 +47,6 @@ fn utf8_text(b: &[u8]) -> bool {
     valid && text::looks_text(b)
 }
 
-/// A QUIC variable-length integer (RFC 9000 16) at the start of `b`:
-/// its value and length.
-fn varint(b: &[u8]) -> Option<(u64, usize)> {
-    let first = *b.first()?;
-    let len = 1usize << (first >> 6);
-    let bytes = b.get(..len)?;
-    let mut v = u64::from(first & 0x3f);
-    for x in &bytes[1..] {
-        v = (v << 8) | u64::from(*x);
-    }
-    Some((v, len))
-}
-
 /// QUIC packets in one datagram: long-header packets (Initial, 0-RTT,
 /// Handshake) may be coalesced, each with its length; a short-header
 /// packet or a Retry takes the rest (RFC 9000 12.2, 17.2).
@@ -70,38 +57,10 @@ pub fn quic_packets(mut b: &[u8]) -> u64 {
         if first & 0x80 == 0 {
             break;
         }
-        let Some(len) = long_header_len(b) else { break };
-        b = &b[len.min(b.len())..];
+        let Some(h) = super::quic::long_header(b) else { break };
+        b = &b[h.end.min(b.len())..];
     }
     n
-}
-
-/// The length of the long-header packet at the start of `b`, when it
-/// says (not a Retry, not a version negotiation).
-fn long_header_len(b: &[u8]) -> Option<usize> {
-    let version = u32::from_be_bytes(b.get(1..5)?.try_into().ok()?);
-    if version == 0 {
-        return None;
-    }
-    let mut at = 5;
-    for _ in 0..2 {
-        // Destination, then source connection id.
-        at += 1 + usize::from(*b.get(at)?);
-    }
-    // Packet type in bits 4-5 (v1; v2 numbers them differently, but
-    // Initial is the one with a token in both).
-    let kind = (b[0] >> 4) & 0x03;
-    let initial = if version == 0x6b33_43cf { kind == 1 } else { kind == 0 };
-    let retry = kind == 3 && version != 0x6b33_43cf || kind == 0 && version == 0x6b33_43cf;
-    if retry {
-        return None;
-    }
-    if initial {
-        let (token, l) = varint(b.get(at..)?)?;
-        at += l + usize::try_from(token).ok()?;
-    }
-    let (len, l) = varint(b.get(at..)?)?;
-    at.checked_add(l)?.checked_add(usize::try_from(len).ok()?)
 }
 
 /// One UDP datagram as decoded.

@@ -234,13 +234,23 @@ fn guess_role(ends: &Ends, data: &[u8]) -> Role {
     if let Some(r) = tls::handshake::hello_role(data) {
         return r;
     }
+    match http1_side(data) {
+        Some(r) => r,
+        None if ends.dst.port() < ends.src.port() => Role::Client,
+        None => Role::Server,
+    }
+}
+
+/// Who sent bytes that start like HTTP/1.x: a response's status line
+/// comes from the server, a request line from the client.
+pub fn http1_side(data: &[u8]) -> Option<Role> {
     if data.starts_with(b"HTTP/") {
-        return Role::Server;
+        Some(Role::Server)
+    } else if crate::http::head::may_start_request(&data[..data.len().min(32)]) && data.contains(&b' ') {
+        Some(Role::Client)
+    } else {
+        None
     }
-    if crate::http::head::may_start_request(&data[..data.len().min(32)]) && data.contains(&b' ') {
-        return Role::Client;
-    }
-    if ends.dst.port() < ends.src.port() { Role::Client } else { Role::Server }
 }
 
 /// The application layer of one capture: key material, output, and

@@ -53,6 +53,50 @@ fn varint(b: &[u8]) -> Option<(u64, usize)> {
     Some((v, len))
 }
 
+/// QUIC v2's version number (RFC 9369), which numbers packet types
+/// differently.
+const VERSION_2: u32 = 0x6b33_43cf;
+
+/// The fields of a long-header packet this module and the datagram
+/// counter need.
+pub struct LongHeader<'a> {
+    pub version: u32,
+    /// An Initial packet (the one type with a token).
+    pub initial: bool,
+    pub dcid: &'a [u8],
+    /// Where the (protected) packet number starts.
+    pub pn_offset: usize,
+    /// Where the packet ends: coalesced packets follow.
+    pub end: usize,
+}
+
+/// Parses the long header at the start of `b` (RFC 9000 17.2); `None`
+/// for a version negotiation or a Retry (which carry no length) and for
+/// a header cut short.
+pub fn long_header(b: &[u8]) -> Option<LongHeader<'_>> {
+    let mut c = Cur { b, at: 1 };
+    let version = u32::from_be_bytes(c.take(4)?.try_into().ok()?);
+    if version == 0 {
+        return None;
+    }
+    let dcid_len = usize::from(c.take(1)?[0]);
+    let dcid = c.take(dcid_len)?;
+    let scid_len = usize::from(c.take(1)?[0]);
+    c.take(scid_len)?;
+    let kind = (b[0] >> 4) & 0x03;
+    let (initial, retry) = if version == VERSION_2 { (kind == 1, kind == 0) } else { (kind == 0, kind == 3) };
+    if retry {
+        return None;
+    }
+    if initial {
+        let token = c.len()?;
+        c.take(token)?;
+    }
+    let len = c.len()?;
+    let pn_offset = c.at;
+    Some(LongHeader { version, initial, dcid, pn_offset, end: pn_offset.checked_add(len)? })
+}
+
 /// A checked cursor over a packet.
 struct Cur<'a> {
     b: &'a [u8],
@@ -104,28 +148,13 @@ impl Initials {
     /// One long-header packet: its server name if it completes a
     /// ClientHello, and its length.
     fn packet(&mut self, p: &[u8]) -> Option<(Option<String>, usize)> {
-        let mut c = Cur { b: p, at: 1 };
-        let version = u32::from_be_bytes(c.take(4)?.try_into().ok()?);
-        let dcid_len = usize::from(c.take(1)?[0]);
-        let dcid = c.take(dcid_len)?;
-        let scid_len = usize::from(c.take(1)?[0]);
-        c.take(scid_len)?;
-        let initial = (p[0] >> 4) & 0x03 == 0;
-        if version != VERSION_1 || !initial {
-            // Other packets: their length is there too (not for Retry,
-            // which ends the datagram anyway).
-            let len = c.len()?;
-            return Some((None, c.at.checked_add(len)?));
+        let h = long_header(p)?;
+        if h.version != VERSION_1 || !h.initial {
+            return Some((None, h.end));
         }
-        let token = c.len()?;
-        c.take(token)?;
-        let len = c.len()?;
-        let pn_offset = c.at;
-        let end = pn_offset.checked_add(len)?;
-        let packet = p.get(..end)?;
-        let plain = open_initial(packet, dcid, pn_offset)?;
+        let plain = open_initial(p.get(..h.end)?, h.dcid, h.pn_offset)?;
         let crypto = crypto_frames(&plain)?;
-        Some((self.hello(dcid, crypto), end))
+        Some((self.hello(h.dcid, crypto), h.end))
     }
 
     /// Adds CRYPTO bytes at their offsets; the server name once the

@@ -16,7 +16,7 @@ fn probe(seg: &Seg<'_>) -> Probe {
     if seg.src.port() != DNS_PORT && seg.dst.port() != DNS_PORT {
         return Probe::No;
     }
-    if d.starts_with(b"HTTP/") || crate::http::head::may_start_request(&d[..d.len().min(32)]) && d.contains(&b' ') {
+    if crate::app::http1_side(d).is_some() {
         return Probe::No;
     }
     match d {

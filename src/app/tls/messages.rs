@@ -32,10 +32,13 @@ impl Tls {
             return;
         }
         if self.child.is_none() {
-            // Without ALPN, only the whole preface says HTTP/2 (a first
-            // record of one byte "P" is a TLS 1.0 client's 1/n-1 split of
-            // a POST).
-            let preface = role == Role::Client && self.alpn.is_none() && plain.starts_with(H2_PREFACE);
+            // Without ALPN, only the preface's first line at least says
+            // HTTP/2 (a first record of one byte "P" is a TLS 1.0 client's
+            // 1/n-1 split of a POST).
+            let preface = role == Role::Client
+                && self.alpn.is_none()
+                && plain.len() >= 16
+                && crate::app::http2::PREFACE.starts_with(&plain[..plain.len().min(crate::app::http2::PREFACE.len())]);
             if self.alpn.as_deref() == Some("h2") || preface {
                 self.http2 = true;
                 self.child = Some(Box::new(crate::app::http2::Http2::new(&self.cfg)));

@@ -65,8 +65,6 @@ const TOLERATED_FAILURES: u32 = 8;
 /// decrypted, once the keys are proven (TLS 1.3 session tickets and key
 /// updates are far smaller).
 const SKIP_SERVER_RECORD: usize = 2048;
-/// HTTP/2 client connection preface.
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
 /// The reason named for TLS that starts after cleartext on a connection.
 pub const STARTTLS: &str = "TLS after a cleartext start (STARTTLS)";
