@@ -13,7 +13,8 @@
 //! the body through the same decoding as HTTP/1.x.
 //!
 //! Limits: frame size, header block size, open streams per connection,
-//! body bytes per request (the HTTP limits); HPACK's own ([`hpack::Limits`]).
+//! body bytes per request and for all open requests of a connection
+//! together (the HTTP body limit); HPACK's own ([`hpack::Limits`]).
 //! A broken header block loses that direction's HPACK state: its requests
 //! still open are emitted with a note, the rest of the direction counted.
 //!
@@ -121,6 +122,8 @@ pub struct Http2 {
     cfg: AppConfig,
     sides: [Side; 2],
     streams: BTreeMap<u32, Stream>,
+    /// Body bytes held by the open streams, together.
+    body_bytes: usize,
     client: Option<(SocketAddr, SocketAddr)>,
 }
 
@@ -136,7 +139,13 @@ fn unpad(flags: u8, p: &[u8]) -> Option<&[u8]> {
 
 impl Http2 {
     pub fn new(cfg: &AppConfig) -> Self {
-        Http2 { cfg: *cfg, sides: [Side::new(PREFACE.len()), Side::new(0)], streams: BTreeMap::new(), client: None }
+        Http2 {
+            cfg: *cfg,
+            sides: [Side::new(PREFACE.len()), Side::new(0)],
+            streams: BTreeMap::new(),
+            body_bytes: 0,
+            client: None,
+        }
     }
 
     /// Cuts a direction's bytes into frames.
@@ -209,6 +218,13 @@ impl Http2 {
                 if kind == PUSH_PROMISE {
                     p = p.get(4..).unwrap_or_default();
                 }
+                if p.len() > MAX_HEADER_BLOCK {
+                    return self.broken(
+                        cx,
+                        role,
+                        format!("HTTP/2 header block over the {MAX_HEADER_BLOCK}-byte limit"),
+                    );
+                }
                 let end_stream = kind == HEADERS && flags & END_STREAM != 0;
                 self.sides[r].block = Some(Block { stream, end_stream, bytes: p.to_vec(), at });
                 if flags & END_HEADERS != 0 {
@@ -235,10 +251,14 @@ impl Http2 {
                 let Some(p) = unpad(flags, payload) else { return };
                 let max = self.cfg.http.max_body;
                 if let Some(s) = self.streams.get_mut(&stream) {
-                    let room = max.saturating_sub(s.raw.len());
+                    // Each body up to the inspection limit, and all the
+                    // open ones of a connection together too: many
+                    // streams hold no more than one HTTP/1.x body would.
+                    let room = max.saturating_sub(s.raw.len()).min(max.saturating_sub(self.body_bytes));
                     let k = room.min(p.len());
                     s.raw.extend_from_slice(&p[..k]);
                     s.cut += (p.len() - k) as u64;
+                    self.body_bytes += k;
                 }
                 if flags & END_STREAM != 0 {
                     self.emit(cx, stream, None);
@@ -310,6 +330,7 @@ impl Http2 {
     /// The request of `stream`, ended (or cut short, with a note).
     fn emit(&mut self, cx: &mut Cx<'_>, stream: u32, note: Option<String>) {
         let Some(mut s) = self.streams.remove(&stream) else { return };
+        self.body_bytes -= s.raw.len();
         let Some((src, dst)) = self.client else { return };
         s.notes.extend(note);
         let mut req = HttpRequest {

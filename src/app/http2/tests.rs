@@ -170,3 +170,29 @@ fn dynamic_table_references_across_requests() {
         }
     }
 }
+
+/// Bodies of streams open at once share the connection's body limit:
+/// the second of two 700 KB uploads is cut, and says so.
+#[test]
+fn open_streams_share_the_body_limit() {
+    let mut c = PREFACE.to_vec();
+    for stream in [1u32, 3] {
+        let mut block = vec![0x83, 0x87];
+        block.extend(literal(":path", "/up"));
+        c.extend(frame(HEADERS, END_HEADERS, stream, &block));
+    }
+    let body = vec![b'a'; 700 << 10];
+    for stream in [1u32, 3] {
+        c.extend(frame(DATA, 0, stream, &body));
+    }
+    for stream in [1u32, 3] {
+        c.extend(frame(DATA, END_STREAM, stream, b""));
+    }
+    let app = run(&c, c.len());
+    let r = &app.out.requests;
+    assert_eq!(r.len(), 2);
+    let max = AppConfig::default().http.max_body;
+    assert_eq!(r[0].body.len(), body.len());
+    assert_eq!(r[0].body.len() + r[1].body.len(), max, "together at most one body limit");
+    assert!(r[1].notes.iter().any(|n| n.contains("inspection limit")), "{:?}", r[1].notes);
+}
