@@ -301,6 +301,10 @@ pub struct FileStats {
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,
+    /// Findings made, requests and non-HTTP payloads that had some.
+    pub findings: u64,
+    pub requests_with_findings: u64,
+    pub payloads_with_findings: u64,
     /// The first of those notes, with the frame of their request.
     pub notes: Vec<(u64, String)>,
     pub elapsed_secs: f64,
@@ -410,10 +414,17 @@ impl TlsStats {
     }
 }
 
+/// Destination hosts tallied per capture (and per run in reports); past
+/// it, new hosts are counted together under [`OTHER_HOSTS`].
+pub const MAX_HOSTS: usize = 10_000;
+pub const OTHER_HOSTS: &str = "(other hosts)";
+
 /// Notes kept per capture in its record (all are counted).
 pub const MAX_NOTES: usize = 100;
 
-/// Everything one capture produced, in a stable order.
+/// Everything one capture produced, in a stable order. When a scan
+/// streams ([`crate::scan::Event`]), the capture's closing record carries
+/// no findings or requests: they went out before it.
 #[derive(Clone, Debug, Default)]
 pub struct FileReport {
     pub capture: String,

@@ -24,7 +24,7 @@ use crate::report::jsonl::JsonlReporter;
 use crate::report::sarif::SarifReporter;
 use crate::report::text::TextReporter;
 use crate::report::{ReportOptions, Reporter, Summary};
-use crate::scan::{self, Mode, ScanConfig};
+use crate::scan::{self, Event, Mode, ScanConfig};
 
 /// Exit codes, as grep and ripgrep use them.
 pub const EXIT_CLEAN: u8 = 0;
@@ -363,7 +363,7 @@ fn drive(
     let mut result = Ok(());
     // Errors go to stderr as they come, and into the report.
     let live = cfg.progress.is_some();
-    let mut emit = |rep: &FileReport| -> bool {
+    let print_errors = |rep: &FileReport| {
         if live && !rep.errors.is_empty() {
             eprint!("\r\x1b[K");
         }
@@ -373,14 +373,10 @@ fn drive(
                 None => eprintln!("teleaudit: {}: {}", e.capture, e.message),
             }
         }
-        if let Err(e) = reporter.file(rep) {
-            result = Err(e);
-            return false;
-        }
-        true
     };
     summary.errors += discovery.errors.len() as u64;
-    emit(&discovery);
+    print_errors(&discovery);
+    reporter.file(&discovery)?;
     let files_done = std::sync::atomic::AtomicU64::new(0);
     let findings = std::sync::atomic::AtomicU64::new(0);
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -389,17 +385,41 @@ fn drive(
             let (files_done, findings, done, n) = (&files_done, &findings, &done, inputs.len());
             s.spawn(move || show_progress(p, n, files_done, findings, done));
         }
-        scan::run(&inputs, cfg, jobs, |mut rep| {
-            if let Some(w) = baselines.write.as_mut() {
-                w.add(&rep.findings);
+        scan::run(&inputs, cfg, jobs, |event| {
+            let written = match event {
+                Event::Begin(capture) => reporter.begin(&capture),
+                Event::Finding(f) => {
+                    if let Some(w) = baselines.write.as_mut() {
+                        w.add(std::slice::from_ref(&f));
+                    }
+                    let mut one = vec![f];
+                    if let Some(b) = &baselines.suppress {
+                        summary.suppressed += b.suppress(&mut one);
+                    }
+                    match one.pop() {
+                        Some(f) => {
+                            findings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            summary.finding(&f);
+                            reporter.finding(&f)
+                        }
+                        None => Ok(()),
+                    }
+                }
+                Event::Request(r) => reporter.request(&r),
+                Event::End(rep) => {
+                    files_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    summary.add(&rep);
+                    print_errors(&rep);
+                    reporter.end(&rep)
+                }
+            };
+            match written {
+                Ok(()) => true,
+                Err(e) => {
+                    result = Err(e);
+                    false
+                }
             }
-            if let Some(b) = &baselines.suppress {
-                summary.suppressed += b.suppress(&mut rep.findings);
-            }
-            files_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            findings.fetch_add(rep.findings.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            summary.add(&rep);
-            emit(&rep)
         });
         done.store(true, std::sync::atomic::Ordering::Relaxed);
     });
@@ -504,15 +524,20 @@ fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> (std::collections::BTr
     let (inputs, errs, _) = scan::discover(&[path.to_path_buf()]);
     let mut errors: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.capture, e.message)).collect();
     let mut leaks = std::collections::BTreeMap::new();
-    scan::run(&inputs, cfg, jobs, |rep| {
-        for e in &rep.errors {
-            errors.push(match e.frame {
-                Some(n) => format!("{}: frame {n}: {}", e.capture, e.message),
-                None => format!("{}: {}", e.capture, e.message),
-            });
-        }
-        for f in rep.findings {
-            leaks.entry(f.fingerprint()).or_insert(f);
+    scan::run(&inputs, cfg, jobs, |event| {
+        match event {
+            Event::Finding(f) => {
+                leaks.entry(f.fingerprint()).or_insert(f);
+            }
+            Event::End(rep) => {
+                for e in &rep.errors {
+                    errors.push(match e.frame {
+                        Some(n) => format!("{}: frame {n}: {}", e.capture, e.message),
+                        None => format!("{}: {}", e.capture, e.message),
+                    });
+                }
+            }
+            Event::Begin(_) | Event::Request(_) => {}
         }
         true
     });

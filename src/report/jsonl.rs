@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{ReportOptions, Reporter, Summary, shown, shown_uri};
+use super::{ReportOptions, Reporter, Summary, host_key, shown, shown_uri};
 use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord, TlsInfo, TlsStats};
 
 pub struct JsonlReporter<W: Write> {
@@ -149,7 +149,7 @@ pub fn capture_json(r: &FileReport) -> Value {
         "requests": s.requests,
         "requests_with_notes": s.requests_with_notes,
         "notes": s.notes.iter().map(|(frame, m)| json!({"frame": frame, "message": m})).collect::<Vec<_>>(),
-        "findings": r.findings.len(),
+        "findings": s.findings,
         "errors": r.errors.len(),
         "not_inspected": {
             "unsupported_link_frames": n.unsupported_link_frames,
@@ -217,21 +217,27 @@ pub fn summary_json(s: &Summary) -> Value {
 }
 
 impl<W: Write> Reporter for JsonlReporter<W> {
-    fn file(&mut self, r: &FileReport) -> io::Result<()> {
+    fn begin(&mut self, _capture: &str) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding) -> io::Result<()> {
+        let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
+        let k = host_key(&self.hosts, &host);
+        *self.hosts.entry(k).or_default().2.entry(f.kind.clone()).or_default() += 1;
+        self.line(&finding_json(f, self.opts))
+    }
+
+    fn request(&mut self, q: &RequestRecord) -> io::Result<()> {
+        self.line(&request_json(q))
+    }
+
+    fn end(&mut self, r: &FileReport) -> io::Result<()> {
         for h in &r.hosts {
-            let t = self.hosts.entry(h.host.clone()).or_default();
+            let k = host_key(&self.hosts, &h.host);
+            let t = self.hosts.entry(k).or_default();
             t.0 += h.requests;
             t.1 += 1;
-        }
-        for f in &r.findings {
-            let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
-            *self.hosts.entry(host).or_default().2.entry(f.kind.clone()).or_default() += 1;
-        }
-        for f in &r.findings {
-            self.line(&finding_json(f, self.opts))?;
-        }
-        for q in &r.requests {
-            self.line(&request_json(q))?;
         }
         for e in &r.errors {
             self.line(&error_json(e))?;

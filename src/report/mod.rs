@@ -1,9 +1,11 @@
 //! report: findings and requests to text, JSON Lines.
 //!
-//! Input: [`FileReport`]s in a stable order, then a [`Summary`]. Never
-//! sees capture bytes. Identifier values (and the URIs that hold them) are
-//! masked unless `show_values`. Reporters stream: each file is written as
-//! it arrives.
+//! Input: per capture, in a stable order, `begin`, its findings (or
+//! requests) as they are made, and `end` with its record; then a
+//! [`Summary`]. Never sees capture bytes. Identifier values (and the URIs
+//! that hold them) are masked unless `show_values`. Reporters stream:
+//! nothing is held per finding; what they aggregate (per host) is bounded
+//! by distinct keys, with a cap.
 
 pub mod jsonl;
 pub mod sarif;
@@ -11,7 +13,7 @@ pub mod text;
 
 use std::io;
 
-use crate::finding::{FileReport, Finding, Severity};
+use crate::finding::{FileReport, Finding, RequestRecord, Severity};
 
 /// Totals over the run, for the last line of every format.
 #[derive(Clone, Debug, Default)]
@@ -41,16 +43,18 @@ pub fn peak_memory_bytes() -> Option<u64> {
 }
 
 impl Summary {
+    /// Counts a capture's record (its findings are counted one by one).
     pub fn add(&mut self, r: &FileReport) {
         self.files += 1;
         self.frames += r.stats.frames;
         self.bytes += r.stats.bytes;
         self.flows += r.stats.flows;
         self.requests += r.stats.requests;
-        for f in &r.findings {
-            self.findings[f.severity as usize] += 1;
-        }
         self.errors += r.errors.len() as u64;
+    }
+
+    pub fn finding(&mut self, f: &Finding) {
+        self.findings[f.severity as usize] += 1;
     }
 
     pub fn total_findings(&self) -> u64 {
@@ -71,10 +75,36 @@ pub struct ReportOptions {
     pub color: bool,
 }
 
-/// A report format.
+/// A report format, fed as results are made (ripgrep's `Sink`).
 pub trait Reporter {
-    fn file(&mut self, r: &FileReport) -> io::Result<()>;
+    /// A capture starts.
+    fn begin(&mut self, capture: &str) -> io::Result<()>;
+    fn finding(&mut self, f: &Finding) -> io::Result<()>;
+    fn request(&mut self, r: &RequestRecord) -> io::Result<()>;
+    /// The capture is done: its errors, hosts and statistics.
+    fn end(&mut self, r: &FileReport) -> io::Result<()>;
     fn finish(&mut self, s: &Summary) -> io::Result<()>;
+
+    /// A whole collected capture at once.
+    fn file(&mut self, r: &FileReport) -> io::Result<()> {
+        self.begin(&r.capture)?;
+        for f in &r.findings {
+            self.finding(f)?;
+        }
+        for q in &r.requests {
+            self.request(q)?;
+        }
+        self.end(r)
+    }
+}
+
+/// Per-host tallies bounded by distinct hosts: past [`MAX_HOSTS`] new
+/// hosts are counted together under [`OTHER_HOSTS`].
+pub use crate::finding::{MAX_HOSTS, OTHER_HOSTS};
+
+/// The key a host is tallied under in a map of at most [`MAX_HOSTS`].
+pub fn host_key<V>(map: &std::collections::BTreeMap<String, V>, host: &str) -> String {
+    if map.len() >= MAX_HOSTS && !map.contains_key(host) { OTHER_HOSTS.to_string() } else { host.to_string() }
 }
 
 /// The value as shown: masked unless asked for.

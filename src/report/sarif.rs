@@ -3,7 +3,8 @@
 //! capture as artifact and frame, flow and request in properties, and a
 //! stable partial fingerprint (rule, kind, host, method, path, field and a
 //! hash of the value) so the same leak in another capture or run is
-//! recognised. Collected, then written at the end.
+//! recognised. Results are written as they come; the artifacts and the
+//! run's notifications (bounded) follow them at the end.
 
 use std::io::{self, Write};
 
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{ReportOptions, Reporter, Summary, shown};
 use crate::detect::rules::Rule;
-use crate::finding::{ErrorRecord, FileReport, Finding, Severity};
+use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord, Severity};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const FINGERPRINT: &str = "teleauditLeak/v1";
@@ -21,9 +22,16 @@ pub struct SarifReporter<W: Write> {
     opts: ReportOptions,
     rules: Vec<Rule>,
     artifacts: Vec<String>,
-    results: Vec<Value>,
+    /// The document's head is written, and how many results follow it.
+    started: bool,
+    results: u64,
     errors: Vec<ErrorRecord>,
+    /// Errors past [`MAX_NOTIFICATIONS`], counted only.
+    errors_over: u64,
 }
+
+/// Errors listed as notifications of the run.
+const MAX_NOTIFICATIONS: usize = 10_000;
 
 fn level(s: Severity) -> &'static str {
     match s {
@@ -35,7 +43,37 @@ fn level(s: Severity) -> &'static str {
 
 impl<W: Write> SarifReporter<W> {
     pub fn new(out: W, opts: ReportOptions, rules: Vec<Rule>) -> Self {
-        SarifReporter { out, opts, rules, artifacts: Vec::new(), results: Vec::new(), errors: Vec::new() }
+        SarifReporter {
+            out,
+            opts,
+            rules,
+            artifacts: Vec::new(),
+            started: false,
+            results: 0,
+            errors: Vec::new(),
+            errors_over: 0,
+        }
+    }
+
+    /// The document up to its first result: schema, tool and rules.
+    fn start(&mut self) -> io::Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        let driver = json!({
+            "name": "teleaudit",
+            "version": env!("CARGO_PKG_VERSION"),
+            "informationUri": "https://github.com/teleaudit/teleaudit",
+            "rules": self.rules.iter().map(Self::rule_json).collect::<Vec<_>>(),
+        });
+        write!(
+            self.out,
+            "{{\"$schema\": {}, \"version\": \"2.1.0\", \"runs\": [{{\"tool\": {{\"driver\": ",
+            json!(SCHEMA)
+        )?;
+        serde_json::to_writer_pretty(&mut self.out, &driver)?;
+        write!(self.out, "}},\n\"results\": [")
     }
 
     fn rule_json(r: &Rule) -> Value {
@@ -95,21 +133,41 @@ impl<W: Write> SarifReporter<W> {
 }
 
 impl<W: Write> Reporter for SarifReporter<W> {
-    fn file(&mut self, r: &FileReport) -> io::Result<()> {
-        if !r.capture.is_empty() {
-            self.artifacts.push(r.capture.clone());
+    fn begin(&mut self, capture: &str) -> io::Result<()> {
+        self.start()?;
+        if !capture.is_empty() {
+            self.artifacts.push(capture.to_string());
         }
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding) -> io::Result<()> {
         let index = self.artifacts.len().saturating_sub(1);
-        for f in &r.findings {
-            let v = self.result_json(f, index);
-            self.results.push(v);
+        let v = self.result_json(f, index);
+        self.out.write_all(if self.results == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut self.out, &v)?;
+        self.results += 1;
+        Ok(())
+    }
+
+    fn request(&mut self, _r: &RequestRecord) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn end(&mut self, r: &FileReport) -> io::Result<()> {
+        for e in &r.errors {
+            if self.errors.len() < MAX_NOTIFICATIONS {
+                self.errors.push(e.clone());
+            } else {
+                self.errors_over += 1;
+            }
         }
-        self.errors.extend(r.errors.iter().cloned());
         Ok(())
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        let notifications: Vec<Value> = self
+        self.start()?;
+        let mut notifications: Vec<Value> = self
             .errors
             .iter()
             .map(|e| {
@@ -120,27 +178,23 @@ impl<W: Write> Reporter for SarifReporter<W> {
                 json!({"level": "error", "message": {"text": text}})
             })
             .collect();
-        let doc = json!({
-            "$schema": SCHEMA,
-            "version": "2.1.0",
-            "runs": [{
-                "tool": {"driver": {
-                    "name": "teleaudit",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": "https://github.com/teleaudit/teleaudit",
-                    "rules": self.rules.iter().map(Self::rule_json).collect::<Vec<_>>(),
-                }},
-                "artifacts": self.artifacts.iter().map(|a| json!({"location": {"uri": a}})).collect::<Vec<_>>(),
-                "invocations": [{
-                    "executionSuccessful": s.errors == 0,
-                    "toolExecutionNotifications": notifications,
-                }],
-                "results": self.results,
-                "properties": {"summary": super::jsonl::summary_json(s)},
-            }],
-        });
-        serde_json::to_writer_pretty(&mut self.out, &doc)?;
-        self.out.write_all(b"\n")?;
+        if self.errors_over > 0 {
+            let text = format!("{} more errors not listed", self.errors_over);
+            notifications.push(json!({"level": "error", "message": {"text": text}}));
+        }
+        let artifacts: Vec<Value> = self.artifacts.iter().map(|a| json!({"location": {"uri": a}})).collect();
+        let invocations = json!([{
+            "executionSuccessful": s.errors == 0,
+            "toolExecutionNotifications": notifications,
+        }]);
+        let properties = json!({"summary": super::jsonl::summary_json(s)});
+        write!(self.out, "\n],\n\"artifacts\": ")?;
+        serde_json::to_writer_pretty(&mut self.out, &artifacts)?;
+        write!(self.out, ",\n\"invocations\": ")?;
+        serde_json::to_writer_pretty(&mut self.out, &invocations)?;
+        write!(self.out, ",\n\"properties\": ")?;
+        serde_json::to_writer_pretty(&mut self.out, &properties)?;
+        self.out.write_all(b"}]}\n")?;
         self.out.flush()
     }
 }

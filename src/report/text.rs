@@ -1,13 +1,15 @@
-//! Text for people: per capture, one block per destination host (how many
-//! requests, first and last time, what kinds were sent and how often),
-//! then its findings with the request that carried each; a summary line
-//! at the end. `requests` mode prints one line per request.
+//! Text for people: per capture, its findings as they are made, each
+//! request (or stream payload) once with its findings under it; then the
+//! capture's totals, what was not inspected, and one line per destination
+//! host (how many requests, first and last time, what kinds were sent and
+//! how often); a summary line at the end. `requests` mode prints one line
+//! per request.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{ReportOptions, Reporter, Summary, shown, shown_uri};
-use crate::finding::{FileReport, Finding, Severity};
+use super::{ReportOptions, Reporter, Summary, host_key, shown, shown_uri};
+use crate::finding::{FileReport, Finding, RequestRecord, Severity};
 
 pub struct TextReporter<W: Write> {
     out: W,
@@ -16,7 +18,30 @@ pub struct TextReporter<W: Write> {
     /// findings by kind (for the summary of a batch).
     hosts: BTreeMap<String, HostTotal>,
     errors: FileErrors,
+    file: FileState,
 }
+
+/// What the reporter keeps of the capture being written.
+#[derive(Default)]
+struct FileState {
+    capture: String,
+    titled: bool,
+    /// The findings of the current request, written when it is complete
+    /// (so its request line can highlight them all), at most
+    /// [`PENDING_MAX`].
+    pending: Vec<Finding>,
+    /// The request whose line was written last: (frame, source).
+    last_request: Option<(u64, std::net::SocketAddr)>,
+    /// Findings by kind per destination host.
+    kinds: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Endpoint rules whose title was written.
+    titled_rules: Vec<String>,
+    /// `requests` mode wrote a line for this capture.
+    requests_listed: bool,
+}
+
+/// Findings of one request held before they are written.
+const PENDING_MAX: usize = 256;
 
 /// The first error of each capture that had some, for the summary.
 type FileErrors = Vec<(String, String)>;
@@ -30,7 +55,7 @@ struct HostTotal {
 
 impl<W: Write> TextReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        TextReporter { out, opts, hosts: BTreeMap::new(), errors: Vec::new() }
+        TextReporter { out, opts, hosts: BTreeMap::new(), errors: Vec::new(), file: FileState::default() }
     }
 }
 
@@ -172,26 +197,92 @@ fn tls_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
     Ok(())
 }
 
+fn host_of(f: &Finding) -> String {
+    f.host.clone().unwrap_or_else(|| f.dst.ip().to_string())
+}
+
 impl<W: Write> TextReporter<W> {
-    fn findings(&mut self, r: &FileReport) -> io::Result<()> {
+    /// Writes the held findings of the current request, under its request
+    /// line unless that was written already.
+    fn flush_request(&mut self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.file.pending);
+        let Some(first) = pending.first() else { return Ok(()) };
         let o = &mut self.out;
-        let mut by_host: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
-        for f in &r.findings {
-            let h = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
-            by_host.entry(h).or_default().push(f);
+        let color = self.opts.color;
+        if !self.file.titled {
+            writeln!(o, "{}", paint(color, BOLD, &self.file.capture))?;
+            self.file.titled = true;
         }
-        let with = |http: bool| {
-            r.findings
-                .iter()
-                .filter(|f| f.method.is_some() == http)
-                .map(|f| (f.frame, f.src))
-                .collect::<std::collections::HashSet<_>>()
-                .len()
-        };
-        let streams = with(false);
-        write!(o, "{}: {} findings", r.capture, r.findings.len())?;
-        if r.stats.requests > 0 {
-            write!(o, " in {} of {} requests to {} hosts", with(true), r.stats.requests, r.hosts.len())?;
+        let request = (first.frame, first.src);
+        if self.file.last_request != Some(request) {
+            // The request line, each identifier of it highlighted.
+            let mut uri = shown_uri(self.opts, first).unwrap_or("(not HTTP)").to_string();
+            if color {
+                let mut vals: Vec<String> =
+                    pending.iter().map(|g| shown(self.opts, &g.value)).filter(|v| v.len() >= 3).collect();
+                vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
+                vals.dedup();
+                for v in vals {
+                    uri = uri.replace(&v, &paint(color, YELLOW, &v));
+                }
+            }
+            let tls = first.tls.as_ref().map(|t| format!("  (TLS {} {})", t.version, t.cipher)).unwrap_or_default();
+            writeln!(
+                o,
+                "  frame {} {} {} -> {}  {}  {} {}{tls}",
+                first.frame,
+                first.time.rfc3339(),
+                first.src,
+                first.dst,
+                paint(color, BOLD, &host_of(first)),
+                first.method.as_deref().unwrap_or("stream"),
+                uri
+            )?;
+            self.file.last_request = Some(request);
+        }
+        for f in &pending {
+            let where_ = match &f.field {
+                Some(field) => format!("{}:{field}", f.location.as_str()),
+                None => f.location.as_str().to_string(),
+            };
+            let enc = if f.encoding.is_empty() { String::new() } else { format!(" [{}]", f.encoding.join(" > ")) };
+            let mut matched =
+                f.matched.as_deref().map(|m| format!(" (profile: {})", shown(self.opts, m))).unwrap_or_default();
+            if f.confidence == crate::finding::Confidence::Medium {
+                matched.push_str(" (by shape only)");
+            }
+            let label = match f.severity {
+                Severity::High => paint(color, RED, sev_label(f.severity)),
+                Severity::Medium => paint(color, YELLOW, sev_label(f.severity)),
+                Severity::Low => paint(color, CYAN, sev_label(f.severity)),
+            };
+            writeln!(
+                o,
+                "    {} {:<20} {:<14} {} = {}{}{}",
+                label,
+                f.rule,
+                f.kind,
+                where_,
+                paint(color, BOLD, &shown(self.opts, &f.value)),
+                enc,
+                matched
+            )?;
+            if f.kind == "endpoint" && !self.file.titled_rules.contains(&f.rule) {
+                self.file.titled_rules.push(f.rule.clone());
+                writeln!(o, "           {}", f.title)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The capture's totals, what was not inspected, and its hosts.
+    fn totals(&mut self, r: &FileReport) -> io::Result<()> {
+        let o = &mut self.out;
+        let s = &r.stats;
+        write!(o, "{}: {} findings", r.capture, s.findings)?;
+        let streams = s.payloads_with_findings;
+        if s.requests > 0 {
+            write!(o, " in {} of {} requests to {} hosts", s.requests_with_findings, s.requests, r.hosts.len())?;
             if streams > 0 {
                 write!(o, ", and")?;
             }
@@ -204,129 +295,80 @@ impl<W: Write> TextReporter<W> {
         if let Some(line) = not_inspected_line(r) {
             writeln!(o, "  not inspected: {line}")?;
         }
-        if r.stats.requests_with_notes > 0 {
-            let (frame, first) = r.stats.notes.first().map_or((0, ""), |(f, m)| (*f, m.as_str()));
+        if s.requests_with_notes > 0 {
+            let (frame, first) = s.notes.first().map_or((0, ""), |(f, m)| (*f, m.as_str()));
             writeln!(
                 o,
                 "  limits or damage: {} requests (first, frame {frame}: {first}); all in `teleaudit requests`",
-                r.stats.requests_with_notes
+                s.requests_with_notes
             )?;
         }
-        for (host, fs) in &by_host {
-            let act = r.hosts.iter().find(|h| &h.host == host);
-            writeln!(o)?;
-            match act {
+        let activity: std::collections::HashMap<&str, &crate::finding::HostActivity> =
+            r.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
+        for (host, kinds) in &self.file.kinds {
+            let sent: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+            let name = paint(self.opts.color, BOLD, host);
+            match activity.get(host.as_str()) {
                 Some(a) => writeln!(
                     o,
-                    "  {}  ({} request{}, {} .. {})",
-                    paint(self.opts.color, BOLD, host),
+                    "  {name}  ({} request{}, {} .. {})  sent: {}",
                     a.requests,
                     if a.requests == 1 { "" } else { "s" },
                     a.first.rfc3339(),
-                    a.last.rfc3339()
+                    a.last.rfc3339(),
+                    sent.join(", ")
                 )?,
-                None => writeln!(o, "  {}", paint(self.opts.color, BOLD, host))?,
-            }
-            let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
-            for f in fs {
-                *kinds.entry(f.kind.as_str()).or_default() += 1;
-            }
-            let sent: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
-            writeln!(o, "    sent: {}", sent.join(", "))?;
-            let mut last_request = None;
-            let mut titled: Vec<&str> = Vec::new();
-            for f in fs {
-                let where_ = match &f.field {
-                    Some(field) => format!("{}:{field}", f.location.as_str()),
-                    None => f.location.as_str().to_string(),
-                };
-                let enc = if f.encoding.is_empty() { String::new() } else { format!(" [{}]", f.encoding.join(" > ")) };
-                let mut matched =
-                    f.matched.as_deref().map(|m| format!(" (profile: {})", shown(self.opts, m))).unwrap_or_default();
-                if f.confidence == crate::finding::Confidence::Medium {
-                    matched.push_str(" (by shape only)");
-                }
-                let request = (f.frame, f.src);
-                if last_request != Some(request) {
-                    // The request line, each identifier of it highlighted.
-                    let mut uri = shown_uri(self.opts, f).unwrap_or("(not HTTP)").to_string();
-                    if self.opts.color {
-                        let mut vals: Vec<String> = fs
-                            .iter()
-                            .filter(|g| (g.frame, g.src) == request)
-                            .map(|g| shown(self.opts, &g.value))
-                            .filter(|v| v.len() >= 3)
-                            .collect();
-                        vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
-                        vals.dedup();
-                        for v in vals {
-                            uri = uri.replace(&v, &paint(self.opts.color, YELLOW, &v));
-                        }
-                    }
-                    let tls = f.tls.as_ref().map(|t| format!("  (TLS {} {})", t.version, t.cipher)).unwrap_or_default();
-                    writeln!(
-                        o,
-                        "    frame {} {} {} -> {}  {} {}{tls}",
-                        f.frame,
-                        f.time.rfc3339(),
-                        f.src,
-                        f.dst,
-                        f.method.as_deref().unwrap_or("stream"),
-                        uri
-                    )?;
-                    last_request = Some(request);
-                }
-                let label = match f.severity {
-                    Severity::High => paint(self.opts.color, RED, sev_label(f.severity)),
-                    Severity::Medium => paint(self.opts.color, YELLOW, sev_label(f.severity)),
-                    Severity::Low => paint(self.opts.color, CYAN, sev_label(f.severity)),
-                };
-                writeln!(
-                    o,
-                    "      {} {:<20} {:<14} {} = {}{}{}",
-                    label,
-                    f.rule,
-                    f.kind,
-                    where_,
-                    paint(self.opts.color, BOLD, &shown(self.opts, &f.value)),
-                    enc,
-                    matched
-                )?;
-                if f.kind == "endpoint" && !titled.contains(&f.rule.as_str()) {
-                    titled.push(&f.rule);
-                    writeln!(o, "             {}", f.title)?;
-                }
+                None => writeln!(o, "  {name}  sent: {}", sent.join(", "))?,
             }
         }
         writeln!(o)
     }
-
-    fn requests(&mut self, r: &FileReport) -> io::Result<()> {
-        for q in &r.requests {
-            writeln!(
-                self.out,
-                "{} frame {} {} {} -> {} {} {}{} body={}{}{}",
-                q.capture,
-                q.frame,
-                q.time.rfc3339(),
-                q.src,
-                q.dst,
-                q.method,
-                q.host.as_deref().map(|h| format!("[{h}] ")).unwrap_or_default(),
-                q.uri,
-                q.body_bytes,
-                q.tls.as_ref().map(|t| format!(" tls={}", t.version)).unwrap_or_default(),
-                if q.notes.is_empty() { String::new() } else { format!("  ({})", q.notes.join("; ")) }
-            )?;
-        }
-        Ok(())
-    }
 }
 
 impl<W: Write> Reporter for TextReporter<W> {
-    fn file(&mut self, r: &FileReport) -> io::Result<()> {
+    fn begin(&mut self, capture: &str) -> io::Result<()> {
+        self.file = FileState { capture: capture.to_string(), ..FileState::default() };
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding) -> io::Result<()> {
+        let host = host_of(f);
+        let k = host_key(&self.file.kinds, &host);
+        *self.file.kinds.entry(k).or_default().entry(f.kind.clone()).or_default() += 1;
+        let k = host_key(&self.hosts, &host);
+        *self.hosts.entry(k).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
+        let same = self.file.pending.first().is_some_and(|p| (p.frame, p.src) == (f.frame, f.src));
+        if !same || self.file.pending.len() >= PENDING_MAX {
+            self.flush_request()?;
+        }
+        self.file.pending.push(f.clone());
+        Ok(())
+    }
+
+    fn request(&mut self, q: &RequestRecord) -> io::Result<()> {
+        self.file.requests_listed = true;
+        writeln!(
+            self.out,
+            "{} frame {} {} {} -> {} {} {}{} body={}{}{}",
+            q.capture,
+            q.frame,
+            q.time.rfc3339(),
+            q.src,
+            q.dst,
+            q.method,
+            q.host.as_deref().map(|h| format!("[{h}] ")).unwrap_or_default(),
+            q.uri,
+            q.body_bytes,
+            q.tls.as_ref().map(|t| format!(" tls={}", t.version)).unwrap_or_default(),
+            if q.notes.is_empty() { String::new() } else { format!("  ({})", q.notes.join("; ")) }
+        )
+    }
+
+    fn end(&mut self, r: &FileReport) -> io::Result<()> {
+        self.flush_request()?;
         for h in &r.hosts {
-            let t = self.hosts.entry(h.host.clone()).or_default();
+            let k = host_key(&self.hosts, &h.host);
+            let t = self.hosts.entry(k).or_default();
             t.requests += h.requests;
             t.captures += 1;
         }
@@ -335,15 +377,9 @@ impl<W: Write> Reporter for TextReporter<W> {
             let at = e.frame.map(|n| format!("frame {n}: ")).unwrap_or_default();
             self.errors.push((e.capture.clone(), format!("{at}{}{more}", e.message)));
         }
-        for f in &r.findings {
-            let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
-            *self.hosts.entry(host).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
-        }
-        if !r.requests.is_empty() {
-            self.requests(r)?;
-        } else if !r.findings.is_empty() {
-            self.findings(r)?;
-        } else if r.stats.frames > 0 || !r.stats.format.is_empty() {
+        if r.stats.findings > 0 {
+            self.totals(r)?;
+        } else if (r.stats.frames > 0 || !r.stats.format.is_empty()) && !self.file.requests_listed {
             // Nothing found: say so, and what was not looked at, so an
             // all-TLS capture does not read as clean.
             let o = &mut self.out;
@@ -355,9 +391,9 @@ impl<W: Write> Reporter for TextReporter<W> {
             }
             writeln!(o)?;
         }
+        self.file = FileState::default();
         self.out.flush()
     }
-
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         // A batch: one line per destination host that received identifiers.
         if s.files > 1 && self.hosts.values().any(|h| !h.kinds.is_empty()) {

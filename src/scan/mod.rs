@@ -1,9 +1,17 @@
 //! scan: drives one capture through the pipeline (capture -> decode ->
 //! flow -> http -> extract -> detect) and many captures in parallel.
 //!
-//! Input: paths and a frozen [`ScanConfig`]. Output: one [`FileReport`]
-//! per capture, handed to the caller in command-line order whatever the
-//! number of workers. Errors stay with their file; the batch goes on.
+//! Input: paths and a frozen [`ScanConfig`]. Output: a stream of
+//! [`Event`]s per capture (findings and requests as they are made, then
+//! the capture's record), handed to the caller capture by capture in
+//! command-line order whatever the number of workers. Errors stay with
+//! their file; the batch goes on.
+//!
+//! Order: within a capture, findings come in the order their message was
+//! completed (a request when its body ended, a stream payload when it was
+//! flushed), which is frame order for most captures, and identical for any
+//! `--jobs`. Memory stays bounded: a worker that runs ahead of the capture
+//! being reported waits once [`EVENTS_AHEAD`] events are queued.
 //!
 //! Never: print (reporters do), or let one file's failure stop others.
 
@@ -22,7 +30,10 @@ use crate::capture::{CaptureReader, FileKind};
 use crate::decode::{Decoded, Decoder, Transport, link_name};
 use crate::detect::{Engine, RequestCtx};
 use crate::extract;
-use crate::finding::{ErrorRecord, FileReport, Finding, HostActivity, Location, NotInspected, RequestRecord, mask_all};
+use crate::finding::{
+    ErrorRecord, FileReport, Finding, HostActivity, Location, MAX_HOSTS, NotInspected, OTHER_HOSTS, RequestRecord,
+    mask_all,
+};
 use crate::flow::{FlowLimits, FlowTable};
 use crate::http::HttpRequest;
 
@@ -135,43 +146,76 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<ErrorRecord>, u64) {
     (inputs, errors, skipped)
 }
 
-/// Scans the inputs on `jobs` threads; `on_file` gets each report in
-/// input order, as soon as it and all before it are done.
-pub fn run(inputs: &[Input], cfg: &ScanConfig, jobs: usize, mut on_file: impl FnMut(FileReport) -> bool) {
+/// What the scan of one capture hands out, as it is made.
+#[derive(Debug)]
+pub enum Event {
+    /// A capture starts (its name as shown).
+    Begin(String),
+    Finding(Finding),
+    Request(RequestRecord),
+    /// The capture is done: its errors, per-host activity and statistics
+    /// (`findings` and `requests` are empty: they came before).
+    End(Box<FileReport>),
+}
+
+/// Events a worker may queue before it waits for the reporter.
+pub const EVENTS_AHEAD: usize = 1024;
+
+/// Scans the inputs on `jobs` threads; `on_event` gets each capture's
+/// events in input order, streamed while the capture is scanned. It
+/// returns `false` to stop the run (running captures stop early).
+pub fn run(inputs: &[Input], cfg: &ScanConfig, jobs: usize, mut on_event: impl FnMut(Event) -> bool) {
     let jobs = jobs.clamp(1, inputs.len().max(1));
     if jobs == 1 {
         for i in inputs {
-            if !on_file(scan_file(i, cfg)) {
+            let mut open = true;
+            scan_file_to(i, cfg, &mut |e| {
+                open = open && on_event(e);
+                open
+            });
+            if !open {
                 return;
             }
         }
         return;
     }
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
+    let (reg_tx, reg_rx) = mpsc::channel::<(usize, mpsc::Receiver<Event>)>();
     std::thread::scope(|s| {
         for _ in 0..jobs {
-            let tx = tx.clone();
+            let reg_tx = reg_tx.clone();
             let next = &next;
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
-                    if tx.send((i, scan_file(input, cfg))).is_err() {
+                    let (tx, rx) = mpsc::sync_channel(EVENTS_AHEAD);
+                    if reg_tx.send((i, rx)).is_err() {
                         break;
                     }
+                    // A send fails once the reporter has stopped.
+                    scan_file_to(input, cfg, &mut |e| tx.send(e).is_ok());
                 }
             });
         }
-        drop(tx);
-        let mut waiting = BTreeMap::new();
-        let mut want = 0;
-        for (i, rep) in rx {
-            waiting.insert(i, rep);
-            while let Some(rep) = waiting.remove(&want) {
-                want += 1;
-                if !on_file(rep) {
-                    // Stop handing out work; running files finish.
+        drop(reg_tx);
+        let mut waiting = std::collections::HashMap::new();
+        for want in 0..inputs.len() {
+            let rx = loop {
+                if let Some(rx) = waiting.remove(&want) {
+                    break rx;
+                }
+                match reg_rx.recv() {
+                    Ok((i, rx)) => {
+                        waiting.insert(i, rx);
+                    }
+                    Err(_) => return,
+                }
+            };
+            for e in rx {
+                if !on_event(e) {
+                    // Stop handing out work; queued and running captures
+                    // see their channel closed and stop.
                     next.store(inputs.len(), Ordering::Relaxed);
                     return;
                 }
@@ -180,7 +224,12 @@ pub fn run(inputs: &[Input], cfg: &ScanConfig, jobs: usize, mut on_file: impl Fn
     });
 }
 
-/// Per-capture state of request processing.
+/// Stream findings remembered for de-duplication per capture; past it the
+/// memory is cleared (a repeat may then be reported again).
+const MAX_STREAM_SEEN: usize = 100_000;
+
+/// Per-capture state of message processing: what was found goes to the
+/// sink as it is made.
 struct Requests<'a> {
     cfg: &'a ScanConfig,
     rep: FileReport,
@@ -188,9 +237,18 @@ struct Requests<'a> {
     /// Stream findings already reported, by flow and value: a beacon that
     /// repeats its MAC every two seconds is one finding, at its first frame.
     stream_seen: std::collections::HashSet<(SocketAddr, SocketAddr, usize, String, String)>,
+    sink: &'a mut dyn FnMut(Event) -> bool,
+    /// False once the sink refused an event: the scan stops.
+    open: bool,
 }
 
 impl Requests<'_> {
+    fn send(&mut self, e: Event) {
+        if self.open {
+            self.open = (self.sink)(e);
+        }
+    }
+
     fn take(&mut self, req: HttpRequest, names: &Names) {
         let host = req.host().or_else(|| names.get(&req.dst.ip()).map(str::to_string));
         let stats = &mut self.rep.stats;
@@ -199,7 +257,10 @@ impl Requests<'_> {
             stats.requests_with_notes += 1;
             note(stats, req.frame, &req.notes);
         }
-        let key = host.clone().unwrap_or_else(|| req.dst.ip().to_string());
+        let mut key = host.clone().unwrap_or_else(|| req.dst.ip().to_string());
+        if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&key) {
+            key = OTHER_HOSTS.to_string();
+        }
         let h = self.hosts.entry(key.clone()).or_insert(HostActivity {
             host: key,
             requests: 0,
@@ -210,7 +271,10 @@ impl Requests<'_> {
         h.first = h.first.min(req.ts);
         h.last = h.last.max(req.ts);
         match self.cfg.mode {
-            Mode::Requests => self.rep.requests.push(record(&self.rep.capture, &req, host)),
+            Mode::Requests => {
+                let r = record(&self.rep.capture, &req, host);
+                self.send(Event::Request(r));
+            }
             Mode::Scan => self.detect(req, host),
         }
     }
@@ -230,6 +294,7 @@ impl Requests<'_> {
         if raws.is_empty() {
             return;
         }
+        self.rep.stats.requests_with_findings += 1;
         let uri = req.uri();
         let uri_masked = mask_uri(&uri, &raws);
         let at = Where {
@@ -263,7 +328,14 @@ impl Requests<'_> {
         // identities in several headers) is one finding: the first.
         let mut seen = std::collections::HashSet::new();
         raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        if self.stream_seen.len() >= MAX_STREAM_SEEN {
+            self.stream_seen.clear();
+        }
         raws.retain(|r| self.stream_seen.insert((p.src, p.dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        if raws.is_empty() {
+            return;
+        }
+        self.rep.stats.payloads_with_findings += 1;
         let protocol = if p.dns_query { "dns" } else { "stream" };
         let at = Where {
             frame: p.frame,
@@ -287,7 +359,8 @@ impl Requests<'_> {
     ) {
         for r in raws {
             let rule = &self.cfg.engine.rules.rules[r.rule];
-            self.rep.findings.push(Finding {
+            self.rep.stats.findings += 1;
+            let f = Finding {
                 rule: rule.id.clone(),
                 severity: if lower { rule.severity.lower() } else { rule.severity },
                 title: r.title,
@@ -310,7 +383,8 @@ impl Requests<'_> {
                 protocol: at.protocol,
                 tls: at.tls.clone(),
                 stream_id: at.stream_id,
-            });
+            };
+            self.send(Event::Finding(f));
         }
     }
 }
@@ -412,8 +486,15 @@ pub fn keylogs_beside(path: &Path) -> Vec<PathBuf> {
 /// Bytes of a key log read beside a capture.
 const MAX_KEYLOG_BESIDE: u64 = 64 << 20;
 
-/// Scans one capture end to end.
+/// Scans one capture end to end; returns everything it produced.
 pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
+    collect(|sink| scan_file_to(input, cfg, sink))
+}
+
+/// Scans one capture end to end, handing its events to `sink` as they are
+/// made: `Begin`, findings or requests, then `End`. A `false` from the
+/// sink stops the scan.
+pub fn scan_file_to(input: &Input, cfg: &ScanConfig, sink: &mut dyn FnMut(Event) -> bool) {
     let mut keys = KeyStore::new(cfg.keylog.clone());
     let mut notes = Vec::new();
     if cfg.keylog_beside && input.path.as_os_str() != "-" {
@@ -428,18 +509,32 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
             }
         }
     }
-    let mut rep = scan_opened(&input.display, CaptureReader::open_path(&input.path), cfg, keys);
-    for n in notes {
-        if rep.stats.notes.len() < crate::finding::MAX_NOTES {
-            rep.stats.notes.insert(0, (0, n));
-        }
-    }
-    rep
+    scan_opened(&input.display, CaptureReader::open_path(&input.path), cfg, keys, notes, sink);
 }
 
 /// Scans a capture from any reader (tests, fuzzing, other front ends).
 pub fn scan_reader(display: &str, src: Box<dyn std::io::Read + Send>, cfg: &ScanConfig) -> FileReport {
-    scan_opened(display, CaptureReader::open(src), cfg, KeyStore::new(cfg.keylog.clone()))
+    collect(|sink| {
+        scan_opened(display, CaptureReader::open(src), cfg, KeyStore::new(cfg.keylog.clone()), Vec::new(), sink)
+    })
+}
+
+/// Gathers the events of one capture into its report.
+fn collect(scan: impl FnOnce(&mut dyn FnMut(Event) -> bool)) -> FileReport {
+    let (mut findings, mut requests, mut end) = (Vec::new(), Vec::new(), None);
+    scan(&mut |e| {
+        match e {
+            Event::Begin(_) => {}
+            Event::Finding(f) => findings.push(f),
+            Event::Request(r) => requests.push(r),
+            Event::End(r) => end = Some(*r),
+        }
+        true
+    });
+    let mut rep = end.unwrap_or_default();
+    rep.findings = findings;
+    rep.requests = requests;
+    rep
 }
 
 fn scan_opened(
@@ -447,20 +542,30 @@ fn scan_opened(
     opened: Result<CaptureReader, crate::capture::CaptureError>,
     cfg: &ScanConfig,
     mut keys: KeyStore,
-) -> FileReport {
+    notes: Vec<String>,
+    sink: &mut dyn FnMut(Event) -> bool,
+) {
     let started = Instant::now();
     let mut reqs = Requests {
         cfg,
         rep: FileReport { capture: display.to_string(), ..FileReport::default() },
         hosts: BTreeMap::new(),
         stream_seen: Default::default(),
+        sink,
+        open: true,
     };
+    for n in notes.into_iter().take(crate::finding::MAX_NOTES) {
+        reqs.rep.stats.notes.push((0, n));
+    }
+    reqs.send(Event::Begin(display.to_string()));
     let capture = display.to_string();
     let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {
             reqs.rep.errors.push(error(&capture, None, e.to_string()));
-            return reqs.rep;
+            let rep = std::mem::take(&mut reqs.rep);
+            reqs.send(Event::End(Box::new(rep)));
+            return;
         }
     };
     // A pcapng file may carry its keys in a Decryption Secrets Block
@@ -472,7 +577,7 @@ fn scan_opened(
     let mut names = Names::default();
     let mut bytes = 0u64;
     let mut reported = 0u64;
-    loop {
+    while reqs.open {
         let frame = match reader.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,
@@ -529,10 +634,8 @@ fn scan_opened(
     flows.finish_all(&mut app);
     app.finish();
     drain(&mut app, &mut reqs, &names);
-    let Requests { mut rep, hosts, .. } = reqs;
-    rep.findings.sort_by_key(|f| f.frame);
-    rep.requests.sort_by_key(|r| r.frame);
-    rep.hosts = hosts.into_values().collect();
+    let mut rep = std::mem::take(&mut reqs.rep);
+    rep.hosts = std::mem::take(&mut reqs.hosts).into_values().collect();
     let d = &decoder.stats;
     let s = &mut rep.stats;
     s.format = match reader.kind() {
@@ -578,7 +681,7 @@ fn scan_opened(
         gaps: flows.stats.gaps,
         gap_bytes: flows.stats.gap_bytes,
     };
-    rep
+    reqs.send(Event::End(Box::new(rep)));
 }
 
 /// Moves the capture reader's notes and embedded key logs on.

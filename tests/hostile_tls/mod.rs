@@ -56,7 +56,7 @@ fn vm_hwm_kb(status: &str) -> Option<u64> {
 /// Either way the larger of that and the peak the binary reports of itself
 /// in its summary. Returns the output, the peak in bytes and how it was
 /// measured.
-fn run_measured(args: &[&str]) -> (Output, u64, &'static str) {
+pub fn run_measured(args: &[&str]) -> (Output, u64, &'static str) {
     let exe = env!("CARGO_BIN_EXE_teleaudit");
     let time = Path::new("/usr/bin/time");
     let with_time = time.exists()
@@ -97,8 +97,13 @@ fn run_measured(args: &[&str]) -> (Output, u64, &'static str) {
         let out = child.wait_with_output().expect("wait for teleaudit");
         (out, poll.join().unwrap_or(0) * 1024, "VmHWM polled in /proc/<pid>/status")
     };
-    let own =
-        jsonl(&out).iter().find(|v| v["type"] == "summary").and_then(|s| s["peak_memory_bytes"].as_u64()).unwrap_or(0);
+    // The summary of a JSON Lines run (other formats: measured outside only).
+    let own = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "summary"))
+        .and_then(|s| s["peak_memory_bytes"].as_u64())
+        .unwrap_or(0);
     (out, outside.max(own), how)
 }
 

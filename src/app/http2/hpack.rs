@@ -1046,7 +1046,6 @@ mod tests {
         let head = block.len();
         block.resize(head + n, b'a');
         block.extend([0x01, b'v']);
-        let start = std::time::Instant::now();
         let mut dec = Decoder::new(Limits::default());
         assert_eq!(run(&mut dec, &block).map_err(|e| e.0), Err(HpackError::StringTooLong(n)));
         // The same header, Huffman-coded: decoding stops at the limit.
@@ -1061,7 +1060,6 @@ mod tests {
         block.extend(&coded);
         let mut dec = Decoder::new(Limits::default());
         assert_eq!(run(&mut dec, &block).map_err(|e| e.0), Err(HpackError::StringTooLong(64 * 1024 + 1)));
-        assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

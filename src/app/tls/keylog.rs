@@ -491,15 +491,12 @@ mod tests {
         let line = format!("CLIENT_RANDOM {CR1} {}\n", &MASTER[..95]);
         let text = line.repeat(1_000_000);
         let mut log = KeyLog::new();
-        let start = std::time::Instant::now();
         let notes = log.add(text.as_bytes());
         assert_eq!(notes.len(), MAX_NOTES);
         assert_eq!(notes[MAX_NOTES - 1].line, MAX_NOTES as u64);
         assert_eq!(log.stats.bad_lines, 1_000_000);
         assert_eq!(log.stats.lines, 1_000_000);
         assert!(log.is_empty());
-        // Generous even for an unoptimised build on a busy machine.
-        assert!(start.elapsed().as_secs() < 20);
         let unknown = "NOT_A_LABEL x\n".repeat(1_000_000);
         assert_eq!(KeyLog::new().add(unknown.as_bytes()).len(), MAX_NOTES);
     }

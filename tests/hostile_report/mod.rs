@@ -1,0 +1,138 @@
+//! Hostile volume for the reporters: hundreds of thousands of findings to
+//! more distinct hosts than any tally keeps. Findings stream to the
+//! reporter as they are made, so memory stays bounded whatever their
+//! number; per-host tallies stop at `MAX_HOSTS` and count the rest
+//! together; the output of a batch is the same for any `--jobs`.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use teleaudit::capture::writer::PcapWriter;
+
+use super::hostile_tls::run_measured;
+use super::support::{self, Link, Net};
+
+/// Requests in the capture, each with one IMEI.
+const REQUESTS: u32 = 120_000;
+/// Distinct destination hosts: more than the tallies keep.
+const HOSTS: u32 = 12_000;
+/// Far above what the scan needs, far below what holding every finding
+/// (and every request line) of the capture took before findings streamed.
+const PEAK_LIMIT: u64 = 64 << 20;
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("teleaudit-hostile-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// `REQUESTS` GET requests on 300 keep-alive connections, each with an
+/// IMEI in its query and a Host of its own among `HOSTS`.
+fn dense_capture(path: &Path) {
+    let file = std::fs::File::create(path).expect("create capture");
+    let mut w =
+        PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Raw.linktype(), false, false).expect("header");
+    let per_conn = REQUESTS / 300;
+    for c in 0..300u32 {
+        let mut net = Net::default();
+        let t = support::ts(1_700_000_000 + i64::from(c), 0);
+        let client = format!("10.0.{}.{}:{}", c >> 8, c & 0xff, 30_000 + c);
+        let mut conn = net.connect(t, &client, "192.0.2.80:80", c.wrapping_mul(7919), c.wrapping_mul(31));
+        for k in 0..per_conn {
+            let i = c * per_conn + k;
+            let req = format!("GET /r?imei=356938035643809&n={i} HTTP/1.1\r\nHost: h{}.example.org\r\n\r\n", i % HOSTS);
+            net.send(t, &mut conn, req.as_bytes(), 1400);
+        }
+        net.close(t, &mut conn);
+        for (t, p) in &net.packets {
+            w.packet(*t, &Link::Raw.frame(p)).expect("write packet");
+        }
+    }
+    w.into_inner().flush().expect("flush capture");
+}
+
+#[test]
+fn many_findings_stream_in_bounded_memory() {
+    let dir = tmpdir("dense");
+    let path = dir.join("dense.pcap");
+    dense_capture(&path);
+    let p = path.to_str().unwrap();
+
+    let (out, peak, how) = run_measured(&["scan", "--format", "jsonl", p]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut findings = 0u64;
+    let mut hosts = Vec::new();
+    let mut capture = None;
+    for l in text.lines() {
+        let v: Value = serde_json::from_str(l).expect("JSON line");
+        match v["type"].as_str() {
+            Some("finding") => {
+                findings += 1;
+                assert_eq!(v["kind"], "imei");
+            }
+            Some("host") => hosts.push(v),
+            Some("capture") => capture = Some(v),
+            _ => {}
+        }
+    }
+    eprintln!("{REQUESTS} findings in JSON Lines: peak RSS {:.1} MB ({how})", peak as f64 / (1 << 20) as f64);
+    assert_eq!(findings, u64::from(REQUESTS));
+    assert_eq!(capture.expect("capture record")["findings"], u64::from(REQUESTS));
+    // The tally of hosts is capped: the hosts past it are counted together.
+    assert_eq!(hosts.len(), teleaudit::finding::MAX_HOSTS + 1);
+    let other = hosts.iter().find(|h| h["host"] == teleaudit::finding::OTHER_HOSTS).expect("other hosts");
+    let listed: u64 = hosts.iter().map(|h| h["findings_by_kind"]["imei"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(listed, u64::from(REQUESTS), "every finding is in a host's tally");
+    assert!(other["findings_by_kind"]["imei"].as_u64().unwrap_or(0) > 0);
+    assert!(peak < PEAK_LIMIT, "JSON Lines: peak RSS {peak} bytes ({how}) over {PEAK_LIMIT}");
+
+    let (out, peak, how) = run_measured(&["scan", p]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{REQUESTS} findings in text: peak RSS {:.1} MB ({how})", peak as f64 / (1 << 20) as f64);
+    assert!(text.contains(&format!("{REQUESTS} findings in {REQUESTS} of {REQUESTS} requests")), "{}", &text[..2000]);
+    let host_lines = text.lines().filter(|l| l.contains("  sent: ")).count();
+    assert_eq!(host_lines, teleaudit::finding::MAX_HOSTS + 1);
+    assert_eq!(text.matches("35***********09").count(), 2 * REQUESTS as usize, "request line and finding line");
+    assert!(peak < PEAK_LIMIT, "text: peak RSS {peak} bytes ({how}) over {PEAK_LIMIT}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The output of a batch does not depend on the number of workers: the
+/// same records in the same order (only timings differ).
+#[test]
+fn batch_output_is_the_same_for_any_jobs() {
+    let dir = tmpdir("jobs");
+    let fixture = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/wiko-sts.pcap")).unwrap();
+    let keys = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/wiko-sts.keys")).unwrap();
+    for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("wiko-sts.pcap"), &fixture).unwrap();
+        if i % 2 == 0 {
+            std::fs::write(sub.join("wiko-sts.keys"), &keys).unwrap();
+        }
+    }
+    let run = |jobs: &str, format: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_teleaudit"))
+            .args(["scan", "--format", format, "-j", jobs, dir.to_str().unwrap()])
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Timings differ from run to run; nothing else may.
+        let re =
+            regex::Regex::new(r#"("elapsed_seconds": ?)[0-9.e-]+|("peak_memory_bytes": ?)[0-9]+|[0-9.]+ s$"#).unwrap();
+        text.lines().map(|l| re.replace_all(l, "$1$2-").into_owned()).collect::<Vec<_>>()
+    };
+    for format in ["jsonl", "text", "sarif"] {
+        let one = run("1", format);
+        assert!(one.len() > 20, "{one:?}");
+        for jobs in ["2", "3", "8"] {
+            assert_eq!(one, run(jobs, format), "{format} with -j {jobs}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
