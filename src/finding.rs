@@ -245,6 +245,10 @@ pub struct RequestRecord {
     pub method: String,
     pub host: Option<String>,
     pub uri: String,
+    /// The target with every identifier found in the request masked.
+    pub uri_masked: String,
+    /// Identifier values found in the request (for masking, never shown).
+    pub found: Vec<String>,
     pub body_bytes: u64,
     pub content_type: Option<String>,
     pub notes: Vec<String>,

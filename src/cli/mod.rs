@@ -279,6 +279,10 @@ struct RequestsArgs {
     /// Files read in parallel (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    /// Print identifier values found in the requests unmasked (default:
+    /// masked, as everywhere).
+    #[arg(long)]
+    show_values: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -479,7 +483,12 @@ fn scan(a: ScanArgs) -> ExitCode {
 }
 
 fn requests(a: RequestsArgs) -> ExitCode {
-    let cfg = match a.limits.config(Engine::new(RuleSet::default(), None), Mode::Requests, progress_counters()) {
+    // The built-in rules find the identifiers to mask in the listing.
+    let rules = match RuleSet::builtin() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let cfg = match a.limits.config(Engine::new(rules, None), Mode::Requests, progress_counters()) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -487,7 +496,8 @@ fn requests(a: RequestsArgs) -> ExitCode {
         ListFormat::Text => Format::Text,
         ListFormat::Jsonl => Format::Jsonl,
     };
-    match report(&a.paths, &cfg, format, &a.output, ReportOptions::default(), a.jobs, &mut Baselines::default()) {
+    let opts = ReportOptions { show_values: a.show_values, color: false };
+    match report(&a.paths, &cfg, format, &a.output, opts, a.jobs, &mut Baselines::default()) {
         Ok(Some(s)) if s.errors > 0 => ExitCode::from(EXIT_ERROR),
         Ok(_) => ExitCode::from(EXIT_CLEAN),
         Err(code) => code,

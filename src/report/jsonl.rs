@@ -91,7 +91,7 @@ pub fn scope(ip: std::net::IpAddr) -> &'static str {
     }
 }
 
-pub fn request_json(r: &RequestRecord) -> Value {
+pub fn request_json(r: &RequestRecord, o: ReportOptions) -> Value {
     json!({
         "type": "request",
         "capture": r.capture,
@@ -101,7 +101,7 @@ pub fn request_json(r: &RequestRecord) -> Value {
         "dst": r.dst.to_string(),
         "method": r.method,
         "host": r.host,
-        "uri": r.uri,
+        "uri": if o.show_values { &r.uri } else { &r.uri_masked },
         "body_bytes": r.body_bytes,
         "content_type": r.content_type,
         "notes": r.notes,
@@ -229,7 +229,7 @@ impl<W: Write> Reporter for JsonlReporter<W> {
     }
 
     fn request(&mut self, q: &RequestRecord) -> io::Result<()> {
-        self.line(&request_json(q))
+        self.line(&request_json(q, self.opts))
     }
 
     fn end(&mut self, r: &FileReport) -> io::Result<()> {

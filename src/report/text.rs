@@ -357,7 +357,7 @@ impl<W: Write> Reporter for TextReporter<W> {
             q.dst,
             q.method,
             q.host.as_deref().map(|h| format!("[{h}] ")).unwrap_or_default(),
-            q.uri,
+            if self.opts.show_values { &q.uri } else { &q.uri_masked },
             q.body_bytes,
             q.tls.as_ref().map(|t| format!(" tls={}", t.version)).unwrap_or_default(),
             if q.notes.is_empty() { String::new() } else { format!("  ({})", q.notes.join("; ")) }

@@ -272,16 +272,28 @@ impl Requests<'_> {
         h.last = h.last.max(req.ts);
         match self.cfg.mode {
             Mode::Requests => {
-                let r = record(&self.rep.capture, &req, host);
+                // Detection runs here only so the values it finds can be
+                // masked in the listing.
+                let (raws, notes) = self.found(&req, host.as_deref());
+                let mut r = record(&self.rep.capture, &req, host);
+                r.uri_masked = mask_uri(&r.uri, &raws);
+                r.notes.extend(notes);
+                for v in raws.into_iter().flat_map(|f| [Some(f.value), f.matched]).flatten() {
+                    if !r.found.contains(&v) {
+                        r.found.push(v);
+                    }
+                }
                 self.send(Event::Request(r));
             }
             Mode::Scan => self.detect(req, host),
         }
     }
 
-    fn detect(&mut self, req: HttpRequest, host: Option<String>) {
+    /// Extracts the request's fields and runs detection on them; returns
+    /// what was found and the notes of extraction (counted).
+    fn found(&mut self, req: &HttpRequest, host: Option<&str>) -> (Vec<crate::detect::RawFinding>, Vec<String>) {
         let engine = &self.cfg.engine;
-        let fields = extract::request_fields_where(&req, &|name, value| engine.might_match(name, value));
+        let fields = extract::request_fields_where(req, &|name, value| engine.might_match(name, value));
         if !fields.notes.is_empty() {
             if req.notes.is_empty() {
                 self.rep.stats.requests_with_notes += 1;
@@ -289,8 +301,12 @@ impl Requests<'_> {
             note(&mut self.rep.stats, req.frame, &fields.notes);
         }
         let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
-        let ctx = RequestCtx { method: &req.head.method, host: host.as_deref(), path, dst_port: req.dst.port() };
-        let raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        let ctx = RequestCtx { method: &req.head.method, host, path, dst_port: req.dst.port() };
+        (self.cfg.engine.detect(&ctx, &fields.fields), fields.notes)
+    }
+
+    fn detect(&mut self, req: HttpRequest, host: Option<String>) {
+        let (raws, _) = self.found(&req, host.as_deref());
         if raws.is_empty() {
             return;
         }
@@ -441,6 +457,8 @@ fn record(capture: &str, req: &HttpRequest, host: Option<String>) -> RequestReco
         method: req.head.method.clone(),
         host,
         uri: req.uri(),
+        uri_masked: String::new(),
+        found: Vec::new(),
         body_bytes: req.body.len() as u64,
         content_type: req.content_type(),
         notes: req.notes.clone(),
