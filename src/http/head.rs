@@ -66,6 +66,41 @@ pub fn split_request_line(line: &[u8]) -> Option<RequestLine<'_>> {
     Some(RequestLine { method, target, version })
 }
 
+/// Methods a request line may be recognised by when it is glued to the
+/// end of other bytes (see [`request_line_in`]).
+pub const KNOWN_METHODS: [&[u8]; 9] =
+    [b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE"];
+
+/// Where a request line with a version starts in `line` (one line, its
+/// line end optional): at 0 when the line is one, or, when the line ends
+/// like one (`.. POST /next HTTP/1.1`), where a known method starts after
+/// other bytes with no line end between (a body of unknown length that
+/// ran straight into the next request). Used to end a body whose length
+/// is not known.
+pub fn request_line_in(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if split_request_line(line).is_some_and(|l| l.version.is_some()) {
+        return Some(0);
+    }
+    let v = memchr::memrchr(b' ', line)?;
+    if !line[v + 1..].starts_with(b"HTTP/") {
+        return None;
+    }
+    let t = memchr::memrchr(b' ', &line[..v])?;
+    let target = &line[t + 1..v];
+    if !(target.starts_with(b"/")
+        || target == b"*"
+        || target.starts_with(b"http://")
+        || target.starts_with(b"https://"))
+    {
+        return None;
+    }
+    let before = &line[..t];
+    let m = KNOWN_METHODS.iter().find(|m| before.ends_with(m))?;
+    Some(before.len() - m.len())
+}
+
 /// Is `line` (without its line end) a request line? See
 /// [`split_request_line`].
 pub fn is_request_line(line: &[u8]) -> bool {
@@ -153,6 +188,19 @@ mod tests {
         assert!(!is_request_line(b"INVITE sip:bob@example.org SIP/2.0"));
         assert!(is_request_line(b"GET / HTTP/1."));
         assert!(is_request_line(b"OPTIONS HTTP/1.1"));
+    }
+
+    #[test]
+    fn request_lines_found_at_a_line_start_or_glued_to_a_body() {
+        assert_eq!(request_line_in(b"GET /a HTTP/1.1\r\n"), Some(0));
+        assert_eq!(request_line_in(b"imei=356938035643809POST /next HTTP/1.1\r\n"), Some(20));
+        assert_eq!(request_line_in(b"x=1GET * HTTP/1.0"), Some(3));
+        // A line of body text, an HTTP/0.9 line, an unknown glued method.
+        assert_eq!(request_line_in(b"imei=356938035643809&a=b\r\n"), None);
+        assert_eq!(request_line_in(b"GET /index.html\n"), None);
+        assert_eq!(request_line_in(b"x=1FETCH /a HTTP/1.1"), None);
+        assert_eq!(request_line_in(b"x=1POST a HTTP/1.1"), None);
+        assert_eq!(request_line_in(b""), None);
     }
 
     #[test]
