@@ -118,7 +118,13 @@ mod tests {
 
     fn seg(data: &[u8]) -> Seg<'_> {
         let (src, dst) = ("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:7000".parse().unwrap());
-        Seg { role: Role::Client, src, dst, midstream: false, chunk: Chunk { data, frame: 1, ts: Timestamp::default() } }
+        Seg {
+            role: Role::Client,
+            src,
+            dst,
+            midstream: false,
+            chunk: Chunk { data, frame: 1, ts: Timestamp::default() },
+        }
     }
 
     /// Snaplen-cut frames: text to one byte under the cap, then gaps in a
