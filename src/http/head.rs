@@ -129,7 +129,10 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
     cfg.allow_multiple_spaces_in_request_line_delimiters(true);
     cfg.ignore_invalid_headers_in_requests(true);
     match cfg.parse_request(&mut req, bytes) {
-        Ok(httparse::Status::Complete(_)) => Some(Head {
+        // httparse skips header lines it finds invalid (a control byte in
+        // a value): one of them may be the Content-Length, so a head that
+        // lost any is read by the fallback, which keeps every line.
+        Ok(httparse::Status::Complete(_)) if req.headers.len() == header_lines(bytes) => Some(Head {
             method: req.method.unwrap_or_default().to_string(),
             target: req.path.unwrap_or_default().as_bytes().to_vec(),
             version: req.version,
@@ -138,6 +141,19 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
         }),
         _ => parse_head_lenient(bytes),
     }
+}
+
+/// The header lines of a head (continuation lines not counted), as far
+/// as the fallback reads them.
+fn header_lines(bytes: &[u8]) -> usize {
+    bytes
+        .split(|b| *b == b'\n')
+        .skip(1)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .take(MAX_HEADERS)
+        .filter(|l| !matches!(l[0], b' ' | b'\t') && l.contains(&b':'))
+        .count()
 }
 
 /// Reads a head line by line, accepting any bytes; also works on a head
@@ -220,6 +236,10 @@ mod tests {
         let h = parse_head(b"GET /a?n=\xe9t\xe9 HTTP/1.1\r\nHost : h\r\n\r\n").unwrap();
         assert_eq!(h.target, b"/a?n=\xe9t\xe9");
         assert_eq!(h.headers, vec![("Host".to_string(), b"h".to_vec())]);
+        assert!(h.lenient);
+        // A header line httparse would skip is kept.
+        let h = parse_head(b"POST / HTTP/1.1\r\nContent-Length: 1\x1b[2J\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!(h.headers[0], ("Content-Length".to_string(), b"1\x1b[2J".to_vec()));
         assert!(h.lenient);
     }
 
