@@ -72,10 +72,11 @@ impl TextKeep {
             dns_query: false,
             tls: None,
         });
-        let room = STREAM_SCAN_MAX - p.data.len();
-        let take = room.min(data.len());
-        p.data.extend_from_slice(&data[..take]);
-        out.stats.other_bytes += (data.len() - take) as u64;
+        // `gap` may have filled the room: never assume some is left.
+        let room = STREAM_SCAN_MAX.saturating_sub(p.data.len());
+        let (kept, over) = data.split_at(room.min(data.len()));
+        p.data.extend_from_slice(kept);
+        out.stats.other_bytes += over.len() as u64;
         if p.data.len() >= STREAM_SCAN_MAX {
             self.done = true;
             self.flush(out);
@@ -85,11 +86,16 @@ impl TextKeep {
     }
 
     /// A gap: never join text across it (a line break stands for it).
-    /// Returns whether this direction is kept as text.
+    /// Returns whether this direction is kept as text. The line break
+    /// counts against the cap like any byte, and gaps in a row (frames
+    /// cut to their headers by snaplen) share one: a run of gaps never
+    /// grows the kept text past [`STREAM_SCAN_MAX`].
     pub fn gap(&mut self) -> bool {
         match self.p.as_mut() {
             Some(p) => {
-                p.data.push(b'\n');
+                if p.data.len() < STREAM_SCAN_MAX && p.data.last() != Some(&b'\n') {
+                    p.data.push(b'\n');
+                }
                 true
             }
             None => false,
@@ -101,5 +107,52 @@ impl TextKeep {
         if let Some(p) = self.p.take() {
             out.streams.push(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Role;
+    use crate::flow::Chunk;
+
+    fn seg(data: &[u8]) -> Seg<'_> {
+        let (src, dst) = ("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:7000".parse().unwrap());
+        Seg {
+            role: Role::Client,
+            src,
+            dst,
+            midstream: false,
+            chunk: Chunk { data, frame: 1, ts: Timestamp::default() },
+        }
+    }
+
+    /// Snaplen-cut frames: text to one byte under the cap, then gaps in a
+    /// row, then more text. The kept text stops at the cap exactly, the
+    /// rest is counted, and gaps in a row leave one line break.
+    #[test]
+    fn gaps_at_the_cap_never_overflow_it() {
+        let mut out = Emit::default();
+        let mut t = TextKeep::default();
+        let text = vec![b'a'; STREAM_SCAN_MAX - 1];
+        assert_eq!(t.keep(&mut out, &seg(&text)), Verdict::Continue);
+        for _ in 0..5 {
+            assert!(t.gap());
+        }
+        assert_eq!(t.p.as_ref().map(|p| p.data.len()), Some(STREAM_SCAN_MAX));
+        assert_eq!(t.keep(&mut out, &seg(b"more text")), Verdict::DropDir);
+        assert_eq!(out.streams.len(), 1);
+        assert_eq!(out.streams[0].data.len(), STREAM_SCAN_MAX);
+        assert_eq!(out.streams[0].data.last(), Some(&b'\n'));
+        assert_eq!(out.stats.other_bytes, 9);
+
+        let mut out = Emit::default();
+        let mut t = TextKeep::default();
+        t.keep(&mut out, &seg(b"one"));
+        t.gap();
+        t.gap();
+        t.keep(&mut out, &seg(b"two"));
+        t.flush(&mut out);
+        assert_eq!(out.streams[0].data, b"one\ntwo");
     }
 }

@@ -87,7 +87,7 @@ pub fn decompress(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Optio
             Err(e) => return (out, Some(DecodeBodyError::Corrupt { coding: name, reason: e.to_string() })),
         },
     };
-    let res = reader.take(limit as u64 + 1).read_to_end(&mut out);
+    let res = reader.take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1)).read_to_end(&mut out);
     match res {
         Err(e) => (out, Some(DecodeBodyError::Corrupt { coding: name, reason: e.to_string() })),
         Ok(_) if out.len() > limit => {

@@ -48,29 +48,50 @@ pub fn parse_pairs(s: &[u8]) -> impl Iterator<Item = (String, String, bool)> + '
 /// Decodes `s` as base64 (standard or URL-safe, any padding) when it looks
 /// like base64 and decodes to printable text.
 pub fn try_base64(s: &str) -> Option<String> {
-    decode_base64(s).map(|(_, text)| text)
+    decode_base64(s).map(|d| d.text)
+}
+
+/// Text that bytes turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Decoded {
+    /// The compression undone to reach it (`gzip`, `zlib`), if any.
+    pub coding: Option<&'static str>,
+    pub text: String,
+    /// Inflating went past [`MAX_NESTED_INFLATE`]: `text` is its start.
+    pub cut: bool,
 }
 
 /// Bytes to text when they are text: as they are, or inflated when they
-/// are gzip or zlib. Returns the coding undone, if any.
-pub fn bytes_to_text(bytes: Vec<u8>) -> Option<(Option<&'static str>, String)> {
-    let (coding, bytes) = if looks_gzip(&bytes) {
-        (Some(Coding::Gzip), decompress(Coding::Gzip, &bytes, MAX_NESTED_INFLATE).0)
+/// are gzip or zlib.
+pub fn bytes_to_text(bytes: Vec<u8>) -> Option<Decoded> {
+    let inflate = |c: Coding| {
+        let (out, err) = decompress(c, &bytes, MAX_NESTED_INFLATE);
+        let cut = matches!(err, Some(super::compress::DecodeBodyError::TooLarge { .. }));
+        (err.is_none() || cut || !out.is_empty()).then_some((out, cut))
+    };
+    let (coding, bytes, cut) = if looks_gzip(&bytes) {
+        let (out, cut) = inflate(Coding::Gzip).unwrap_or_default();
+        (Some("gzip"), out, cut)
     } else if looks_zlib(&bytes) && bytes.len() > 2 {
-        let (out, err) = decompress(Coding::Deflate, &bytes, MAX_NESTED_INFLATE);
-        if err.is_some() && out.is_empty() { (None, bytes) } else { (Some(Coding::Deflate), out) }
+        match inflate(Coding::Deflate) {
+            Some((out, cut)) => (Some("zlib"), out, cut),
+            None => (None, bytes, false),
+        }
     } else {
-        (None, bytes)
+        (None, bytes, false)
     };
     let text = String::from_utf8(bytes).ok()?;
     let printable = text.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
-    (printable as f32 >= text.chars().count() as f32 * MIN_PRINTABLE_RATIO && !text.is_empty())
-        .then(|| (coding.map(|c| if c == Coding::Gzip { "gzip" } else { "zlib" }), text))
+    (printable as f32 >= text.chars().count() as f32 * MIN_PRINTABLE_RATIO && !text.is_empty()).then_some(Decoded {
+        coding,
+        text,
+        cut,
+    })
 }
 
 /// Decodes `s` as base64 (standard or URL-safe, any padding) when it looks
 /// like base64 and decodes to text, possibly through gzip or zlib.
-pub fn decode_base64(s: &str) -> Option<(Option<&'static str>, String)> {
+pub fn decode_base64(s: &str) -> Option<Decoded> {
     let t = s.trim();
     if t.len() < MIN_BASE64_LEN || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b)) {
         return None;
@@ -96,5 +117,5 @@ pub fn decode_hex(s: &str) -> Option<String> {
     }
     // Hashes are hex of random bytes: they fail the text check below.
     let bytes = hex::decode(t).ok()?;
-    bytes_to_text(bytes).filter(|(c, _)| c.is_none()).map(|(_, text)| text)
+    bytes_to_text(bytes).filter(|d| d.coding.is_none()).map(|d| d.text)
 }

@@ -1,27 +1,43 @@
 //! JSON leaves with their paths (`$.device.imei`, `$.cells[0].cid`), read
 //! by a small single-pass scanner: no tree is built, numbers keep the text
 //! they were sent as, `null` is skipped. The whole text must be valid JSON
-//! (RFC 8259) nested at most [`MAX_JSON_DEPTH`] deep, else `None` and the
-//! caller treats it as plain text.
+//! (RFC 8259) nested at most [`MAX_JSON_DEPTH`] deep, else a
+//! [`JsonError`] and the caller treats it as plain text (and notes a
+//! document too deep).
 
 use std::borrow::Cow;
 
 /// Deepest nesting accepted.
 pub const MAX_JSON_DEPTH: usize = 64;
 
+/// Why a text gave no leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    #[error("not JSON")]
+    Invalid,
+    #[error("JSON nested deeper than {MAX_JSON_DEPTH} levels")]
+    TooDeep,
+}
+
 /// Parses `text` and lists its scalar leaves as (path, text) pairs.
-pub fn leaves(text: &str) -> Option<Vec<(String, String)>> {
+pub fn leaves(text: &str) -> Result<Vec<(String, String)>, JsonError> {
     leaves_where(text, &|_, _| true)
 }
 
 /// As [`leaves`], keeping only the leaves `keep` accepts: the others are
 /// never copied (bodies of thousands of leaves, few of them of interest).
-pub fn leaves_where(text: &str, keep: &dyn Fn(&str, &str) -> bool) -> Option<Vec<(String, String)>> {
-    let mut p = Scanner { b: text.as_bytes(), i: 0, path: String::from("$"), out: Vec::new(), keep };
+pub fn leaves_where(text: &str, keep: &dyn Fn(&str, &str) -> bool) -> Result<Vec<(String, String)>, JsonError> {
+    let mut p = Scanner { b: text.as_bytes(), i: 0, path: String::from("$"), out: Vec::new(), keep, too_deep: false };
     p.ws();
-    p.value(0)?;
-    p.ws();
-    (p.i == p.b.len()).then_some(p.out)
+    let whole = p.value(0).is_some() && {
+        p.ws();
+        p.i == p.b.len()
+    };
+    match (whole, p.too_deep) {
+        (true, _) => Ok(p.out),
+        (false, true) => Err(JsonError::TooDeep),
+        (false, false) => Err(JsonError::Invalid),
+    }
 }
 
 struct Scanner<'a> {
@@ -30,6 +46,8 @@ struct Scanner<'a> {
     path: String,
     out: Vec<(String, String)>,
     keep: &'a dyn Fn(&str, &str) -> bool,
+    /// Parsing stopped at [`MAX_JSON_DEPTH`].
+    too_deep: bool,
 }
 
 impl Scanner<'_> {
@@ -53,6 +71,7 @@ impl<'a> Scanner<'a> {
 
     fn value(&mut self, depth: usize) -> Option<()> {
         if depth > MAX_JSON_DEPTH {
+            self.too_deep = true;
             return None;
         }
         match *self.b.get(self.i)? {
@@ -242,7 +261,7 @@ mod tests {
     use super::*;
 
     fn l(s: &str) -> Option<Vec<(String, String)>> {
-        leaves(s)
+        leaves(s).ok()
     }
 
     #[test]
@@ -267,7 +286,8 @@ mod tests {
             assert_eq!(l(bad), None, "{bad}");
         }
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        assert_eq!(l(&deep), None);
+        assert_eq!(leaves(&deep), Err(JsonError::TooDeep));
+        assert_eq!(leaves("[1,]"), Err(JsonError::Invalid));
         let ok = format!("{}1{}", "[".repeat(60), "]".repeat(60));
         assert_eq!(l(&ok).unwrap().len(), 1);
     }

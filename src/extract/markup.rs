@@ -18,8 +18,9 @@ pub fn looks_like_xml(s: &str) -> bool {
 }
 
 /// Element texts (named by their element, or by the preceding plist
-/// `<key>`) and attributes (`element@attribute`).
-pub fn pairs(s: &str) -> Vec<(String, String)> {
+/// `<key>`) and attributes (`element@attribute`), at most about
+/// [`MAX_PAIRS`]; the flag says the document had more.
+pub fn pairs(s: &str) -> (Vec<(String, String)>, bool) {
     let mut out = Vec::new();
     let mut rest = s;
     let mut element = String::new();
@@ -38,7 +39,7 @@ pub fn pairs(s: &str) -> Vec<(String, String)> {
         let tag = &rest[lt + 1..lt + gt];
         rest = &rest[lt + gt + 1..];
         if out.len() >= MAX_PAIRS {
-            break;
+            return (out, rest.contains('<'));
         }
         if tag.starts_with('/') || tag.starts_with('?') || tag.starts_with('!') {
             continue;
@@ -59,7 +60,7 @@ pub fn pairs(s: &str) -> Vec<(String, String)> {
             attrs = &after[1 + end + 1..];
         }
     }
-    out
+    (out, false)
 }
 
 #[cfg(test)]
@@ -70,13 +71,16 @@ mod tests {
     fn elements_attributes_and_plist_keys() {
         let x = r#"<?xml version="1.0"?><d:dev xmlns:d="u" sn="A1&amp;2"><imei>356938035643809</imei><cell mcc="208"/></d:dev>
 <plist><dict><key>SerialNumber</key><string>F2LX123</string></dict></plist>"#;
-        let p = pairs(x);
+        let (p, more) = pairs(x);
+        assert!(!more);
         let has = |k: &str, v: &str| p.iter().any(|(a, b)| a == k && b == v);
         assert!(has("dev@sn", "A1&2"), "{p:?}");
         assert!(has("imei", "356938035643809"));
         assert!(has("cell@mcc", "208"));
         assert!(has("SerialNumber", "F2LX123"));
         assert!(looks_like_xml(x));
-        assert!(pairs("<a><b").is_empty());
+        assert!(pairs("<a><b").0.is_empty());
+        let many = "<v>1</v>".repeat(MAX_PAIRS + 1);
+        assert_eq!(pairs(&many), (vec![("v".to_string(), "1".to_string()); MAX_PAIRS], true));
     }
 }

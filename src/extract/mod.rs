@@ -5,7 +5,11 @@
 //! Input: an [`HttpRequest`] (or any bytes with a location). Output:
 //! fields with decoded text values. Nested decoding (URL, base64, JSON or
 //! a query string inside a value) is bounded by [`MAX_DEPTH`] and
-//! [`MAX_FIELDS`]; hitting a bound is reported in [`Extracted::notes`].
+//! [`MAX_FIELDS`]; hitting a bound is reported in [`Extracted::notes`], as
+//! is every other limit met on the way: multipart parts past
+//! [`multipart::MAX_PARTS`] (inspected as plain text), XML values past
+//! [`markup::MAX_PAIRS`], JSON deeper than [`json::MAX_JSON_DEPTH`] (read
+//! as plain text), a value inflated past [`MAX_NESTED_INFLATE`].
 //!
 //! Never: judge whether a value is an identifier (that is `detect`).
 
@@ -17,7 +21,7 @@ use base64::Engine as _;
 
 use crate::codec::compress::{Coding, decompress};
 use crate::codec::text::{
-    MAX_NESTED_INFLATE, MIN_BASE64_LEN, bytes_to_text, decode_base64, decode_hex, parse_pairs, url_decode,
+    Decoded, MAX_NESTED_INFLATE, MIN_BASE64_LEN, bytes_to_text, decode_base64, decode_hex, parse_pairs, url_decode,
 };
 use crate::finding::Location;
 use crate::http::HttpRequest;
@@ -83,15 +87,24 @@ pub struct Field {
 #[derive(Debug, Default)]
 pub struct Extracted {
     pub fields: Vec<Field>,
+    /// Limits hit, each said once, at most [`MAX_EXTRACT_NOTES`].
     pub notes: Vec<String>,
+}
+
+/// Most distinct notes extraction adds to one request.
+pub const MAX_EXTRACT_NOTES: usize = 16;
+
+/// Adds `note` unless it is there already or the notes are full.
+fn note(notes: &mut Vec<String>, note: String) {
+    if notes.len() < MAX_EXTRACT_NOTES && !notes.contains(&note) {
+        notes.push(note);
+    }
 }
 
 impl Extracted {
     fn push(&mut self, f: Field) -> bool {
         if self.fields.len() >= MAX_FIELDS {
-            if self.notes.is_empty() {
-                self.notes.push(format!("more than {MAX_FIELDS} fields in one request; the rest not inspected"));
-            }
+            note(&mut self.notes, format!("more than {MAX_FIELDS} fields in one request; the rest not inspected"));
             return false;
         }
         self.fields.push(f);
@@ -153,13 +166,22 @@ fn join(parent: &Option<String>, child: &str) -> Option<String> {
 /// Adds `field`, then whatever decodes out of its value. Decodings are
 /// tried on the borrowed value first, so a plain value costs no copy.
 fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
-    let children = if depth < MAX_DEPTH { nested(&field) } else { Vec::new() };
-    if depth == MAX_DEPTH && field.encoding.as_slice().len() >= MAX_DEPTH && !nested(&field).is_empty() {
-        let note = format!("a value nested deeper than {MAX_DEPTH} decodings was not decoded further");
-        if !out.notes.contains(&note) {
-            out.notes.push(note);
+    // At the depth limit, a value reached through that many decodings is
+    // still tried, to say whether stopping lost anything.
+    let at_limit = depth >= MAX_DEPTH;
+    let children = if !at_limit || field.encoding.as_slice().len() >= MAX_DEPTH {
+        nested(&field, &mut out.notes)
+    } else {
+        Vec::new()
+    };
+    let children = if at_limit {
+        if !children.is_empty() {
+            note(&mut out.notes, format!("a value nested deeper than {MAX_DEPTH} decodings was not decoded further"));
         }
-    }
+        Vec::new()
+    } else {
+        children
+    };
     if !out.push(field) {
         return;
     }
@@ -168,9 +190,24 @@ fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
     }
 }
 
+/// Notes of a [`Decoded`] value cut at the inflate limit.
+fn inflate_note(notes: &mut Vec<String>, d: &Decoded) {
+    if d.cut {
+        note(notes, format!("a value inflated past the {MAX_NESTED_INFLATE}-byte limit was cut there"));
+    }
+}
+
+/// The note of a JSON document too deep to read.
+fn json_note(notes: &mut Vec<String>, e: json::JsonError) {
+    if e == json::JsonError::TooDeep {
+        note(notes, format!("{e}; inspected as plain text"));
+    }
+}
+
 /// The fields one decoding step reveals inside `field`'s value: JSON
 /// leaves, `k=v&...` pairs, a percent-decoded or base64-decoded value.
-fn nested(field: &Field) -> Vec<Field> {
+/// Limits met on the way go to `notes`.
+fn nested(field: &Field, notes: &mut Vec<String>) -> Vec<Field> {
     let v = field.value.as_str();
     let child = |name: Option<String>, value: String, encoding: Chain| Field {
         location: field.location,
@@ -178,11 +215,14 @@ fn nested(field: &Field) -> Vec<Field> {
         value,
         encoding,
     };
-    if looks_like_json(v)
-        && let Some(leaves) = json::leaves(v)
-    {
-        let enc = field.encoding.then("json");
-        return leaves.into_iter().map(|(path, leaf)| child(join(&field.name, &path), leaf, enc)).collect();
+    if looks_like_json(v) {
+        match json::leaves(v) {
+            Ok(leaves) => {
+                let enc = field.encoding.then("json");
+                return leaves.into_iter().map(|(path, leaf)| child(join(&field.name, &path), leaf, enc)).collect();
+            }
+            Err(e) => json_note(notes, e),
+        }
     }
     if v.contains('&') && v.contains('=') && looks_like_pairs(v) {
         return parse_pairs(v.as_bytes())
@@ -194,7 +234,10 @@ fn nested(field: &Field) -> Vec<Field> {
     }
     if markup::looks_like_xml(v) {
         let enc = field.encoding.then("xml");
-        let pairs = markup::pairs(v);
+        let (pairs, more) = markup::pairs(v);
+        if more {
+            note(notes, xml_note());
+        }
         if !pairs.is_empty() {
             return pairs.into_iter().map(|(k, val)| child(join(&field.name, &k), val, enc)).collect();
         }
@@ -208,9 +251,10 @@ fn nested(field: &Field) -> Vec<Field> {
             return vec![child(field.name.clone(), d, field.encoding.then("url"))];
         }
     }
-    let decoded = |(coding, text): (Option<&'static str>, String)| {
+    let mut decoded = |d: Decoded| {
+        inflate_note(notes, &d);
         let enc = field.encoding.then("base64");
-        child(field.name.clone(), text, coding.map_or(enc, |c| enc.then(c)))
+        child(field.name.clone(), d.text, d.coding.map_or(enc, |c| enc.then(c)))
     };
     if let Some(d) = decode_base64(v) {
         return vec![decoded(d)];
@@ -219,6 +263,10 @@ fn nested(field: &Field) -> Vec<Field> {
         return vec![child(field.name.clone(), text, field.encoding.then("hex"))];
     }
     base64_runs(v).filter_map(decode_base64).map(decoded).collect()
+}
+
+fn xml_note() -> String {
+    format!("more than {} XML values in one document; the rest not inspected", markup::MAX_PAIRS)
 }
 
 /// Could [`nested`] find anything inside `v`? False for short plain
@@ -318,7 +366,7 @@ pub fn apply_steps(field: &Field, steps: &[Step]) -> Option<Vec<Field>> {
             Step::Json => {
                 let text = String::from_utf8(bytes).ok()?;
                 let enc = enc.then("json");
-                for (path, leaf) in json::leaves(&text)? {
+                for (path, leaf) in json::leaves(&text).ok()? {
                     let f =
                         Field { location: field.location, name: join(&field.name, &path), value: leaf, encoding: enc };
                     push_nested(&mut out, f, 1);
@@ -447,7 +495,8 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
     if ctype.starts_with("multipart/")
         && let Some(b) = multipart::boundary(&ctype_raw)
     {
-        for part in multipart::parts(&req.body, &b) {
+        let parts = multipart::parts(&req.body, &b);
+        for part in parts.parts {
             let name = part.name.clone().unwrap_or_else(|| "part".to_string());
             if let Some(f) = &part.filename {
                 let file_field = Field {
@@ -458,15 +507,33 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
                 };
                 push_nested(out, file_field, MAX_DEPTH);
             }
-            let Some((coding, text)) = bytes_to_text(part.data.to_vec()) else { continue };
-            let encoding = coding.map_or(base, |c| base.then(c));
-            push_nested(out, Field { location: Location::Body, name: Some(name), value: text, encoding }, 0);
+            let Some(d) = bytes_to_text(part.data.to_vec()) else { continue };
+            inflate_note(&mut out.notes, &d);
+            let encoding = d.coding.map_or(base, |c| base.then(c));
+            push_nested(out, Field { location: Location::Body, name: Some(name), value: d.text, encoding }, 0);
+        }
+        if let Some(rest) = parts.rest {
+            // Past the part limit: one plain-text field, so what they
+            // carry is still seen.
+            note(
+                &mut out.notes,
+                format!(
+                    "more than {} parts in a multipart body; the rest inspected as plain text",
+                    multipart::MAX_PARTS
+                ),
+            );
+            let value = String::from_utf8_lossy(rest).into_owned();
+            push_nested(out, Field { location: Location::Body, name: None, value, encoding: base }, MAX_DEPTH);
         }
         return;
     }
     if ctype.contains("xml") || markup::looks_like_xml(&text) {
         let enc = base.then("xml");
-        for (name, value) in markup::pairs(&text) {
+        let (pairs, more) = markup::pairs(&text);
+        if more {
+            note(&mut out.notes, xml_note());
+        }
+        for (name, value) in pairs {
             push_nested(out, Field { location: Location::Body, name: Some(name), value, encoding: enc }, 1);
         }
         return;
@@ -475,12 +542,19 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
         // A leaf that could decode into more (an escaped, encoded or
         // structured value) is always kept; others only if `keep` wants.
         let keep_leaf = |path: &str, v: &str| might_decode(v) || keep(path, v);
-        if let Some(leaves) = json::leaves_where(&text, &keep_leaf) {
-            let enc = base.then("json");
-            for (path, leaf) in leaves {
-                push_nested(out, Field { location: Location::Body, name: Some(path), value: leaf, encoding: enc }, 1);
+        match json::leaves_where(&text, &keep_leaf) {
+            Ok(leaves) => {
+                let enc = base.then("json");
+                for (path, leaf) in leaves {
+                    push_nested(
+                        out,
+                        Field { location: Location::Body, name: Some(path), value: leaf, encoding: enc },
+                        1,
+                    );
+                }
+                return;
             }
-            return;
+            Err(e) => json_note(&mut out.notes, e),
         }
     }
     push_nested(out, Field { location: Location::Body, name: None, value: text.into_owned(), encoding: base }, 0);
@@ -680,6 +754,51 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
         let x = request_fields(&req("/x", &[("Content-Type", "text/xml")], b"<r><imei>356938035643809</imei></r>"));
         let f = find(&x, "imei");
         assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("356938035643809", &["xml"][..]));
+    }
+
+    /// Every limit met while extracting is noted once, and what lies past
+    /// a limit is still seen where that can be bounded.
+    #[test]
+    fn limits_hit_are_noted() {
+        let has = |x: &Extracted, n: &str| x.notes.iter().any(|m| m.contains(n));
+        // Parts past the limit: noted, and inspected as one plain field.
+        let mut body = String::new();
+        for i in 0..multipart::MAX_PARTS + 3 {
+            body.push_str(&format!("--b\r\nContent-Disposition: form-data; name=\"p{i}\"\r\n\r\nv{i}\r\n"));
+        }
+        body.push_str("--b\r\nContent-Disposition: form-data; name=\"imei\"\r\n\r\n356938035643809\r\n--b--\r\n");
+        let x = request_fields(&req("/m", &[("Content-Type", "multipart/form-data; boundary=b")], body.as_bytes()));
+        assert!(has(&x, "more than 256 parts in a multipart body"), "{:?}", x.notes);
+        let rest = x.fields.iter().find(|f| f.location == Location::Body && f.name.is_none()).expect("the rest");
+        assert!(rest.value.contains("356938035643809") && rest.value.starts_with("--b\r\n"), "{}", rest.value);
+        // JSON too deep: noted, read as text.
+        let deep = format!("{}\"356938035643809\"{}", "[".repeat(100), "]".repeat(100));
+        let x = request_fields(&req("/j", &[("Content-Type", "application/json")], deep.as_bytes()));
+        assert!(has(&x, "JSON nested deeper than 64 levels; inspected as plain text"), "{:?}", x.notes);
+        assert!(x.fields.iter().any(|f| f.name.is_none() && f.value == deep));
+        let x = request_fields(&req(&format!("/j?d={}", deep.replace('"', "%22")), &[], b""));
+        assert!(has(&x, "JSON nested deeper"), "{:?}", x.notes);
+        // XML values past the limit.
+        let xml = "<v>1</v>".repeat(markup::MAX_PAIRS + 5);
+        let x = request_fields(&req("/x", &[("Content-Type", "text/xml")], xml.as_bytes()));
+        assert!(has(&x, "more than 4096 XML values"), "{:?}", x.notes);
+        // The field limit is noted even after another note.
+        let mut form = deep.replace('"', "%22");
+        form.insert_str(0, "d=");
+        for i in 0..MAX_FIELDS {
+            form.push_str(&format!("&k{i}=v"));
+        }
+        let x = request_fields(&req("/f", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes()));
+        assert!(has(&x, "JSON nested deeper") && has(&x, "more than 4096 fields"), "{:?}", x.notes);
+        // A gzip bomb inside base64.
+        use base64::Engine as _;
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![b'a'; MAX_NESTED_INFLATE + 10]).unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(gz.finish().unwrap());
+        let x = request_fields(&req(&format!("/g?z={b64}"), &[], b""));
+        assert!(has(&x, "inflated past the 1048576-byte limit"), "{:?}", x.notes);
+        assert!(x.notes.len() <= MAX_EXTRACT_NOTES);
     }
 
     #[test]

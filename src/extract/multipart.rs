@@ -1,7 +1,8 @@
 //! multipart/form-data (RFC 7578): the parts of a body, each with its
-//! name, file name and content, borrowed from the body. Bounded by the
-//! caller's field limit; a part without its closing boundary (a cut body)
-//! is kept as far as it goes.
+//! name, file name and content, borrowed from the body. At most
+//! [`MAX_PARTS`] are split out; the bytes after them are handed back, for
+//! the caller to inspect as plain text and note. A part without its
+//! closing boundary (a cut body) is kept as far as it goes.
 
 /// One part.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,19 +32,30 @@ fn param(header: &str, name: &str) -> Option<String> {
     })
 }
 
-pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Vec<Part<'a>> {
+/// The parts of a body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Parts<'a> {
+    pub parts: Vec<Part<'a>>,
+    /// The body from the first part past [`MAX_PARTS`] on, if there is one.
+    pub rest: Option<&'a [u8]>,
+}
+
+pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Parts<'a> {
     let delim = format!("--{boundary}");
     let finder = memchr::memmem::Finder::new(delim.as_bytes());
     let mut out = Vec::new();
-    let mut starts: Vec<usize> = finder.find_iter(body).collect();
+    let mut rest = None;
+    // Only the delimiters of the parts read, and one more, are looked for.
+    let mut starts: Vec<usize> = finder.find_iter(body).take(MAX_PARTS + 1).collect();
     starts.push(body.len());
     for w in starts.windows(2) {
-        if out.len() >= MAX_PARTS {
-            break;
-        }
         let mut part = &body[w[0] + delim.len()..w[1]];
         if part.starts_with(b"--") {
             break; // closing delimiter
+        }
+        if out.len() >= MAX_PARTS {
+            rest = Some(&body[w[0]..]);
+            break;
         }
         part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
         // The CRLF before the next delimiter belongs to it.
@@ -68,7 +80,7 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Vec<Part<'a>> {
         }
         out.push(p);
     }
-    out
+    Parts { parts: out, rest }
 }
 
 #[cfg(test)]
@@ -80,12 +92,33 @@ mod tests {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"imei\"\r\n\r\n356938035643809\r\n--XyZ\r\n\
 Content-Disposition: form-data; name=\"log\"; filename=\"dump.json\"\r\nContent-Type: application/json\r\n\r\n{\"sn\":\"A1\"}\r\n--XyZ--\r\n";
         assert_eq!(boundary("multipart/form-data; boundary=\"XyZ\""), Some("XyZ".into()));
-        let p = parts(body, "XyZ");
-        assert_eq!(p.len(), 2);
+        let Parts { parts: p, rest } = parts(body, "XyZ");
+        assert_eq!((p.len(), rest), (2, None));
         assert_eq!((p[0].name.as_deref(), p[0].data), (Some("imei"), &b"356938035643809"[..]));
         assert_eq!((p[1].filename.as_deref(), p[1].data), (Some("dump.json"), &b"{\"sn\":\"A1\"}"[..]));
         // Cut before the closing boundary: the last part is kept.
-        let cut = parts(&body[..60], "XyZ");
+        let cut = parts(&body[..60], "XyZ").parts;
         assert_eq!(cut[0].name.as_deref(), Some("imei"));
+    }
+
+    #[test]
+    fn parts_past_the_limit_are_handed_back() {
+        let mut body = String::new();
+        for i in 0..MAX_PARTS + 2 {
+            body.push_str(&format!("--b\r\nContent-Disposition: form-data; name=\"p{i}\"\r\n\r\nv{i}\r\n"));
+        }
+        body.push_str("--b--\r\n");
+        let p = parts(body.as_bytes(), "b");
+        assert_eq!(p.parts.len(), MAX_PARTS);
+        let rest = String::from_utf8_lossy(p.rest.expect("parts past the limit"));
+        assert!(rest.starts_with(&format!("--b\r\nContent-Disposition: form-data; name=\"p{MAX_PARTS}\"")), "{rest}");
+        assert!(rest.ends_with("v257\r\n--b--\r\n"));
+        // Exactly the limit, then the closing delimiter: nothing left.
+        let mut exact = String::new();
+        for i in 0..MAX_PARTS {
+            exact.push_str(&format!("--b\r\n\r\nv{i}\r\n"));
+        }
+        exact.push_str("--b--\r\n");
+        assert_eq!(parts(exact.as_bytes(), "b").rest, None);
     }
 }

@@ -66,6 +66,41 @@ pub fn split_request_line(line: &[u8]) -> Option<RequestLine<'_>> {
     Some(RequestLine { method, target, version })
 }
 
+/// Methods a request line may be recognised by when it is glued to the
+/// end of other bytes (see [`request_line_in`]).
+pub const KNOWN_METHODS: [&[u8]; 9] =
+    [b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE"];
+
+/// Where a request line with a version starts in `line` (one line, its
+/// line end optional): at 0 when the line is one, or, when the line ends
+/// like one (`.. POST /next HTTP/1.1`), where a known method starts after
+/// other bytes with no line end between (a body of unknown length that
+/// ran straight into the next request). Used to end a body whose length
+/// is not known.
+pub fn request_line_in(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if split_request_line(line).is_some_and(|l| l.version.is_some()) {
+        return Some(0);
+    }
+    let v = memchr::memrchr(b' ', line)?;
+    if !line[v + 1..].starts_with(b"HTTP/") {
+        return None;
+    }
+    let t = memchr::memrchr(b' ', &line[..v])?;
+    let target = &line[t + 1..v];
+    if !(target.starts_with(b"/")
+        || target == b"*"
+        || target.starts_with(b"http://")
+        || target.starts_with(b"https://"))
+    {
+        return None;
+    }
+    let before = &line[..t];
+    let m = KNOWN_METHODS.iter().find(|m| before.ends_with(m))?;
+    Some(before.len() - m.len())
+}
+
 /// Is `line` (without its line end) a request line? See
 /// [`split_request_line`].
 pub fn is_request_line(line: &[u8]) -> bool {
@@ -94,7 +129,10 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
     cfg.allow_multiple_spaces_in_request_line_delimiters(true);
     cfg.ignore_invalid_headers_in_requests(true);
     match cfg.parse_request(&mut req, bytes) {
-        Ok(httparse::Status::Complete(_)) => Some(Head {
+        // httparse skips header lines it finds invalid (a control byte in
+        // a value): one of them may be the Content-Length, so a head that
+        // lost any is read by the fallback, which keeps every line.
+        Ok(httparse::Status::Complete(_)) if req.headers.len() == header_lines(bytes) => Some(Head {
             method: req.method.unwrap_or_default().to_string(),
             target: req.path.unwrap_or_default().as_bytes().to_vec(),
             version: req.version,
@@ -103,6 +141,19 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
         }),
         _ => parse_head_lenient(bytes),
     }
+}
+
+/// The header lines of a head (continuation lines not counted), as far
+/// as the fallback reads them.
+fn header_lines(bytes: &[u8]) -> usize {
+    bytes
+        .split(|b| *b == b'\n')
+        .skip(1)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .take(MAX_HEADERS)
+        .filter(|l| !matches!(l[0], b' ' | b'\t') && l.contains(&b':'))
+        .count()
 }
 
 /// Reads a head line by line, accepting any bytes; also works on a head
@@ -156,6 +207,19 @@ mod tests {
     }
 
     #[test]
+    fn request_lines_found_at_a_line_start_or_glued_to_a_body() {
+        assert_eq!(request_line_in(b"GET /a HTTP/1.1\r\n"), Some(0));
+        assert_eq!(request_line_in(b"imei=356938035643809POST /next HTTP/1.1\r\n"), Some(20));
+        assert_eq!(request_line_in(b"x=1GET * HTTP/1.0"), Some(3));
+        // A line of body text, an HTTP/0.9 line, an unknown glued method.
+        assert_eq!(request_line_in(b"imei=356938035643809&a=b\r\n"), None);
+        assert_eq!(request_line_in(b"GET /index.html\n"), None);
+        assert_eq!(request_line_in(b"x=1FETCH /a HTTP/1.1"), None);
+        assert_eq!(request_line_in(b"x=1POST a HTTP/1.1"), None);
+        assert_eq!(request_line_in(b""), None);
+    }
+
+    #[test]
     fn prefix_check_rejects_tls_and_responses_early() {
         assert!(may_start_request(b"GE"));
         assert!(may_start_request(b"POST /"));
@@ -172,6 +236,10 @@ mod tests {
         let h = parse_head(b"GET /a?n=\xe9t\xe9 HTTP/1.1\r\nHost : h\r\n\r\n").unwrap();
         assert_eq!(h.target, b"/a?n=\xe9t\xe9");
         assert_eq!(h.headers, vec![("Host".to_string(), b"h".to_vec())]);
+        assert!(h.lenient);
+        // A header line httparse would skip is kept.
+        let h = parse_head(b"POST / HTTP/1.1\r\nContent-Length: 1\x1b[2J\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!(h.headers[0], ("Content-Length".to_string(), b"1\x1b[2J".to_vec()));
         assert!(h.lenient);
     }
 

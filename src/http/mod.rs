@@ -8,8 +8,18 @@
 //! stops copying it. After a gap the parser resynchronises at the next
 //! request line and never joins bytes across the gap.
 //!
+//! Body lengths follow RFC 9112 section 6.3 ([`body::framing`]). When the
+//! length cannot be known (a malformed Content-Length such as `+12`,
+//! `12, 13` or `2^64`; a Transfer-Encoding that does not end in chunked; a
+//! chunked body that breaks), the request is noted and the bytes that
+//! follow are its body up to the next request line, found at a line start
+//! or glued to the body's last byte (`...imei=1POST /next HTTP/1.1`), or
+//! to the end of the direction: nothing goes unscanned, and the request
+//! after it is still read.
+//!
 //! Limits ([`HttpLimits`]): head bytes, body bytes inspected, decompressed
-//! size. Hitting one adds a note to the request, never a silent cut.
+//! size, codings undone. Hitting one adds a note to the request, never a
+//! silent cut.
 //!
 //! Never: look at server responses, buffer past the limits.
 
@@ -21,7 +31,7 @@ use std::net::SocketAddr;
 use crate::codec::compress::{self, Coding};
 use crate::flow::{Chunk, Interest};
 use crate::util::Timestamp;
-use body::{Chunked, ChunkedStep};
+use body::{Chunked, ChunkedStep, Framing};
 pub use head::Head;
 
 /// Named size limits of request parsing.
@@ -42,8 +52,10 @@ impl Default for HttpLimits {
     }
 }
 
-/// Largest Content-Length taken as a body length (`i64::MAX`).
-const MAX_CONTENT_LENGTH: u64 = i64::MAX as u64;
+/// Most codings (content and transfer codings together) undone on one
+/// body: the outermost are undone, the rest noted. Also what keeps a
+/// decoding chain within [`crate::extract::MAX_CHAIN`].
+pub const MAX_CODINGS: usize = 4;
 
 /// One rebuilt request.
 #[derive(Clone, Debug)]
@@ -111,6 +123,13 @@ impl HttpRequest {
 /// bytes announce) within the limits, and sets the body. Shared by
 /// HTTP/1.x and HTTP/2.
 pub fn finish_request(req: &mut HttpRequest, raw: Vec<u8>, cut: u64, limits: HttpLimits) {
+    finish_coded(req, raw, cut, &[], limits);
+}
+
+/// [`finish_request`] for a body sent with transfer codings besides
+/// chunked (`Transfer-Encoding: gzip, chunked`): they were applied after
+/// the content codings, so they are undone first.
+fn finish_coded(req: &mut HttpRequest, raw: Vec<u8>, cut: u64, transfer: &[Coding], limits: HttpLimits) {
     if cut > 0 {
         req.notes
             .push(format!("body cut at the {}-byte inspection limit ({cut} bytes not inspected)", limits.max_body));
@@ -123,12 +142,20 @@ pub fn finish_request(req: &mut HttpRequest, raw: Vec<u8>, cut: u64, limits: Htt
     for t in declared.iter().filter(|t| !t.is_empty() && *t != "identity") {
         match Coding::from_token(t) {
             Some(c) => codings.push(c),
-            None => req.notes.push(format!("content encoding {t:?} not decoded; body inspected as sent")),
+            None => req
+                .notes
+                .push(format!("content encoding {} not decoded; body inspected as sent", body::shown(t.as_bytes()))),
         }
     }
     // Nothing declared, yet the bytes announce a coding: trust them.
-    if codings.is_empty() {
+    if codings.is_empty() && transfer.is_empty() {
         codings.extend(Coding::sniff(&raw));
+    }
+    codings.extend_from_slice(transfer);
+    if codings.len() > MAX_CODINGS {
+        let n = codings.len();
+        req.notes.push(format!("{n} codings declared; only the outermost {MAX_CODINGS} undone"));
+        codings.drain(..n - MAX_CODINGS);
     }
     let mut body = raw;
     // Codings apply in the order listed: undo them from the last.
@@ -223,15 +250,75 @@ enum Mode {
 enum BodyKind {
     Length(u64),
     Chunked(Chunked),
+    /// Length unknown: the body runs to the next request line.
+    UntilRequest(HeldLine),
+}
+
+/// The line a body of unknown length is in, held until it is known not to
+/// hold the next request line, with the frames its bytes came in (the
+/// last [`HELD_FRAMES`]: a request line spread over more frames is dated
+/// by the oldest kept).
+#[derive(Debug, Default)]
+struct HeldLine {
+    line: Vec<u8>,
+    /// (offset in `line`, frame, time) where each frame's bytes start.
+    frames: std::collections::VecDeque<(usize, u64, Timestamp)>,
+}
+
+/// Frame starts remembered in a [`HeldLine`].
+const HELD_FRAMES: usize = 64;
+
+impl HeldLine {
+    fn push(&mut self, part: &[u8], chunk: &Chunk<'_>) {
+        if self.frames.back().is_none_or(|f| f.1 != chunk.frame) {
+            if self.frames.len() == HELD_FRAMES {
+                self.frames.pop_front();
+            }
+            self.frames.push_back((self.line.len(), chunk.frame, chunk.ts));
+        }
+        self.line.extend_from_slice(part);
+    }
+
+    /// The frame and time of the byte at `pos`.
+    fn frame_at(&self, pos: usize) -> (u64, Timestamp) {
+        let f = self.frames.iter().rev().find(|f| f.0 <= pos).or(self.frames.front());
+        f.map_or((0, Timestamp::default()), |f| (f.1, f.2))
+    }
+
+    /// Drops the first `n` bytes (already kept as body).
+    fn drop_front(&mut self, n: usize) {
+        self.line.drain(..n);
+        while self.frames.get(1).is_some_and(|f| f.0 <= n) {
+            self.frames.pop_front();
+        }
+        for f in &mut self.frames {
+            f.0 = f.0.saturating_sub(n);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.line.clear();
+        self.frames.clear();
+    }
 }
 
 #[derive(Debug)]
 struct Pending {
     req: HttpRequest,
     kind: BodyKind,
+    /// Transfer codings besides chunked, in the order applied.
+    transfer: Vec<Coding>,
     raw: Vec<u8>,
     /// Body bytes seen beyond `max_body`.
     cut: u64,
+}
+
+/// Keeps body bytes for inspection up to `max`; counts the rest.
+fn keep_body(raw: &mut Vec<u8>, cut: &mut u64, max: usize, b: &[u8]) {
+    let room = max.saturating_sub(raw.len());
+    let (kept, over) = b.split_at(room.min(b.len()));
+    raw.extend_from_slice(kept);
+    *cut = cut.saturating_add(over.len() as u64);
 }
 
 /// The request parser of one client-to-server direction.
@@ -309,7 +396,7 @@ impl RequestStream {
                     None => rest.len(),
                 },
                 Mode::Head => self.feed_head(src, dst, chunk, rest, out),
-                Mode::Body => self.feed_body(rest, out),
+                Mode::Body => self.feed_body(chunk, rest, out),
             };
             rest = &rest[used..];
             if let Some(left) = self.probation.as_mut() {
@@ -344,7 +431,7 @@ impl RequestStream {
             self.buf_ts = chunk.ts;
         }
         let mut scan_from = self.buf.len().saturating_sub(3);
-        let take = rest.len().min(self.limits.max_head - self.buf.len());
+        let take = rest.len().min(self.limits.max_head.saturating_sub(self.buf.len()));
         self.buf.extend_from_slice(&rest[..take]);
         let appended = self.buf.len();
         if !self.check_start() {
@@ -440,77 +527,58 @@ impl RequestStream {
 
     fn start_body(&mut self, src: SocketAddr, dst: SocketAddr, head: Head, out: &mut Vec<HttpRequest>) {
         let mut req = self.new_request(src, dst, head);
-        let chunked = req
-            .header("transfer-encoding")
-            .is_some_and(|v| String::from_utf8_lossy(v).to_ascii_lowercase().contains("chunked"));
-        let lengths: Vec<&[u8]> = req
-            .head
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map(|(_, v)| v.as_slice())
-            .collect();
-        let mut notes = Vec::new();
-        if lengths.windows(2).any(|w| w[0].trim_ascii() != w[1].trim_ascii()) {
-            notes.push("conflicting Content-Length headers; the first is used".to_string());
-        }
-        if chunked && !lengths.is_empty() {
-            notes.push("both Transfer-Encoding: chunked and Content-Length; chunked is used".to_string());
-        }
-        let length =
-            lengths.first().and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.trim().parse::<u64>().ok());
-        // A length no signed 64-bit counter holds is not a length servers
-        // honour (Zeek logs the request after it): treat it as none.
-        let length = length.filter(|n| *n <= MAX_CONTENT_LENGTH);
-        req.notes.extend(notes);
-        let kind = if chunked {
-            // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
-            BodyKind::Chunked(Chunked::default())
-        } else {
-            match length {
-                Some(n) if n > 0 => BodyKind::Length(n),
-                _ => {
-                    self.requests += 1;
-                    out.push(req);
-                    self.mode = Mode::Head;
-                    return;
-                }
+        let f = body::framing(&req.head.headers);
+        req.notes.extend(f.notes);
+        let kind = match f.framing {
+            Framing::Length(n) => BodyKind::Length(n),
+            Framing::Chunked => BodyKind::Chunked(Chunked::default()),
+            Framing::Unknown => BodyKind::UntilRequest(HeldLine::default()),
+            Framing::None => {
+                self.requests += 1;
+                out.push(req);
+                self.mode = Mode::Head;
+                return;
             }
         };
-        self.pending = Some(Pending { req, kind, raw: Vec::new(), cut: 0 });
+        self.pending = Some(Pending { req, kind, transfer: f.codings, raw: Vec::new(), cut: 0 });
         self.mode = Mode::Body;
     }
 
-    fn feed_body(&mut self, rest: &[u8], out: &mut Vec<HttpRequest>) -> usize {
+    fn feed_body(&mut self, chunk: Chunk<'_>, rest: &[u8], out: &mut Vec<HttpRequest>) -> usize {
         let Some(p) = self.pending.as_mut() else {
             self.mode = Mode::Head;
             return 0;
         };
         let max = self.limits.max_body;
-        let keep = |raw: &mut Vec<u8>, cut: &mut u64, b: &[u8]| {
-            let room = max.saturating_sub(raw.len());
-            let k = room.min(b.len());
-            raw.extend_from_slice(&b[..k]);
-            *cut += (b.len() - k) as u64;
-        };
         let (used, done) = match &mut p.kind {
             BodyKind::Length(left) => {
-                let take = (*left).min(rest.len() as u64) as usize;
-                keep(&mut p.raw, &mut p.cut, &rest[..take]);
-                *left -= take as u64;
+                let take = usize::try_from(*left).unwrap_or(usize::MAX).min(rest.len());
+                keep_body(&mut p.raw, &mut p.cut, max, &rest[..take]);
+                *left = left.saturating_sub(take as u64);
                 (take, *left == 0)
             }
             BodyKind::Chunked(dec) => {
                 let (raw, cut) = (&mut p.raw, &mut p.cut);
-                match dec.feed(rest, &mut |b| keep(raw, cut, b)) {
+                match dec.feed(rest, &mut |b| keep_body(raw, cut, max, b)) {
                     ChunkedStep::More => (rest.len(), false),
                     ChunkedStep::Done(n) => (n, true),
                     ChunkedStep::Invalid(n) => {
-                        p.req.notes.push(format!("chunked body is malformed after {} bytes", p.raw.len()));
-                        (n, true)
+                        // What follows is still the body's: read it as a
+                        // body of unknown length, from the broken line on.
+                        p.req.notes.push(format!(
+                            "chunked body is malformed after {} bytes: the bytes up to the next request line are read as the body",
+                            p.raw.len().saturating_add(usize::try_from(p.cut).unwrap_or(usize::MAX))
+                        ));
+                        let line = dec.take_line();
+                        p.kind = BodyKind::UntilRequest(HeldLine::default());
+                        self.feed_until_request(Chunk { data: &line, ..chunk }, &line, out);
+                        // The caller goes on from `n`, in the body or, if
+                        // the broken line was a request line, in its head.
+                        return n;
                     }
                 }
             }
+            BodyKind::UntilRequest(_) => return self.feed_until_request(chunk, rest, out),
         };
         if done {
             self.finish_body(out);
@@ -518,12 +586,60 @@ impl RequestStream {
         used
     }
 
+    /// A body of unknown length: whole lines are body bytes until one is
+    /// (or ends with) a request line; that line starts the next head.
+    /// Returns the bytes of `rest` used (all, unless a request line was
+    /// found: then up to the end of that line, which moves to the head
+    /// buffer).
+    fn feed_until_request(&mut self, chunk: Chunk<'_>, rest: &[u8], out: &mut Vec<HttpRequest>) -> usize {
+        let (max_body, max_head) = (self.limits.max_body, self.limits.max_head);
+        let Some(p) = self.pending.as_mut() else { return rest.len() };
+        let BodyKind::UntilRequest(h) = &mut p.kind else { return rest.len() };
+        let mut i = 0;
+        while i < rest.len() {
+            let (part, complete) = match memchr::memchr(b'\n', &rest[i..]) {
+                Some(n) => (&rest[i..=i + n], true),
+                None => (&rest[i..], false),
+            };
+            h.push(part, &chunk);
+            i += part.len();
+            if !complete {
+                // A request line is shorter than a head: of a longer line
+                // only the tail may hold one. Cut at twice the limit, so
+                // that the copying is amortised.
+                if h.line.len() >= max_head.saturating_mul(2).max(2) {
+                    let cut_at = h.line.len() - max_head;
+                    keep_body(&mut p.raw, &mut p.cut, max_body, &h.line[..cut_at]);
+                    h.drop_front(cut_at);
+                }
+                continue;
+            }
+            let start = head::request_line_in(&h.line).filter(|s| h.line.len() - s < max_head);
+            let Some(start) = start else {
+                keep_body(&mut p.raw, &mut p.cut, max_body, &h.line);
+                h.clear();
+                continue;
+            };
+            let (frame, ts) = h.frame_at(start);
+            let line = std::mem::take(&mut h.line);
+            keep_body(&mut p.raw, &mut p.cut, max_body, &line[..start]);
+            self.finish_body(out);
+            self.buf = line[start..].to_vec();
+            (self.buf_frame, self.buf_ts) = (frame, ts);
+            return i;
+        }
+        i
+    }
+
     fn finish_body(&mut self, out: &mut Vec<HttpRequest>) {
         self.mode = Mode::Head;
-        let Some(Pending { mut req, raw, cut, .. }) = self.pending.take() else {
+        let Some(Pending { mut req, kind, transfer, mut raw, mut cut }) = self.pending.take() else {
             return;
         };
-        finish_request(&mut req, raw, cut, self.limits);
+        if let BodyKind::UntilRequest(h) = kind {
+            keep_body(&mut raw, &mut cut, self.limits.max_body, &h.line);
+        }
+        finish_coded(&mut req, raw, cut, &transfer, self.limits);
         self.requests += 1;
         out.push(req);
     }
@@ -551,7 +667,7 @@ impl RequestStream {
                     if let BodyKind::Length(left) = &mut p.kind
                         && len < *left
                     {
-                        *left -= len;
+                        *left -= len; // len < left: no wrap
                         p.req.notes.push(format!("{len} bytes of the body were not captured"));
                         return;
                     }
@@ -573,7 +689,10 @@ impl RequestStream {
                 self.emit_cut(src, dst, "request head cut short at the end of the stream".to_string(), out);
             }
             Mode::Body => {
-                if let Some(p) = self.pending.as_mut() {
+                // A body of unknown length ends with the stream: not cut.
+                if let Some(p) = self.pending.as_mut()
+                    && !matches!(p.kind, BodyKind::UntilRequest(_))
+                {
                     p.req.notes.push("body cut short at the end of the stream".to_string());
                 }
                 self.finish_body(out);
@@ -667,10 +786,109 @@ POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\
             4,
         );
         assert_eq!(r.iter().map(|r| r.uri()).collect::<Vec<_>>(), vec!["/a", "/b"]);
-        assert!(r[0].notes[0].contains("conflicting Content-Length"));
+        assert_eq!(r[0].body, b"abc");
+        assert!(
+            r[0].notes[0].contains("\"3, 5\" is not a valid length (a list of different values)"),
+            "{:?}",
+            r[0].notes
+        );
         let r = parse_split(b"POST /a HTTP/1.1\r\nContent-Length: 30\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 5);
         assert_eq!(r.iter().map(|r| r.uri()).collect::<Vec<_>>(), vec!["/a", "/b"]);
         assert!(r[0].notes[0].contains("chunked is used"));
+    }
+
+    /// A malformed length: the body is what comes before the next request
+    /// line, at a line start or glued to the body, in every chunking; the
+    /// request after it is read as usual.
+    #[test]
+    fn unknown_length_body_runs_to_the_next_request_line() {
+        for value in
+            ["+12", "-5", "12, 13", "0x10", "9223372036854775808", "18446744073709551616", "123456789012345678901"]
+        {
+            for sep in ["", "\r\n", "\n\r\nline two\r\n"] {
+                let wire = format!(
+                    "POST /a HTTP/1.1\r\nContent-Length: {value}\r\n\r\nimei=356938035643809{sep}POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET /c HTTP/1.1\r\n\r\n"
+                );
+                for n in 1..=wire.len() {
+                    let r = parse_split(wire.as_bytes(), n);
+                    let got: Vec<(String, Vec<u8>)> = r.iter().map(|r| (r.uri(), r.body.clone())).collect();
+                    let first = format!("imei=356938035643809{sep}").into_bytes();
+                    assert_eq!(
+                        got,
+                        [("/a".into(), first), ("/b".into(), b"ok".to_vec()), ("/c".into(), vec![])],
+                        "{value:?} {sep:?} chunk {n}"
+                    );
+                    assert!(r[0].notes[0].starts_with(&format!("Content-Length \"{value}\" is not a valid length")));
+                    assert_eq!(r[0].notes.len(), 1, "{:?}", r[0].notes);
+                    assert!(r[1..].iter().all(|r| r.notes.is_empty()));
+                    assert_eq!(r[1].frame, 1 + (wire.find("POST /b").unwrap() / n) as u64, "chunk {n}");
+                }
+            }
+        }
+        // No request follows: the rest of the direction is the body, up to
+        // the inspection limit, and not said to be cut short.
+        let mut wire = b"POST /a HTTP/1.1\r\nContent-Length: -1\r\n\r\n".to_vec();
+        wire.extend(std::iter::repeat_n(b'x', (1 << 20) + 10));
+        let r = parse_split(&wire, 1000);
+        assert_eq!((r.len(), r[0].body.len()), (1, 1 << 20));
+        assert_eq!(r[0].notes.len(), 2, "{:?}", r[0].notes);
+        assert!(r[0].notes[1].contains("(10 bytes not inspected)"), "{:?}", r[0].notes);
+        // Found after a line longer than a head.
+        let mut wire = b"POST /a HTTP/1.1\r\nContent-Length: x\r\n\r\n".to_vec();
+        wire.extend(std::iter::repeat_n(b'y', 300_000));
+        wire.extend_from_slice(b"GET /b HTTP/1.1\r\n\r\n");
+        let r = parse_split(&wire, 999);
+        assert_eq!(
+            r.iter().map(|r| (r.uri(), r.body.len())).collect::<Vec<_>>(),
+            [("/a".into(), 300_000), ("/b".into(), 0)]
+        );
+    }
+
+    /// Chunked declared, plain body sent: the broken chunk line and what
+    /// follows are the body, up to the next request line.
+    #[test]
+    fn broken_chunked_body_is_read_to_the_next_request() {
+        let wire = b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nimei=356938035643809\r\nmore\r\nGET /b HTTP/1.1\r\n\r\n";
+        for n in 1..=wire.len() {
+            let r = parse_split(wire, n);
+            let got: Vec<(String, Vec<u8>)> = r.iter().map(|r| (r.uri(), r.body.clone())).collect();
+            assert_eq!(
+                got,
+                [("/a".into(), b"abcimei=356938035643809\r\nmore\r\n".to_vec()), ("/b".into(), vec![])],
+                "{n}"
+            );
+            assert!(r[0].notes[0].starts_with("chunked body is malformed after 3 bytes"), "{:?}", r[0].notes);
+        }
+        // The broken line is itself the next request.
+        let r = parse_split(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 4);
+        assert_eq!(r.iter().map(|r| r.uri()).collect::<Vec<_>>(), ["/a", "/b"]);
+    }
+
+    /// Transfer codings besides chunked are undone; one that does not end
+    /// in chunked leaves the length unknown.
+    #[test]
+    fn transfer_codings_undone_or_noted() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"imei=356938035643809").unwrap();
+        let gz = gz.finish().unwrap();
+        let mut wire =
+            format!("POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n{:x}\r\n", gz.len()).into_bytes();
+        wire.extend_from_slice(&gz);
+        wire.extend_from_slice(b"\r\n0\r\n\r\n");
+        let r = parse_split(&wire, 5);
+        assert_eq!((r[0].body.as_slice(), r[0].decoded.clone()), (&b"imei=356938035643809"[..], vec!["gzip"]));
+        let r = parse_split(b"POST /a HTTP/1.1\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nimei=1\r\nGET /b HTTP/1.1\r\n\r\n", 3);
+        assert_eq!(
+            r.iter().map(|r| (r.uri(), r.body.clone())).collect::<Vec<_>>(),
+            [("/a".into(), b"imei=1\r\n".to_vec()), ("/b".into(), vec![])]
+        );
+        assert!(r[0].notes.iter().any(|n| n.contains("\"identity\" does not end in chunked")), "{:?}", r[0].notes);
+        let many =
+            format!("POST /a HTTP/1.1\r\nContent-Encoding: {}\r\nContent-Length: 1\r\n\r\nx", ["br"; 50].join(", "));
+        let r = parse_split(many.as_bytes(), 64);
+        assert!(r[0].notes.iter().any(|n| n == "50 codings declared; only the outermost 4 undone"), "{:?}", r[0].notes);
+        assert!(r[0].notes.len() <= 1 + MAX_CODINGS, "{:?}", r[0].notes);
     }
 
     #[test]

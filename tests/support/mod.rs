@@ -345,3 +345,4 @@ impl Wrap {
         }
     }
 }
+pub mod hostile_http;
