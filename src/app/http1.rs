@@ -104,6 +104,21 @@ impl Dissector for Http1 {
         }
     }
 
+    fn held(&self) -> usize {
+        let dirs: usize = self.dirs.iter().flatten().map(|d| d.rs.held() + d.other.held()).sum();
+        dirs + self.h2.as_ref().map_or(0, |h| h.held())
+    }
+
+    fn shed(&mut self, cx: &mut Cx<'_>, why: &str) {
+        for d in self.dirs.iter_mut().flatten() {
+            d.rs.shed(why, &mut cx.out.requests);
+            d.other.shed(cx.out);
+        }
+        if let Some(h2) = self.h2.as_mut() {
+            h2.shed(cx, why);
+        }
+    }
+
     fn gap(&mut self, cx: &mut Cx<'_>, role: Role, len: u64) {
         if let Some(d) = self.dirs[role.index()].as_mut()
             && !d.other.gap()

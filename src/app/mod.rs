@@ -150,6 +150,14 @@ pub trait Dissector: Send {
     fn close(&mut self, cx: &mut Cx<'_>, ignored: [u64; 2], last: bool) -> Closed;
     /// New key material arrived: retry what waited for it.
     fn keys_added(&mut self, _cx: &mut Cx<'_>) {}
+    /// Bytes the connection's buffers hold (what is gathered for
+    /// inspection), for the limit on all connections together.
+    fn held(&self) -> usize {
+        0
+    }
+    /// All connections together hold too much: give memory back, sending
+    /// out what was gathered so far with a note saying why (`why`).
+    fn shed(&mut self, _cx: &mut Cx<'_>, _why: &str) {}
 }
 
 /// What a probe says of a direction's first bytes.

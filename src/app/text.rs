@@ -102,6 +102,16 @@ impl TextKeep {
         }
     }
 
+    /// Bytes kept.
+    pub fn held(&self) -> usize {
+        self.p.as_ref().map_or(0, |p| p.data.capacity())
+    }
+
+    /// Hands what was kept to the output now; what follows is kept anew.
+    pub fn shed(&mut self, out: &mut Emit) {
+        self.flush(out);
+    }
+
     /// Hands what was kept to the output.
     pub fn flush(&mut self, out: &mut Emit) {
         if let Some(p) = self.p.take() {

@@ -311,6 +311,9 @@ struct Pending {
     raw: Vec<u8>,
     /// Body bytes seen beyond `max_body`.
     cut: u64,
+    /// The request went out early ([`RequestStream::shed`]): the rest of
+    /// its body is followed for its framing only.
+    shed: bool,
 }
 
 /// Keeps body bytes for inspection up to `max`; counts the rest.
@@ -540,7 +543,7 @@ impl RequestStream {
                 return;
             }
         };
-        self.pending = Some(Pending { req, kind, transfer: f.codings, raw: Vec::new(), cut: 0 });
+        self.pending = Some(Pending { req, kind, transfer: f.codings, raw: Vec::new(), cut: 0, shed: false });
         self.mode = Mode::Body;
     }
 
@@ -549,7 +552,7 @@ impl RequestStream {
             self.mode = Mode::Head;
             return 0;
         };
-        let max = self.limits.max_body;
+        let max = if p.shed { 0 } else { self.limits.max_body };
         let (used, done) = match &mut p.kind {
             BodyKind::Length(left) => {
                 let take = usize::try_from(*left).unwrap_or(usize::MAX).min(rest.len());
@@ -592,8 +595,11 @@ impl RequestStream {
     /// found: then up to the end of that line, which moves to the head
     /// buffer).
     fn feed_until_request(&mut self, chunk: Chunk<'_>, rest: &[u8], out: &mut Vec<HttpRequest>) -> usize {
-        let (max_body, max_head) = (self.limits.max_body, self.limits.max_head);
+        let (mut max_body, max_head) = (self.limits.max_body, self.limits.max_head);
         let Some(p) = self.pending.as_mut() else { return rest.len() };
+        if p.shed {
+            max_body = 0;
+        }
         let BodyKind::UntilRequest(h) = &mut p.kind else { return rest.len() };
         let mut i = 0;
         while i < rest.len() {
@@ -633,13 +639,53 @@ impl RequestStream {
 
     fn finish_body(&mut self, out: &mut Vec<HttpRequest>) {
         self.mode = Mode::Head;
-        let Some(Pending { mut req, kind, transfer, mut raw, mut cut }) = self.pending.take() else {
+        let Some(Pending { mut req, kind, transfer, mut raw, mut cut, shed }) = self.pending.take() else {
             return;
         };
+        if shed {
+            // It went out already.
+            return;
+        }
         if let BodyKind::UntilRequest(h) = kind {
             keep_body(&mut raw, &mut cut, self.limits.max_body, &h.line);
         }
         finish_coded(&mut req, raw, cut, &transfer, self.limits);
+        self.requests += 1;
+        out.push(req);
+    }
+
+    /// Bytes this parser holds (its buffers' capacity).
+    pub fn held(&self) -> usize {
+        let pending = self.pending.as_ref().map_or(0, |p| {
+            let line = match &p.kind {
+                BodyKind::UntilRequest(h) => h.line.capacity(),
+                _ => 0,
+            };
+            p.raw.capacity() + line + p.req.body.capacity()
+        });
+        self.buf.capacity() + self.first.capacity() + pending
+    }
+
+    /// Gives memory back when all connections together hold too much: a
+    /// request whose body is being gathered goes out now with what it has
+    /// (noted), and the rest of its body is followed for its framing
+    /// only, so the next request is still found.
+    pub fn shed(&mut self, note: &str, out: &mut Vec<HttpRequest>) {
+        self.first = Vec::new();
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+        let Some(p) = self.pending.as_mut().filter(|p| !p.shed) else { return };
+        let mut req = p.req.clone();
+        let mut raw = std::mem::take(&mut p.raw);
+        if let BodyKind::UntilRequest(h) = &mut p.kind {
+            keep_body(&mut raw, &mut p.cut, self.limits.max_body, &h.line);
+            h.line = Vec::new();
+            h.frames.clear();
+        }
+        req.notes.push(format!("body inspected after {} bytes, before its end: {note}", raw.len()));
+        finish_coded(&mut req, raw, std::mem::take(&mut p.cut), &p.transfer, self.limits);
+        p.shed = true;
         self.requests += 1;
         out.push(req);
     }
@@ -731,6 +777,43 @@ mod tests {
     const PIPELINE: &[u8] = b"GET /a?imei=1 HTTP/1.1\r\nHost: x.example\r\n\r\n\
 POST /b HTTP/1.1\r\nHost: x.example\r\nContent-Length: 5\r\n\r\nhello\
 POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+
+    /// A request shed in the middle of its body goes out with what it had;
+    /// the rest of its body is skipped by its framing, for each framing,
+    /// and the next request is read whole.
+    #[test]
+    fn shed_body_goes_out_early_and_framing_is_kept() {
+        let (s, d) = (addr("10.0.0.2:40000"), addr("1.2.3.4:80"));
+        let next = b"GET /next?imei=356938035643809 HTTP/1.1\r\nHost: x\r\n\r\n".as_slice();
+        let cases: [(&[u8], &[u8], &[u8]); 3] = [
+            (b"POST /a HTTP/1.1\r\nContent-Length: 20\r\n\r\n", b"imei=356938", b"035643809"),
+            (
+                b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"14\r\nimei=356938",
+                b"035643809\r\n0\r\n\r\n",
+            ),
+            (b"POST /a HTTP/1.1\r\nContent-Length: x\r\n\r\n", b"imei=356938", b"035643809\r\n"),
+        ];
+        for (head, first, rest) in cases {
+            let mut rs = RequestStream::new(HttpLimits::default());
+            let mut out = Vec::new();
+            let c = |data, frame| Chunk { data, frame, ts: Timestamp::default() };
+            rs.feed(s, d, c(head, 1), &mut out);
+            rs.feed(s, d, c(first, 2), &mut out);
+            assert!(out.is_empty());
+            assert!(rs.held() > 0);
+            rs.shed("memory limit", &mut out);
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].body, b"imei=356938", "{:?}", String::from_utf8_lossy(head));
+            assert!(out[0].notes.iter().any(|n| n.contains("before its end: memory limit")), "{:?}", out[0].notes);
+            rs.feed(s, d, c(rest, 3), &mut out);
+            rs.feed(s, d, c(next, 4), &mut out);
+            rs.close(s, d, &mut out);
+            assert_eq!(out.len(), 2, "{:?}", out.iter().map(|r| r.uri()).collect::<Vec<_>>());
+            assert_eq!(out[1].uri(), "/next?imei=356938035643809");
+            assert_eq!(out[1].frame, 4);
+        }
+    }
 
     #[test]
     fn pipelined_requests_in_every_chunking() {

@@ -119,6 +119,12 @@ impl Decoder {
         Decoder { limits, table: VecDeque::new(), size: 0, max_size: max, settings_max: max }
     }
 
+    /// Bytes the dynamic table holds (RFC 7541 sizes, which count 32
+    /// bytes of overhead per entry).
+    pub fn table_bytes(&self) -> usize {
+        self.size
+    }
+
     /// The peer's SETTINGS_HEADER_TABLE_SIZE (capped by limits): the bound a
     /// dynamic table size update may not exceed.
     ///

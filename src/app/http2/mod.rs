@@ -409,6 +409,28 @@ fn head(fields: Vec<(Vec<u8>, Vec<u8>)>) -> Head {
     Head { method, target, version: Some(2), headers, lenient: false }
 }
 
+impl Http2 {
+    /// Bytes held: frames split across segments, header blocks being
+    /// joined, open streams' bodies, the HPACK tables.
+    pub fn held(&self) -> usize {
+        let sides: usize = self
+            .sides
+            .iter()
+            .map(|s| s.buf.capacity() + s.block.as_ref().map_or(0, |b| b.bytes.capacity()) + s.hpack.table_bytes())
+            .sum();
+        sides + self.streams.values().map(|s| s.raw.capacity()).sum::<usize>()
+    }
+
+    /// Sends out the open streams' requests with what they have (noted);
+    /// their later frames are counted, not read.
+    pub fn shed(&mut self, cx: &mut Cx<'_>, why: &str) {
+        let open: Vec<u32> = self.streams.keys().copied().collect();
+        for s in open {
+            self.emit(cx, s, Some(format!("request sent out before its end: {why}")));
+        }
+    }
+}
+
 impl Dissector for Http2 {
     fn data(&mut self, cx: &mut Cx<'_>, seg: Seg<'_>) -> Verdict {
         if seg.role == Role::Client && self.client.is_none() {

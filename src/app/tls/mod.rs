@@ -266,6 +266,20 @@ impl Tls {
 }
 
 impl Dissector for Tls {
+    /// What the child (HTTP inside) holds; TLS's own buffers have limits
+    /// of their own (`--max-tls-held`, the partial record budget).
+    fn held(&self) -> usize {
+        self.child.as_ref().map_or(0, |c| c.held())
+    }
+
+    fn shed(&mut self, cx: &mut Cx<'_>, why: &str) {
+        let (nr, ns) = (cx.out.requests.len(), cx.out.streams.len());
+        if let Some(c) = self.child.as_mut() {
+            c.shed(cx, why);
+        }
+        self.tag(cx, nr, ns);
+    }
+
     fn data(&mut self, cx: &mut Cx<'_>, seg: Seg<'_>) -> Verdict {
         if !self.counted {
             self.counted = true;
