@@ -294,6 +294,9 @@ pub struct FileStats {
     pub flows_evicted: u64,
     /// Times the total out-of-order buffer limit forced a gap.
     pub reorder_limit_hits: u64,
+    /// Times a connection sent out a request before its end because all
+    /// connections together held too much (`--max-held`; each is noted).
+    pub held_limit_hits: u64,
     /// Server names of TLS connections (SNI): where encrypted traffic went.
     pub tls_server_names: Vec<String>,
     /// Server names of QUIC connections (from their Initial packets).

@@ -33,10 +33,23 @@ pub use text::StreamPayload;
 use tls::keys::KeyStore;
 
 /// Frozen settings of the application layer.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct AppConfig {
     pub http: HttpLimits,
     pub tls: tls::TlsLimits,
+    /// Bytes all connections together may hold of what they gather for
+    /// inspection (request heads and bodies, HTTP/2 streams, text);
+    /// past it, the connection that grows sends out what it has.
+    pub max_held: usize,
+}
+
+/// Default of [`AppConfig::max_held`].
+pub const MAX_HELD: usize = 64 << 20;
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig { http: HttpLimits::default(), tls: tls::TlsLimits::default(), max_held: MAX_HELD }
+    }
 }
 
 /// Closed connections kept waiting for keys from later in the capture.
@@ -58,6 +71,9 @@ pub struct AppStats {
     /// HTTP/2 client bytes not parsed (after a frame that could not be read).
     pub http2_bytes: u64,
     pub http2: crate::finding::Http2Stats,
+    /// Times a connection sent out what it had gathered because all
+    /// together held more than [`AppConfig::max_held`].
+    pub held_limit_hits: u64,
     pub quic_packets: u64,
     pub quic_bytes: u64,
     pub tls: TlsStats,
@@ -217,6 +233,8 @@ pub fn dissector_for_plaintext(cfg: &AppConfig) -> Box<dyn Dissector> {
 pub struct Conn {
     roles: Option<[Role; 2]>,
     d: Option<Box<dyn Dissector>>,
+    /// What its dissector held at its last call (in `AppLayer::held`).
+    held: usize,
     /// First bytes of a direction kept while a probe needs more.
     pending: Option<Box<Pending>>,
 }
@@ -271,11 +289,13 @@ pub struct AppLayer {
     parked: Vec<Box<dyn Dissector>>,
     /// ClientHellos of QUIC connections being gathered.
     quic: quic::Initials,
+    /// Bytes all live connections' dissectors hold.
+    held: usize,
 }
 
 impl AppLayer {
     pub fn new(cfg: AppConfig, keys: KeyStore) -> Self {
-        AppLayer { cfg, keys, out: Emit::default(), parked: Vec::new(), quic: quic::Initials::default() }
+        AppLayer { cfg, keys, out: Emit::default(), parked: Vec::new(), quic: quic::Initials::default(), held: 0 }
     }
 
     fn cx(&mut self) -> Cx<'_> {
@@ -328,10 +348,38 @@ impl AppLayer {
     fn feed(&mut self, st: &mut Conn, seg: Seg<'_>) -> Interest {
         let Some(d) = st.d.as_mut() else { return Interest::Inspect };
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
-        match d.data(&mut cx, seg) {
+        let v = d.data(&mut cx, seg);
+        self.account(st);
+        match v {
             Verdict::Continue => Interest::Inspect,
             Verdict::DropDir => Interest::Ignore,
         }
+    }
+
+    /// Counts what the connection holds now; when all together hold more
+    /// than the limit, it sends out what it has (noted on each request).
+    fn account(&mut self, st: &mut Conn) {
+        let Some(d) = st.d.as_mut() else { return };
+        let mut now = d.held();
+        self.held = self.held.saturating_sub(st.held).saturating_add(now);
+        if self.held > self.cfg.max_held && now > 0 {
+            let why = format!(
+                "all connections together held more than {} bytes for inspection (--max-held)",
+                self.cfg.max_held
+            );
+            let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
+            d.shed(&mut cx, &why);
+            self.out.stats.held_limit_hits += 1;
+            let after = d.held();
+            self.held = self.held.saturating_sub(now).saturating_add(after);
+            now = after;
+        }
+        st.held = now;
+    }
+
+    /// The connection is gone: what it held is free.
+    fn release(&mut self, st: &mut Conn) {
+        self.held = self.held.saturating_sub(std::mem::take(&mut st.held));
     }
 }
 
@@ -405,9 +453,11 @@ impl StreamHandler for AppLayer {
         let (Some(roles), Some(d)) = (st.roles, st.d.as_mut()) else { return };
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
         d.gap(&mut cx, roles[dir], len);
+        self.account(st);
     }
 
     fn close(&mut self, mut st: Conn, ignored: [u64; 2]) {
+        self.release(&mut st);
         if let (Some(p), Some(roles)) = (st.pending.take(), st.roles) {
             // The connection ended while its first bytes were too few to
             // tell: they go to the protocol that could not say no.

@@ -148,6 +148,11 @@ struct LimitArgs {
     /// keys that may come later in the capture (a Decryption Secrets Block).
     #[arg(long, value_name = "BYTES", default_value_t = TlsLimits::default().max_held_total)]
     max_tls_held: usize,
+    /// Bytes held for inspection by all connections together (request
+    /// heads and bodies being gathered, HTTP/2 streams, text); past it, a
+    /// growing connection sends out what it has, noted.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::app::MAX_HELD)]
+    max_held: usize,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -222,7 +227,7 @@ impl LimitArgs {
         Ok(ScanConfig {
             engine,
             flow_limits: self.flow(),
-            app: AppConfig { http: self.http(), tls },
+            app: AppConfig { http: self.http(), tls, max_held: self.max_held },
             keylog: std::sync::Arc::new(keylog),
             keylog_beside: !self.keys.no_keylog_beside,
             mode,

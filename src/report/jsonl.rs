@@ -135,6 +135,7 @@ pub fn capture_json(r: &FileReport) -> Value {
         "overlap_conflicts": s.overlap_conflicts,
         "flows_evicted": s.flows_evicted,
         "reorder_limit_hits": s.reorder_limit_hits,
+        "held_limit_hits": s.held_limit_hits,
         "tls_server_names": s.tls_server_names,
         "quic_server_names": s.quic_server_names,
         "tls": tls_stats_json(&s.tls),

@@ -676,6 +676,7 @@ fn scan_opened(
     s.reorder_limit_hits = flows.stats.early_total_limit_hits;
     let a = std::mem::take(&mut app.out.stats);
     s.tls_server_names = a.tls_names;
+    s.held_limit_hits = a.held_limit_hits;
     s.tls = a.tls;
     s.quic_server_names = a.quic_names;
     s.http2 = a.http2;

@@ -136,3 +136,81 @@ fn batch_output_is_the_same_for_any_jobs() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Connections open at once, each sending the head of a large upload and
+/// then its body slowly, round after round, so that all are in progress
+/// together.
+const SLOW_UPLOADS: u32 = 400;
+const ROUNDS: usize = 100;
+const PIECE: usize = 1400;
+
+fn slow_uploads(path: &Path) {
+    let file = std::fs::File::create(path).expect("create capture");
+    let mut w =
+        PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Raw.linktype(), false, false).expect("header");
+    let t = support::ts(1_700_000_000, 0);
+    let mut net = Net::default();
+    let mut conns: Vec<support::Tcp> = (0..SLOW_UPLOADS)
+        .map(|i| {
+            let client = format!("10.1.{}.{}:{}", i >> 8, i & 0xff, 40_000 + i);
+            let mut c = net.connect(t, &client, "192.0.2.90:80", i.wrapping_mul(977), i.wrapping_mul(13));
+            let head = format!(
+                "POST /upload HTTP/1.1\r\nHost: up{i}.example.org\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: 10000000\r\n\r\nimei=356938035643809&pad="
+            );
+            net.send(t, &mut c, head.as_bytes(), 1400);
+            c
+        })
+        .collect();
+    let pad = vec![b'a'; PIECE];
+    for _ in 0..ROUNDS {
+        for c in conns.iter_mut() {
+            net.send(t, c, &pad, PIECE);
+        }
+        for (t, p) in net.packets.drain(..) {
+            w.packet(t, &Link::Raw.frame(&p)).expect("write packet");
+        }
+    }
+    w.into_inner().flush().expect("flush capture");
+}
+
+/// Hundreds of uploads in progress at once hold more than `--max-held`
+/// together: the connections that grow past it send out what they have
+/// (noted), memory stays bounded, and every IMEI is still found.
+#[test]
+fn uploads_in_progress_share_the_held_limit() {
+    let dir = tmpdir("held");
+    let path = dir.join("slow.pcap");
+    slow_uploads(&path);
+    let p = path.to_str().unwrap();
+    let held = 4 << 20;
+    let (out, peak, how) = run_measured(&["scan", "--format", "jsonl", "--max-held", &held.to_string(), p]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let imeis = lines.iter().filter(|v| v["type"] == "finding" && v["kind"] == "imei").count();
+    let cap = lines.iter().find(|v| v["type"] == "capture").expect("capture record");
+    let size = std::fs::metadata(&path).unwrap().len();
+    eprintln!(
+        "{SLOW_UPLOADS} uploads in progress, {:.1} MB capture: peak RSS {:.1} MB ({how}), held limit hit {}",
+        size as f64 / 1e6,
+        peak as f64 / (1 << 20) as f64,
+        cap["held_limit_hits"]
+    );
+    assert_eq!(imeis, SLOW_UPLOADS as usize, "every upload's IMEI is found");
+    assert!(cap["held_limit_hits"].as_u64().unwrap() > 0, "{cap}");
+    // Bodies held together would be the whole capture's payload.
+    let payload = (SLOW_UPLOADS as usize * ROUNDS * PIECE) as u64;
+    assert!(peak < payload / 2, "peak RSS {peak} bytes ({how}) with {payload} bytes of bodies in progress");
+    // Each early request says why.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_teleaudit"))
+        .args(["requests", "--format", "jsonl", "--max-held", &held.to_string(), p])
+        .output()
+        .expect("run");
+    let noted = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"type\":\"request\"") && l.contains("--max-held"))
+        .count();
+    assert!(noted > 0 && noted <= SLOW_UPLOADS as usize, "{noted}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
