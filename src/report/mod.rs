@@ -8,6 +8,7 @@
 //! by distinct keys, with a cap.
 
 pub mod jsonl;
+pub mod safe;
 pub mod sarif;
 pub mod text;
 
