@@ -580,13 +580,18 @@ fn diff(a: DiffArgs) -> ExitCode {
     let gone: Vec<&Finding> = old.iter().filter(|(k, _)| !new.contains_key(*k)).map(|(_, f)| f).collect();
     let unchanged = new.len() - added.len();
     let opts = ReportOptions { show_values: a.show_values, color: false };
+    // Every value of both sides is masked wherever it shows.
+    let mut p = crate::report::Privacy::new(opts);
+    for f in added.iter().chain(gone.iter()) {
+        p.learn(f);
+    }
     let mut out = io::stdout().lock();
     let written = (|| -> io::Result<()> {
         match a.format {
             ListFormat::Jsonl => {
                 for (t, list) in [("new", &added), ("gone", &gone)] {
                     for f in list.iter() {
-                        let mut v = crate::report::jsonl::finding_json(f, opts);
+                        let mut v = crate::report::jsonl::finding_json(f, &p);
                         v["type"] = serde_json::json!(t);
                         v["fingerprint"] = serde_json::json!(f.fingerprint());
                         writeln!(out, "{v}")?;
@@ -605,11 +610,11 @@ fn diff(a: DiffArgs) -> ExitCode {
                             f.severity.as_str(),
                             f.rule,
                             f.kind,
-                            f.host.as_deref().unwrap_or("-"),
+                            p.line(f.host.as_deref().unwrap_or("-")),
                             f.location.as_str(),
-                            f.field.as_deref().unwrap_or("-"),
-                            crate::report::shown(opts, &f.value),
-                            f.capture,
+                            p.line(f.field.as_deref().unwrap_or("-")),
+                            p.value(&f.value),
+                            p.line(&f.capture),
                             f.frame
                         )?;
                     }

@@ -6,19 +6,19 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{ReportOptions, Reporter, Summary, host_key, shown, shown_uri};
+use super::{Privacy, ReportOptions, Reporter, Summary, host_key};
 use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord, TlsInfo, TlsStats};
 
 pub struct JsonlReporter<W: Write> {
     out: W,
-    opts: ReportOptions,
+    p: Privacy,
     /// Destination hosts across all captures: requests, captures, findings.
     hosts: std::collections::BTreeMap<String, (u64, u64, std::collections::BTreeMap<String, u64>)>,
 }
 
 impl<W: Write> JsonlReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        JsonlReporter { out, opts, hosts: Default::default() }
+        JsonlReporter { out, p: Privacy::new(opts), hosts: Default::default() }
     }
 
     fn line(&mut self, v: &Value) -> io::Result<()> {
@@ -27,30 +27,30 @@ impl<W: Write> JsonlReporter<W> {
     }
 }
 
-pub fn finding_json(f: &Finding, o: ReportOptions) -> Value {
+pub fn finding_json(f: &Finding, p: &Privacy) -> Value {
     json!({
         "type": "finding",
         "rule": f.rule,
         "severity": f.severity.as_str(),
         "title": f.title,
         "kind": f.kind,
-        "value": shown(o, &f.value),
-        "matched": f.matched.as_deref().map(|m| shown(o, m)),
+        "value": p.value(&f.value),
+        "matched": f.matched.as_deref().map(|m| p.value(m)),
         "confidence": f.confidence.as_str(),
         "encoding": f.encoding,
         "location": f.location.as_str(),
-        "field": f.field,
-        "capture": f.capture,
+        "field": p.opt(f.field.as_deref()),
+        "capture": p.text(&f.capture),
         "frame": f.frame,
         "time": f.time.rfc3339(),
         "src": f.src.to_string(),
         "dst": f.dst.to_string(),
-        "host": f.host,
-        "method": f.method,
-        "uri": shown_uri(o, f),
+        "host": p.opt(f.host.as_deref()),
+        "method": p.opt(f.method.as_deref()),
+        "uri": p.uri(f),
         "protocol": f.protocol,
         "http_version": http_version(f.protocol),
-        "tls": tls_json(f.tls.as_deref()),
+        "tls": tls_json(f.tls.as_deref(), p),
         "stream_id": f.stream_id,
         "app": Value::Null,
         "app_id": Value::Null,
@@ -65,8 +65,8 @@ pub fn http_version(protocol: &str) -> Value {
 }
 
 /// `{"version", "cipher", "sni"}` of a decrypted session, or `null`.
-pub fn tls_json(t: Option<&TlsInfo>) -> Value {
-    t.map_or(Value::Null, |t| json!({"version": t.version, "cipher": t.cipher, "sni": t.sni}))
+pub fn tls_json(t: Option<&TlsInfo>, p: &Privacy) -> Value {
+    t.map_or(Value::Null, |t| json!({"version": t.version, "cipher": t.cipher, "sni": p.opt(t.sni.as_deref())}))
 }
 
 /// Where an address is: `internet`, `lan` (private, loopback or
@@ -91,40 +91,42 @@ pub fn scope(ip: std::net::IpAddr) -> &'static str {
     }
 }
 
-pub fn request_json(r: &RequestRecord, o: ReportOptions) -> Value {
+pub fn request_json(r: &RequestRecord, p: &Privacy) -> Value {
+    let notes: Vec<std::borrow::Cow<'_, str>> = r.notes.iter().map(|n| p.text(n)).collect();
     json!({
         "type": "request",
-        "capture": r.capture,
+        "capture": p.text(&r.capture),
         "frame": r.frame,
         "time": r.time.rfc3339(),
         "src": r.src.to_string(),
         "dst": r.dst.to_string(),
-        "method": r.method,
-        "host": r.host,
-        "uri": if o.show_values { &r.uri } else { &r.uri_masked },
+        "method": p.text(&r.method),
+        "host": p.opt(r.host.as_deref()),
+        "uri": p.text(if p.opts.show_values { &r.uri } else { &r.uri_masked }),
         "body_bytes": r.body_bytes,
-        "content_type": r.content_type,
-        "notes": r.notes,
+        "content_type": p.opt(r.content_type.as_deref()),
+        "notes": notes,
         "protocol": r.protocol,
         "http_version": http_version(r.protocol),
-        "tls": tls_json(r.tls.as_deref()),
+        "tls": tls_json(r.tls.as_deref(), p),
         "stream_id": r.stream_id,
     })
 }
 
-pub fn error_json(e: &ErrorRecord) -> Value {
-    json!({"type": "error", "capture": e.capture, "frame": e.frame, "message": e.message})
+pub fn error_json(e: &ErrorRecord, p: &Privacy) -> Value {
+    json!({"type": "error", "capture": p.text(&e.capture), "frame": e.frame, "message": p.text(&e.message)})
 }
 
 /// The capture-quality record of one file: what it held, what was not
 /// inspected and why.
-pub fn capture_json(r: &FileReport) -> Value {
+pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
+    let names = |v: &[String]| v.iter().map(|n| p.text(n).into_owned()).collect::<Vec<_>>();
     let s = &r.stats;
     let n = &s.not_inspected;
     let links: serde_json::Map<String, Value> = s.link_types.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     json!({
         "type": "capture",
-        "capture": r.capture,
+        "capture": p.text(&r.capture),
         "format": if s.format.is_empty() { Value::Null } else { json!(s.format) },
         "frames": s.frames,
         "bytes": s.bytes,
@@ -136,9 +138,9 @@ pub fn capture_json(r: &FileReport) -> Value {
         "flows_evicted": s.flows_evicted,
         "reorder_limit_hits": s.reorder_limit_hits,
         "held_limit_hits": s.held_limit_hits,
-        "tls_server_names": s.tls_server_names,
-        "quic_server_names": s.quic_server_names,
-        "tls": tls_stats_json(&s.tls),
+        "tls_server_names": names(&s.tls_server_names),
+        "quic_server_names": names(&s.quic_server_names),
+        "tls": tls_stats_json(&s.tls, p),
         "http2": {
             "connections": s.http2.connections,
             "streams": s.http2.streams,
@@ -149,7 +151,7 @@ pub fn capture_json(r: &FileReport) -> Value {
         "flows": s.flows,
         "requests": s.requests,
         "requests_with_notes": s.requests_with_notes,
-        "notes": s.notes.iter().map(|(frame, m)| json!({"frame": frame, "message": m})).collect::<Vec<_>>(),
+        "notes": s.notes.iter().map(|(frame, m)| json!({"frame": frame, "message": p.text(m)})).collect::<Vec<_>>(),
         "findings": s.findings,
         "errors": r.errors.len(),
         "not_inspected": {
@@ -175,7 +177,7 @@ pub fn capture_json(r: &FileReport) -> Value {
 
 /// What TLS decryption did in one capture: connections by outcome, with
 /// bytes for those not decrypted.
-pub fn tls_stats_json(t: &TlsStats) -> Value {
+pub fn tls_stats_json(t: &TlsStats, p: &Privacy) -> Value {
     let pair = |p: (u64, u64)| json!({"connections": p.0, "bytes": p.1});
     json!({
         "connections": t.connections,
@@ -195,7 +197,7 @@ pub fn tls_stats_json(t: &TlsStats) -> Value {
             "malformed": pair(t.malformed),
             "handshake_only": pair(t.handshake_only),
             "unsupported": t.unsupported.iter().map(|(n, c, b)| json!({"name": n, "connections": c, "bytes": b})).collect::<Vec<_>>(),
-            "server_names": t.server_names,
+            "server_names": t.server_names.iter().map(|n| p.text(n).into_owned()).collect::<Vec<_>>(),
         },
     })
 }
@@ -226,11 +228,15 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
         let k = host_key(&self.hosts, &host);
         *self.hosts.entry(k).or_default().2.entry(f.kind.clone()).or_default() += 1;
-        self.line(&finding_json(f, self.opts))
+        self.p.learn(f);
+        let v = finding_json(f, &self.p);
+        self.line(&v)
     }
 
     fn request(&mut self, q: &RequestRecord) -> io::Result<()> {
-        self.line(&request_json(q, self.opts))
+        self.p.learn_values(&q.found);
+        let v = request_json(q, &self.p);
+        self.line(&v)
     }
 
     fn end(&mut self, r: &FileReport) -> io::Result<()> {
@@ -241,10 +247,12 @@ impl<W: Write> Reporter for JsonlReporter<W> {
             t.1 += 1;
         }
         for e in &r.errors {
-            self.line(&error_json(e))?;
+            let v = error_json(e, &self.p);
+            self.line(&v)?;
         }
         if !r.capture.is_empty() {
-            self.line(&capture_json(r))?;
+            let v = capture_json(r, &self.p);
+            self.line(&v)?;
         }
         self.out.flush()
     }
@@ -253,6 +261,7 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         // One line per destination host across all captures.
         let hosts = std::mem::take(&mut self.hosts);
         for (host, (requests, captures, kinds)) in hosts {
+            let host = self.p.text(&host).into_owned();
             self.line(&json!({"type": "host", "host": host, "requests": requests, "captures": captures, "findings_by_kind": kinds}))?;
         }
         self.line(&summary_json(s))?;

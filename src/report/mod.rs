@@ -116,3 +116,68 @@ pub fn shown(o: ReportOptions, v: &str) -> String {
 pub fn shown_uri(o: ReportOptions, f: &Finding) -> Option<&str> {
     if o.show_values { f.uri.as_deref() } else { f.uri_masked.as_deref() }
 }
+
+/// What a reporter prints of text that came from a capture (hosts, field
+/// paths, URIs, notes, server names, file names): every identifier value
+/// found so far in the run is masked wherever it shows up, unless
+/// `show_values`. Reporters learn each finding before writing it.
+#[derive(Default)]
+pub struct Privacy {
+    pub opts: ReportOptions,
+    masker: safe::Masker,
+}
+
+impl Privacy {
+    pub fn new(opts: ReportOptions) -> Self {
+        Privacy { opts, masker: safe::Masker::new() }
+    }
+
+    /// Remembers the values of a finding (and the profile value it stands
+    /// for) to mask them everywhere from now on.
+    pub fn learn(&mut self, f: &Finding) {
+        if !self.opts.show_values {
+            self.masker.learn(&f.value);
+            if let Some(m) = &f.matched {
+                self.masker.learn(m);
+            }
+        }
+    }
+
+    /// Remembers values found in a request (`requests` mode).
+    pub fn learn_values(&mut self, values: &[String]) {
+        if !self.opts.show_values {
+            for v in values {
+                self.masker.learn(v);
+            }
+        }
+    }
+
+    /// `s` with the learnt values masked (as it is with `show_values`).
+    pub fn text<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.opts.show_values { std::borrow::Cow::Borrowed(s) } else { self.masker.mask(s) }
+    }
+
+    pub fn opt(&self, s: Option<&str>) -> Option<String> {
+        s.map(|s| self.text(s).into_owned())
+    }
+
+    /// The value of a finding as shown.
+    pub fn value(&self, v: &str) -> String {
+        shown(self.opts, v)
+    }
+
+    /// A finding's request target as shown: masked by the request's own
+    /// findings, then by every value learnt.
+    pub fn uri(&self, f: &Finding) -> Option<String> {
+        self.opt(shown_uri(self.opts, f))
+    }
+
+    /// For a terminal or a one-line record: masked, then control
+    /// characters escaped (even with `show_values`).
+    pub fn line<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.text(s) {
+            std::borrow::Cow::Borrowed(b) => safe::escape_text(b),
+            std::borrow::Cow::Owned(o) => std::borrow::Cow::Owned(safe::escape_text(&o).into_owned()),
+        }
+    }
+}

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{ReportOptions, Reporter, Summary, shown};
+use super::{Privacy, ReportOptions, Reporter, Summary};
 use crate::detect::rules::Rule;
 use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord, Severity};
 
@@ -19,7 +19,7 @@ const FINGERPRINT: &str = "teleauditLeak/v1";
 
 pub struct SarifReporter<W: Write> {
     out: W,
-    opts: ReportOptions,
+    p: Privacy,
     rules: Vec<Rule>,
     artifacts: Vec<String>,
     /// The document's head is written, and how many results follow it.
@@ -45,7 +45,7 @@ impl<W: Write> SarifReporter<W> {
     pub fn new(out: W, opts: ReportOptions, rules: Vec<Rule>) -> Self {
         SarifReporter {
             out,
-            opts,
+            p: Privacy::new(opts),
             rules,
             artifacts: Vec::new(),
             started: false,
@@ -100,16 +100,16 @@ impl<W: Write> SarifReporter<W> {
     }
 
     fn result_json(&self, f: &Finding, artifact: usize) -> Value {
-        let o = self.opts;
+        let p = &self.p;
         let rule_index = self.rules.iter().position(|r| r.id == f.rule);
         let place = match &f.field {
-            Some(field) => format!("{} `{field}`", f.location.as_str()),
+            Some(field) => format!("{} `{}`", f.location.as_str(), p.text(field)),
             None => f.location.as_str().to_string(),
         };
-        let to = f.host.clone().unwrap_or_else(|| f.dst.to_string());
+        let to = p.text(f.host.as_deref().unwrap_or(&f.dst.to_string())).into_owned();
         let text =
-            format!("{}: {} {} in {place}, sent to {to} (frame {})", f.title, f.kind, shown(o, &f.value), f.frame);
-        let mut properties = super::jsonl::finding_json(f, o);
+            format!("{}: {} {} in {place}, sent to {to} (frame {})", f.title, f.kind, p.value(&f.value), f.frame);
+        let mut properties = super::jsonl::finding_json(f, p);
         if let Some(m) = properties.as_object_mut() {
             m.remove("type");
         }
@@ -118,7 +118,7 @@ impl<W: Write> SarifReporter<W> {
             "level": level(f.severity),
             "message": {"text": text},
             "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": f.capture, "index": artifact}},
+                "physicalLocation": {"artifactLocation": {"uri": p.text(&f.capture), "index": artifact}},
                 "logicalLocations": [{"name": to, "kind": "resource"}],
             }],
             "partialFingerprints": {FINGERPRINT: f.fingerprint()},
@@ -143,6 +143,7 @@ impl<W: Write> Reporter for SarifReporter<W> {
 
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
         let index = self.artifacts.len().saturating_sub(1);
+        self.p.learn(f);
         let v = self.result_json(f, index);
         self.out.write_all(if self.results == 0 { b"\n" } else { b",\n" })?;
         serde_json::to_writer(&mut self.out, &v)?;
@@ -171,9 +172,10 @@ impl<W: Write> Reporter for SarifReporter<W> {
             .errors
             .iter()
             .map(|e| {
+                let (capture, message) = (self.p.text(&e.capture), self.p.text(&e.message));
                 let text = match e.frame {
-                    Some(n) => format!("{}: frame {n}: {}", e.capture, e.message),
-                    None => format!("{}: {}", e.capture, e.message),
+                    Some(n) => format!("{capture}: frame {n}: {message}"),
+                    None => format!("{capture}: {message}"),
                 };
                 json!({"level": "error", "message": {"text": text}})
             })
@@ -182,7 +184,8 @@ impl<W: Write> Reporter for SarifReporter<W> {
             let text = format!("{} more errors not listed", self.errors_over);
             notifications.push(json!({"level": "error", "message": {"text": text}}));
         }
-        let artifacts: Vec<Value> = self.artifacts.iter().map(|a| json!({"location": {"uri": a}})).collect();
+        let artifacts: Vec<Value> =
+            self.artifacts.iter().map(|a| json!({"location": {"uri": self.p.text(a)}})).collect();
         let invocations = json!([{
             "executionSuccessful": s.errors == 0,
             "toolExecutionNotifications": notifications,

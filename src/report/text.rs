@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{ReportOptions, Reporter, Summary, host_key, shown, shown_uri};
+use super::{Privacy, ReportOptions, Reporter, Summary, host_key};
 use crate::finding::{FileReport, Finding, RequestRecord, Severity};
 
 pub struct TextReporter<W: Write> {
     out: W,
-    opts: ReportOptions,
+    p: Privacy,
     /// Per destination host across all captures: requests, captures, and
     /// findings by kind (for the summary of a batch).
     hosts: BTreeMap<String, HostTotal>,
@@ -55,7 +55,13 @@ struct HostTotal {
 
 impl<W: Write> TextReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        TextReporter { out, opts, hosts: BTreeMap::new(), errors: Vec::new(), file: FileState::default() }
+        TextReporter {
+            out,
+            p: Privacy::new(opts),
+            hosts: BTreeMap::new(),
+            errors: Vec::new(),
+            file: FileState::default(),
+        }
     }
 }
 
@@ -81,12 +87,12 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// One line of what was not inspected, or `None` when nothing was left.
-pub fn not_inspected_line(r: &FileReport) -> Option<String> {
+pub fn not_inspected_line(r: &FileReport, p: &Privacy) -> Option<String> {
     let n = &r.stats.not_inspected;
     let mut parts = Vec::new();
     let plural = |k: u64, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
     if n.tls_connections > 0 {
-        parts.push(tls_not_inspected(r));
+        parts.push(tls_not_inspected(r, p));
     }
     let h2 = &r.stats.http2;
     if h2.bad_blocks > 0 {
@@ -106,7 +112,7 @@ pub fn not_inspected_line(r: &FileReport) -> Option<String> {
         let to = if names.is_empty() {
             String::new()
         } else {
-            format!(" to {}", names.iter().take(5).cloned().collect::<Vec<_>>().join(", "))
+            format!(" to {}", names.iter().take(5).map(|n| p.line(n).into_owned()).collect::<Vec<_>>().join(", "))
         };
         parts.push(format!(
             "{} ({}{to}; QUIC is not decrypted yet)",
@@ -137,7 +143,7 @@ pub fn not_inspected_line(r: &FileReport) -> Option<String> {
 }
 
 /// TLS connections not decrypted: how many, how much, why, where to.
-fn tls_not_inspected(r: &FileReport) -> String {
+fn tls_not_inspected(r: &FileReport, p: &Privacy) -> String {
     let t = &r.stats.tls;
     let n = &r.stats.not_inspected;
     let mut why: Vec<String> = [
@@ -153,11 +159,11 @@ fn tls_not_inspected(r: &FileReport) -> String {
     .filter(|(k, _)| *k > 0)
     .map(|(k, label)| format!("{label}: {k}"))
     .collect();
-    why.extend(t.unsupported.iter().map(|(name, k, _)| format!("unsupported {name}: {k}")));
+    why.extend(t.unsupported.iter().map(|(name, k, _)| format!("unsupported {}: {k}", p.line(name))));
     let names = &t.server_names;
     let mut to = String::new();
     if !names.is_empty() {
-        let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+        let shown: Vec<String> = names.iter().take(5).map(|n| p.line(n).into_owned()).collect();
         let more = if names.len() > 5 { format!(" and {} more", names.len() - 5) } else { String::new() };
         to = format!(" to {}{more}", shown.join(", "));
     }
@@ -208,18 +214,19 @@ impl<W: Write> TextReporter<W> {
         let pending = std::mem::take(&mut self.file.pending);
         let Some(first) = pending.first() else { return Ok(()) };
         let o = &mut self.out;
-        let color = self.opts.color;
+        let p = &self.p;
+        let color = p.opts.color;
         if !self.file.titled {
-            writeln!(o, "{}", paint(color, BOLD, &self.file.capture))?;
+            writeln!(o, "{}", paint(color, BOLD, &p.line(&self.file.capture)))?;
             self.file.titled = true;
         }
         let request = (first.frame, first.src);
         if self.file.last_request != Some(request) {
             // The request line, each identifier of it highlighted.
-            let mut uri = shown_uri(self.opts, first).unwrap_or("(not HTTP)").to_string();
+            let mut uri = p.uri(first).map_or_else(|| "(not HTTP)".to_string(), |u| p.line(&u).into_owned());
             if color {
                 let mut vals: Vec<String> =
-                    pending.iter().map(|g| shown(self.opts, &g.value)).filter(|v| v.len() >= 3).collect();
+                    pending.iter().map(|g| p.value(&g.value)).filter(|v| v.len() >= 3).collect();
                 vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
                 vals.dedup();
                 for v in vals {
@@ -234,20 +241,20 @@ impl<W: Write> TextReporter<W> {
                 first.time.rfc3339(),
                 first.src,
                 first.dst,
-                paint(color, BOLD, &host_of(first)),
-                first.method.as_deref().unwrap_or("stream"),
+                paint(color, BOLD, &p.line(&host_of(first))),
+                p.line(first.method.as_deref().unwrap_or("stream")),
                 uri
             )?;
             self.file.last_request = Some(request);
         }
         for f in &pending {
             let where_ = match &f.field {
-                Some(field) => format!("{}:{field}", f.location.as_str()),
+                Some(field) => format!("{}:{}", f.location.as_str(), p.line(field)),
                 None => f.location.as_str().to_string(),
             };
             let enc = if f.encoding.is_empty() { String::new() } else { format!(" [{}]", f.encoding.join(" > ")) };
             let mut matched =
-                f.matched.as_deref().map(|m| format!(" (profile: {})", shown(self.opts, m))).unwrap_or_default();
+                f.matched.as_deref().map(|m| format!(" (profile: {})", p.line(&p.value(m)))).unwrap_or_default();
             if f.confidence == crate::finding::Confidence::Medium {
                 matched.push_str(" (by shape only)");
             }
@@ -263,7 +270,7 @@ impl<W: Write> TextReporter<W> {
                 f.rule,
                 f.kind,
                 where_,
-                paint(color, BOLD, &shown(self.opts, &f.value)),
+                paint(color, BOLD, &p.line(&p.value(&f.value))),
                 enc,
                 matched
             )?;
@@ -278,8 +285,9 @@ impl<W: Write> TextReporter<W> {
     /// The capture's totals, what was not inspected, and its hosts.
     fn totals(&mut self, r: &FileReport) -> io::Result<()> {
         let o = &mut self.out;
+        let p = &self.p;
         let s = &r.stats;
-        write!(o, "{}: {} findings", r.capture, s.findings)?;
+        write!(o, "{}: {} findings", p.line(&r.capture), s.findings)?;
         let streams = s.payloads_with_findings;
         if s.requests > 0 {
             write!(o, " in {} of {} requests to {} hosts", s.requests_with_findings, s.requests, r.hosts.len())?;
@@ -292,11 +300,12 @@ impl<W: Write> TextReporter<W> {
         }
         writeln!(o)?;
         tls_line(o, r)?;
-        if let Some(line) = not_inspected_line(r) {
+        if let Some(line) = not_inspected_line(r, p) {
             writeln!(o, "  not inspected: {line}")?;
         }
         if s.requests_with_notes > 0 {
             let (frame, first) = s.notes.first().map_or((0, ""), |(f, m)| (*f, m.as_str()));
+            let first = p.line(first);
             writeln!(
                 o,
                 "  limits or damage: {} requests (first, frame {frame}: {first}); all in `teleaudit requests`",
@@ -307,7 +316,7 @@ impl<W: Write> TextReporter<W> {
             r.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
         for (host, kinds) in &self.file.kinds {
             let sent: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
-            let name = paint(self.opts.color, BOLD, host);
+            let name = paint(p.opts.color, BOLD, &p.line(host));
             match activity.get(host.as_str()) {
                 Some(a) => writeln!(
                     o,
@@ -332,6 +341,7 @@ impl<W: Write> Reporter for TextReporter<W> {
     }
 
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
+        self.p.learn(f);
         let host = host_of(f);
         let k = host_key(&self.file.kinds, &host);
         *self.file.kinds.entry(k).or_default().entry(f.kind.clone()).or_default() += 1;
@@ -347,20 +357,22 @@ impl<W: Write> Reporter for TextReporter<W> {
 
     fn request(&mut self, q: &RequestRecord) -> io::Result<()> {
         self.file.requests_listed = true;
+        self.p.learn_values(&q.found);
+        let p = &self.p;
         writeln!(
             self.out,
             "{} frame {} {} {} -> {} {} {}{} body={}{}{}",
-            q.capture,
+            p.line(&q.capture),
             q.frame,
             q.time.rfc3339(),
             q.src,
             q.dst,
-            q.method,
-            q.host.as_deref().map(|h| format!("[{h}] ")).unwrap_or_default(),
-            if self.opts.show_values { &q.uri } else { &q.uri_masked },
+            p.line(&q.method),
+            q.host.as_deref().map(|h| format!("[{}] ", p.line(h))).unwrap_or_default(),
+            p.line(if p.opts.show_values { &q.uri } else { &q.uri_masked }),
             q.body_bytes,
             q.tls.as_ref().map(|t| format!(" tls={}", t.version)).unwrap_or_default(),
-            if q.notes.is_empty() { String::new() } else { format!("  ({})", q.notes.join("; ")) }
+            if q.notes.is_empty() { String::new() } else { format!("  ({})", p.line(&q.notes.join("; "))) }
         )
     }
 
@@ -375,7 +387,8 @@ impl<W: Write> Reporter for TextReporter<W> {
         if let Some(e) = r.errors.first() {
             let more = if r.errors.len() > 1 { format!(" (and {} more)", r.errors.len() - 1) } else { String::new() };
             let at = e.frame.map(|n| format!("frame {n}: ")).unwrap_or_default();
-            self.errors.push((e.capture.clone(), format!("{at}{}{more}", e.message)));
+            let (capture, message) = (self.p.line(&e.capture).into_owned(), self.p.line(&e.message));
+            self.errors.push((capture, format!("{at}{message}{more}")));
         }
         if r.stats.findings > 0 {
             self.totals(r)?;
@@ -383,9 +396,9 @@ impl<W: Write> Reporter for TextReporter<W> {
             // Nothing found: say so, and what was not looked at, so an
             // all-TLS capture does not read as clean.
             let o = &mut self.out;
-            writeln!(o, "{}: 0 findings in {} requests", r.capture, r.stats.requests)?;
+            writeln!(o, "{}: 0 findings in {} requests", self.p.line(&r.capture), r.stats.requests)?;
             tls_line(o, r)?;
-            match not_inspected_line(r) {
+            match not_inspected_line(r, &self.p) {
                 Some(line) => writeln!(o, "  not inspected: {line}")?,
                 None => writeln!(o, "  not inspected: nothing")?,
             }
@@ -403,7 +416,7 @@ impl<W: Write> Reporter for TextReporter<W> {
                 writeln!(
                     self.out,
                     "  {}  {} requests in {} captures: {}",
-                    paint(self.opts.color, BOLD, host),
+                    paint(self.p.opts.color, BOLD, &self.p.line(host)),
                     t.requests,
                     t.captures,
                     kinds.join(", ")

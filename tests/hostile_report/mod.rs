@@ -214,3 +214,82 @@ fn uploads_in_progress_share_the_held_limit() {
     assert!(noted > 0 && noted <= SLOW_UPLOADS as usize, "{noted}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An IMEI in places other than a finding's value: a Host header, a JSON
+/// key, a Content-Encoding echoed in a note, a TLS server name, a base64
+/// form in a path, a file name; and an ESC sequence in a URI. No default
+/// output (text, JSON Lines, SARIF, `requests`, `diff`, the baseline)
+/// holds the IMEI or a raw control byte; `--show-values` shows it.
+#[test]
+fn identifier_values_never_escape_masking() {
+    use base64::Engine as _;
+    const IMEI: &str = "356938035643809";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(IMEI);
+    let mut net = Net::default();
+    let json = format!("{{\"{IMEI}\": {{\"imei\": \"{IMEI}\"}}}}");
+    let reqs = [
+        format!("GET /a?imei={IMEI} HTTP/1.1\r\nHost: {IMEI}.tracker.example\r\n\r\n"),
+        format!(
+            "POST /b HTTP/1.1\r\nHost: h.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+            json.len()
+        ),
+        format!(
+            "POST /c?imei={IMEI} HTTP/1.1\r\nHost: h.example\r\nContent-Encoding: x{IMEI}\r\nContent-Length: 3\r\n\r\nabc"
+        ),
+        format!("GET /u/{b64}/\x1b[31mred?imei={IMEI} HTTP/1.1\r\nHost: h.example\r\n\r\n"),
+    ];
+    for (i, r) in reqs.iter().enumerate() {
+        net.http(
+            support::ts(1_700_000_000 + i as i64, 0),
+            &format!("10.0.0.5:{}", 42_000 + i),
+            "192.0.2.7:80",
+            r.as_bytes(),
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            77 + i as u32,
+        );
+    }
+    let hello = teleaudit::harness::tls_record(
+        22,
+        &teleaudit::harness::tls_client_hello(&[3; 32], Some(&format!("{IMEI}.sni.example")), false),
+    );
+    let mut c = net.connect(support::ts(1_700_000_010, 0), "10.0.0.5:43000", "192.0.2.8:443", 5, 6);
+    net.send(support::ts(1_700_000_010, 100_000), &mut c, &hello, 1400);
+    let dir = tmpdir("masking");
+    let path = dir.join(format!("dev-{IMEI}.pcap"));
+    std::fs::write(&path, support::pcap(&net, Link::Ethernet, false, false)).unwrap();
+    let p = path.to_str().unwrap();
+    let base = dir.join("baseline.json");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_teleaudit")).args(args).output().expect("run");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let outputs = [
+        run(&["scan", p]),
+        run(&["scan", "--format", "jsonl", p]),
+        run(&["scan", "--format", "sarif", p]),
+        run(&["requests", p]),
+        run(&["requests", "--format", "jsonl", p]),
+        run(&["diff", "--format", "jsonl", dir.join("none").to_str().unwrap(), p]),
+        run(&["diff", dir.join("none").to_str().unwrap(), p]),
+        run(&["scan", "--write-baseline", base.to_str().unwrap(), "--format", "jsonl", p]),
+    ];
+    let text = &outputs[0].0;
+    assert!(text.contains("35***********09"), "{text}");
+    assert!(!text.contains('\x1b'), "raw ESC in the text report: {text:?}");
+    assert!(text.contains("\\x1b[31mred"), "{text}");
+    assert!(!outputs[3].0.contains('\x1b'), "raw ESC in the requests listing");
+    for (i, (out, err)) in outputs.iter().enumerate() {
+        assert!(!out.contains(IMEI) && !out.contains(&b64), "output {i} leaks the IMEI:\n{out}");
+        assert!(!err.contains(IMEI), "stderr {i} leaks the IMEI:\n{err}");
+    }
+    let baseline = std::fs::read_to_string(&base).expect("baseline written");
+    assert!(baseline.contains("fingerprint") && !baseline.contains(IMEI), "{baseline}");
+    // The SNI, the JSON key and the note were there to be masked.
+    let jsonl = &outputs[1].0;
+    assert!(jsonl.contains("35***********09.sni.example"), "{jsonl}");
+    assert!(jsonl.contains("$.35***********09"), "{jsonl}");
+    // Asked for, values are shown.
+    let (shown, _) = run(&["scan", "--format", "jsonl", "--show-values", p]);
+    assert!(shown.contains(&format!("{IMEI}.tracker.example")), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
