@@ -86,6 +86,95 @@ pub struct CaptureNote {
     pub message: String,
 }
 
+/// Notes kept one by one per kind of problem; the rest of a kind are
+/// counted and summarised in one note at the end of the capture (a file
+/// of ten million broken blocks must not make ten million records).
+pub const MAX_NOTES_PER_KIND: u64 = 10;
+/// Interfaces described per pcapng section that are kept. Each costs a
+/// few bytes; a file could describe billions. Packets on the interfaces
+/// beyond are skipped with a note.
+pub const MAX_INTERFACES: usize = 1 << 16;
+
+/// The kinds of non-fatal problems, each capped by [`MAX_NOTES_PER_KIND`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NoteKind {
+    UnparsedBlock,
+    BadTsresol,
+    InterfaceOverLimit,
+    PacketOverLimit,
+    MissingInterface,
+    SimpleBeforeInterface,
+    SecretsType,
+    SecretsOverLimit,
+}
+
+impl NoteKind {
+    const COUNT: usize = 8;
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Counts notes by kind, keeps the first of each, and the first one not
+/// kept for the summary.
+#[derive(Debug, Default)]
+struct NoteLog {
+    /// Kept notes not yet taken.
+    ready: Vec<CaptureNote>,
+    counts: [u64; NoteKind::COUNT],
+    /// The first note of each kind past the cap.
+    first_dropped: [Option<CaptureNote>; NoteKind::COUNT],
+    summarised: bool,
+}
+
+impl NoteLog {
+    fn push(&mut self, kind: NoteKind, offset: u64, message: impl FnOnce() -> String) {
+        let i = kind.index();
+        self.counts[i] = self.counts[i].saturating_add(1);
+        if self.counts[i] <= MAX_NOTES_PER_KIND {
+            self.ready.push(CaptureNote { offset, message: message() });
+        } else if self.first_dropped[i].is_none() {
+            self.first_dropped[i] = Some(CaptureNote { offset, message: message() });
+        }
+    }
+
+    /// One note per kind that went past the cap: the first not kept,
+    /// with how many more there were and the total.
+    fn summarise(&mut self) {
+        if std::mem::replace(&mut self.summarised, true) {
+            return;
+        }
+        for (count, first) in self.counts.iter().zip(self.first_dropped.iter_mut()) {
+            if let Some(n) = first.take() {
+                let more = count.saturating_sub(MAX_NOTES_PER_KIND + 1);
+                self.ready.push(CaptureNote {
+                    offset: n.offset,
+                    message: format!(
+                        "{} (and {} more like it: {} in all, the first {MAX_NOTES_PER_KIND} listed one by one)",
+                        n.message,
+                        thousands(more),
+                        thousands(*count)
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Interface {
     link: Linktype,
@@ -95,8 +184,19 @@ struct Interface {
 
 #[derive(Debug)]
 enum Format {
-    Pcap { big_endian: bool, nanos: bool, modified: bool, link: Linktype },
-    PcapNg { big_endian: bool, interfaces: Vec<Interface> },
+    Pcap {
+        big_endian: bool,
+        nanos: bool,
+        modified: bool,
+        link: Linktype,
+    },
+    PcapNg {
+        big_endian: bool,
+        /// The section's interfaces, at most [`MAX_INTERFACES`].
+        interfaces: Vec<Interface>,
+        /// Interfaces the section describes, kept or not.
+        described: u64,
+    },
 }
 
 /// Where a packet sits in the buffer once its record is complete.
@@ -169,7 +269,7 @@ pub struct CaptureReader {
     gzip: bool,
     frames: u64,
     pending: usize,
-    notes: Vec<CaptureNote>,
+    notes: NoteLog,
     /// TLS key logs from pcapng Decryption Secrets Blocks, not yet taken.
     secrets: Vec<Vec<u8>>,
     /// Bytes of secrets taken so far (bounded by [`MAX_SECRETS`]).
@@ -230,12 +330,12 @@ impl CaptureReader {
             win,
             offset: 0,
             eof: false,
-            format: Format::PcapNg { big_endian: false, interfaces: Vec::new() },
+            format: Format::PcapNg { big_endian: false, interfaces: Vec::new(), described: 0 },
             kind: FileKind::PcapNg,
             gzip,
             frames: 0,
             pending: 0,
-            notes: Vec::new(),
+            notes: NoteLog::default(),
             secrets: Vec::new(),
             secrets_bytes: 0,
         };
@@ -287,9 +387,12 @@ impl CaptureReader {
         self.frames
     }
 
-    /// Non-fatal problems met since the last call (skipped records).
+    /// Non-fatal problems met since the last call (skipped records): the
+    /// first [`MAX_NOTES_PER_KIND`] of each kind as they come; once the
+    /// capture has ended (`next_frame` gave `None` or an error), one
+    /// summary note per kind that had more, with their count.
     pub fn take_notes(&mut self) -> Vec<CaptureNote> {
-        std::mem::take(&mut self.notes)
+        std::mem::take(&mut self.notes.ready)
     }
 
     /// Ensures `need` unconsumed bytes are buffered. False at end of input.
@@ -350,11 +453,14 @@ impl CaptureReader {
         self.consume(done);
         let at = loop {
             let next = match self.format {
-                Format::Pcap { .. } => self.next_pcap_record()?,
-                Format::PcapNg { .. } => self.next_pcapng_block()?,
+                Format::Pcap { .. } => self.next_pcap_record(),
+                Format::PcapNg { .. } => self.next_pcapng_block(),
             };
-            match next {
-                Step::End => return Ok(None),
+            match next.inspect_err(|_| self.notes.summarise())? {
+                Step::End => {
+                    self.notes.summarise();
+                    return Ok(None);
+                }
                 Step::Skip(n) => self.consume(n),
                 Step::Packet(at) => break at,
             }
@@ -489,34 +595,43 @@ impl CaptureReader {
         let block = match parsed {
             Ok((_, b)) => b,
             Err(e) => {
-                self.notes.push(CaptureNote {
-                    offset: self.offset,
-                    message: format!("pcapng block of type {raw_type:#010x} skipped: {e:?}"),
+                self.notes.push(NoteKind::UnparsedBlock, self.offset, || {
+                    format!("pcapng block of type {raw_type:#010x} skipped: {e:?}")
                 });
                 return Ok(Step::Skip(block_len));
             }
         };
         let base_ptr = bytes.as_ptr() as usize;
-        let Format::PcapNg { interfaces, .. } = &mut self.format else { unreachable!("checked above") };
-        let mut note = None;
+        let Format::PcapNg { interfaces, described, .. } = &mut self.format else { unreachable!("checked above") };
+        let (at, notes) = (self.offset, &mut self.notes);
         let step = match block {
             Block::SectionHeader(_) => {
                 interfaces.clear();
+                *described = 0;
                 Step::Skip(block_len)
             }
             Block::InterfaceDescription(idb) => {
-                let units_per_sec = match tsresol_units(idb.if_tsresol) {
-                    Some(u) => u,
-                    None => {
-                        note = Some(format!(
-                            "interface {} has an impossible if_tsresol {:#04x}; microseconds assumed",
-                            interfaces.len(),
-                            idb.if_tsresol
-                        ));
+                let id = *described;
+                *described += 1;
+                if interfaces.len() >= MAX_INTERFACES {
+                    notes.push(NoteKind::InterfaceOverLimit, at, || {
+                        format!(
+                            "interface {id} is over the limit of {MAX_INTERFACES} interfaces per section; \
+                             its packets are skipped"
+                        )
+                    });
+                } else {
+                    let units_per_sec = tsresol_units(idb.if_tsresol).unwrap_or_else(|| {
+                        notes.push(NoteKind::BadTsresol, at, || {
+                            format!(
+                                "interface {id} has an impossible if_tsresol {:#04x}; microseconds assumed",
+                                idb.if_tsresol
+                            )
+                        });
                         DEFAULT_TSRESOL
-                    }
-                };
-                interfaces.push(Interface { link: idb.linktype, units_per_sec, offset_secs: idb.if_tsoffset });
+                    });
+                    interfaces.push(Interface { link: idb.linktype, units_per_sec, offset_secs: idb.if_tsoffset });
+                }
                 Step::Skip(block_len)
             }
             Block::EnhancedPacket(epb) => match interfaces.get(epb.if_id as usize) {
@@ -533,12 +648,23 @@ impl CaptureReader {
                         orig_len: epb.origlen,
                     })
                 }
+                None if u64::from(epb.if_id) < *described => {
+                    notes.push(NoteKind::PacketOverLimit, at, || {
+                        format!(
+                            "enhanced packet block on interface {}, over the limit of {MAX_INTERFACES} \
+                             interfaces per section; skipped",
+                            epb.if_id
+                        )
+                    });
+                    Step::Skip(block_len)
+                }
                 None => {
-                    note = Some(format!(
-                        "enhanced packet block names interface {} but the section has {}; skipped",
-                        epb.if_id,
-                        interfaces.len()
-                    ));
+                    notes.push(NoteKind::MissingInterface, at, || {
+                        format!(
+                            "enhanced packet block names interface {} but the section has {}; skipped",
+                            epb.if_id, described
+                        )
+                    });
                     Step::Skip(block_len)
                 }
             },
@@ -557,21 +683,25 @@ impl CaptureReader {
                     })
                 }
                 None => {
-                    note = Some("simple packet block before any interface; skipped".to_string());
+                    notes.push(NoteKind::SimpleBeforeInterface, at, || {
+                        "simple packet block before any interface; skipped".to_string()
+                    });
                     Step::Skip(block_len)
                 }
             },
             Block::DecryptionSecrets(dsb) => {
                 let data = dsb.data.get(..dsb.secrets_len as usize).unwrap_or(dsb.data);
                 if dsb.secrets_type != pcap_parser::pcapng::SecretsType::TlsKeyLog {
-                    note = Some(format!(
-                        "decryption secrets of type {:#010x} are not used (only TLS key logs are)",
-                        dsb.secrets_type.0
-                    ));
+                    notes.push(NoteKind::SecretsType, at, || {
+                        format!(
+                            "decryption secrets of type {:#010x} are not used (only TLS key logs are)",
+                            dsb.secrets_type.0
+                        )
+                    });
                 } else if self.secrets_bytes + data.len() > MAX_SECRETS {
-                    note = Some(format!(
-                        "decryption secrets over the {MAX_SECRETS}-byte limit per capture; this block is not used"
-                    ));
+                    notes.push(NoteKind::SecretsOverLimit, at, || {
+                        format!("decryption secrets over the {MAX_SECRETS}-byte limit per capture; not used")
+                    });
                 } else {
                     self.secrets_bytes += data.len();
                     self.secrets.push(data.to_vec());
@@ -585,9 +715,6 @@ impl CaptureReader {
         }
         if is_shb {
             self.kind = FileKind::PcapNg;
-        }
-        if let Some(message) = note {
-            self.notes.push(CaptureNote { offset: self.offset, message });
         }
         Ok(step)
     }
@@ -683,5 +810,71 @@ mod tests {
             Err(CaptureError::Corrupt { offset, .. }) => assert_eq!(offset, 0),
             other => panic!("expected corrupt block, got {:?}", other.map(|f| f.map(|f| f.number))),
         }
+    }
+
+    fn notes_of(bytes: Vec<u8>) -> (u64, Vec<CaptureNote>) {
+        let mut r = open_bytes(&bytes).unwrap();
+        let mut notes = Vec::new();
+        let mut frames = 0;
+        while let Some(_f) = r.next_frame().unwrap() {
+            frames += 1;
+            notes.extend(r.take_notes());
+        }
+        notes.extend(r.take_notes());
+        (frames, notes)
+    }
+
+    #[test]
+    fn repeated_notes_are_kept_up_to_the_cap_then_summarised_with_their_count() {
+        use writer::PcapngWriter;
+        let mut w = PcapngWriter::new(Vec::new());
+        w.section(false).unwrap();
+        w.interface(Linktype::ETHERNET, 6).unwrap();
+        for _ in 0..1234 {
+            w.packet(7, Timestamp::new(1, 0), b"lost").unwrap();
+        }
+        w.interface(Linktype::ETHERNET, 0x7f).unwrap();
+        w.packet(0, Timestamp::new(1, 0), b"kept").unwrap();
+        let (frames, notes) = notes_of(w.into_inner());
+        assert_eq!(frames, 1);
+        let cap = MAX_NOTES_PER_KIND as usize;
+        assert_eq!(notes.len(), cap + 1 + 1, "{notes:#?}");
+        assert!(notes[..cap].iter().all(|n| n.message.contains("names interface 7")));
+        // Blocks are 36 bytes after a 28-byte section header and a 32-byte interface.
+        assert_eq!(notes[cap - 1].offset, 28 + 32 + 36 * (cap as u64 - 1));
+        assert!(notes[cap].message.contains("impossible if_tsresol"), "{notes:#?}");
+        let summary = &notes[cap + 1];
+        assert_eq!(summary.offset, 28 + 32 + 36 * cap as u64);
+        assert!(summary.message.contains("names interface 7"), "{}", summary.message);
+        assert!(summary.message.contains("(and 1,223 more like it: 1,234 in all"), "{}", summary.message);
+    }
+
+    #[test]
+    fn interfaces_past_the_limit_are_not_kept_and_their_packets_are_noted() {
+        use writer::PcapngWriter;
+        let mut w = PcapngWriter::new(Vec::new());
+        w.section(false).unwrap();
+        for _ in 0..MAX_INTERFACES + 3 {
+            w.interface(Linktype::RAW, 6).unwrap();
+        }
+        w.packet(MAX_INTERFACES as u32 + 1, Timestamp::new(1, 0), b"over").unwrap();
+        w.packet(MAX_INTERFACES as u32 + 3, Timestamp::new(1, 0), b"missing").unwrap();
+        w.packet(MAX_INTERFACES as u32 - 1, Timestamp::new(1, 0), b"last kept").unwrap();
+        let (frames, notes) = notes_of(w.into_inner());
+        assert_eq!(frames, 1);
+        let msgs: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
+        assert_eq!(msgs.len(), 3 + 1 + 1, "{msgs:#?}");
+        assert!(msgs[0].starts_with("interface 65536 is over the limit"), "{msgs:#?}");
+        assert!(msgs[3].contains("on interface 65537, over the limit"), "{msgs:#?}");
+        assert!(msgs[4].contains("names interface 65539 but the section has 65539"), "{msgs:#?}");
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(9_999_990), "9,999,990");
+        assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
     }
 }

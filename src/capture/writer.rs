@@ -110,8 +110,9 @@ impl<W: Write> PcapngWriter<W> {
         body.extend_from_slice(&self.u16b(OPT_ENDOFOPT));
         body.extend_from_slice(&self.u16b(0));
         self.block(1, &body)?;
-        let exp = u32::from(tsresol & 0x7f);
-        let units = if tsresol & 0x80 != 0 { 1u64 << exp } else { 10u64.pow(exp) };
+        // An impossible resolution (for crafted files) is read as
+        // microseconds, as the reader does.
+        let units = super::tsresol_units(tsresol).unwrap_or(super::DEFAULT_TSRESOL);
         self.resolutions.push(units);
         Ok(self.resolutions.len() as u32 - 1)
     }

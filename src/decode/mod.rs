@@ -12,11 +12,16 @@
 //! by the caller through [`Decoded::Unsupported`]; its frames are counted,
 //! never silently dropped.
 //!
+//! Per-frame bookkeeping is O(1) whatever the capture holds: link types
+//! and unsupported interfaces are found by hash (keyed: the values come
+//! from the file), never by a scan of those seen.
+//!
 //! Never: copy a payload, except the bytes of fragmented datagrams.
 
 pub mod defrag;
 pub mod encap;
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TcpSlice, UdpSlice};
@@ -36,6 +41,12 @@ const LINKTYPE_IEEE802_11: Linktype = Linktype(105);
 const LINKTYPE_IEEE802_11_RADIOTAP: Linktype = Linktype(127);
 /// Most encapsulations followed in one frame (tunnels in tunnels).
 const MAX_ENCAP_DEPTH: usize = 8;
+/// Interface and link type pairs remembered as unsupported (to report
+/// each once): twice the interfaces of a pcapng section
+/// ([`crate::capture::MAX_INTERFACES`]). Beyond it, frames of new pairs
+/// are still counted in [`DecodeStats::unsupported`] but no longer
+/// reported as new.
+pub const MAX_UNSUPPORTED_TRACKED: usize = 1 << 17;
 const IPPROTO_IPIP: u8 = 4;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
@@ -102,10 +113,12 @@ pub enum Decoded<'a> {
     Packet(Packet<'a>),
     /// Nothing for us (ARP, ICMP, other IP protocols, fragments): counted.
     Skipped,
-    /// The frame's link type is not supported; `first` is true the first
-    /// time it is seen on this interface.
+    /// The frame's link type is not supported. `first` is `Some(n)` the
+    /// first time it is seen on this interface: the n-th such interface
+    /// and link type pair of the capture (see
+    /// [`DecodeStats::unsupported_interfaces`]).
     Unsupported {
-        first: bool,
+        first: Option<u64>,
     },
 }
 
@@ -126,14 +139,24 @@ pub struct DecodeStats {
     pub too_deep: u64,
     pub malformed: u64,
     pub truncated: u64,
+    /// Frames of unsupported link types.
     pub unsupported: u64,
+    /// Distinct interface and link type pairs of those frames, counted up
+    /// to [`MAX_UNSUPPORTED_TRACKED`].
+    pub unsupported_interfaces: u64,
 }
 
 /// Decodes frames; holds counters and fragments awaiting reassembly.
 #[derive(Debug, Default)]
 pub struct Decoder {
     pub stats: DecodeStats,
-    unsupported_seen: Vec<(u32, Linktype)>,
+    /// Where each link type sits in `stats.by_link`.
+    link_index: HashMap<i32, usize>,
+    /// The link type of the previous frame and its index: most captures
+    /// have one, so most frames need no hashing.
+    last_link: Option<(Linktype, usize)>,
+    /// (interface, link type) pairs reported (`Linktype` is not `Hash`).
+    unsupported_seen: HashSet<(u32, i32)>,
     pub defrag: Defrag,
     /// The last reassembled datagram (the packet returned borrows it).
     scratch: Vec<u8>,
@@ -174,9 +197,20 @@ impl Decoder {
     }
 
     fn count_link(&mut self, l: Linktype) {
-        match self.stats.by_link.iter_mut().find(|(k, _)| *k == l) {
-            Some((_, n)) => *n += 1,
-            None => self.stats.by_link.push((l, 1)),
+        let i = match self.last_link {
+            Some((k, i)) if k == l => i,
+            _ => {
+                let by_link = &mut self.stats.by_link;
+                let i = *self.link_index.entry(l.0).or_insert_with(|| {
+                    by_link.push((l, 0));
+                    by_link.len() - 1
+                });
+                self.last_link = Some((l, i));
+                i
+            }
+        };
+        if let Some((_, n)) = self.stats.by_link.get_mut(i) {
+            *n += 1;
         }
     }
 
@@ -216,11 +250,13 @@ impl Decoder {
             LINKTYPE_PPP | LINKTYPE_PPP_HDLC => encap::ppp_frame(data),
             other => {
                 self.stats.unsupported += 1;
-                let key = (frame.interface, other);
-                let first = !self.unsupported_seen.contains(&key);
-                if first {
-                    self.unsupported_seen.push(key);
-                }
+                let key = (frame.interface, other.0);
+                let first = (self.unsupported_seen.len() < MAX_UNSUPPORTED_TRACKED
+                    && self.unsupported_seen.insert(key))
+                .then(|| {
+                    self.stats.unsupported_interfaces += 1;
+                    self.stats.unsupported_interfaces
+                });
                 return Err(Decoded::Unsupported { first });
             }
         };
@@ -479,5 +515,51 @@ fn ipv6_fragment(first: Option<u8>, mut exts: &[u8]) -> Option<Fragment> {
             if next == IPV6_AH { (usize::from(*exts.get(1)?) + 2) * 4 } else { (usize::from(*exts.get(1)?) + 1) * 8 };
         next = *exts.first()?;
         exts = exts.get(len..)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::Timestamp;
+
+    fn frame(link: i32, interface: u32) -> Frame<'static> {
+        Frame { number: 1, ts: Timestamp::default(), link: Linktype(link), interface, data: b"", orig_len: 0 }
+    }
+
+    #[test]
+    fn link_types_counted_in_order_of_first_appearance() {
+        let mut d = Decoder::new();
+        for l in [1, 147, 1, 1, 148, 147, 1] {
+            d.decode(&frame(l, 0));
+        }
+        let got: Vec<(i32, u64)> = d.stats.by_link.iter().map(|(l, n)| (l.0, *n)).collect();
+        assert_eq!(got, vec![(1, 4), (147, 2), (148, 1)]);
+    }
+
+    #[test]
+    fn each_unsupported_interface_and_link_type_is_numbered_once() {
+        let mut d = Decoder::new();
+        let mut firsts = Vec::new();
+        for (l, i) in [(147, 0), (147, 0), (147, 1), (148, 0), (147, 1), (148, 0), (147, 2)] {
+            match d.decode(&frame(l, i)) {
+                Decoded::Unsupported { first } => firsts.push(first),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(firsts, vec![Some(1), None, Some(2), Some(3), None, None, Some(4)]);
+        assert_eq!(d.stats.unsupported, 7);
+        assert_eq!(d.stats.unsupported_interfaces, 4);
+    }
+
+    #[test]
+    fn unsupported_pairs_tracked_up_to_the_cap() {
+        let mut d = Decoder::new();
+        let n = MAX_UNSUPPORTED_TRACKED as u32 + 5;
+        let new =
+            (0..n).filter(|&i| matches!(d.decode(&frame(147, i)), Decoded::Unsupported { first: Some(_) })).count();
+        assert_eq!(new, MAX_UNSUPPORTED_TRACKED);
+        assert_eq!(d.stats.unsupported, u64::from(n));
+        assert_eq!(d.unsupported_seen.len(), MAX_UNSUPPORTED_TRACKED);
     }
 }

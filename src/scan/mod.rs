@@ -631,21 +631,15 @@ fn scan_opened(
                     &mut names,
                 ),
             },
-            Decoded::Unsupported { first: true } => {
-                let msg = format!(
-                    "{} on interface {} is not supported: its frames are not inspected",
-                    link_name(frame.link),
-                    frame.interface
-                );
-                reqs.rep.errors.push(error(&capture, Some(frame.number), msg));
-            }
-            Decoded::Unsupported { first: false } | Decoded::Skipped => {}
+            Decoded::Unsupported { first } => unsupported_link(&mut reqs.rep.errors, &capture, first, Some(&frame)),
+            Decoded::Skipped => {}
         }
         take_capture_notes(&mut reader, &mut app, &mut reqs, &capture, number);
         drain(&mut app, &mut reqs, &names);
     }
     let last_frame = reader.frames();
     take_capture_notes(&mut reader, &mut app, &mut reqs, &capture, last_frame);
+    unsupported_link(&mut reqs.rep.errors, &capture, Some(decoder.stats.unsupported_interfaces), None);
     if let Some(p) = &cfg.progress {
         p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
     }
@@ -717,6 +711,42 @@ fn take_capture_notes(
     for text in reader.take_secrets() {
         let notes: Vec<String> = app.add_secrets(&text).into_iter().map(|n| format!("embedded key log: {n}")).collect();
         note(&mut reqs.rep.stats, frame, &notes);
+    }
+}
+
+/// Reports a link type not supported on an interface: the first
+/// [`MAX_NOTES_PER_KIND`](crate::capture::MAX_NOTES_PER_KIND) one by one
+/// (`first` counts them, [`Decoded::Unsupported`]); after the last frame
+/// (`frame` is `None`, `first` the count of all), one record saying how
+/// many more there were.
+fn unsupported_link(
+    errors: &mut Vec<ErrorRecord>,
+    capture: &str,
+    first: Option<u64>,
+    frame: Option<&crate::capture::Frame<'_>>,
+) {
+    use crate::capture::{MAX_NOTES_PER_KIND, thousands};
+    let Some(n) = first else { return };
+    match frame {
+        Some(f) if n <= MAX_NOTES_PER_KIND => {
+            let msg = format!(
+                "{} on interface {} is not supported: its frames are not inspected",
+                link_name(f.link),
+                f.interface
+            );
+            errors.push(error(capture, Some(f.number), msg));
+        }
+        None if n > MAX_NOTES_PER_KIND => {
+            let capped = if n >= crate::decode::MAX_UNSUPPORTED_TRACKED as u64 { " or more" } else { "" };
+            let msg = format!(
+                "and {} more interfaces with a link type that is not supported: {} in all{capped}, \
+                 the first {MAX_NOTES_PER_KIND} listed one by one; their frames are not inspected",
+                thousands(n - MAX_NOTES_PER_KIND),
+                thousands(n)
+            );
+            errors.push(error(capture, None, msg));
+        }
+        _ => {}
     }
 }
 
