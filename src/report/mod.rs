@@ -6,6 +6,7 @@
 //! it arrives.
 
 pub mod jsonl;
+pub mod safe;
 pub mod sarif;
 pub mod text;
 
