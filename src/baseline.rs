@@ -1,7 +1,9 @@
 //! Baselines: the leaks already known and accepted, by fingerprint (see
 //! [`Finding::fingerprint`]), so CI fails only on new ones. A baseline is a
 //! JSON file written by `scan --write-baseline` and read by
-//! `scan --baseline`; each entry also names the leak for people.
+//! `scan --baseline`; each entry also names the leak for people, with
+//! every identifier value found in the run masked in its host, field and
+//! capture name (only the fingerprint is read back).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::finding::Finding;
+use crate::report::safe::Masker;
 
 const FORMAT: u32 = 1;
 
@@ -66,14 +69,20 @@ impl Baseline {
 }
 
 /// Collects the leaks of a run for `--write-baseline`, in a stable order.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Writer {
     leaks: BTreeMap<String, Entry>,
+    /// The values of the run, masked wherever an entry shows them.
+    masker: Masker,
 }
 
 impl Writer {
     pub fn add(&mut self, findings: &[Finding]) {
         for f in findings {
+            self.masker.learn(&f.value);
+            if let Some(m) = &f.matched {
+                self.masker.learn(m);
+            }
             self.leaks.entry(f.fingerprint()).or_insert_with_key(|fp| Entry {
                 fingerprint: fp.clone(),
                 rule: f.rule.clone(),
@@ -86,14 +95,26 @@ impl Writer {
         }
     }
 
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let mut leaks: Vec<Entry> = self.leaks.values().cloned().collect();
+    /// Writes the baseline file's text to `out`.
+    pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let m = &self.masker;
+        let masked = |s: &Option<String>| s.as_deref().map(|s| m.mask(s).into_owned());
+        let mut leaks: Vec<Entry> = self
+            .leaks
+            .values()
+            .map(|e| Entry {
+                host: masked(&e.host),
+                field: masked(&e.field),
+                capture: m.mask(&e.capture).into_owned(),
+                ..e.clone()
+            })
+            .collect();
         leaks.sort_by(|a, b| {
             (&a.rule, &a.host, &a.field, &a.fingerprint).cmp(&(&b.rule, &b.host, &b.field, &b.fingerprint))
         });
         let file = File { teleaudit_baseline: FORMAT, leaks };
         let mut text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)?;
         text.push('\n');
-        std::fs::write(path, text)
+        out.write_all(text.as_bytes())
     }
 }

@@ -71,6 +71,9 @@ pub enum CaptureError {
     Empty,
     #[error("not a capture file (starts with {magic}); expected pcap, pcapng or gzip")]
     NotCapture { magic: String },
+    /// `found`: "starts with <hex>", or "it is empty".
+    #[error("gzip-compressed, but the content is not a pcap or pcapng capture ({found})")]
+    NotCaptureInGzip { found: String },
     #[error("{format} file: not supported; convert it to pcap or pcapng first")]
     Unsupported { format: &'static str },
     #[error("truncated {what} at offset {offset}: the file ends inside it")]
@@ -300,6 +303,20 @@ fn magic_hex(prefix: &[u8]) -> String {
     prefix.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
+/// A gzip decoder whose errors say they are about the compression: "the
+/// file ends inside the compressed data", not "unexpected end of file".
+struct GzipErrors<R>(R);
+
+impl<R: Read> Read for GzipErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let truncated = e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("incomplete");
+            let what = if truncated { "truncated: the file ends inside the compressed data" } else { "corrupt" };
+            io::Error::new(e.kind(), format!("gzip-compressed data {what} ({e})"))
+        })
+    }
+}
+
 impl CaptureReader {
     /// Recognises the file by its first bytes (pcap in both byte orders and
     /// both precisions, the "modified" pcap, pcapng, gzip of any of these)
@@ -310,11 +327,16 @@ impl CaptureReader {
         if prefix.starts_with(&[0x1f, 0x8b]) {
             gzip = true;
             let chained = io::Cursor::new(prefix).chain(src);
-            src = Box::new(flate2::read::MultiGzDecoder::new(chained));
+            src = Box::new(GzipErrors(flate2::read::MultiGzDecoder::new(chained)));
             prefix = read_prefix(&mut src, 4)?;
         }
+        let not_capture = |prefix: &[u8]| match (gzip, prefix.is_empty()) {
+            (false, _) => CaptureError::NotCapture { magic: magic_hex(prefix) },
+            (true, true) => CaptureError::NotCaptureInGzip { found: "it is empty".to_string() },
+            (true, false) => CaptureError::NotCaptureInGzip { found: format!("starts with {}", magic_hex(prefix)) },
+        };
         if prefix.is_empty() {
-            return Err(CaptureError::Empty);
+            return Err(if gzip { not_capture(&prefix) } else { CaptureError::Empty });
         }
         if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             return Err(CaptureError::Unsupported { format: "zstd-compressed" });
@@ -339,12 +361,8 @@ impl CaptureReader {
             secrets: Vec::new(),
             secrets_bytes: 0,
         };
-        let magic = u32::from_le_bytes(
-            prefix
-                .get(..4)
-                .and_then(|m| m.try_into().ok())
-                .ok_or_else(|| CaptureError::NotCapture { magic: magic_hex(&prefix) })?,
-        );
+        let magic =
+            u32::from_le_bytes(prefix.get(..4).and_then(|m| m.try_into().ok()).ok_or_else(|| not_capture(&prefix))?);
         match magic {
             0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1 => {
                 reader.read_pcap_header()?;
@@ -353,7 +371,7 @@ impl CaptureReader {
                 // The section header is read as the first block.
             }
             _ => {
-                return Err(CaptureError::NotCapture { magic: magic_hex(&prefix) });
+                return Err(not_capture(&prefix));
             }
         }
         Ok(reader)

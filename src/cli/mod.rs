@@ -1,7 +1,13 @@
 //! cli: command-line arguments (clap) to a frozen, validated
 //! configuration, then the run. Rule files and the profile are loaded and
 //! checked before any capture is opened: a bad rule file stops the run
-//! with exit code 2 and nothing scanned.
+//! with exit code 2 and nothing scanned; so is an output file that is
+//! also an input ([`output::check_outputs`]). Files are written whole or
+//! not at all ([`output::AtomicOutput`]). Everything printed to stderr
+//! goes through [`escape_text`]: paths and messages hold bytes from file
+//! names and captures.
+
+mod output;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -21,10 +27,12 @@ use crate::finding::{FileReport, Finding, Severity};
 use crate::flow::FlowLimits;
 use crate::http::HttpLimits;
 use crate::report::jsonl::JsonlReporter;
+use crate::report::safe::escape_text;
 use crate::report::sarif::SarifReporter;
 use crate::report::text::TextReporter;
 use crate::report::{ReportOptions, Reporter, Summary};
-use crate::scan::{self, Event, Mode, ScanConfig};
+use crate::scan::{self, Discovery, Event, Mode, ScanConfig};
+use output::{AtomicOutput, Output, check_outputs};
 
 /// Exit codes, as grep and ripgrep use them.
 pub const EXIT_CLEAN: u8 = 0;
@@ -178,12 +186,19 @@ impl KeyArgs {
     /// Reads the key logs: a file that cannot be read or is not a key
     /// log is an error (nothing is scanned); lines that cannot be used
     /// are warned about with their file and line.
-    fn load(&self) -> Result<KeyLog, String> {
+    /// The key log files read: `--keylog`, else `$SSLKEYLOGFILE`; true
+    /// when they come from the environment.
+    fn paths(&self) -> (Vec<PathBuf>, bool) {
         let mut paths = self.keylog.clone();
         let from_env = paths.is_empty();
         if from_env && let Some(p) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
             paths.push(PathBuf::from(p));
         }
+        (paths, from_env)
+    }
+
+    fn load(&self) -> Result<KeyLog, String> {
+        let (paths, from_env) = self.paths();
         let mut log = KeyLog::new();
         for p in &paths {
             let what = if from_env { "SSLKEYLOGFILE" } else { "key log" };
@@ -198,7 +213,7 @@ impl KeyArgs {
                 ));
             }
             for n in log.add(&text) {
-                eprintln!("teleaudit: warning: {}:{}", p.display(), n);
+                warn(format_args!("{}:{}", p.display(), n));
             }
         }
         Ok(log)
@@ -308,10 +323,35 @@ enum RulesCommand {
     },
 }
 
-/// An error before any scanning: message for stderr.
+/// An error before any scanning: message for stderr, on one line.
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("teleaudit: {msg}");
+    eprintln!("teleaudit: {}", escape_text(&msg.to_string()));
     ExitCode::from(EXIT_ERROR)
+}
+
+/// A warning on stderr, on one line.
+fn warn(msg: impl std::fmt::Display) {
+    eprintln!("teleaudit: warning: {}", escape_text(&msg.to_string()));
+}
+
+/// An error record as one line, without the `teleaudit: ` prefix.
+fn error_line(e: &crate::finding::ErrorRecord) -> String {
+    let line = match e.frame {
+        Some(n) => format!("{}: frame {n}: {}", e.capture, e.message),
+        None => format!("{}: {}", e.capture, e.message),
+    };
+    escape_text(&line).into_owned()
+}
+
+/// Says why files in folders were passed over (special files, broken
+/// links): warnings, not errors.
+fn warn_skipped(found: &Discovery) {
+    for w in &found.warnings {
+        warn(format_args!("{}: {}", w.capture, w.message));
+    }
+    if found.warnings_omitted > 0 {
+        warn(format_args!("{} more special files or broken links in folders skipped", found.warnings_omitted));
+    }
 }
 
 fn is_broken_pipe(e: &io::Error) -> bool {
@@ -338,11 +378,42 @@ fn load_rules(extra: &[PathBuf], builtin: bool) -> Result<RuleSet, String> {
     Ok(set)
 }
 
-fn output(path: &Option<PathBuf>) -> io::Result<Box<dyn Write>> {
+/// The report's writer, and the file to commit when it is a file.
+fn output(path: &Option<PathBuf>) -> io::Result<(Box<dyn Write>, Option<AtomicOutput>)> {
     Ok(match path {
-        Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p)?)),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+        Some(p) => {
+            let file = AtomicOutput::create(p)?;
+            (Box::new(io::BufWriter::new(file.clone())), Some(file))
+        }
+        None => (Box::new(io::BufWriter::new(io::stdout().lock())), None),
     })
+}
+
+/// Files a run reads that no output may overwrite: the captures found,
+/// key logs (given, and beside each capture), rule files, the profile.
+/// Built lazily: only consulted when an output file already exists.
+fn reads<'a>(
+    found: &'a Discovery,
+    keys: &'a KeyArgs,
+    detection: Option<&'a DetectionArgs>,
+) -> impl Iterator<Item = (&'static str, PathBuf)> + 'a {
+    let captures = found.inputs.iter().filter(|i| i.path.as_os_str() != "-");
+    let beside = captures
+        .clone()
+        .filter(|_| !keys.no_keylog_beside)
+        .flat_map(|i| scan::keylogs_beside(&i.path))
+        .map(|p| ("a key log beside a capture", p));
+    let rules = detection.into_iter().flat_map(|d| d.rules.iter()).flat_map(|p| {
+        let files = walkdir::WalkDir::new(p).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file());
+        files.map(|e| ("a rule file", e.into_path()))
+    });
+    let profile = detection.and_then(|d| d.profile.clone()).map(|p| ("the profile", p));
+    captures
+        .map(|i| ("an input capture", i.path.clone()))
+        .chain(keys.paths().0.into_iter().map(|p| ("a key log", p)))
+        .chain(rules)
+        .chain(profile)
+        .chain(beside)
 }
 
 fn jobs(j: Option<usize>) -> usize {
@@ -359,14 +430,14 @@ struct Baselines {
 }
 
 fn drive(
-    paths: &[PathBuf],
+    found: Discovery,
     cfg: &ScanConfig,
     jobs: usize,
     reporter: &mut dyn Reporter,
     baselines: &mut Baselines,
 ) -> io::Result<Summary> {
     let started = Instant::now();
-    let (inputs, errors, skipped) = scan::discover(paths);
+    let Discovery { inputs, errors, skipped, .. } = found;
     let mut summary = Summary { not_captures_skipped: skipped, ..Summary::default() };
     let discovery = FileReport { errors, ..FileReport::default() };
     let mut result = Ok(());
@@ -377,10 +448,7 @@ fn drive(
             eprint!("\r\x1b[K");
         }
         for e in &rep.errors {
-            match e.frame {
-                Some(n) => eprintln!("teleaudit: {}: frame {n}: {}", e.capture, e.message),
-                None => eprintln!("teleaudit: {}: {}", e.capture, e.message),
-            }
+            eprintln!("teleaudit: {}", error_line(e));
         }
     };
     summary.errors += discovery.errors.len() as u64;
@@ -467,13 +535,25 @@ fn scan(a: ScanArgs) -> ExitCode {
     if a.write_baseline.is_some() {
         baselines.write = Some(baseline::Writer::default());
     }
-    let summary = match report(&a.paths, &cfg, a.format, &a.output, opts, a.jobs, &mut baselines) {
+    let found = scan::discover(&a.paths);
+    let mut outputs = Vec::new();
+    outputs.extend(a.output.as_deref().map(|path| Output { option: "-o", path }));
+    outputs.extend(a.write_baseline.as_deref().map(|path| Output { option: "--write-baseline", path }));
+    // --write-baseline may replace the --baseline it read (the file is
+    // read whole first, then replaced whole); the report may not.
+    let baseline_read = a.baseline.iter().map(|p| ("the baseline", p.clone()));
+    let checked = check_outputs(&outputs, reads(&found, &a.limits.keys, Some(&a.detection)))
+        .and_then(|()| check_outputs(&outputs[..usize::from(a.output.is_some())], baseline_read));
+    if let Err(e) = checked {
+        return fail(e);
+    }
+    let summary = match report(found, &cfg, a.format, &a.output, opts, a.jobs, &mut baselines) {
         Ok(Some(s)) => s,
         Ok(None) => return ExitCode::from(EXIT_CLEAN),
         Err(code) => return code,
     };
     if let (Some(path), Some(w)) = (&a.write_baseline, &baselines.write)
-        && let Err(e) = w.save(path)
+        && let Err(e) = save_baseline(w, path)
     {
         return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
     }
@@ -502,7 +582,12 @@ fn requests(a: RequestsArgs) -> ExitCode {
         ListFormat::Jsonl => Format::Jsonl,
     };
     let opts = ReportOptions { show_values: a.show_values, color: false };
-    match report(&a.paths, &cfg, format, &a.output, opts, a.jobs, &mut Baselines::default()) {
+    let found = scan::discover(&a.paths);
+    let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();
+    if let Err(e) = check_outputs(&outputs, reads(&found, &a.limits.keys, None)) {
+        return fail(e);
+    }
+    match report(found, &cfg, format, &a.output, opts, a.jobs, &mut Baselines::default()) {
         Ok(Some(s)) if s.errors > 0 => ExitCode::from(EXIT_ERROR),
         Ok(_) => ExitCode::from(EXIT_CLEAN),
         Err(code) => code,
@@ -513,7 +598,7 @@ fn requests(a: RequestsArgs) -> ExitCode {
 /// `Ok(None)`: the reader of our output went away (broken pipe), which is
 /// not an error. `Err`: the exit code of a failure already reported.
 fn report(
-    paths: &[PathBuf],
+    found: Discovery,
     cfg: &ScanConfig,
     format: Format,
     output_path: &Option<PathBuf>,
@@ -521,37 +606,46 @@ fn report(
     jobs_arg: Option<usize>,
     baselines: &mut Baselines,
 ) -> Result<Option<Summary>, ExitCode> {
-    let out = output(output_path).map_err(|e| {
-        let shown = output_path.as_deref().unwrap_or(Path::new("-")).display().to_string();
-        fail(format_args!("cannot write {shown}: {e}"))
-    })?;
+    let shown = || output_path.as_deref().unwrap_or(Path::new("-")).display().to_string();
+    let (out, file) = output(output_path).map_err(|e| fail(format_args!("cannot write {}: {e}", shown())))?;
+    warn_skipped(&found);
     let mut reporter = make_reporter(format, out, opts, &cfg.engine.rules);
-    match drive(paths, cfg, jobs(jobs_arg), reporter.as_mut(), baselines) {
-        Ok(s) => Ok(Some(s)),
+    let result = drive(found, cfg, jobs(jobs_arg), reporter.as_mut(), baselines);
+    // The reporter holds the buffered writer: dropping it flushes into the
+    // file, whose first error, if any, stops the commit.
+    drop(reporter);
+    match result {
+        Ok(s) => {
+            if let Some(f) = file {
+                f.commit().map_err(|e| fail(format_args!("cannot write {}: {e}", shown())))?;
+            }
+            Ok(Some(s))
+        }
         Err(e) if is_broken_pipe(&e) => Ok(None),
-        Err(e) => Err(fail(format_args!("cannot write the output: {e}"))),
+        Err(e) => Err(fail(format_args!("cannot write {}: {e}", shown()))),
     }
+}
+
+/// Writes the baseline whole (temporary file, then rename).
+fn save_baseline(w: &baseline::Writer, path: &Path) -> io::Result<()> {
+    let mut file = AtomicOutput::create(path)?;
+    w.write(&mut file)?;
+    file.commit()
 }
 
 /// Scans every capture under `path`; returns findings by fingerprint
 /// (first occurrence) and the errors met.
 fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> (std::collections::BTreeMap<String, Finding>, Vec<String>) {
-    let (inputs, errs, _) = scan::discover(&[path.to_path_buf()]);
-    let mut errors: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.capture, e.message)).collect();
+    let found = scan::discover(&[path.to_path_buf()]);
+    warn_skipped(&found);
+    let mut errors: Vec<String> = found.errors.iter().map(error_line).collect();
     let mut leaks = std::collections::BTreeMap::new();
-    scan::run(&inputs, cfg, jobs, |event| {
+    scan::run(&found.inputs, cfg, jobs, |event| {
         match event {
             Event::Finding(f) => {
                 leaks.entry(f.fingerprint()).or_insert(f);
             }
-            Event::End(rep) => {
-                for e in &rep.errors {
-                    errors.push(match e.frame {
-                        Some(n) => format!("{}: frame {n}: {}", e.capture, e.message),
-                        None => format!("{}: {}", e.capture, e.message),
-                    });
-                }
-            }
+            Event::End(rep) => errors.extend(rep.errors.iter().map(error_line)),
             Event::Begin(_) | Event::Request(_) => {}
         }
         true
@@ -580,9 +674,11 @@ fn diff(a: DiffArgs) -> ExitCode {
     let gone: Vec<&Finding> = old.iter().filter(|(k, _)| !new.contains_key(*k)).map(|(_, f)| f).collect();
     let unchanged = new.len() - added.len();
     let opts = ReportOptions { show_values: a.show_values, color: false };
-    // Every value of both sides is masked wherever it shows.
+    // Hosts, field paths and capture names may hold a value (an IMEI as
+    // a JSON key, in a host name): every value of either side is masked
+    // wherever it shows, and the text is escaped for the terminal.
     let mut p = crate::report::Privacy::new(opts);
-    for f in added.iter().chain(gone.iter()) {
+    for f in old.values().chain(new.values()) {
         p.learn(f);
     }
     let mut out = io::stdout().lock();
@@ -613,7 +709,7 @@ fn diff(a: DiffArgs) -> ExitCode {
                             p.line(f.host.as_deref().unwrap_or("-")),
                             f.location.as_str(),
                             p.line(f.field.as_deref().unwrap_or("-")),
-                            p.value(&f.value),
+                            p.line(&p.value(&f.value)),
                             p.line(&f.capture),
                             f.frame
                         )?;

@@ -84,23 +84,11 @@ pub fn mask_shapes(s: &str) -> Cow<'_, str> {
 
 /// Byte ranges of the digit runs [`mask_shapes`] masks.
 fn digit_runs(s: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i - start >= SHAPE_MIN_DIGITS {
-            out.push((start, i));
-        }
-    }
-    out
+    // Each run is a subslice of `s`: its address gives its offset.
+    let offset = |run: &str| run.as_ptr() as usize - s.as_ptr() as usize;
+    crate::detect::validators::digit_runs(s, SHAPE_MIN_DIGITS..=usize::MAX)
+        .map(|run| (offset(run), offset(run) + run.len()))
+        .collect()
 }
 
 /// `s` with each range (sorted by start, possibly overlapping) replaced by

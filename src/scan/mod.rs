@@ -92,58 +92,182 @@ pub struct Input {
     pub display: String,
 }
 
-/// Does the file start like a capture (pcap, pcapng, or gzip)?
-fn sniff_capture(path: &Path) -> bool {
+/// Does the file start like a capture (pcap, pcapng, or gzip)? A file
+/// shorter than a magic number is not one; a file that cannot be opened
+/// or read is an error, not "not a capture".
+fn sniff_capture(path: &Path) -> std::io::Result<bool> {
     use std::io::Read;
     let mut m = [0u8; 4];
-    let ok = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut m)).is_ok();
-    ok && (m[..2] == [0x1f, 0x8b]
+    let mut f = std::fs::File::open(path)?;
+    match f.read_exact(&mut m) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    Ok(m[..2] == [0x1f, 0x8b]
         || matches!(
             u32::from_le_bytes(m),
             0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1 | 0x0A0D_0D0A
         ))
 }
 
-/// Expands the command line's paths: files as given (`-` is stdin),
-/// folders recursively in name order, keeping only files that start like
-/// a capture. Returns the inputs, errors for paths that do not exist, and
-/// how many files in folders were passed over as not captures.
-pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<ErrorRecord>, u64) {
-    let mut inputs = Vec::new();
-    let mut errors = Vec::new();
-    let mut skipped = 0;
-    for p in paths {
-        let display = p.display().to_string();
-        if p.as_os_str() == "-" || p.is_file() {
-            inputs.push(Input { path: p.clone(), display });
-        } else if p.is_dir() {
-            for e in walkdir::WalkDir::new(p).sort_by_file_name().follow_links(true) {
-                match e {
-                    Ok(e) if e.file_type().is_file() => {
-                        if sniff_capture(e.path()) {
-                            inputs
-                                .push(Input { path: e.path().to_path_buf(), display: e.path().display().to_string() });
-                        } else {
-                            skipped += 1;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(err) => errors.push(ErrorRecord {
-                        capture: err.path().map_or(display.clone(), |x| x.display().to_string()),
-                        frame: None,
-                        message: err.to_string(),
-                    }),
-                }
-            }
+/// What expanding the command line's paths found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Captures to scan, in command-line order, folders in name order.
+    pub inputs: Vec<Input>,
+    /// Paths that cannot be scanned: errors of the run (exit code 2).
+    pub errors: Vec<ErrorRecord>,
+    /// Files in folders passed over: not captures, special files (FIFOs,
+    /// sockets, devices), broken symbolic links.
+    pub skipped: u64,
+    /// Why the first special files and broken links in folders were
+    /// passed over ([`MAX_DISCOVERY_WARNINGS`]; the rest are counted in
+    /// `warnings_omitted`).
+    pub warnings: Vec<ErrorRecord>,
+    pub warnings_omitted: u64,
+}
+
+/// Special files and broken links in folders described one by one; a
+/// folder such as `/dev` holds thousands.
+pub const MAX_DISCOVERY_WARNINGS: usize = 20;
+
+impl Discovery {
+    fn error(&mut self, capture: String, message: String) {
+        self.errors.push(ErrorRecord { capture, frame: None, message });
+    }
+
+    /// A file in a folder passed over with a reason worth saying.
+    fn skip(&mut self, capture: String, message: String) {
+        self.skipped += 1;
+        if self.warnings.len() < MAX_DISCOVERY_WARNINGS {
+            self.warnings.push(ErrorRecord { capture, frame: None, message });
         } else {
-            errors.push(ErrorRecord {
-                capture: display,
-                frame: None,
-                message: "no such file or directory".to_string(),
-            });
+            self.warnings_omitted += 1;
         }
     }
-    (inputs, errors, skipped)
+}
+
+/// What a file that is neither a regular file nor a folder is, for
+/// messages: "a FIFO", "a socket"...
+fn special_kind(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        } else if t.is_socket() {
+            return "a socket";
+        } else if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    let _ = t;
+    "not a regular file"
+}
+
+#[cfg(unix)]
+fn is_fifo(t: std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    t.is_fifo()
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: std::fs::FileType) -> bool {
+    false
+}
+
+/// Why `path` cannot be opened, when `metadata` (which follows links)
+/// failed with `e`: a broken symbolic link says so and where it points.
+fn unreachable(path: &Path, e: &std::io::Error) -> String {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link {
+        let target = std::fs::read_link(path).map_or_else(|_| "?".to_string(), |t| t.display().to_string());
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return format!("broken symbolic link (to {target}): its target does not exist");
+        }
+        return format!("symbolic link (to {target}) cannot be followed: {e}");
+    }
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return "no such file or directory".to_string();
+    }
+    format!("cannot read: {e}")
+}
+
+/// Expands the command line's paths: files as given (`-` is stdin; a
+/// FIFO is read as a stream), folders recursively in name order, keeping
+/// only regular files that start like a capture. A path that does not
+/// exist, cannot be read, or is a socket or device is an error; so is a
+/// file in a folder that cannot be read. Special files and broken links
+/// in folders are skipped (never opened: a FIFO would block) with a
+/// warning.
+pub fn discover(paths: &[PathBuf]) -> Discovery {
+    let mut d = Discovery::default();
+    for p in paths {
+        let display = p.display().to_string();
+        if p.as_os_str() == "-" {
+            d.inputs.push(Input { path: p.clone(), display });
+            continue;
+        }
+        let t = match std::fs::metadata(p) {
+            Ok(m) => m.file_type(),
+            Err(e) => {
+                d.error(display, unreachable(p, &e));
+                continue;
+            }
+        };
+        if t.is_file() || is_fifo(t) {
+            d.inputs.push(Input { path: p.clone(), display });
+        } else if t.is_dir() {
+            walk(p, &display, &mut d);
+        } else {
+            d.error(display, format!("is {}: not a capture file", special_kind(t)));
+        }
+    }
+    d
+}
+
+/// Adds the captures under folder `root` to `d`.
+fn walk(root: &Path, display: &str, d: &mut Discovery) {
+    for e in walkdir::WalkDir::new(root).sort_by_file_name().follow_links(true) {
+        let e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                let at = err.path().unwrap_or(root);
+                let shown = err.path().map_or(display.to_string(), |x| x.display().to_string());
+                if let Some(ancestor) = err.loop_ancestor() {
+                    d.skip(shown, format!("symbolic link loop (back to {}): not followed", ancestor.display()));
+                } else if let Some(io) = err.io_error() {
+                    let why = unreachable(at, io);
+                    if why.starts_with("broken symbolic link") {
+                        d.skip(shown, format!("{why}: skipped"));
+                    } else {
+                        d.error(shown, why);
+                    }
+                } else {
+                    d.error(shown, err.to_string());
+                }
+                continue;
+            }
+        };
+        let t = e.file_type();
+        let shown = || e.path().display().to_string();
+        if t.is_dir() {
+            continue;
+        }
+        if !t.is_file() {
+            let what = special_kind(t);
+            d.skip(shown(), format!("is {what}: skipped (only regular files in folders are read)"));
+            continue;
+        }
+        match sniff_capture(e.path()) {
+            Ok(true) => d.inputs.push(Input { path: e.path().to_path_buf(), display: shown() }),
+            Ok(false) => d.skipped += 1,
+            Err(err) => d.error(shown(), format!("cannot read: {err}")),
+        }
+    }
 }
 
 /// What the scan of one capture hands out, as it is made.
