@@ -265,8 +265,14 @@ impl<S: Default> FlowTable<S> {
             let ends = Ends::of(&key, d, !flow.half[d].saw_syn, role(flow.client, d));
             let state = &mut flow.state;
             let mut ignore = false;
+            // Bytes after the handler declined the direction, in the same
+            // drain of held segments: counted with the rest it declined.
+            let mut declined = 0u64;
             let mut deliver = |p: Piece<'_>| {
                 if ignore {
+                    if let Piece::Data(c) = p {
+                        declined += c.data.len() as u64;
+                    }
                     return;
                 }
                 match p {
@@ -289,8 +295,14 @@ impl<S: Default> FlowTable<S> {
             }
             if ignore {
                 flow.ignored[d] = true;
-                let released = half.finish(st, &mut |_| {});
+                let released = half.finish(st, &mut |p| {
+                    if let Piece::Data(c) = p {
+                        declined += c.data.len() as u64;
+                    }
+                });
                 self.early_total = self.early_total.saturating_sub(released);
+                st.bytes_ignored += declined;
+                flow.ignored_bytes[d] += declined;
             }
         }
         if flags.fin {
@@ -511,5 +523,76 @@ mod tests {
         assert_eq!(t.live(), 0);
         t.sweep(ts, &mut h);
         assert!(t.flows.capacity() < full / 8, "{} of {full}", t.flows.capacity());
+    }
+
+    /// The total out-of-order limit counts what held segments cost too:
+    /// 40 one-byte segments in 4 flows are over a limit of 10 segments'
+    /// cost (they hold 40 bytes), each time counted, and what is held
+    /// never stays above it.
+    #[test]
+    fn the_total_limit_charges_the_overhead() {
+        let s: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let one = tcp::SEGMENT_OVERHEAD + 16;
+        let limits = FlowLimits { early_total: 10 * one, ..FlowLimits::default() };
+        let mut t: FlowTable<()> = FlowTable::new(limits);
+        let mut h = Record::default();
+        let ts = Timestamp::default();
+        let mut frame = 0;
+        for i in 0..4 {
+            frame += 1;
+            t.segment(client(i), s, &seg(99, b"", true), frame, ts, &mut h);
+        }
+        for k in 0..10 {
+            for i in 0..4 {
+                frame += 1;
+                t.segment(client(i), s, &seg(102 + 2 * k, b"x", false), frame, ts, &mut h);
+                assert!(t.early_total <= limits.early_total);
+            }
+        }
+        // 40 segments' cost is four times the limit: at least 3 flushes
+        // (payload alone, 40 bytes, would be none).
+        assert!(t.stats.early_total_limit_hits >= 3, "{}", t.stats.early_total_limit_hits);
+        t.finish_all(&mut h);
+        assert_eq!(t.early_total, 0);
+        assert_eq!(t.stats.bytes_delivered, 40);
+    }
+
+    /// Declines every direction at its first bytes; keeps what `close`
+    /// is told was declined.
+    #[derive(Default)]
+    struct Decline(Vec<[u64; 2]>);
+
+    impl StreamHandler for Decline {
+        type State = ();
+        fn data(&mut self, _: &mut (), _: usize, _: Ends, _: Chunk<'_>) -> Interest {
+            Interest::Ignore
+        }
+        fn gap(&mut self, _: &mut (), _: usize, _: Ends, _: u64) {}
+        fn close(&mut self, _: (), ignored: [u64; 2]) {
+            self.0.push(ignored);
+        }
+    }
+
+    /// Held bytes that come after the handler declined a direction, in
+    /// the same drain or still held, are counted as declined: nothing is
+    /// dropped without a count.
+    #[test]
+    fn bytes_after_a_decline_are_counted() {
+        let (c, s) = ("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap());
+        let mut t: FlowTable<()> = FlowTable::new(FlowLimits::default());
+        let mut h = Decline::default();
+        let ts = Timestamp::default();
+        t.segment(c, s, &seg(99, b"", true), 1, ts, &mut h);
+        // Held: 1000 bytes right after the hole, 5000 bytes after another.
+        t.segment(c, s, &seg(104, &[b'b'; 1000], false), 2, ts, &mut h);
+        t.segment(c, s, &seg(1110, &[b'd'; 5000], false), 3, ts, &mut h);
+        // The hole fills: its 4 bytes are declined (the handler saw them),
+        // the 1000 then drained and the 5000 still held are counted.
+        t.segment(c, s, &seg(100, b"aaaa", false), 4, ts, &mut h);
+        t.segment(c, s, &seg(6110, b"e", false), 5, ts, &mut h);
+        t.finish_all(&mut h);
+        assert_eq!(h.0, vec![[6001, 0]]);
+        assert_eq!(t.stats.bytes_ignored, 6001);
+        assert_eq!(t.early_total, 0);
     }
 }

@@ -36,6 +36,11 @@ pub fn tcp(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, ack: u32, flags: u8, 
     super::ipv4(src.ip().octets(), dst.ip().octets(), 6, 0, 0, false, &t)
 }
 
+/// Where generated packets go: a capture, or a fuzz seed.
+pub trait Out {
+    fn packet(&mut self, ip: &[u8]);
+}
+
 /// A capture being written: packets 1 µs apart from a fixed start.
 pub struct Writer<W: Write> {
     w: PcapWriter<W>,
@@ -47,14 +52,35 @@ impl<W: Write> Writer<W> {
         Writer { w: PcapWriter::new(out, Linktype::RAW, false, false).expect("write header"), micros: 0 }
     }
 
-    pub fn packet(&mut self, ip: &[u8]) {
+    pub fn into_inner(self) -> W {
+        self.w.into_inner()
+    }
+}
+
+impl<W: Write> Out for Writer<W> {
+    fn packet(&mut self, ip: &[u8]) {
         let t = Timestamp::new(1_700_000_000 + self.micros / 1_000_000, (self.micros % 1_000_000) as u32 * 1000);
         self.w.packet(t, ip).expect("write packet");
         self.micros += 1;
     }
+}
 
-    pub fn into_inner(self) -> W {
-        self.w.into_inner()
+/// An input of the `packets` fuzz target (`teleaudit::harness::packets`):
+/// a byte choosing raw IP, then each packet after its one-byte length.
+pub struct FuzzSeed(pub Vec<u8>);
+
+impl Default for FuzzSeed {
+    fn default() -> Self {
+        // Index 1 of the harness's link types: RAW (101).
+        FuzzSeed(vec![1])
+    }
+}
+
+impl Out for FuzzSeed {
+    fn packet(&mut self, ip: &[u8]) {
+        let len = u8::try_from(ip.len()).expect("seed packets fit a one-byte length");
+        self.0.push(len);
+        self.0.extend_from_slice(ip);
     }
 }
 
@@ -66,7 +92,7 @@ pub fn flood_client(i: usize) -> SocketAddrV4 {
 
 /// `n` SYNs from distinct clients, none answered: `n` connections that
 /// never send a byte.
-pub fn syn_flood<W: Write>(w: &mut Writer<W>, n: usize) {
+pub fn syn_flood(w: &mut impl Out, n: usize) {
     for i in 0..n {
         w.packet(&tcp(flood_client(i), SERVER, i as u32, 0, SYN, b""));
     }
@@ -76,13 +102,13 @@ pub fn syn_flood<W: Write>(w: &mut Writer<W>, n: usize) {
 /// one-byte segments, every one ahead of a byte never sent: nothing is
 /// ever in order, nothing adjacent can be merged, and every segment is
 /// held until a limit gives up on the holes. The flows are interleaved.
-pub fn one_byte_out_of_order<W: Write>(w: &mut Writer<W>, flows: usize, segments: usize) {
+pub fn one_byte_out_of_order(w: &mut impl Out, flows: usize, segments: usize) {
     one_byte_segments(w, flows, segments, 2);
 }
 
 /// As [`one_byte_out_of_order`], `stride` bytes apart (1: adjacent, the
 /// first byte of the stream missing).
-pub fn one_byte_segments<W: Write>(w: &mut Writer<W>, flows: usize, segments: usize, stride: u32) {
+pub fn one_byte_segments(w: &mut impl Out, flows: usize, segments: usize, stride: u32) {
     let isn = 1000u32;
     for f in 0..flows {
         w.packet(&tcp(flood_client(f), SERVER, isn, 0, SYN, b""));
@@ -96,45 +122,75 @@ pub fn one_byte_segments<W: Write>(w: &mut Writer<W>, flows: usize, segments: us
     }
 }
 
-/// `flows` connections that each send `segments` out-of-order segments of
-/// `len` bytes (one byte apart, none ever in order).
-pub fn out_of_order<W: Write>(w: &mut Writer<W>, flows: usize, segments: usize, len: usize) {
-    let payload = vec![b'y'; len];
-    let isn = 5000u32;
-    for f in 0..flows {
-        w.packet(&tcp(flood_client(f), SERVER, isn, 0, SYN, b""));
-        for s in 0..segments {
-            let seq = isn.wrapping_add(2).wrapping_add((s * (len + 1)) as u32);
-            w.packet(&tcp(flood_client(f), SERVER, seq, 1, PSH_ACK, &payload));
-        }
+/// A phone's HTTP upload of an IMEI, handshake to close, with `before`
+/// SYNs of other clients sent before it and `during` between the two
+/// halves of its request: the phone's connection is among the oldest
+/// when the flood fills the table.
+pub fn syn_flood_with_upload(w: &mut impl Out, before: usize, during: usize) {
+    syn_flood(w, before);
+    let (c, s) = (PHONE, SERVER);
+    let (ci, si) = handshake(w);
+    let req = upload_request();
+    let (head, tail) = req.split_at(40);
+    w.packet(&tcp(c, s, ci, si, PSH_ACK, head));
+    for i in before..before + during {
+        w.packet(&tcp(flood_client(i), SERVER, i as u32, 0, SYN, b""));
     }
+    w.packet(&tcp(c, s, ci + head.len() as u32, si, PSH_ACK, tail));
+    finish_upload(w, ci + req.len() as u32, si);
 }
 
-/// A phone's HTTP upload of an IMEI, handshake to close, with
-/// `flood` SYNs of other clients sent before it and as many between its
-/// request and the end of the connection.
-pub fn syn_flood_with_upload<W: Write>(w: &mut Writer<W>, flood: usize) {
-    syn_flood(w, flood);
+/// The phone's upload one byte a segment, out of order: the first half
+/// backwards, the rest forwards, every seventh byte sent twice and every
+/// eleventh followed by a copy with another byte (the first copy wins),
+/// the request's first byte last.
+pub fn scrambled_upload(w: &mut impl Out) {
+    let (c, s) = (PHONE, SERVER);
+    let (ci, si) = handshake(w);
+    let req = upload_request();
+    let n = req.len();
+    let order = (1..n / 2).rev().chain(n / 2..n);
+    for (k, i) in order.enumerate() {
+        let seq = ci + i as u32;
+        w.packet(&tcp(c, s, seq, si, PSH_ACK, &req[i..=i]));
+        if k % 7 == 0 {
+            w.packet(&tcp(c, s, seq, si, PSH_ACK, &req[i..=i]));
+        }
+        if k % 11 == 0 {
+            w.packet(&tcp(c, s, seq, si, PSH_ACK, b"\0"));
+        }
+    }
+    w.packet(&tcp(c, s, ci, si, PSH_ACK, &req[..1]));
+    finish_upload(w, ci + n as u32, si);
+}
+
+/// The phone's handshake; returns the first data sequence numbers.
+fn handshake(w: &mut impl Out) -> (u32, u32) {
     let (c, s) = (PHONE, SERVER);
     let (ci, si) = (7_000u32, 9_000u32);
     w.packet(&tcp(c, s, ci, 0, SYN, b""));
     w.packet(&tcp(s, c, si, ci + 1, SYN | ACK, b""));
     w.packet(&tcp(c, s, ci + 1, si + 1, ACK, b""));
+    (ci + 1, si + 1)
+}
+
+fn upload_request() -> Vec<u8> {
     let body = format!("imei={IMEI}&model=LENNY3");
-    let req = format!(
+    format!(
         "POST /collect HTTP/1.1\r\nHost: stats.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
-    );
-    let (head, tail) = req.as_bytes().split_at(40);
-    w.packet(&tcp(c, s, ci + 1, si + 1, PSH_ACK, head));
-    for i in flood..2 * flood {
-        w.packet(&tcp(flood_client(i), SERVER, i as u32, 0, SYN, b""));
-    }
-    let after = ci + 1 + req.len() as u32;
-    w.packet(&tcp(c, s, ci + 1 + head.len() as u32, si + 1, PSH_ACK, tail));
-    w.packet(&tcp(s, c, si + 1, after, PSH_ACK, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
-    w.packet(&tcp(c, s, after, si + 39, FIN_ACK, b""));
-    w.packet(&tcp(s, c, si + 39, after + 1, FIN_ACK, b""));
+    )
+    .into_bytes()
+}
+
+/// The server's answer and both FINs, `c` and `s` the next sequence
+/// numbers of client and server.
+fn finish_upload(w: &mut impl Out, c: u32, s: u32) {
+    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    w.packet(&tcp(SERVER, PHONE, s, c, PSH_ACK, answer));
+    let s = s + answer.len() as u32;
+    w.packet(&tcp(PHONE, SERVER, c, s, FIN_ACK, b""));
+    w.packet(&tcp(SERVER, PHONE, s, c + 1, FIN_ACK, b""));
 }
 
 /// FNV-1a 64, the flow table's hash before issue 11, fed exactly what
@@ -251,7 +307,7 @@ pub fn fnv_colliding_clients(n: usize) -> Vec<SocketAddrV4> {
 
 /// One SYN from each client to [`SERVER`], then one data byte each (so
 /// every connection is looked up again).
-pub fn colliding_flows<W: Write>(w: &mut Writer<W>, clients: &[SocketAddrV4]) {
+pub fn colliding_flows(w: &mut impl Out, clients: &[SocketAddrV4]) {
     for (i, c) in clients.iter().enumerate() {
         w.packet(&tcp(*c, SERVER, i as u32, 0, SYN, b""));
     }
