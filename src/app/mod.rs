@@ -227,10 +227,15 @@ pub fn dissector_for_plaintext(cfg: &AppConfig) -> Box<dyn Dissector> {
     (http1::PROTO.new)(cfg)
 }
 
-/// Per-connection state: the roles of its two flow directions, and its
-/// dissector once the first bytes chose one.
+/// Per-connection state, one pointer in the flow table: allocated by the
+/// connection's first payload, so a flood of handshakes costs nothing here.
 #[derive(Default)]
-pub struct Conn {
+pub struct Conn(Option<Box<ConnState>>);
+
+/// The roles of a connection's two flow directions, and its dissector once
+/// the first bytes chose one.
+#[derive(Default)]
+struct ConnState {
     roles: Option<[Role; 2]>,
     d: Option<Box<dyn Dissector>>,
     /// What its dissector held at its last call (in `AppLayer::held`).
@@ -345,7 +350,7 @@ fn guess_roles(ends: &Ends, dir: usize, data: &[u8]) -> [Role; 2] {
 
 impl AppLayer {
     /// Hands in-order bytes to the connection's dissector.
-    fn feed(&mut self, st: &mut Conn, seg: Seg<'_>) -> Interest {
+    fn feed(&mut self, st: &mut ConnState, seg: Seg<'_>) -> Interest {
         let Some(d) = st.d.as_mut() else { return Interest::Inspect };
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
         let v = d.data(&mut cx, seg);
@@ -358,7 +363,7 @@ impl AppLayer {
 
     /// Counts what the connection holds now; when all together hold more
     /// than the limit, it sends out what it has (noted on each request).
-    fn account(&mut self, st: &mut Conn) {
+    fn account(&mut self, st: &mut ConnState) {
         let Some(d) = st.d.as_mut() else { return };
         let mut now = d.held();
         self.held = self.held.saturating_sub(st.held).saturating_add(now);
@@ -378,7 +383,7 @@ impl AppLayer {
     }
 
     /// The connection is gone: what it held is free.
-    fn release(&mut self, st: &mut Conn) {
+    fn release(&mut self, st: &mut ConnState) {
         self.held = self.held.saturating_sub(std::mem::take(&mut st.held));
     }
 }
@@ -394,6 +399,7 @@ impl StreamHandler for AppLayer {
             midstream: ends.midstream,
             chunk,
         };
+        let st = st.0.get_or_insert_with(Box::default);
         if st.d.is_some() {
             let roles = st.roles.unwrap_or([Role::Client, Role::Server]);
             return self.feed(st, seg(roles, chunk));
@@ -450,13 +456,15 @@ impl StreamHandler for AppLayer {
     }
 
     fn gap(&mut self, st: &mut Conn, dir: usize, _ends: Ends, len: u64) {
+        let Some(st) = st.0.as_deref_mut() else { return };
         let (Some(roles), Some(d)) = (st.roles, st.d.as_mut()) else { return };
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
         d.gap(&mut cx, roles[dir], len);
         self.account(st);
     }
 
-    fn close(&mut self, mut st: Conn, ignored: [u64; 2]) {
+    fn close(&mut self, st: Conn, ignored: [u64; 2]) {
+        let Some(mut st) = st.0 else { return };
         self.release(&mut st);
         if let (Some(p), Some(roles)) = (st.pending.take(), st.roles) {
             // The connection ended while its first bytes were too few to

@@ -1,5 +1,6 @@
 //! util: small types every stage shares, so that none borrows them from
-//! another: capture [`Timestamp`]s and the [`FnvHasher`] of hot maps.
+//! another: capture [`Timestamp`]s and the [`FnvHasher`] of hot maps
+//! whose keys the run's configuration chooses.
 //!
 //! Input and output: none of their own; plain values.
 //!
@@ -11,9 +12,12 @@ use std::hash::Hasher;
 
 pub use time::Timestamp;
 
-/// FNV-1a: the keys it hashes (flow keys, profile forms, key names) are
-/// short and hashed per packet or token; SipHash's DoS resistance buys
-/// nothing against a capture file we read once.
+/// FNV-1a, unkeyed: only for tables whose keys come from the run's own
+/// configuration (profile forms, rule keys), never from a capture. Its
+/// collisions are easy to craft (its low bits depend only on the low bits
+/// of its state), so tables keyed by what a capture chooses (connections,
+/// addresses, names, session ids) use std's `RandomState`, SipHash with
+/// random keys: 200,000 crafted connections took 64 s under FNV-1a.
 #[derive(Default)]
 pub struct FnvHasher(u64);
 
