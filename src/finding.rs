@@ -292,7 +292,8 @@ pub struct FileStats {
     pub overlap_conflicts: u64,
     /// Connections evicted before they ended (idle, or table full).
     pub flows_evicted: u64,
-    /// Times the total out-of-order buffer limit forced a gap.
+    /// Times an out-of-order buffer limit (per direction, or all
+    /// connections together) forced a gap.
     pub reorder_limit_hits: u64,
     /// Times a connection sent out a request before its end because all
     /// connections together held too much (`--max-held`; each is noted).

@@ -117,12 +117,16 @@ fn a_syn_flood_costs_a_few_hundred_bytes_a_connection() {
 fn one_byte_segments_out_of_order_are_charged_what_they_cost() {
     let base = baseline();
     let s = Scan::of("ooo-1", &[], |w| hf::one_byte_out_of_order(w, 1, 200_000));
-    assert_eq!((s.count("flows"), s.count("flows_evicted"), s.count("reorder_limit_hits")), (1, 0, 0));
+    assert_eq!((s.count("flows"), s.count("flows_evicted")), (1, 0));
+    // Each time the per-direction limit forced a gap, it is counted.
+    assert!(s.count("reorder_limit_hits") > 0);
     // The limit gave up on holes: gaps, counted.
     assert!(s.capture()["not_inspected"]["gaps"].as_u64().unwrap() > 0);
     assert!(s.peak().saturating_sub(base) < 8 * MB, "{} MB", s.peak() / MB);
     let s = Scan::of("ooo-8", &[], |w| hf::one_byte_out_of_order(w, 8, 25_000));
-    assert_eq!((s.count("flows"), s.count("flows_evicted"), s.count("reorder_limit_hits")), (8, 0, 0));
+    assert_eq!((s.count("flows"), s.count("flows_evicted")), (8, 0));
+    // Each time the per-direction limit forced a gap, it is counted.
+    assert!(s.count("reorder_limit_hits") > 0);
     assert!(s.peak().saturating_sub(base) < 16 * MB, "{} MB", s.peak() / MB);
     // Adjacent ones are merged: the limit is not even reached.
     let s = Scan::of("ooo-adjacent", &[], |w| hf::one_byte_segments(w, 1, 200_000, 1));

@@ -28,7 +28,8 @@ struct Dir {
 /// HTTP/1.x requests of both directions of a connection.
 pub struct Http1 {
     cfg: AppConfig,
-    dirs: [Option<Dir>; 2],
+    /// Boxed: a connection that sent a byte costs little.
+    dirs: [Option<Box<Dir>>; 2],
     /// TLS after a cleartext start was counted (once per connection).
     starttls: bool,
     /// After `Upgrade: h2c`, the connection's HTTP/2 (the client's side).
@@ -47,7 +48,7 @@ impl Http1 {
             if seg.midstream {
                 rs.picked_up_midstream();
             }
-            Dir { src: seg.src, dst: seg.dst, rs, other: TextKeep::default(), upgrade_h2c: false }
+            Box::new(Dir { src: seg.src, dst: seg.dst, rs, other: TextKeep::default(), upgrade_h2c: false })
         })
     }
 }
@@ -183,5 +184,13 @@ mod tests {
         let got: Vec<(String, &str, Option<u32>)> =
             app.out.requests.iter().map(|r| (r.uri(), r.protocol(), r.stream_id)).collect();
         assert_eq!(got, [("/first".to_string(), "http/1.1", None), ("/new".to_string(), "http/2", Some(3))]);
+    }
+
+    /// A connection that sent a byte costs little: what most of a flood
+    /// is made of stays small (boxed directions, boxed pending bodies).
+    #[test]
+    fn idle_state_stays_small() {
+        assert!(std::mem::size_of::<Http1>() <= 128, "{}", std::mem::size_of::<Http1>());
+        assert!(std::mem::size_of::<Dir>() <= 256, "{}", std::mem::size_of::<Dir>());
     }
 }

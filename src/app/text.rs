@@ -44,7 +44,8 @@ pub fn looks_text(b: &[u8]) -> bool {
 /// The text kept of one direction.
 #[derive(Debug, Default)]
 pub struct TextKeep {
-    p: Option<StreamPayload>,
+    /// Boxed: most directions never keep text.
+    p: Option<Box<StreamPayload>>,
     /// The direction turned out not to be text, or reached the cap.
     done: bool,
 }
@@ -63,14 +64,16 @@ impl TextKeep {
             out.stats.other_bytes += data.len() as u64;
             return Verdict::DropDir;
         }
-        let p = self.p.get_or_insert_with(|| StreamPayload {
-            src: seg.src,
-            dst: seg.dst,
-            frame: seg.chunk.frame,
-            ts: seg.chunk.ts,
-            data: Vec::new(),
-            dns_query: false,
-            tls: None,
+        let p = self.p.get_or_insert_with(|| {
+            Box::new(StreamPayload {
+                src: seg.src,
+                dst: seg.dst,
+                frame: seg.chunk.frame,
+                ts: seg.chunk.ts,
+                data: Vec::new(),
+                dns_query: false,
+                tls: None,
+            })
         });
         // `gap` may have filled the room: never assume some is left.
         let room = STREAM_SCAN_MAX.saturating_sub(p.data.len());
@@ -115,7 +118,7 @@ impl TextKeep {
     /// Hands what was kept to the output.
     pub fn flush(&mut self, out: &mut Emit) {
         if let Some(p) = self.p.take() {
-            out.streams.push(p);
+            out.streams.push(*p);
         }
     }
 }

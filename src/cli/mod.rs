@@ -149,7 +149,8 @@ struct LimitArgs {
     /// Seconds of capture time after which an idle connection is evicted.
     #[arg(long, value_name = "SECS", default_value_t = FlowLimits::default().idle_timeout_secs)]
     idle_timeout: i64,
-    /// Out-of-order bytes held per TCP direction before a gap is declared.
+    /// Out-of-order bytes held per TCP direction before a gap is declared
+    /// (each held segment also costs its bookkeeping, 128 bytes).
     #[arg(long, value_name = "BYTES", default_value_t = FlowLimits::default().early_per_direction)]
     max_reorder: usize,
     /// TLS record bytes held across all connections while they wait for

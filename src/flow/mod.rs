@@ -168,6 +168,9 @@ pub struct FlowTable<S> {
 }
 
 const SWEEP_EVERY: u32 = 1 << 16;
+/// Connections closed at once by a sweep or at the end, before what they
+/// produced is taken out.
+pub const CLOSE_BATCH: usize = 4096;
 /// The table gives memory back when it is used this little.
 const SHRINK_BELOW: usize = 4;
 
@@ -351,12 +354,19 @@ impl<S: Default> FlowTable<S> {
 
     fn sweep<H: StreamHandler<State = S>>(&mut self, now: Timestamp, h: &mut H) {
         let idle = self.limits.idle_timeout_secs;
-        let keys: Vec<(u64, Key)> = self
+        let mut keys: Vec<(u64, Key)> = self
             .flows
             .iter()
             .filter(|(_, f)| now.secs.saturating_sub(f.last_seen.secs) > idle)
             .map(|(k, f)| (f.first_frame, *k))
             .collect();
+        if keys.len() > CLOSE_BATCH {
+            // The oldest first; the rest at the next packet, once what
+            // these produced was taken out.
+            keys.select_nth_unstable_by_key(CLOSE_BATCH, |(first, _)| *first);
+            keys.truncate(CLOSE_BATCH);
+            self.packets_since_sweep = SWEEP_EVERY - 1;
+        }
         self.stats.evicted_idle += keys.len() as u64;
         self.finish_keys(keys, h);
         // A burst of connections that ended leaves the table as large as
@@ -389,8 +399,21 @@ impl<S: Default> FlowTable<S> {
 
     /// Ends every connection (end of capture).
     pub fn finish_all<H: StreamHandler<State = S>>(&mut self, h: &mut H) {
-        let keys: Vec<(u64, Key)> = self.flows.iter().map(|(k, f)| (f.first_frame, *k)).collect();
-        self.finish_keys(keys, h);
+        self.finish_all_with(h, |_| {});
+    }
+
+    /// Ends every connection, [`CLOSE_BATCH`] at a time, calling `between`
+    /// after each batch, so that what the handler produced can be taken
+    /// out before it piles up (200,000 connections that each hold a byte).
+    pub fn finish_all_with<H: StreamHandler<State = S>>(&mut self, h: &mut H, mut between: impl FnMut(&mut H)) {
+        let mut keys: Vec<(u64, Key)> = self.flows.iter().map(|(k, f)| (f.first_frame, *k)).collect();
+        keys.sort_unstable_by_key(|(first, _)| *first);
+        for batch in keys.chunks(CLOSE_BATCH) {
+            for (_, k) in batch {
+                self.close(k, h);
+            }
+            between(h);
+        }
         self.flows = HashMap::default();
     }
 }

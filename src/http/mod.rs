@@ -333,7 +333,9 @@ pub struct RequestStream {
     buf: Vec<u8>,
     buf_frame: u64,
     buf_ts: Timestamp,
-    pending: Option<Pending>,
+    /// The request whose body is being read (boxed: most connections
+    /// never have one, and each costs its table slot).
+    pending: Option<Box<Pending>>,
     /// A request was seen, or a gap happened: unknown bytes are skipped
     /// (resync), not a reason to give the direction up.
     committed: bool,
@@ -543,7 +545,7 @@ impl RequestStream {
                 return;
             }
         };
-        self.pending = Some(Pending { req, kind, transfer: f.codings, raw: Vec::new(), cut: 0, shed: false });
+        self.pending = Some(Box::new(Pending { req, kind, transfer: f.codings, raw: Vec::new(), cut: 0, shed: false }));
         self.mode = Mode::Body;
     }
 
@@ -639,7 +641,7 @@ impl RequestStream {
 
     fn finish_body(&mut self, out: &mut Vec<HttpRequest>) {
         self.mode = Mode::Head;
-        let Some(Pending { mut req, kind, transfer, mut raw, mut cut, shed }) = self.pending.take() else {
+        let Some(Pending { mut req, kind, transfer, mut raw, mut cut, shed }) = self.pending.take().map(|p| *p) else {
             return;
         };
         if shed {

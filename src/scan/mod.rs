@@ -767,7 +767,7 @@ fn scan_opened(
     if let Some(p) = &cfg.progress {
         p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
     }
-    flows.finish_all(&mut app);
+    flows.finish_all_with(&mut app, |app| drain(app, &mut reqs, &names));
     app.finish();
     drain(&mut app, &mut reqs, &names);
     let mut rep = std::mem::take(&mut reqs.rep);
@@ -791,7 +791,7 @@ fn scan_opened(
     s.retransmitted_bytes = flows.stats.retransmitted_bytes;
     s.overlap_conflicts = flows.stats.overlap_conflicts + decoder.defrag.stats.conflicts;
     s.flows_evicted = flows.stats.evicted_idle + flows.stats.evicted_full;
-    s.reorder_limit_hits = flows.stats.early_total_limit_hits;
+    s.reorder_limit_hits = flows.stats.early_total_limit_hits + flows.stats.early_limit_hits;
     let a = std::mem::take(&mut app.out.stats);
     s.tls_server_names = a.tls_names;
     s.held_limit_hits = a.held_limit_hits;
