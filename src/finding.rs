@@ -309,6 +309,9 @@ pub struct FileStats {
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,
+    /// SIP requests scanned, and responses (the network's: counted only).
+    pub sip_requests: u64,
+    pub sip_responses: u64,
     /// Findings made, requests and non-HTTP payloads that had some.
     pub findings: u64,
     pub requests_with_findings: u64,

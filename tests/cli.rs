@@ -853,8 +853,10 @@ fn body_limit_is_configurable_and_reported() {
 /// A real iPhone on an LTE/IMS test network (corpus-extra, seen at GTP-U
 /// on Linux SLL): its clear SIP carries the IMSI (Request-URI, matching
 /// the realm's MCC/MNC), the IMEI (RFC 7254 URN in +sip.instance) and the
-/// cell id (P-Access-Network-Info). Found as `stream` findings, one
-/// severity lower than in HTTP.
+/// cell id (P-Access-Network-Info), and its phone number in From and
+/// P-Preferred-Identity. Found in the phone's SIP requests, under the
+/// header that carried each; nothing from the network's responses (the
+/// 401 that echoes the IMSI, the 200s).
 #[test]
 fn iphone_ims_sip_identifiers_in_gtp() {
     let Some(dir) = conformance::corpus_dir() else { return };
@@ -867,12 +869,18 @@ fn iphone_ims_sip_identifiers_in_gtp() {
     let lines = jsonl(&out);
     let f = of_type(&lines, "finding");
     let has = |kind: &str, value: &str| {
-        f.iter().any(|x| x["kind"] == kind && x["value"] == value && x["location"] == "stream")
+        f.iter().any(|x| x["kind"] == kind && x["value"] == value && x["location"] == "header")
     };
     assert!(has("imsi", "310410010001002"), "{f:?}");
     assert!(has("imei", "35442706-323347-9"));
     assert!(has("cell_location", "31041000011a2d001"));
-    assert!(f.iter().all(|x| x["severity"] == "medium" && x["method"].is_null()));
+    assert!(f.iter().any(|x| x["kind"] == "msisdn" && x["field"] == "From:msisdn"), "{f:?}");
+    assert!(f.iter().all(|x| x["protocol"] == "sip" && x["method"].is_string()));
+    assert!(f.iter().all(|x| x["kind"] != "email"));
+    // As tshark counts them: 8 requests, 9 responses (401, 405, 100,
+    // 180, 200s, 202), which are counted and never scanned.
+    let cap = &of_type(&lines, "capture")[0];
+    assert_eq!((cap["sip"]["requests"].as_u64(), cap["sip"]["responses"].as_u64()), (Some(8), Some(9)), "{cap}");
     // The IMSI is Luhn-valid with a phone-like prefix: it must not be
     // reported as an IMEI.
     assert!(!has("imei", "310410010001002"));

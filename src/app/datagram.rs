@@ -91,6 +91,13 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut s
                 tls: None,
             });
         }
+    } else if super::sip::starts_sip(d.payload)
+        && let Some(m) = super::sip::parse_datagram(
+            d.payload,
+            super::sip::Origin { src: d.src, dst: d.dst, frame: d.frame, ts: d.ts, transport: "udp" },
+        )
+    {
+        out.sip.push(m);
     } else if let Some(req) = crate::http::datagram_request(d.payload, d.src, d.dst, d.frame, d.ts) {
         // HTTP over UDP (SSDP's M-SEARCH and NOTIFY).
         out.requests.push(req);

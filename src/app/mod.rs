@@ -20,6 +20,7 @@ pub mod dns;
 pub mod http1;
 pub mod http2;
 pub mod quic;
+pub mod sip;
 pub mod text;
 pub mod tls;
 
@@ -114,6 +115,7 @@ impl AppStats {
 pub struct Emit {
     pub requests: Vec<HttpRequest>,
     pub streams: Vec<StreamPayload>,
+    pub sip: Vec<sip::SipMessage>,
     pub stats: AppStats,
     /// What TLS connections share: budgets and a scratch buffer.
     pub tls: tls::Shared,
@@ -199,7 +201,7 @@ const PROBE_MAX: usize = 16;
 const SERVER_FIRST_MAX: usize = 4096;
 
 /// The registry, asked in order; the last one takes anything.
-pub const PROTOCOLS: &[AppProto] = &[tls::PROTO, dns::TCP_PROTO, http2::PROTO, http1::PROTO];
+pub const PROTOCOLS: &[AppProto] = &[tls::PROTO, dns::TCP_PROTO, http2::PROTO, sip::PROTO, http1::PROTO];
 
 /// The protocol of a connection whose first bytes are `seg`, or `None`
 /// while a probe needs more bytes (`more_to_come`: else the first probe

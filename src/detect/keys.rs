@@ -77,6 +77,7 @@ pub fn detectors_for(key: &str) -> u32 {
             (&KEYS.meid, Detector::Meid),
             (&KEYS.iccid, Detector::Iccid),
             (&KEYS.msisdn, Detector::Msisdn),
+            (&KEYS.sip_uri, Detector::SipUri),
             (&KEYS.serial, Detector::Serial),
             (&KEYS.mac, Detector::Mac),
             (&KEYS.android_id, Detector::AndroidId),
@@ -133,6 +134,7 @@ pub struct Keys {
     pub latitude: Vec<String>,
     pub longitude: Vec<String>,
     pub lat_lon_pair: Vec<String>,
+    pub sip_uri: Vec<String>,
 }
 
 /// The built-in dictionaries, normalised once.
@@ -144,6 +146,7 @@ pub static KEYS: LazyLock<Keys> = LazyLock::new(|| {
     k.imsi = k.imsi.iter().map(|x| normalize(x)).collect();
     k.iccid = k.iccid.iter().map(|x| normalize(x)).collect();
     k.msisdn = k.msisdn.iter().map(|x| normalize(x)).collect();
+    k.sip_uri = k.sip_uri.iter().map(|x| normalize(x)).collect();
     k.serial = k.serial.iter().map(|x| normalize(x)).collect();
     k.mac = k.mac.iter().map(|x| normalize(x)).collect();
     k.android_id = k.android_id.iter().map(|x| normalize(x)).collect();

@@ -16,6 +16,7 @@
 pub mod json;
 pub mod markup;
 pub mod multipart;
+pub mod sip;
 
 use base64::Engine as _;
 

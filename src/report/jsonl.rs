@@ -150,6 +150,7 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
         },
         "flows": s.flows,
         "requests": s.requests,
+        "sip": {"requests": s.sip_requests, "responses": s.sip_responses},
         "requests_with_notes": s.requests_with_notes,
         "notes": s.notes.iter().map(|(frame, m)| json!({"frame": frame, "message": p.text(m)})).collect::<Vec<_>>(),
         "findings": s.findings,

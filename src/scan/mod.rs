@@ -450,6 +450,75 @@ impl Requests<'_> {
         self.push_findings(raws, &at, Some((&req.head.method, &uri, &uri_masked)), false);
     }
 
+    /// A SIP message. A request is scanned (its identities taken apart
+    /// by `extract::sip`) and listed in `requests` mode; a response is
+    /// what the network said: counted, never scanned.
+    fn sip(&mut self, m: crate::app::sip::SipMessage) {
+        let stats = &mut self.rep.stats;
+        let Some(method) = m.method().map(str::to_string) else {
+            stats.sip_responses += 1;
+            return;
+        };
+        stats.sip_requests += 1;
+        if !m.notes.is_empty() {
+            stats.requests_with_notes += 1;
+            note(stats, m.frame, &m.notes);
+        }
+        let host = m.host();
+        let uri = m.uri().unwrap_or("").to_string();
+        let fields = extract::sip::sip_fields(&m);
+        let ctx = RequestCtx { method: &method, host: host.as_deref(), path: "", dst_port: m.dst.port() };
+        let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        // A value repeated in several headers of one message (From,
+        // P-Preferred-Identity, the Request-URI) is one finding: the first.
+        let mut seen = std::collections::HashSet::new();
+        raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        let uri_masked = mask_uri(&uri, &raws);
+        if self.cfg.mode == Mode::Requests {
+            let mut found: Vec<String> = Vec::new();
+            for v in raws.into_iter().flat_map(|f| [Some(f.value), f.matched]).flatten() {
+                if !found.contains(&v) {
+                    found.push(v);
+                }
+            }
+            let r = RequestRecord {
+                capture: self.rep.capture.clone(),
+                frame: m.frame,
+                time: m.ts,
+                src: m.src,
+                dst: m.dst,
+                method,
+                host,
+                uri,
+                uri_masked,
+                found,
+                body_bytes: m.body.len() as u64,
+                content_type: m.header("Content-Type").map(str::to_string),
+                notes: m.notes,
+                protocol: "sip",
+                tls: m.tls,
+                stream_id: None,
+            };
+            self.send(Event::Request(r));
+            return;
+        }
+        if raws.is_empty() {
+            return;
+        }
+        self.rep.stats.requests_with_findings += 1;
+        let at = Where {
+            frame: m.frame,
+            ts: m.ts,
+            src: m.src,
+            dst: m.dst,
+            host,
+            protocol: "sip",
+            tls: m.tls.clone(),
+            stream_id: None,
+        };
+        self.push_findings(raws, &at, Some((&method, &uri, &uri_masked)), false);
+    }
+
     /// Scans the payload of a non-HTTP stream or datagram: same
     /// detectors, findings one severity lower (location `stream`).
     fn stream(&mut self, p: StreamPayload, names: &Names) {
@@ -881,5 +950,8 @@ fn drain(app: &mut AppLayer, reqs: &mut Requests<'_>, names: &Names) {
     }
     for p in app.out.streams.drain(..) {
         reqs.stream(p, names);
+    }
+    for m in app.out.sip.drain(..) {
+        reqs.sip(m);
     }
 }

@@ -29,6 +29,12 @@ pub fn detect(_key: &str, value: &str, out: &mut Vec<Hit>) {
         return;
     }
     for m in EMAIL.find_iter(value) {
+        // A SIP address (`sip:alice@example.com`) is not a mailbox: the
+        // SIP detector reports it under its own kind.
+        let before = value[..m.start()].to_ascii_lowercase();
+        if before.ends_with("sip:") || before.ends_with("sips:") {
+            continue;
+        }
         let lower = m.as_str().to_ascii_lowercase();
         let tld = lower.rsplit('.').next().unwrap_or("");
         if !NOT_DOMAINS.contains(&tld)
@@ -49,6 +55,8 @@ mod tests {
         let mut o = Vec::new();
         detect("", "to=tester@example.org&icon=logo@2x.png&v=pkg@1.2.3&u=263734@imstest.lan", &mut o);
         detect("", "sip:310410010001002@ims.mnc410.mcc310.3gppnetwork.org", &mut o);
+        detect("", "From: <sip:alice@voip.example.net>;tag=1", &mut o);
+        detect("", "sips:bob@example.com", &mut o);
         assert_eq!(o, vec![Hit::new("email", "tester@example.org")]);
     }
 }

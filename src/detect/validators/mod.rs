@@ -19,6 +19,7 @@ pub mod mac;
 pub mod meid;
 pub mod msisdn;
 pub mod serial;
+pub mod sip_uri;
 pub mod sts;
 
 /// One identifier found by a detector.
@@ -60,10 +61,11 @@ pub enum Detector {
     DeviceModel,
     OsVersion,
     StsCleartext,
+    SipUri,
 }
 
 impl Detector {
-    pub const ALL: [(&'static str, Detector); 15] = [
+    pub const ALL: [(&'static str, Detector); 16] = [
         ("imei", Detector::Imei),
         ("imsi", Detector::Imsi),
         ("meid", Detector::Meid),
@@ -79,6 +81,7 @@ impl Detector {
         ("device_model", Detector::DeviceModel),
         ("os_version", Detector::OsVersion),
         ("sts_cleartext", Detector::StsCleartext),
+        ("sip_uri", Detector::SipUri),
     ];
 
     pub fn by_name(name: &str) -> Option<Detector> {
@@ -131,6 +134,7 @@ impl Detector {
             Detector::DeviceModel => device_info::detect_model(key, value, out),
             Detector::OsVersion => device_info::detect_os_version(key, value, out),
             Detector::StsCleartext => sts::detect(key, value, out),
+            Detector::SipUri => sip_uri::detect(key, value, out),
             Detector::CellLocation | Detector::GeoLocation => {}
         }
     }
