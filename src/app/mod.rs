@@ -20,6 +20,7 @@ pub mod dns;
 pub mod http1;
 pub mod http2;
 pub mod quic;
+pub mod sms;
 pub mod text;
 pub mod tls;
 
