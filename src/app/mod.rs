@@ -21,6 +21,7 @@ pub mod http1;
 pub mod http2;
 pub mod quic;
 pub mod sip;
+pub mod sms;
 pub mod text;
 pub mod tls;
 
