@@ -74,6 +74,8 @@ pub enum Location {
     Header,
     Cookie,
     Stream,
+    /// The text of a short message.
+    Sms,
 }
 
 impl Location {
@@ -85,6 +87,7 @@ impl Location {
             Location::Header => "header",
             Location::Cookie => "cookie",
             Location::Stream => "stream",
+            Location::Sms => "sms",
         }
     }
 
@@ -96,6 +99,7 @@ impl Location {
             "header" => Location::Header,
             "cookie" => Location::Cookie,
             "stream" => Location::Stream,
+            "sms" => Location::Sms,
             _ => return None,
         })
     }
@@ -252,6 +256,8 @@ pub struct RequestRecord {
     pub body_bytes: u64,
     pub content_type: Option<String>,
     pub notes: Vec<String>,
+    /// The text of a short message (`sms`); `None` for other requests.
+    pub text: Option<String>,
     /// `http/1.1`, `http/1.0`, `http/2`...
     pub protocol: &'static str,
     /// The TLS session it was decrypted from; `None` in clear.
@@ -309,6 +315,14 @@ pub struct FileStats {
     pub not_inspected: NotInspected,
     /// Requests with a limit hit or damage (see `requests` notes).
     pub requests_with_notes: u64,
+    /// Short messages scanned (sent by the device), and those the network
+    /// sent it (counted only); GSM layer-3 messages with a mobile identity.
+    pub sms_messages: u64,
+    pub sms_downlink: u64,
+    pub nas_identities: u64,
+    /// GSMTAP datagrams, and those on channels or of types not decoded.
+    pub gsmtap_datagrams: u64,
+    pub gsmtap_not_decoded: u64,
     /// SIP requests scanned, and responses (the network's: counted only).
     pub sip_requests: u64,
     pub sip_responses: u64,

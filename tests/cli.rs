@@ -881,6 +881,22 @@ fn iphone_ims_sip_identifiers_in_gtp() {
     // 180, 200s, 202), which are counted and never scanned.
     let cap = &of_type(&lines, "capture")[0];
     assert_eq!((cap["sip"]["requests"].as_u64(), cap["sip"]["responses"].as_u64()), (Some(8), Some(9)), "{cap}");
+    // Frame 90: a SIP MESSAGE carrying RP-DATA and an SMS-SUBMIT to 122,
+    // "test" (tshark: gsm_sms), listed with its recipient and text.
+    assert_eq!(cap["sms"]["messages"], 1, "{cap}");
+    let listed = jsonl(&run(&[
+        "requests",
+        "--format",
+        "jsonl",
+        dir.join("../corpus-extra/arkime/gtp-iphone.pcap").to_str().unwrap(),
+    ]));
+    let sms: Vec<&Value> = of_type(&listed, "request").into_iter().filter(|r| r["method"] == "SMS-SUBMIT").collect();
+    assert_eq!(sms.len(), 1, "{listed:?}");
+    assert_eq!(
+        (sms[0]["frame"].as_u64(), sms[0]["host"].as_str(), sms[0]["text"].as_str()),
+        (Some(90), Some("122"), Some("test"))
+    );
+    assert_eq!(sms[0]["protocol"], "sms/ims");
     // The IMSI is Luhn-valid with a phone-like prefix: it must not be
     // reported as an IMEI.
     assert!(!has("imei", "310410010001002"));

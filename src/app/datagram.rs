@@ -16,6 +16,26 @@ const UDP_SCAN_MAX: usize = 8 << 10;
 const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 
 const QUIC_PORT: u16 = 443;
+/// GSMTAP (osmocom): GSM air-interface frames copied into UDP.
+pub const GSMTAP_PORT: u16 = 4729;
+
+/// Hands what a GSMTAP datagram yielded to the output, dated by it.
+pub fn gsmtap_events(
+    out: &mut Emit,
+    events: Vec<super::sms::Event>,
+    at: (SocketAddr, SocketAddr, u64, crate::util::Timestamp),
+) {
+    use super::{Telephony, TelephonyEvent};
+    for e in events {
+        let what = match e {
+            super::sms::Event::Sms(sms) => TelephonyEvent::Sms { sms, via: "gsmtap" },
+            super::sms::Event::Identity { kind, value, uplink, message } => {
+                TelephonyEvent::Identity { kind, value, uplink, message }
+            }
+        };
+        out.telephony.push(Telephony { src: at.0, dst: at.1, frame: at.2, ts: at.3, what });
+    }
+}
 /// QUIC versions recognised in long headers: v1, v2, and drafts.
 fn quic_version(v: u32) -> bool {
     v == 1 || v == 0x6b33_43cf || v >> 8 == 0x00ff_0000
@@ -97,7 +117,7 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut s
             super::sip::Origin { src: d.src, dst: d.dst, frame: d.frame, ts: d.ts, transport: "udp" },
         )
     {
-        out.sip.push(m);
+        super::sip::push(out, m);
     } else if let Some(req) = crate::http::datagram_request(d.payload, d.src, d.dst, d.frame, d.ts) {
         // HTTP over UDP (SSDP's M-SEARCH and NOTIFY).
         out.requests.push(req);

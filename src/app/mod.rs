@@ -117,9 +117,31 @@ pub struct Emit {
     pub requests: Vec<HttpRequest>,
     pub streams: Vec<StreamPayload>,
     pub sip: Vec<sip::SipMessage>,
+    /// Short messages and mobile identities (SMS over IMS, GSMTAP).
+    pub telephony: Vec<Telephony>,
+    /// Parts of concatenated SMS over IMS waiting for the rest.
+    pub ims_sms: sms::Reassembler,
     pub stats: AppStats,
     /// What TLS connections share: budgets and a scratch buffer.
     pub tls: tls::Shared,
+}
+
+/// A short message or a mobile identity, with where it was seen.
+#[derive(Debug)]
+pub struct Telephony {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub frame: u64,
+    pub ts: crate::util::Timestamp,
+    pub what: TelephonyEvent,
+}
+
+#[derive(Debug)]
+pub enum TelephonyEvent {
+    /// `via`: `ims` (SIP MESSAGE) or `gsmtap`.
+    Sms { sms: sms::Sms, via: &'static str },
+    /// A mobile identity in a GSM/GPRS layer-3 message (GSMTAP).
+    Identity { kind: sms::IdentityKind, value: String, uplink: bool, message: sms::L3Message },
 }
 
 /// What a dissector works with besides the bytes.
@@ -297,13 +319,31 @@ pub struct AppLayer {
     parked: Vec<Box<dyn Dissector>>,
     /// ClientHellos of QUIC connections being gathered.
     quic: quic::Initials,
+    /// GSMTAP links (LAPDm segments) and SMS parts.
+    gsmtap: sms::Gsmtap,
     /// Bytes all live connections' dissectors hold.
     held: usize,
+    /// Where the last GSMTAP datagram came from (what its events carry).
+    gsmtap_last: (SocketAddr, SocketAddr, u64, crate::util::Timestamp),
 }
 
 impl AppLayer {
     pub fn new(cfg: AppConfig, keys: KeyStore) -> Self {
-        AppLayer { cfg, keys, out: Emit::default(), parked: Vec::new(), quic: quic::Initials::default(), held: 0 }
+        AppLayer {
+            cfg,
+            keys,
+            out: Emit::default(),
+            parked: Vec::new(),
+            quic: quic::Initials::default(),
+            gsmtap: sms::Gsmtap::new(),
+            held: 0,
+            gsmtap_last: (
+                SocketAddr::from(([0, 0, 0, 0], 0)),
+                SocketAddr::from(([0, 0, 0, 0], 0)),
+                0,
+                Default::default(),
+            ),
+        }
     }
 
     fn cx(&mut self) -> Cx<'_> {
@@ -330,8 +370,24 @@ impl AppLayer {
         notes
     }
 
-    /// End of the capture: connections still waiting give up.
+    /// End of the capture: connections still waiting give up; SMS parts
+    /// and LAPDm segments still held come out (noted as incomplete).
     pub fn finish(&mut self) {
+        let mut done = Vec::new();
+        self.out.ims_sms.finish(&mut done);
+        let at = self.gsmtap_last;
+        for sms in done {
+            self.out.telephony.push(Telephony {
+                src: at.0,
+                dst: at.1,
+                frame: at.2,
+                ts: at.3,
+                what: TelephonyEvent::Sms { sms, via: "ims" },
+            });
+        }
+        let mut events = Vec::new();
+        self.gsmtap.finish(&mut events);
+        datagram::gsmtap_events(&mut self.out, events, at);
         let parked = std::mem::take(&mut self.parked);
         let mut cx = self.cx();
         for mut d in parked {
@@ -341,7 +397,19 @@ impl AppLayer {
 
     /// One UDP datagram.
     pub fn datagram(&mut self, d: datagram::Datagram<'_>, names: &mut dns::Names) {
+        if d.src.port() == datagram::GSMTAP_PORT || d.dst.port() == datagram::GSMTAP_PORT {
+            self.gsmtap_last = (d.src, d.dst, d.frame, d.ts);
+            let mut events = Vec::new();
+            self.gsmtap.datagram(d.payload, &mut events);
+            datagram::gsmtap_events(&mut self.out, events, self.gsmtap_last);
+            return;
+        }
         datagram::dispatch(&mut self.out, d, names, &mut self.quic);
+    }
+
+    /// What GSMTAP decoding counted.
+    pub fn gsmtap_stats(&self) -> (sms::GsmtapStats, sms::ConcatStats) {
+        (self.gsmtap.stats(), self.gsmtap.concat_stats())
     }
 }
 

@@ -257,6 +257,39 @@ pub fn parse_datagram(data: &[u8], at: Origin) -> Option<SipMessage> {
     })
 }
 
+/// Hands a message to the output; the SMS a `MESSAGE` carries
+/// (`application/vnd.3gpp.sms`: RP-DATA and its TPDU, TS 24.341) is
+/// decoded and joined with its other parts. Damage is noted on the
+/// message.
+pub fn push(out: &mut super::Emit, mut m: SipMessage) {
+    let is_sms = m.method() == Some("MESSAGE")
+        && m.header("Content-Type")
+            .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("application/vnd.3gpp.sms"));
+    if is_sms && let Some(&first) = m.body.first() {
+        // RP-MTI 0: RP-DATA from the phone; 1: from the network.
+        let uplink = first & 0x07 == 0;
+        match super::sms::from_rpdu(&m.body, uplink) {
+            Ok(Some(part)) => {
+                let mut done = Vec::new();
+                out.ims_sms.push(part, &mut done);
+                for sms in done {
+                    out.telephony.push(super::Telephony {
+                        src: m.src,
+                        dst: m.dst,
+                        frame: m.frame,
+                        ts: m.ts,
+                        what: super::TelephonyEvent::Sms { sms, via: "ims" },
+                    });
+                }
+            }
+            Ok(None) => {}
+            Err(e) if e.is_malformed() => m.notes.push(format!("SMS in the MESSAGE body not decoded: {e}")),
+            Err(_) => {}
+        }
+    }
+    out.sip.push(m);
+}
+
 /// One direction of a SIP connection: bytes of the message being read.
 #[derive(Default)]
 struct Dir {
@@ -313,7 +346,7 @@ impl SipTcp {
             }
             let at = Origin { src: seg.src, dst: seg.dst, frame: d.frame, ts: d.ts, transport: "tcp" };
             if let Some(m) = parse_datagram(&d.buf[..total], at) {
-                cx.out.sip.push(m);
+                push(cx.out, m);
             }
             d.buf.drain(..total);
             (d.frame, d.ts) = (seg.chunk.frame, seg.chunk.ts);

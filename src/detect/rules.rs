@@ -393,7 +393,10 @@ impl RuleSet {
                 locations.push(Location::parse(l.get_ref()).ok_or_else(|| {
                     at(
                         span,
-                        format!("unknown location {:?}; known: query, path, body, header, cookie, stream", l.get_ref()),
+                        format!(
+                            "unknown location {:?}; known: query, path, body, header, cookie, stream, sms",
+                            l.get_ref()
+                        ),
                     )
                 })?);
             }

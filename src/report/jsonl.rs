@@ -106,6 +106,7 @@ pub fn request_json(r: &RequestRecord, p: &Privacy) -> Value {
         "body_bytes": r.body_bytes,
         "content_type": p.opt(r.content_type.as_deref()),
         "notes": notes,
+        "text": p.opt(r.text.as_deref()),
         "protocol": r.protocol,
         "http_version": http_version(r.protocol),
         "tls": tls_json(r.tls.as_deref(), p),
@@ -124,7 +125,7 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
     let s = &r.stats;
     let n = &s.not_inspected;
     let links: serde_json::Map<String, Value> = s.link_types.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    json!({
+    let mut v = json!({
         "type": "capture",
         "capture": p.text(&r.capture),
         "format": if s.format.is_empty() { Value::Null } else { json!(s.format) },
@@ -150,7 +151,6 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
         },
         "flows": s.flows,
         "requests": s.requests,
-        "sip": {"requests": s.sip_requests, "responses": s.sip_responses},
         "requests_with_notes": s.requests_with_notes,
         "notes": s.notes.iter().map(|(frame, m)| json!({"frame": frame, "message": p.text(m)})).collect::<Vec<_>>(),
         "findings": s.findings,
@@ -173,7 +173,13 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
             "gap_bytes": n.gap_bytes,
         },
         "elapsed_seconds": (s.elapsed_secs * 1e6).round() / 1e6,
-    })
+    });
+    // Telephony (apart: the macro above is at its recursion limit).
+    v["sip"] = json!({"requests": s.sip_requests, "responses": s.sip_responses});
+    v["sms"] = json!({"messages": s.sms_messages, "downlink": s.sms_downlink});
+    v["nas_identities"] = json!(s.nas_identities);
+    v["gsmtap"] = json!({"datagrams": s.gsmtap_datagrams, "not_decoded": s.gsmtap_not_decoded});
+    v
 }
 
 /// What TLS decryption did in one capture: connections by outcome, with

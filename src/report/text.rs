@@ -372,7 +372,12 @@ impl<W: Write> Reporter for TextReporter<W> {
             p.line(if p.opts.show_values { &q.uri } else { &q.uri_masked }),
             q.body_bytes,
             q.tls.as_ref().map(|t| format!(" tls={}", t.version)).unwrap_or_default(),
-            if q.notes.is_empty() { String::new() } else { format!("  ({})", p.line(&q.notes.join("; "))) }
+            match (&q.text, q.notes.is_empty()) {
+                (Some(t), true) => format!("  text=\"{}\"", p.line(t)),
+                (Some(t), false) => format!("  text=\"{}\"  ({})", p.line(t), p.line(&q.notes.join("; "))),
+                (None, true) => String::new(),
+                (None, false) => format!("  ({})", p.line(&q.notes.join("; "))),
+            }
         )
     }
 

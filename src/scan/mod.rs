@@ -495,6 +495,7 @@ impl Requests<'_> {
                 body_bytes: m.body.len() as u64,
                 content_type: m.header("Content-Type").map(str::to_string),
                 notes: m.notes,
+                text: None,
                 protocol: "sip",
                 tls: m.tls,
                 stream_id: None,
@@ -517,6 +518,119 @@ impl Requests<'_> {
             stream_id: None,
         };
         self.push_findings(raws, &at, Some((&method, &uri, &uri_masked)), false);
+    }
+
+    /// A short message or a mobile identity. What the device sent (an
+    /// SMS-SUBMIT; an SMS-DELIVER in the uplink of a test rig, noted) is
+    /// scanned by every rule at location `sms`, recipient as `host` and
+    /// `uri` (`sms:122`); what the network sent it is counted only.
+    fn telephony(&mut self, t: crate::app::Telephony) {
+        use crate::app::TelephonyEvent;
+        use crate::extract::{Extracted, Field};
+        let (method, address, text, mut notes, protocol, fields) = match t.what {
+            TelephonyEvent::Sms { sms, via } => {
+                let deliver = sms.kind == crate::app::sms::SmsKind::Deliver;
+                if !sms.uplink {
+                    self.rep.stats.sms_downlink += 1;
+                    return;
+                }
+                self.rep.stats.sms_messages += 1;
+                let mut notes = sms.notes.clone();
+                if deliver {
+                    notes
+                        .push("SMS-DELIVER in the uplink: sent by a test rig or SIM tool acting as the network".into());
+                }
+                let mut ex = extract::stream_fields(sms.text.as_bytes());
+                for f in &mut ex.fields {
+                    f.location = Location::Sms;
+                }
+                ex.fields.insert(
+                    0,
+                    Field {
+                        location: Location::Sms,
+                        name: None,
+                        value: sms.text.clone(),
+                        encoding: Default::default(),
+                    },
+                );
+                let protocol = if via == "ims" { "sms/ims" } else { "sms/gsm" };
+                (sms.kind.as_str(), sms.address.clone(), Some(sms.text), notes, protocol, ex)
+            }
+            TelephonyEvent::Identity { kind, value, uplink, message } => {
+                if !kind.is_identifier() || !uplink {
+                    return;
+                }
+                self.rep.stats.nas_identities += 1;
+                let mut ex = Extracted::default();
+                ex.fields.push(Field {
+                    location: Location::Stream,
+                    name: Some(format!("nas:{}", kind.as_str())),
+                    value,
+                    encoding: Default::default(),
+                });
+                (message.as_str(), None, None, Vec::new(), "gsm", ex)
+            }
+        };
+        let uri = address.as_deref().map_or_else(|| "sms:".to_string(), |a| format!("sms:{a}"));
+        let uri = if text.is_some() { uri } else { String::new() };
+        let ctx = RequestCtx { method, host: address.as_deref(), path: "", dst_port: t.dst.port() };
+        let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        let mut seen = std::collections::HashSet::new();
+        raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        if self.cfg.mode == Mode::Requests {
+            let mut found: Vec<String> = Vec::new();
+            for v in raws.into_iter().flat_map(|f| [Some(f.value), f.matched]).flatten() {
+                if !found.contains(&v) {
+                    found.push(v);
+                }
+            }
+            if !notes.is_empty() {
+                self.rep.stats.requests_with_notes += 1;
+                note(&mut self.rep.stats, t.frame, &notes);
+            }
+            let r = RequestRecord {
+                capture: self.rep.capture.clone(),
+                frame: t.frame,
+                time: t.ts,
+                src: t.src,
+                dst: t.dst,
+                method: method.to_string(),
+                host: address,
+                uri_masked: uri.clone(),
+                uri,
+                found,
+                body_bytes: text.as_ref().map_or(0, |s| s.len() as u64),
+                content_type: None,
+                notes: std::mem::take(&mut notes),
+                text,
+                protocol,
+                tls: None,
+                stream_id: None,
+            };
+            self.send(Event::Request(r));
+            return;
+        }
+        if !notes.is_empty() {
+            self.rep.stats.requests_with_notes += 1;
+            note(&mut self.rep.stats, t.frame, &notes);
+        }
+        if raws.is_empty() {
+            return;
+        }
+        self.rep.stats.requests_with_findings += 1;
+        let at = Where {
+            frame: t.frame,
+            ts: t.ts,
+            src: t.src,
+            dst: t.dst,
+            host: address,
+            protocol,
+            tls: None,
+            stream_id: None,
+        };
+        let uri_masked = mask_uri(&uri, &raws);
+        let request = (!uri.is_empty()).then_some((method, uri.as_str(), uri_masked.as_str()));
+        self.push_findings(raws, &at, request, false);
     }
 
     /// Scans the payload of a non-HTTP stream or datagram: same
@@ -655,6 +769,7 @@ fn record(capture: &str, req: &HttpRequest, host: Option<String>) -> RequestReco
         body_bytes: req.body.len() as u64,
         content_type: req.content_type(),
         notes: req.notes.clone(),
+        text: None,
         protocol: req.protocol(),
         tls: req.tls.clone(),
         stream_id: req.stream_id,
@@ -864,6 +979,9 @@ fn scan_opened(
     let a = std::mem::take(&mut app.out.stats);
     s.tls_server_names = a.tls_names;
     s.held_limit_hits = a.held_limit_hits;
+    let (g, _) = app.gsmtap_stats();
+    s.gsmtap_datagrams = g.datagrams;
+    s.gsmtap_not_decoded = g.other_types + g.other_channels + g.l3_not_decoded;
     s.tls = a.tls;
     s.quic_server_names = a.quic_names;
     s.http2 = a.http2;
@@ -953,5 +1071,8 @@ fn drain(app: &mut AppLayer, reqs: &mut Requests<'_>, names: &Names) {
     }
     for m in app.out.sip.drain(..) {
         reqs.sip(m);
+    }
+    for t in app.out.telephony.drain(..) {
+        reqs.telephony(t);
     }
 }
