@@ -270,6 +270,7 @@ pub mod hostile_capture;
 pub mod hostile_flow;
 pub mod hostile_output;
 pub mod tls;
+pub mod telephony;
 pub mod wiko;
 
 /// A raw IPv4 header around `payload` (checksum left zero: readers of
