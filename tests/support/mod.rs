@@ -269,8 +269,8 @@ pub fn pseudo_random(seed: u64, n: usize) -> Vec<u8> {
 pub mod hostile_capture;
 pub mod hostile_flow;
 pub mod hostile_output;
-pub mod tls;
 pub mod telephony;
+pub mod tls;
 pub mod wiko;
 
 /// A raw IPv4 header around `payload` (checksum left zero: readers of

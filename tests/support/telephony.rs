@@ -500,24 +500,46 @@ pub fn gsmtap_udp(n: &mut Net, t: i64, micros: u32, payload: &[u8]) {
 }
 
 /// An L3 message sent on a dedicated channel: SABM and UA on `sapi`, then
-/// the message's I-frames (uplink when `uplink`), each as a GSMTAP packet
-/// 20 ms apart starting at `t`.
+/// the message's I-frames (uplink when `uplink`), then the peer's RR,
+/// each as a GSMTAP packet 20 ms apart starting at `t`.
 pub fn gsmtap_dedicated(n: &mut Net, t: i64, arfcn: u16, sapi: u8, uplink: bool, sacch: bool, l3: &[u8]) {
+    gsmtap_dedicated_many(n, t, arfcn, sapi, uplink, sacch, &[l3.to_vec()]);
+}
+
+/// Several L3 messages on one link: SABM and UA once, then each message's
+/// I-frames with N(S) counting on (modulo 8) and the peer's RR after it.
+/// Gives the frame number (from 1) of each message's first I-frame.
+pub fn gsmtap_dedicated_many(
+    n: &mut Net,
+    t: i64,
+    arfcn: u16,
+    sapi: u8,
+    uplink: bool,
+    sacch: bool,
+    msgs: &[Vec<u8>],
+) -> Vec<usize> {
     let (sub, n201) = if sacch { (CH_SDCCH8 | CH_ACCH, N201_SACCH) } else { (CH_SDCCH8, N201_SDCCH) };
     let block = |f: Vec<u8>| if sacch { sacch_block(&f) } else { f };
     let mut frames = vec![
         (uplink, block(lapdm_frame(lapdm_address(sapi, uplink, true), SABM, &[], false, n201))),
         (!uplink, block(lapdm_frame(lapdm_address(sapi, !uplink, false), UA, &[], false, n201))),
     ];
-    for f in lapdm_segments(sapi, uplink, l3, n201, 0) {
-        frames.push((uplink, block(f)));
+    let mut firsts = Vec::new();
+    let mut ns = 0u8;
+    for l3 in msgs {
+        firsts.push(n.packets.len() + frames.len() + 1);
+        for f in lapdm_segments(sapi, uplink, l3, n201, ns) {
+            frames.push((uplink, block(f)));
+        }
+        ns = ns.wrapping_add(l3.len().div_ceil(n201) as u8) & 7;
+        let rr = lapdm_frame(lapdm_address(sapi, !uplink, false), rr_control(ns), &[], false, n201);
+        frames.push((!uplink, block(rr)));
     }
-    let segments = l3.len().div_ceil(n201) as u8;
-    frames.push((!uplink, block(lapdm_frame(lapdm_address(sapi, !uplink, false), rr_control(segments), &[], false, n201))));
     for (i, (up, f)) in frames.into_iter().enumerate() {
         let fn_ = 0x0012_3456 + 51 * i as u32;
         gsmtap_udp(n, t, 20_000 * i as u32, &gsmtap_um_fn(arfcn, up, sub, 1, fn_, &f));
     }
+    firsts
 }
 
 // ---------------------------------------------------------------- SIP
@@ -699,10 +721,7 @@ pub fn register(p: &Phone, form: Form, id: Ident, tcp: bool, cseq: u32) -> Vec<u
     );
     m.h(
         "Authorization",
-        format!(
-            "Digest username=\"{}\",realm=\"{domain}\",uri=\"sip:{domain}\",nonce=\"\",response=\"\"",
-            p.impi()
-        ),
+        format!("Digest username=\"{}\",realm=\"{domain}\",uri=\"sip:{domain}\",nonce=\"\",response=\"\"", p.impi()),
     );
     m.h("P-Access-Network-Info", p.access.header_value());
     m.h("Supported", "path,gruu,sec-agree");
@@ -802,10 +821,7 @@ pub fn response(p: &Phone, form: Form, request: &[u8], code: u16) -> Vec<u8> {
             );
         }
         200 if is_register => {
-            m.h(
-                "Contact",
-                format!("<sip:{}>;expires=600000;+sip.instance=\"<{}>\"", p.contact_host(), p.imei_urn()),
-            );
+            m.h("Contact", format!("<sip:{}>;expires=600000;+sip.instance=\"<{}>\"", p.contact_host(), p.imei_urn()));
             m.h("P-Associated-URI", format!("<{}>, <{}>", uri(p, Ident::SipPhone), uri(p, Ident::Tel)));
             m.h("Service-Route", "<sip:orig@scscf.ims.example;lr>");
         }
@@ -909,4 +925,20 @@ pub fn accesses() -> [Access; 4] {
         Access::Geran("3104102f01bc55".into()),
         Access::NrFdd("310410000001000000abc".into()),
     ]
+}
+
+/// An initial L3 message as the MS sends it on a new SDCCH (TS 44.006
+/// 5.4.1.1, contention resolution): inside the SABM's information field
+/// on SAPI 0, uplink, and echoed by the network's UA (downlink).
+pub fn gsmtap_initial(n: &mut Net, t: i64, arfcn: u16, l3: &[u8]) {
+    let sabm = lapdm_frame(lapdm_address(0, true, true), SABM, l3, false, N201_SDCCH);
+    let ua = lapdm_frame(lapdm_address(0, false, false), UA, l3, false, N201_SDCCH);
+    gsmtap_udp(n, t, 0, &gsmtap_um_fn(arfcn, true, CH_SDCCH8, 1, 0x0012_0000, &sabm));
+    gsmtap_udp(n, t, 20_000, &gsmtap_um_fn(arfcn, false, CH_SDCCH8, 1, 0x0012_0033, &ua));
+}
+
+/// One I-frame on SAPI 0 of SDCCH/8 (a message that fits N201), as GSMTAP.
+pub fn gsmtap_i_frame(n: &mut Net, t: i64, micros: u32, arfcn: u16, uplink: bool, ns: u8, l3: &[u8]) {
+    let f = lapdm_frame(lapdm_address(0, uplink, true), i_control(ns, ns), l3, false, N201_SDCCH);
+    gsmtap_udp(n, t, micros, &gsmtap_um(arfcn, uplink, CH_SDCCH8, 1, &f));
 }
