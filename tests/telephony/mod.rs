@@ -124,39 +124,52 @@ fn in_frame<'a>(f: &'a [&'a Value], frame_no: usize, kind: &str) -> Vec<&'a Valu
     f.iter().copied().filter(|x| frame(x) == frame_no && x["kind"] == kind).collect()
 }
 
+/// Scans the SIP capture and checks that in every request frame of the
+/// cases `pick` keeps, some finding of `kind` satisfies `ok`; gives the
+/// cases and the JSON lines for further checks.
+fn every_request_has(
+    name: &str,
+    pick: impl Fn(&Case) -> bool,
+    kind: &str,
+    ok: impl Fn(&Case, &Value) -> bool,
+) -> (Vec<Case>, Vec<Value>) {
+    let (net, cases) = sip_capture();
+    let (_, lines) = scan(name, &net);
+    let f = findings(&lines);
+    for c in cases.iter().filter(|c| pick(c)) {
+        for &r in &c.requests {
+            let m = in_frame(&f, r, kind);
+            assert!(m.iter().any(|x| ok(c, x)), "{}: frame {r}: no {kind}: {f:?}", c.what);
+        }
+    }
+    (cases, lines)
+}
+
 #[test]
 #[ignore = "until SIP/SMS dissectors land (issue 12)"]
 fn sip_phone_number_is_msisdn_in_every_form() {
-    let (net, cases) = sip_capture();
-    let (_, lines) = scan("msisdn", &net);
-    let f = findings(&lines);
     // The exchange whose From/To are the IMSI URI has no number in it.
-    for c in cases.iter().filter(|c| !c.what.contains("sip:IMSI")) {
-        for &r in &c.requests {
-            let m = in_frame(&f, r, "msisdn");
-            assert!(m.iter().any(|x| digits(&x["value"]) == MSISDN_DIGITS), "{}: frame {r}: {f:?}", c.what);
-        }
-    }
+    every_request_has(
+        "msisdn",
+        |c| !c.what.contains("sip:IMSI"),
+        "msisdn",
+        |_, x| digits(&x["value"]) == MSISDN_DIGITS,
+    );
 }
 
 #[test]
 #[ignore = "until SIP/SMS dissectors land (issue 12)"]
 fn sip_imsi_from_user_part_and_authorization_username() {
-    let (net, cases) = sip_capture();
-    let (_, lines) = scan("imsi", &net);
+    // The IMSI is in the Authorization username of every REGISTER.
+    let from_authorization =
+        |x: &Value| x["field"].as_str().is_some_and(|s| s.to_ascii_lowercase().contains("authorization"));
+    let (cases, lines) = every_request_has(
+        "imsi",
+        |c| !c.what.contains("INVITE"),
+        "imsi",
+        |_, x| x["value"] == IMSI && from_authorization(x),
+    );
     let f = findings(&lines);
-    for c in cases.iter().filter(|c| !c.what.contains("INVITE")) {
-        for &r in &c.requests {
-            let m = in_frame(&f, r, "imsi");
-            assert!(m.iter().any(|x| x["value"] == IMSI), "{}: frame {r}: {f:?}", c.what);
-            // The IMSI is in the Authorization username of every REGISTER.
-            assert!(
-                m.iter().any(|x| x["field"].as_str().is_some_and(|s| s.to_ascii_lowercase().contains("authorization"))),
-                "{}: no IMSI from Authorization: {m:?}",
-                c.what
-            );
-        }
-    }
     // From/To carry `sip:IMSI@ims.mnc410.mcc310.3gppnetwork.org` there.
     let imsi_uri = cases.iter().find(|c| c.what.contains("sip:IMSI")).unwrap();
     let m = in_frame(&f, imsi_uri.requests[0], "imsi");
@@ -171,34 +184,21 @@ fn sip_imsi_from_user_part_and_authorization_username() {
 #[test]
 #[ignore = "until SIP/SMS dissectors land (issue 12)"]
 fn sip_imei_from_sip_instance() {
-    let (net, cases) = sip_capture();
-    let (_, lines) = scan("imei", &net);
-    let f = findings(&lines);
-    for c in &cases {
-        for &r in &c.requests {
-            let m = in_frame(&f, r, "imei");
-            assert!(m.iter().any(|x| digits(&x["value"]) == IMEI), "{}: frame {r}: {f:?}", c.what);
-        }
-    }
+    every_request_has("imei", |_| true, "imei", |_, x| digits(&x["value"]) == IMEI);
 }
 
 #[test]
 #[ignore = "until SIP/SMS dissectors land (issue 12)"]
 fn sip_cell_id_from_p_access_network_info() {
-    let (net, cases) = sip_capture();
-    let (_, lines) = scan("cell", &net);
-    let f = findings(&lines);
-    for c in &cases {
-        let cell = c.phone.access.cell().to_ascii_lowercase();
-        for &r in &c.requests {
-            let m = in_frame(&f, r, "cell_location");
-            assert!(
-                m.iter().any(|x| x["value"].as_str().is_some_and(|v| v.to_ascii_lowercase().contains(&cell))),
-                "{}: frame {r}: no {cell}: {f:?}",
-                c.what
-            );
-        }
-    }
+    every_request_has(
+        "cell",
+        |_| true,
+        "cell_location",
+        |c, x| {
+            let cell = c.phone.access.cell().to_ascii_lowercase();
+            x["value"].as_str().is_some_and(|v| v.to_ascii_lowercase().contains(&cell))
+        },
+    );
 }
 
 /// No SIP URI is an e-mail address, and nothing comes from the network.
@@ -510,4 +510,44 @@ fn corpus_iphone_ims_identities_and_sms() {
     let s = strings(sms);
     assert!(s.iter().any(|x| x == "122" || x.ends_with(":122")), "to 122: {sms}");
     assert!(s.iter().any(|x| x == "test"), "text: {sms}");
+}
+
+/// The encoders against bytes of known origin: the SMS of the iPhone
+/// capture (frame 90 of corpus-extra `arkime/gtp-iphone.pcap`, as
+/// Wireshark dissects it: RP-DATA to `+7`, SMS-SUBMIT to 122, "test"),
+/// the widely quoted 7-bit packing of "hellohello" (E8329BFD4697D9EC37),
+/// and the TS 23.038 extension table. (Wireshark 4 decodes every capture of this module as
+/// intended: SIP in both header forms, RP/TPDU, LAPDm reassembly,
+/// concatenated GSM 7-bit and UCS-2 parts, MM identities.)
+#[test]
+fn encoders_reproduce_known_bytes() {
+    let septets = |s: &str| -> Vec<u8> { s.chars().flat_map(|c| tel::gsm7_septets(c).unwrap()).collect() };
+    assert_eq!(tel::gsm7_pack(&[], &septets("test")), (vec![0xf4, 0xf2, 0x9c, 0x0e], 4));
+    assert_eq!(tel::gsm7_pack(&[], &septets("hellohello")).0, [0xe8, 0x32, 0x9b, 0xfd, 0x46, 0x97, 0xd9, 0xec, 0x37]);
+    assert_eq!(septets("€[]"), [0x1b, 0x65, 0x1b, 0x3c, 0x1b, 0x3e]);
+    // After a 6-octet UDH one fill bit puts the first septet at bit 49.
+    let (ud, udl) = tel::gsm7_pack(&[5, 0, 3, 1, 2, 1], &septets("A"));
+    assert_eq!((ud, udl), (vec![5, 0, 3, 1, 2, 1, 0x41 << 1], 8));
+    assert_eq!(tel::tp_address("122"), [0x03, 0x81, 0x21, 0xf2]);
+    let tpdu = [0x01, 0x00, 0x03, 0x81, 0x21, 0xf2, 0x00, 0x00, 0x04, 0xf4, 0xf2, 0x9c, 0x0e];
+    let rp = tel::rp_data_ms_to_n(2, "+7", &tpdu);
+    assert_eq!(rp[..7], [0x00, 0x02, 0x00, 0x02, 0x91, 0xf7, 0x0d]);
+    assert_eq!(rp[7..], tpdu);
+    assert_eq!(tel::mobile_identity(IdType::Imsi, "310410010001002"), [0x39, 0x01, 0x14, 0x00, 0x01, 0x00, 0x01, 0x20]);
+    assert_eq!(tel::lai("208", "10", 0x2f01), [0x02, 0xf8, 0x01, 0x2f, 0x01]);
+    let p = tel::test_phone("10.0.0.1:5060", "10.0.0.2:5060", tel::accesses()[0].clone());
+    assert_eq!(p.imei_urn(), "urn:gsma:imei:35442706-323347-9");
+    assert_eq!(p.impi(), "310410123456789@ims.mnc410.mcc310.3gppnetwork.org");
+    let reg = String::from_utf8(tel::register(&p, Form::Compact, Ident::Tel, false, 1)).unwrap();
+    for h in [
+        "\r\nf: <tel:+12015550123>",
+        "\r\nt: ",
+        "\r\nm: <sip:10.0.0.1:5060>",
+        "\r\ni: ",
+        "\r\nv: SIP/2.0/UDP",
+        "\r\nl: 0\r\n\r\n",
+    ] {
+        assert!(reg.contains(h), "{h:?} in {reg}");
+    }
+    assert!(wiko::ims_phone().domain() == "ims.mnc010.mcc208.3gppnetwork.org");
 }
