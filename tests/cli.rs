@@ -4,6 +4,7 @@
 mod hostile_report;
 mod hostile_tls;
 mod support;
+mod telephony;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -195,8 +196,9 @@ fn same_findings_across_containers_and_link_layers() {
     let net = wiko::build();
     let dir = tmpdir("variants");
     let reference = facts(&jsonl(&run(&["scan", "--format", "jsonl", FIXTURE])));
-    // 14 in clear, 7 in the two HTTPS uploads.
-    assert_eq!(reference.len(), 21);
+    // 14 in clear, 7 in the two HTTPS uploads, 1 in the SMS's SIP
+    // MESSAGE (its P-Access-Network-Info cell, read as a stream).
+    assert_eq!(reference.len(), 22);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&support::pcap(&net, Link::Ethernet, false, false)).unwrap();
     let variants: Vec<(&str, Vec<u8>)> = vec![
@@ -350,8 +352,9 @@ fn truncated_capture_reports_frame_and_keeps_findings() {
     let e = of_type(&lines, "error");
     assert_eq!(e[0]["frame"], wiko::build().packets.len(), "the last frame is the cut one");
     assert!(e[0]["message"].as_str().unwrap().contains("truncated"));
-    // The cut copy has no key log beside it: the cleartext findings.
-    assert_eq!(of_type(&lines, "finding").len(), 14);
+    // The cut copy has no key log beside it: the cleartext findings (14
+    // in HTTP, the cell of the SMS's SIP MESSAGE).
+    assert_eq!(of_type(&lines, "finding").len(), 15);
 }
 
 #[test]
@@ -541,7 +544,7 @@ fn fixture_https_uploads_without_keys_are_counted() {
     let lines = jsonl(&run_keyless(&["scan", "--format", "jsonl", "--no-keylog-beside", FIXTURE]));
     assert!(tls_findings(&lines).is_empty());
     assert!(of_type(&lines, "finding").iter().all(|f| f["host"] != wiko::HOST12 && f["host"] != wiko::HOST13));
-    assert_eq!(of_type(&lines, "finding").len(), 14);
+    assert_eq!(of_type(&lines, "finding").len(), 15);
     let cap = of_type(&lines, "capture")[0];
     assert_eq!(cap["tls"]["decrypted"], 0, "{cap}");
     assert_eq!(cap["tls"]["not_decrypted"]["no_key"]["connections"], 2, "{cap}");
@@ -636,7 +639,7 @@ fn fixture_https_uploads_with_wrong_keys_are_bad_key() {
         run_keyless(&["scan", "--format", "jsonl", "--no-keylog-beside", "--keylog", k.to_str().unwrap(), FIXTURE]);
     let lines = jsonl(&out);
     assert!(tls_findings(&lines).is_empty(), "{:?}", tls_findings(&lines));
-    assert_eq!(of_type(&lines, "finding").len(), 14);
+    assert_eq!(of_type(&lines, "finding").len(), 15);
     let cap = of_type(&lines, "capture")[0];
     assert_eq!(cap["tls"]["decrypted"], 0, "{cap}");
     assert_eq!(cap["tls"]["not_decrypted"]["bad_key"]["connections"], 2, "{cap}");

@@ -269,6 +269,7 @@ pub fn pseudo_random(seed: u64, n: usize) -> Vec<u8> {
 pub mod hostile_capture;
 pub mod hostile_flow;
 pub mod hostile_output;
+pub mod telephony;
 pub mod tls;
 pub mod wiko;
 

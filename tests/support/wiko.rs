@@ -4,13 +4,16 @@
 //! form, an ad SDK sending the MD5 of the IMEI, benign traffic (DNS,
 //! TLS, an image download, JSON with 15-digit numbers that fail Luhn),
 //! then two HTTPS uploads of identifiers (TLS 1.2 and TLS 1.3) whose
-//! secrets are in the key log [`keylog`] writes.
+//! secrets are in the key log [`keylog`] writes, and last the report's "or
+//! even by SMS": the cleartext STS string as an SMS-SUBMIT over IMS and
+//! over GSM (GSMTAP), [`sms`].
 
 use base64::Engine as _;
 use md5::Digest as _;
 
+use super::telephony::{self as tel, Access, Alphabet, Carrier, Form, Ident, Phone};
 use super::tls::{self, Secrets12, Secrets13};
-use super::{Net, Tcp, pseudo_random, ts};
+use super::{Net, Tcp, addr, pseudo_random, ts};
 
 pub const PHONE: &str = "10.20.0.23";
 pub const IMEI1: &str = "356938035643809";
@@ -120,7 +123,59 @@ pub fn build() -> Net {
 
     benign(&mut n, T0 + 1200);
     https(&mut n, T0 + 1500);
+    // Last, so that the frames before keep their numbers.
+    sms(&mut n, T0 + 1800);
     n
+}
+
+/// The phone's subscription: SFR's MCC/MNC (208 10, as the form upload
+/// says) and a number of ARCEP's range for fiction (06 39 98).
+pub const IMSI: &str = "208100123456789";
+pub const MSISDN: &str = "+33639980023";
+/// Where the STS SMS goes: a made-up five-digit French short code (the
+/// 2017 report does not give the number).
+pub const STS_SMS_TO: &str = "36105";
+/// The service centre the phone submits through (made up, same range).
+pub const SMSC: &str = "+33639980001";
+/// The cell of the form upload (LAC 12033 = 0x2f01, CI 48213 = 0xbc55),
+/// as the E-UTRAN cell id of P-Access-Network-Info (TAC, 28-bit ECI).
+pub const IMS_CELL: &str = "208102f0100bc551";
+/// GSM channel of the GSMTAP capture.
+pub const ARFCN: u16 = 62;
+
+/// The phone on its IMS PDN (IPv6, inside GTP-U at the core).
+pub fn ims_phone() -> Phone {
+    Phone {
+        imsi: IMSI.into(),
+        mnc_len: 2,
+        imei: IMEI1.into(),
+        msisdn: MSISDN.into(),
+        addr: addr("[2001:db8:208:10::23]:5060"),
+        pcscf: addr("[2001:db8:208::5]:5060"),
+        access: Access::EutranFdd(IMS_CELL.into()),
+    }
+}
+
+/// The SMS-SUBMIT of the STS string (GSM 7-bit, one part).
+pub fn sts_sms_tpdu() -> Vec<u8> {
+    let mut parts = tel::sms_submit(STS_SMS_TO, &sts_string(), Alphabet::Gsm7);
+    assert_eq!(parts.len(), 1, "the STS string fits one SMS");
+    parts.remove(0)
+}
+
+/// The STS string sent as an SMS twice: (a) over IMS, a SIP MESSAGE
+/// (application/vnd.3gpp.sms, RP-DATA) inside GTP-U and the network's
+/// 202 Accepted; (b) over GSM, CP-DATA on SDCCH/8 SAPI 3 uplink in LAPDm
+/// I-frames of 20 octets (SABM, UA, the segments, RR), as GSMTAP.
+pub fn sms(n: &mut Net, t: i64) {
+    let p = ims_phone();
+    let rp = tel::rp_data_ms_to_n(1, SMSC, &sts_sms_tpdu());
+    let msg = tel::message(&p, Form::Full, Ident::Tel, false, SMSC, &rp);
+    let accepted = tel::response(&p, Form::Full, &msg, 202);
+    tel::sip_udp(n, t, &p, Carrier::GtpU, &[(true, msg), (false, accepted)]);
+
+    let rp = tel::rp_data_ms_to_n(2, SMSC, &sts_sms_tpdu());
+    tel::gsmtap_dedicated(n, t + 60, ARFCN, 3, true, false, &tel::cp_data(&rp));
 }
 
 /// Traffic with nothing to report: TLS, an image download, and JSON with
