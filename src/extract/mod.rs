@@ -583,6 +583,36 @@ pub fn dns_query_fields(qname: &str) -> Extracted {
 /// as a nameless field, `Name: value` lines as named fields, and their
 /// `;`/`,`-separated `key=value` parameters (`utran-cell-id-3gpp=...`,
 /// `+sip.instance="<urn:gsma:imei:...>"`) as fields of their own.
+/// Numbers in international form in free text (`+33639980023`,
+/// `+33 6 39 98 00 23`): a `+` then 8 to 15 digits, single spaces, dots
+/// or dashes between groups. At most 64.
+pub fn international_numbers(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() && out.len() < 64 {
+        if b[i] != b'+' || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let (mut j, mut digits, mut end) = (i + 1, 0, i + 1);
+        while j < b.len() {
+            if b[j].is_ascii_digit() {
+                digits += 1;
+                end = j + 1;
+            } else if !(b" .-".contains(&b[j]) && b.get(j + 1).is_some_and(u8::is_ascii_digit) && digits > 0) {
+                break;
+            }
+            j += 1;
+        }
+        if (8..=15).contains(&digits) && !b.get(end).is_some_and(u8::is_ascii_digit) {
+            out.push(&text[i..end]);
+        }
+        i = end.max(i + 1);
+    }
+    out
+}
+
 pub fn stream_fields(data: &[u8]) -> Extracted {
     let mut out = Extracted::default();
     let text = String::from_utf8_lossy(data);

@@ -1,11 +1,13 @@
 //! Fields of a SIP request, its identities taken apart so each is found
 //! under the key that says what it is:
 //!
-//! - URIs (Request-URI, From, To, Contact, P-Preferred-Identity,
+//! - URIs (From, Contact, P-Preferred-Identity,
 //!   P-Asserted-Identity, P-Associated-URI, Referred-By): a `tel:` number
 //!   or a `+`-prefixed or `user=phone` user part is a phone number
 //!   (`From:msisdn`); a 15-digit user part an IMSI (`From:imsi`); another
 //!   user part the SIP address itself (`From:sip_uri`), never an e-mail.
+//!   The Request-URI and To only in a REGISTER (elsewhere they name the
+//!   callee or the SMS centre, not the sender).
 //! - Header parameters: `+sip.instance` (the IMEI URN of RFC 7254),
 //!   `P-Access-Network-Info` cell ids (`utran-cell-id-3gpp`, `cgi-3gpp`,
 //!   E-UTRAN and NR forms), Digest `username` (the IMPI: IMSI@realm).
@@ -155,16 +157,22 @@ fn authorization_fields(name: &str, value: &str, out: &mut Extracted) -> bool {
     true
 }
 
-/// The fields of a SIP request.
+/// The fields of a SIP request. The Request-URI and To name where a
+/// request goes (the callee, the SMS centre): their identities are the
+/// sender's own only in a REGISTER, which names the user registering.
 pub fn sip_fields(m: &SipMessage) -> Extracted {
     let mut out = Extracted::default();
-    if let Some(uri) = m.uri()
+    let register = m.method().is_some_and(|x| x.eq_ignore_ascii_case("REGISTER"));
+    if register
+        && let Some(uri) = m.uri()
         && !uri_fields("Request-URI", uri, &mut out)
     {
         return out;
     }
     for (name, value) in &m.headers {
-        let ok = if IDENTITY_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        let ok = if name.eq_ignore_ascii_case("To") && !register {
+            true
+        } else if IDENTITY_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
             split_outside(value, ',').into_iter().all(|v| name_addr_fields(name, v, &mut out))
         } else if name.eq_ignore_ascii_case("Authorization") || name.eq_ignore_ascii_case("Proxy-Authorization") {
             authorization_fields(name, value, &mut out)

@@ -540,19 +540,25 @@ impl Requests<'_> {
                     notes
                         .push("SMS-DELIVER in the uplink: sent by a test rig or SIM tool acting as the network".into());
                 }
-                let mut ex = extract::stream_fields(sms.text.as_bytes());
-                for f in &mut ex.fields {
-                    f.location = Location::Sms;
-                }
-                ex.fields.insert(
-                    0,
-                    Field {
+                // The text whole, as a query value would be: the STS string
+                // and identifiers by shape are found in it.
+                let mut ex = Extracted::default();
+                ex.fields.push(Field {
+                    location: Location::Sms,
+                    name: None,
+                    value: sms.text.clone(),
+                    encoding: Default::default(),
+                });
+                // A number written in international form in a message is
+                // a phone number: given the key that says so.
+                for n in extract::international_numbers(&sms.text) {
+                    ex.fields.push(Field {
                         location: Location::Sms,
-                        name: None,
-                        value: sms.text.clone(),
+                        name: Some("sms:msisdn".into()),
+                        value: n.to_string(),
                         encoding: Default::default(),
-                    },
-                );
+                    });
+                }
                 let protocol = if via == "ims" { "sms/ims" } else { "sms/gsm" };
                 (sms.kind.as_str(), sms.address.clone(), Some(sms.text), notes, protocol, ex)
             }

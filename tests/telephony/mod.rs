@@ -146,7 +146,7 @@ fn every_request_has(
 }
 
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn sip_phone_number_is_msisdn_in_every_form() {
     // The exchange whose From/To are the IMSI URI has no number in it.
     every_request_has(
@@ -158,11 +158,16 @@ fn sip_phone_number_is_msisdn_in_every_form() {
 }
 
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn sip_imsi_from_user_part_and_authorization_username() {
-    // The IMSI is in the Authorization username of every REGISTER.
-    let from_authorization =
-        |x: &Value| x["field"].as_str().is_some_and(|s| s.to_ascii_lowercase().contains("authorization"));
+    // The IMSI is in the Authorization username of every REGISTER (one
+    // finding a message: under the first header that carries it).
+    let from_authorization = |x: &Value| {
+        x["field"].as_str().is_some_and(|s| {
+            let s = s.to_ascii_lowercase();
+            ["authorization", "from", "to", "request-uri", "contact"].iter().any(|h| s.starts_with(h))
+        })
+    };
     let (cases, lines) = every_request_has(
         "imsi",
         |c| !c.what.contains("INVITE"),
@@ -182,13 +187,13 @@ fn sip_imsi_from_user_part_and_authorization_username() {
 }
 
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn sip_imei_from_sip_instance() {
     every_request_has("imei", |_| true, "imei", |_, x| digits(&x["value"]) == IMEI);
 }
 
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn sip_cell_id_from_p_access_network_info() {
     every_request_has(
         "cell",
@@ -203,7 +208,7 @@ fn sip_cell_id_from_p_access_network_info() {
 
 /// No SIP URI is an e-mail address, and nothing comes from the network.
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn sip_uris_are_not_email_and_replies_give_nothing() {
     let (net, cases) = sip_capture();
     let (code, lines) = scan("no-email", &net);
@@ -221,7 +226,7 @@ fn sip_uris_are_not_email_and_replies_give_nothing() {
 /// Captures with only the network's replies (100 Trying, 401 with the
 /// IMSI, 200 OK with the number and the IMEI, 202 Accepted): nothing.
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn sip_replies_alone_give_no_findings() {
     let mut n = Net::default();
     let [eutran, utran, ..] = tel::accesses();
@@ -254,16 +259,26 @@ fn sip_replies_alone_give_no_findings() {
 /// The STS rule's kinds on the HTTP report of the fixture.
 const STS_KINDS: [&str; 5] = ["imei", "device_model", "cell_location", "os_version", "serial"];
 
+/// Frames a segmented message spans over GSMTAP: its findings are dated
+/// by the frame that completed it (the last I-frame).
+const SEGMENTS: usize = 8;
+
 /// The findings of the STS cleartext rule at location `sms` in `frame_no`
-/// name the recipient `to` and are the kinds the rule finds over HTTP.
+/// (over GSMTAP: in one of the `SEGMENTS` frames from `frame_no`, the
+/// first I-frame) name the recipient `to` (`host`, and `uri` `sms:<to>`)
+/// and are the kinds the rule finds over HTTP.
 fn assert_sts_sms(f: &[&Value], frame_no: usize, to: &str, what: &str) {
-    let sts: Vec<&&Value> = f.iter().filter(|x| frame(x) == frame_no && x["rule"] == "TA-TINNO-STS-CLEAR").collect();
+    let window = if what.contains("SDCCH") || what.contains("SACCH") || what.contains("GSMTAP") { SEGMENTS } else { 1 };
+    let sts: Vec<&&Value> = f
+        .iter()
+        .filter(|x| (frame_no..frame_no + window).contains(&frame(x)) && x["rule"] == "TA-TINNO-STS-CLEAR")
+        .collect();
     let kinds: Vec<&str> = sts.iter().map(|x| x["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, STS_KINDS, "{what}: frame {frame_no}: {f:?}");
     for x in &sts {
         assert_eq!(x["location"], "sms", "{what}: {x}");
-        let names_to = |k: &str| x[k].as_str().is_some_and(|s| s.contains(to));
-        assert!(names_to("field") || names_to("to"), "{what}: recipient {to} not in {x}");
+        assert_eq!(x["host"], to, "{what}: recipient {to} not in {x}");
+        assert_eq!(x["uri"], format!("sms:{to}"), "{what}: {x}");
     }
     assert_eq!(sts[0]["value"], wiko::IMEI1, "{what}");
 }
@@ -271,7 +286,7 @@ fn assert_sts_sms(f: &[&Value], frame_no: usize, to: &str, what: &str) {
 /// The STS string as an SMS over IMS, in GTP-U (IPv6) and plain UDP
 /// (IPv4), each acknowledged by 202 Accepted.
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn sms_over_ims_sts_string_found_as_on_http() {
     let mut n = Net::default();
     let mut p = wiko::ims_phone();
@@ -294,7 +309,7 @@ fn sms_over_ims_sts_string_found_as_on_http() {
 /// The same SMS over GSMTAP: CP-DATA on SAPI 3 in LAPDm I-frames of 20
 /// octets (SDCCH) and of 18 (SACCH), uplink.
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn gsmtap_segmented_sms_found_as_on_http() {
     let cp = tel::cp_data(&tel::rp_data_ms_to_n(7, wiko::SMSC, &wiko::sts_sms_tpdu()));
     assert!(cp.len() > 4 * tel::N201_SDCCH, "several segments");
@@ -328,7 +343,7 @@ fn gsmtap_downlink_sms_is_not_an_upload() {
 /// over GSMTAP), and a UCS-2 message's e-mail address between two parts
 /// (16-bit reference, over IMS), its phone number in the second.
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn concatenated_sms_parts_are_joined() {
     // 153 septets a part; the IMEI starts 9 characters into the string.
     let text = format!("{}{}", "ok ".repeat(46) + "ok", wiko::sts_string());
@@ -364,7 +379,8 @@ fn concatenated_sms_parts_are_joined() {
     assert_eq!(sts.len(), 1, "{f:?}");
     assert_eq!(sts[0]["value"], wiko::IMEI1);
     assert_eq!(sts[0]["location"], "sms");
-    assert!(first_frames.contains(&frame(sts[0])), "{}", sts[0]);
+    // Dated by the frame that completed the message (its last part).
+    assert!(frame(sts[0]) > first_frames[1], "{} {first_frames:?}", sts[0]);
     let sms: Vec<&&Value> = f.iter().filter(|x| x["location"] == "sms" && frame(x) >= ims_first).collect();
     assert!(sms.iter().any(|x| x["kind"] == "email" && x["value"] == email), "{sms:?}");
     assert!(sms.iter().any(|x| x["kind"] == "msisdn" && digits(&x["value"]) == "33639980023"), "{sms:?}");
@@ -376,7 +392,7 @@ fn concatenated_sms_parts_are_joined() {
 /// the network's Identity Requests and UA echo, and System Information
 /// on the BCCH give nothing.
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn gsmtap_mobile_identities_in_clear() {
     let mut n = Net::default();
     let lai = tel::lai("208", "10", 0x2f01);
@@ -424,11 +440,11 @@ fn gsmtap_mobile_identities_in_clear() {
     assert!(at.iter().all(|(fr, ..)| [4, 7, 9].contains(fr)), "only from the phone's messages: {at:?}");
 }
 
-/// The Wiko fixture's SMS channel: the MESSAGE (frame 178) and the first
-/// LAPDm I-frame of the GSMTAP copy (frame 182) carry the STS string;
+/// The Wiko fixture's SMS channel: the MESSAGE (frame 178) and the
+/// LAPDm I-frames of the GSMTAP copy (from frame 182) carry the STS string;
 /// the 202 Accepted (179) and the other LAPDm frames nothing of their own.
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn fixture_sts_string_by_sms() {
     let net = wiko::build();
     assert!(net.packets[177].1.windows(8).any(|w| w == b"MESSAGE "), "frame 178 is the MESSAGE");
@@ -437,12 +453,20 @@ fn fixture_sts_string_by_sms() {
     let f = findings(&lines);
     assert_sts_sms(&f, 178, wiko::STS_SMS_TO, "IMS");
     assert_sts_sms(&f, 182, wiko::STS_SMS_TO, "GSMTAP");
-    assert!(f.iter().all(|x| frame(x) <= 178 || frame(x) == 182), "{f:?}");
+    assert!(f.iter().all(|x| frame(x) <= 178 || (182..182 + SEGMENTS).contains(&frame(x))), "{f:?}");
 
     let out = run(&["requests", "--format", "jsonl", "--show-values", FIXTURE]);
     let lines = jsonl(&out);
-    for fr in [178, 182] {
-        let r = of_type(&lines, "request").into_iter().find(|r| r["frame"] == fr).expect("SMS listed");
+    // The SMS over IMS in its MESSAGE's frame; over GSMTAP in the frame
+    // of the I-frame that completed it.
+    for fr in [178..179, 182..182 + SEGMENTS as u64] {
+        let r = of_type(&lines, "request")
+            .into_iter()
+            .find(|r| {
+                r["frame"].as_u64().is_some_and(|n| fr.contains(&n))
+                    && r["protocol"].as_str().is_some_and(|p| p.starts_with("sms"))
+            })
+            .expect("SMS listed");
         let s = strings(r);
         assert!(s.iter().any(|x| x.ends_with(wiko::STS_SMS_TO)), "{r}");
         assert!(s.iter().any(|x| x.contains(&wiko::sts_string())), "{r}");
@@ -476,7 +500,7 @@ fn corpus_extra() -> Option<PathBuf> {
 /// in the Request-URI, the IMEI in +sip.instance, the E-UTRAN cell), a
 /// 401 that echoes the IMSI, a call, and an SMS to 122 (frame 90).
 #[test]
-#[ignore = "until SIP/SMS dissectors land (issue 12)"]
+
 fn corpus_iphone_ims_identities_and_sms() {
     let Some(cap) = corpus_extra() else { return };
     let cap = cap.to_str().unwrap();
@@ -506,7 +530,10 @@ fn corpus_iphone_ims_identities_and_sms() {
     }
 
     let lines = jsonl(&run(&["requests", "--format", "jsonl", "--show-values", cap]));
-    let sms = of_type(&lines, "request").into_iter().find(|r| r["frame"] == 90).expect("frame 90 listed");
+    let sms = of_type(&lines, "request")
+        .into_iter()
+        .find(|r| r["frame"] == 90 && r["method"] == "SMS-SUBMIT")
+        .expect("frame 90 listed");
     let s = strings(sms);
     assert!(s.iter().any(|x| x == "122" || x.ends_with(":122")), "to 122: {sms}");
     assert!(s.iter().any(|x| x == "test"), "text: {sms}");

@@ -46,6 +46,8 @@ const LAPDM_LEN_SHIFT: u8 = 2;
 const N201_MAX: usize = 20;
 /// U-frame commands with the P/F bit cleared (TS 44.006 3.8.1).
 const U_UI: u8 = 0x03;
+/// SABM (P bit clear): 001P 1111.
+const U_SABM: u8 = 0x2f;
 const U_PF: u8 = 0x10;
 
 /// Most bytes gathered from the segments of one layer-3 message.
@@ -261,6 +263,12 @@ impl Gsmtap {
             }
         } else {
             self.stats.lapdm_control_frames += 1;
+            // A SABM may carry the first layer-3 message (contention
+            // resolution, TS 44.006 5.4.1.1), as a phone does on a new
+            // channel: a Location Updating Request, a Paging Response.
+            if control & !U_PF == U_SABM && !info.is_empty() {
+                self.l3(info, h.uplink, out);
+            }
             if control & 0b11 == 0b11 {
                 // SABM, UA, DISC, DM: the link (re)starts or ends, both
                 // directions count from N(S) = 0 again.

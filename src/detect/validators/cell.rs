@@ -29,7 +29,8 @@ pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     let mut out = Vec::new();
     for p in parts.iter().filter(|p| keys::is(&keys::KEYS.cell_global, p.key)) {
         let v = p.value.trim();
-        if v.len() >= 9 && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // Up to the NR form: MCC, MNC (3), TAC (6 hex), NCI (9 hex).
+        if v.len() >= 9 && v.len() <= 24 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
             out.push((Hit::new("cell_location", v), p.index));
         }
     }
