@@ -80,7 +80,8 @@ impl Reassembler {
             return;
         };
         self.stats.parts += 1;
-        let key = Key { uplink: part.sms.uplink, address: part.sms.address.clone(), reference: c.reference, total: c.total };
+        let key =
+            Key { uplink: part.sms.uplink, address: part.sms.address.clone(), reference: c.reference, total: c.total };
         let set = self.sets.entry(key.clone()).or_insert_with(|| {
             let order = self.next;
             self.next += 1;

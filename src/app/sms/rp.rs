@@ -126,9 +126,17 @@ pub(super) fn bcd_number(toa: u8, digits: &[u8], field: &'static str) -> Result<
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cp<'a> {
     /// CP-DATA: the RPDU it carries.
-    Data { ti: u8, rpdu: &'a [u8] },
-    Ack { ti: u8 },
-    Error { ti: u8, cause: Option<u8> },
+    Data {
+        ti: u8,
+        rpdu: &'a [u8],
+    },
+    Ack {
+        ti: u8,
+    },
+    Error {
+        ti: u8,
+        cause: Option<u8>,
+    },
 }
 
 /// Decodes a DTAP message of protocol discriminator 9 (SMS).

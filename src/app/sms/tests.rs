@@ -130,7 +130,10 @@ fn ucs2_with_surrogates() {
 fn gsm7_extension_table() {
     let text = "€[]{}^~\\|";
     let septets = build::gsm7_septets(text).unwrap();
-    assert_eq!(septets, [0x1b, 0x65, 0x1b, 0x3c, 0x1b, 0x3e, 0x1b, 0x28, 0x1b, 0x29, 0x1b, 0x14, 0x1b, 0x3d, 0x1b, 0x2f, 0x1b, 0x40]);
+    assert_eq!(
+        septets,
+        [0x1b, 0x65, 0x1b, 0x3c, 0x1b, 0x3e, 0x1b, 0x28, 0x1b, 0x29, 0x1b, 0x14, 0x1b, 0x3d, 0x1b, 0x2f, 0x1b, 0x40]
+    );
     let packed = unhex("9bf286b7f16d509bd486b2e96d5e1b20");
     assert_eq!(build::pack_septets(&septets, 0), packed);
     let pdu = [unhex("0100038121F2000012"), packed].concat();
@@ -197,7 +200,9 @@ fn udh_fill_bits() {
 #[test]
 fn concatenated_three_parts_both_references() {
     let text: String = "TN:IMEI1,356938035643809,IMEI2,356938035643817,".repeat(9);
-    for (alphabet, sixteen) in [(Alphabet::Gsm7, false), (Alphabet::Gsm7, true), (Alphabet::Ucs2, true), (Alphabet::EightBit, false)] {
+    for (alphabet, sixteen) in
+        [(Alphabet::Gsm7, false), (Alphabet::Gsm7, true), (Alphabet::Ucs2, true), (Alphabet::EightBit, false)]
+    {
         let text = match alphabet {
             Alphabet::Gsm7 => text.clone(),
             Alphabet::Ucs2 => text[..150].to_string(),
@@ -247,7 +252,8 @@ fn held_parts_are_bounded() {
     let n = MAX_PARTS_HELD + 10;
     for i in 0..n {
         let reference = u16::try_from(i).unwrap();
-        let tp = build::submit("122", "a", Alphabet::Gsm7, Some((Concat { reference, total: 2, seq: 1 }, true))).unwrap();
+        let tp =
+            build::submit("122", "a", Alphabet::Gsm7, Some((Concat { reference, total: 2, seq: 1 }, true))).unwrap();
         r.push(tpdu::decode(&tp, true).unwrap().into_part(true, None), &mut out);
         assert!(r.held() <= MAX_PARTS_HELD);
     }
@@ -267,11 +273,17 @@ const IDENTITY_RESPONSE_IMSI: &str = "0519080910101032547698";
 fn mobile_identities() {
     let l3 = unhex(IDENTITY_RESPONSE_IMSI);
     let (msg, id) = nas::l3_identity(&l3).unwrap().unwrap();
-    assert_eq!((msg, id.kind, id.value.as_str()), (L3Message::MmIdentityResponse, IdentityKind::Imsi, "001010123456789"));
+    assert_eq!(
+        (msg, id.kind, id.value.as_str()),
+        (L3Message::MmIdentityResponse, IdentityKind::Imsi, "001010123456789")
+    );
     // IMEISV 3569380356438091 (16 digits, even: 0xF filler), GMM Identity
     // Response (9.4.14).
     let (msg, id) = nas::l3_identity(&unhex("0816093365390853468390F1")).unwrap().unwrap();
-    assert_eq!((msg, id.kind, id.value.as_str()), (L3Message::GmmIdentityResponse, IdentityKind::Imeisv, "3569380356438091"));
+    assert_eq!(
+        (msg, id.kind, id.value.as_str()),
+        (L3Message::GmmIdentityResponse, IdentityKind::Imeisv, "3569380356438091")
+    );
     // Location Updating Request with a TMSI (9.2.15): LU type, LAI, CM1.
     let lu = unhex("050870 62f2200001 57 05f4deadbeef".replace(' ', "").as_str());
     let (msg, id) = nas::l3_identity(&lu).unwrap().unwrap();
@@ -358,11 +370,16 @@ fn gsmtap_identity_and_other_channels() {
     // UI frame with a CP-ACK; SABM (control frame).
     g.datagram(&build::gsmtap_um(true, 0x07, 6, &[0x0d, 0x03, 0x09, 0x09, 0x04]), &mut out);
     g.datagram(&build::gsmtap_um(true, 0x07, 6, &[0x0d, 0x3f, 0x01]), &mut out);
+    // Downlink SACCH system information 5 (format B4, pseudo length 0x49,
+    // TS 44.018 9.1.37): not an SMS although 0x49 & 0x0f is 9.
+    let si5 = unhex("0000030349061d8f00000000000000000000000000000000");
+    g.datagram(&build::gsmtap_um(false, 0x88, 7, &si5), &mut out);
     let st = g.stats();
+    assert_eq!((st.l3_not_decoded, st.lapdm_ui_frames), (1, 2));
     assert_eq!(out.len(), 1);
     assert_eq!(
         (st.datagrams, st.um, st.other_channels, st.other_types, st.malformed, st.sms_control, st.lapdm_control_frames),
-        (7, 4, 1, 1, 2, 1, 1)
+        (8, 5, 1, 1, 2, 1, 1)
     );
 }
 
