@@ -293,6 +293,11 @@ fn mobile_identities() {
     let cm = unhex("05240103 5719a2 08 3a65390853468390".replace(' ', "").as_str());
     let (msg, id) = nas::l3_identity(&cm).unwrap().unwrap();
     assert_eq!((msg, id.kind, id.value.as_str()), (L3Message::CmServiceRequest, IdentityKind::Imei, "356938035643809"));
+    // 356938035643809 is a valid IMEI; sent with a spare 0 it is restored.
+    let spare = nas::MobileIdentity { kind: IdentityKind::Imei, value: "356938035643800".into() };
+    assert_eq!(spare.imei_with_check_digit().as_deref(), Some("356938035643809"));
+    let sv = nas::MobileIdentity { kind: IdentityKind::Imeisv, value: "3569380356438091".into() };
+    assert_eq!(sv.imei_with_check_digit().as_deref(), Some("356938035643809"));
     // Paging Response (RR, 9.1.25) and GMM Attach Request (9.4.1).
     let pr = unhex("0627030357 19a2 08 0910101032547698".replace(' ', "").as_str());
     assert_eq!(nas::l3_identity(&pr).unwrap().unwrap().0, L3Message::PagingResponse);
