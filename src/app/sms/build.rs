@@ -102,19 +102,23 @@ fn user_data(text: &str, alphabet: Alphabet, concat: Option<(Concat, bool)>) -> 
     Some(out)
 }
 
+/// TP-DCS of the general data coding group for `alphabet`.
+fn dcs(alphabet: Alphabet) -> u8 {
+    match alphabet {
+        Alphabet::Gsm7 => 0x00,
+        Alphabet::EightBit => 0x04,
+        Alphabet::Ucs2 => 0x08,
+    }
+}
+
 /// An SMS-SUBMIT with no validity period; `concat` adds the IE (16-bit
 /// reference when its flag is set).
 pub fn submit(to: &str, text: &str, alphabet: Alphabet, concat: Option<(Concat, bool)>) -> Option<Vec<u8>> {
     let (toa, digits, n) = bcd_address(to);
-    let dcs = match alphabet {
-        Alphabet::Gsm7 => 0x00,
-        Alphabet::EightBit => 0x04,
-        Alphabet::Ucs2 => 0x08,
-    };
     let first = 0x01 | if concat.is_some() { 0x40 } else { 0 };
     let mut out = vec![first, 0x00, n, toa];
     out.extend(digits);
-    out.extend([0x00, dcs]);
+    out.extend([0x00, dcs(alphabet)]);
     out.extend(user_data(text, alphabet, concat)?);
     Some(out)
 }
@@ -122,14 +126,9 @@ pub fn submit(to: &str, text: &str, alphabet: Alphabet, concat: Option<(Concat, 
 /// An SMS-DELIVER from `from` with a fixed time stamp.
 pub fn deliver(from: &str, text: &str, alphabet: Alphabet) -> Option<Vec<u8>> {
     let (toa, digits, n) = bcd_address(from);
-    let dcs = match alphabet {
-        Alphabet::Gsm7 => 0x00,
-        Alphabet::EightBit => 0x04,
-        Alphabet::Ucs2 => 0x08,
-    };
     let mut out = vec![0x04, n, toa];
     out.extend(digits);
-    out.extend([0x00, dcs, 0x71, 0x20, 0x11, 0x21, 0x43, 0x65, 0x00]);
+    out.extend([0x00, dcs(alphabet), 0x71, 0x20, 0x11, 0x21, 0x43, 0x65, 0x00]);
     out.extend(user_data(text, alphabet, None)?);
     Some(out)
 }

@@ -39,6 +39,11 @@ const CHANNEL_ACCH: u8 = 0x80;
 const SACCH_L1_HEADER: usize = 2;
 /// LAPDm address, control and length octets (format B, TS 44.006 2.1).
 const LAPDM_HEADER: usize = 3;
+/// Format B4 (downlink SACCH UI frames): no length indicator (44.006
+/// 2.1; Wireshark's `LAPDM_HDR_FMT_B4`). They carry the system
+/// information of TS 44.018 9.1.37-40, which starts with its own L2
+/// pseudo length and names no subscriber: counted, not decoded.
+const LAPDM_HEADER_B4: usize = 2;
 const LAPDM_SAPI_SHIFT: u8 = 2;
 const LAPDM_M: u8 = 0x02;
 const LAPDM_LEN_SHIFT: u8 = 2;
@@ -218,7 +223,7 @@ impl Gsmtap {
         }
         let frame = if h.sub_type & CHANNEL_ACCH != 0 { body.get(SACCH_L1_HEADER..) } else { Some(body) };
         match frame {
-            Some(f) if f.len() >= LAPDM_HEADER => self.lapdm(&h, f, out),
+            Some(f) if f.len() >= LAPDM_HEADER_B4 => self.lapdm(&h, f, out),
             _ => self.stats.malformed += 1,
         }
     }
@@ -236,7 +241,14 @@ impl Gsmtap {
 
     /// A LAPDm frame: address, control, length indicator, information.
     fn lapdm(&mut self, h: &Header, f: &[u8], out: &mut Vec<Event>) {
-        let (address, control, length) = (f[0], f[1], f[2]);
+        let (address, control) = (f[0], f[1]);
+        let ui = control & !U_PF == U_UI;
+        if ui && !h.uplink && h.sub_type & CHANNEL_ACCH != 0 {
+            self.stats.lapdm_ui_frames += 1;
+            self.stats.l3_not_decoded += 1;
+            return;
+        }
+        let length = f.get(2).copied().unwrap_or_default();
         let len = usize::from(length >> LAPDM_LEN_SHIFT);
         let Some(info) = f.get(LAPDM_HEADER..LAPDM_HEADER + len) else {
             self.stats.malformed += 1;
@@ -256,7 +268,7 @@ impl Gsmtap {
             if let Some(msg) = self.segment(key, ns, info, length & LAPDM_M != 0) {
                 self.l3(&msg, h.uplink, out);
             }
-        } else if control & !U_PF == U_UI {
+        } else if ui {
             self.stats.lapdm_ui_frames += 1;
             if !info.is_empty() {
                 self.l3(info, h.uplink, out);

@@ -27,6 +27,9 @@ pub mod nas;
 pub mod rp;
 pub mod tpdu;
 
+#[cfg(test)]
+mod tests;
+
 pub use concat::{ConcatStats, MAX_PARTS_HELD, MAX_PARTS_PER_MESSAGE, Reassembler};
 pub use gsmtap::{Event, Gsmtap, GsmtapStats};
 pub use nas::{IdentityKind, L3Message, MobileIdentity};

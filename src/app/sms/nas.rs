@@ -62,6 +62,28 @@ pub struct MobileIdentity {
     pub value: String,
 }
 
+impl MobileIdentity {
+    /// The device's IMEI with its Luhn check digit, from an IMEI or an
+    /// IMEISV: TAC and serial number (14 digits) plus the check digit. A
+    /// mobile sends the 15th IMEI digit as a spare 0 (TS 23.003 6.2.1),
+    /// so a check-digit validator needs this form.
+    pub fn imei_with_check_digit(&self) -> Option<String> {
+        if !matches!(self.kind, IdentityKind::Imei | IdentityKind::Imeisv) {
+            return None;
+        }
+        let body = self.value.get(..IMEI_DIGITS - 1)?;
+        let mut sum = 0u32;
+        for (i, c) in body.bytes().enumerate() {
+            let d = u32::from(c.checked_sub(b'0')?);
+            // Every second digit from the left, starting with the second.
+            let d = if i % 2 == 1 { d * 2 } else { d };
+            sum += d / 10 + d % 10;
+        }
+        let check = (10 - sum % 10) % 10;
+        Some(format!("{body}{check}"))
+    }
+}
+
 /// The messages searched for an identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum L3Message {
