@@ -567,6 +567,10 @@ impl Requests<'_> {
                     return;
                 }
                 self.rep.stats.nas_identities += 1;
+                // A phone sends the IMEI's 15th digit as a spare 0: the
+                // check digit is restored for the IMEI detector.
+                let id = crate::app::sms::MobileIdentity { kind, value };
+                let value = id.imei_with_check_digit().unwrap_or(id.value);
                 let mut ex = Extracted::default();
                 ex.fields.push(Field {
                     location: Location::Stream,
