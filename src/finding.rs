@@ -326,7 +326,8 @@ pub struct FileStats {
     /// SIP requests scanned, and responses (the network's: counted only).
     pub sip_requests: u64,
     pub sip_responses: u64,
-    /// Findings made, requests and non-HTTP payloads that had some.
+    /// Findings made; HTTP requests, and other messages (SIP, SMS, GSM,
+    /// stream payloads), that had some.
     pub findings: u64,
     pub requests_with_findings: u64,
     pub payloads_with_findings: u64,

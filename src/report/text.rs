@@ -296,7 +296,7 @@ impl<W: Write> TextReporter<W> {
             }
         }
         if streams > 0 {
-            write!(o, " in {streams} non-HTTP payloads")?;
+            write!(o, " in {streams} SIP, SMS or other non-HTTP messages")?;
         }
         writeln!(o)?;
         tls_line(o, r)?;

@@ -506,7 +506,7 @@ impl Requests<'_> {
         if raws.is_empty() {
             return;
         }
-        self.rep.stats.requests_with_findings += 1;
+        self.rep.stats.payloads_with_findings += 1;
         let at = Where {
             frame: m.frame,
             ts: m.ts,
@@ -627,7 +627,7 @@ impl Requests<'_> {
         if raws.is_empty() {
             return;
         }
-        self.rep.stats.requests_with_findings += 1;
+        self.rep.stats.payloads_with_findings += 1;
         let at = Where {
             frame: t.frame,
             ts: t.ts,
