@@ -319,6 +319,10 @@ pub struct FileStats {
     /// sent it (counted only); GSM layer-3 messages with a mobile identity.
     pub sms_messages: u64,
     pub sms_downlink: u64,
+    /// Concatenated SMS reported with parts missing (at the end, or past
+    /// the held-parts limit), and sets pushed out by that limit.
+    pub sms_incomplete: u64,
+    pub sms_limit_evictions: u64,
     pub nas_identities: u64,
     /// GSMTAP datagrams, and those on channels or of types not decoded.
     pub gsmtap_datagrams: u64,

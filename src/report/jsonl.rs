@@ -176,7 +176,12 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
     });
     // Telephony (apart: the macro above is at its recursion limit).
     v["sip"] = json!({"requests": s.sip_requests, "responses": s.sip_responses});
-    v["sms"] = json!({"messages": s.sms_messages, "downlink": s.sms_downlink});
+    v["sms"] = json!({
+        "messages": s.sms_messages,
+        "downlink": s.sms_downlink,
+        "incomplete": s.sms_incomplete,
+        "limit_evictions": s.sms_limit_evictions,
+    });
     v["nas_identities"] = json!(s.nas_identities);
     v["gsmtap"] = json!({"datagrams": s.gsmtap_datagrams, "not_decoded": s.gsmtap_not_decoded});
     v

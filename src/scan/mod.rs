@@ -989,7 +989,10 @@ fn scan_opened(
     let a = std::mem::take(&mut app.out.stats);
     s.tls_server_names = a.tls_names;
     s.held_limit_hits = a.held_limit_hits;
-    let (g, _) = app.gsmtap_stats();
+    let (g, c) = app.gsmtap_stats();
+    let ims = app.out.ims_sms.stats();
+    s.sms_incomplete = c.partial + ims.partial;
+    s.sms_limit_evictions = c.limit_evictions + ims.limit_evictions;
     s.gsmtap_datagrams = g.datagrams;
     s.gsmtap_not_decoded = g.other_types + g.other_channels + g.l3_not_decoded;
     s.tls = a.tls;

@@ -386,6 +386,28 @@ fn concatenated_sms_parts_are_joined() {
     assert!(sms.iter().any(|x| x["kind"] == "msisdn" && digits(&x["value"]) == "33639980023"), "{sms:?}");
 }
 
+/// A concatenated SMS whose second part never comes: at the end of the
+/// capture its first part is scanned all the same, with a note, and the
+/// capture record counts it as incomplete.
+#[test]
+fn sms_with_a_part_missing_is_scanned_and_counted() {
+    let text = format!("{}imei={} bye", "x".repeat(150), wiko::IMEI1);
+    let parts = tel::sms_submit_with(wiko::STS_SMS_TO, &text, Alphabet::Gsm7, Concat::Ref8(0x42), 3);
+    assert_eq!(parts.len(), 2);
+    let p = wiko::ims_phone();
+    let mut n = Net::default();
+    // Only the second part (it holds the IMEI) is sent.
+    let rp = tel::rp_data_ms_to_n(5, wiko::SMSC, &parts[1]);
+    let msg = tel::message(&p, Form::Full, Ident::Tel, false, wiko::SMSC, &rp);
+    tel::sip_udp(&mut n, wiko::T0, &p, Carrier::Plain, &[(true, msg)]);
+    let (_, lines) = scan("sms-part-missing", &n);
+    let f = findings(&lines);
+    assert!(f.iter().any(|x| x["location"] == "sms" && x["value"] == wiko::IMEI1), "{f:?}");
+    let cap = lines.iter().find(|v| v["type"] == "capture").expect("capture record");
+    assert_eq!(cap["sms"]["incomplete"], 1, "{cap}");
+    assert!(cap["notes"].to_string().contains("missing"), "{cap}");
+}
+
 /// Mobile identities in clear on a GSM signalling channel: an Identity
 /// Response with the IMSI and one with the IMEI, a Location Updating
 /// Request with the IMSI (in the SABM). A CM Service Request by TMSI,
