@@ -247,9 +247,10 @@ pub fn dissector_for(seg: &Seg<'_>, cfg: &AppConfig) -> Box<dyn Dissector> {
 }
 
 /// The dissector for decrypted plaintext: what the client sent inside
-/// TLS is parsed as it would be in clear (HTTP/1.x, else text).
-pub fn dissector_for_plaintext(cfg: &AppConfig) -> Box<dyn Dissector> {
-    (http1::PROTO.new)(cfg)
+/// TLS is parsed as it would be in clear (SIP over TLS, HTTP/1.x, else
+/// text).
+pub fn dissector_for_plaintext(cfg: &AppConfig, first: &[u8]) -> Box<dyn Dissector> {
+    if sip::starts_sip(first) { (sip::PROTO.new)(cfg) } else { (http1::PROTO.new)(cfg) }
 }
 
 /// Per-connection state, one pointer in the flow table: allocated by the

@@ -143,9 +143,12 @@ fn authorization_fields(name: &str, value: &str, out: &mut Extracted) -> bool {
         }
         let v = v.trim().trim_matches('"');
         let user = v.split('@').next().unwrap_or(v);
-        let what = if user.len() == 15 && user.bytes().all(|b| b.is_ascii_digit()) {
+        // A VoIP line's login is often its number (`0612345678`).
+        let digits = user.bytes().filter(u8::is_ascii_digit).count();
+        let numeric = digits > 0 && user.bytes().all(|b| b.is_ascii_digit() || b == b'+');
+        let what = if numeric && digits == 15 && !user.starts_with('+') {
             "imsi"
-        } else if user.starts_with('+') {
+        } else if numeric && (8..=15).contains(&digits) {
             "msisdn"
         } else {
             "username"
@@ -253,6 +256,10 @@ mod tests {
         assert!(has("Contact:sip.instance", "urn:gsma:imei:35442706-323347-9"), "{f:?}");
         assert!(has("P-Preferred-Identity:msisdn", "+15550100"), "{f:?}");
         assert!(has("Authorization:imsi", "310410123456789"), "{f:?}");
+        let line = fields(
+            "REGISTER sip:voip.example.fr SIP/2.0\r\nAuthorization: Digest username=\"0612345678\", realm=\"v\"\r\n\r\n",
+        );
+        assert!(line.contains(&("Authorization:msisdn".to_string(), "0612345678".to_string())), "{line:?}");
         assert!(has("P-Access-Network-Info:utran-cell-id-3gpp", "31041000011a2d001"), "{f:?}");
         assert!(!f.iter().any(|(n, _)| n.starts_with("Via") || n.starts_with("Call-ID")), "{f:?}");
     }

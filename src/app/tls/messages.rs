@@ -43,7 +43,7 @@ impl Tls {
                 self.http2 = true;
                 self.child = Some(Box::new(crate::app::http2::Http2::new(&self.cfg)));
             } else if role == Role::Client {
-                self.child = Some(crate::app::dissector_for_plaintext(&self.cfg));
+                self.child = Some(crate::app::dissector_for_plaintext(&self.cfg, plain));
             } else {
                 return;
             }
@@ -57,7 +57,7 @@ impl Tls {
         let Some((client, server)) = self.client_addrs else { return };
         let (src, dst) = if role == Role::Client { (client, server) } else { (server, client) };
         let seg = Seg { role, src, dst, midstream: false, chunk: Chunk { data: plain, frame: at.frame, ts: at.ts } };
-        let (nr, ns) = (cx.out.requests.len(), cx.out.streams.len());
+        let (nr, ns) = (cx.out.requests.len(), (cx.out.streams.len(), cx.out.sip.len()));
         if let Some(c) = self.child.as_mut()
             && c.data(cx, seg) == Verdict::DropDir
         {
@@ -70,21 +70,25 @@ impl Tls {
     /// did not authenticate, a capture gap): the child hears of it as a
     /// gap, as it would in clear.
     pub(super) fn child_gap(&mut self, cx: &mut Cx<'_>, len: u64) {
-        let (nr, ns) = (cx.out.requests.len(), cx.out.streams.len());
+        let (nr, ns) = (cx.out.requests.len(), (cx.out.streams.len(), cx.out.sip.len()));
         if let Some(c) = self.child.as_mut() {
             c.gap(cx, Role::Client, len);
         }
         self.tag(cx, nr, ns);
     }
 
-    /// Marks what the child produced since `nr`/`ns` as carried by TLS.
-    pub(super) fn tag(&mut self, cx: &mut Cx<'_>, nr: usize, ns: usize) {
+    /// Marks what the child produced since `nr`/`ns` (streams, SIP
+    /// messages) as carried by TLS.
+    pub(super) fn tag(&mut self, cx: &mut Cx<'_>, nr: usize, ns: (usize, usize)) {
         let info = self.info.clone();
         for r in &mut cx.out.requests[nr..] {
             r.tls = info.clone();
         }
-        for s in &mut cx.out.streams[ns..] {
+        for s in &mut cx.out.streams[ns.0..] {
             s.tls = info.clone();
+        }
+        for m in &mut cx.out.sip[ns.1..] {
+            m.tls = info.clone();
         }
     }
 

@@ -273,7 +273,7 @@ impl Dissector for Tls {
     }
 
     fn shed(&mut self, cx: &mut Cx<'_>, why: &str) {
-        let (nr, ns) = (cx.out.requests.len(), cx.out.streams.len());
+        let (nr, ns) = (cx.out.requests.len(), (cx.out.streams.len(), cx.out.sip.len()));
         if let Some(c) = self.child.as_mut() {
             c.shed(cx, why);
         }
@@ -347,7 +347,7 @@ impl Dissector for Tls {
             }
         }
         if let Some(mut c) = self.child.take() {
-            let (nr, ns) = (cx.out.requests.len(), cx.out.streams.len());
+            let (nr, ns) = (cx.out.requests.len(), (cx.out.streams.len(), cx.out.sip.len()));
             c.close(cx, [0, 0], true);
             self.tag(cx, nr, ns);
         }

@@ -45,6 +45,13 @@ fn keylog(right: bool) -> KeyLog {
 /// whose client sends two requests, the first split over two records,
 /// with a KeyUpdate between them.
 fn session() -> (Vec<u8>, Vec<u8>) {
+    let req = b"POST /u HTTP/1.1\r\nHost: api.example.org\r\nContent-Length: 20\r\n\r\nimei=356938035643809";
+    session_sending(req, b"GET /second HTTP/1.1\r\n\r\n")
+}
+
+/// The same session with other application data from the client: `first`
+/// in two records, a KeyUpdate, then `second`.
+fn session_sending(req: &[u8], second: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let suite = crypto::suite(0x1301).unwrap();
     let c = |b: u8| RecordCipher::tls13(suite, &[b; 32]).unwrap();
     let mut hello = handshake::tests::hello("api.example.org");
@@ -65,13 +72,25 @@ fn session() -> (Vec<u8>, Vec<u8>) {
     let mut chs = c(1);
     client.extend_from_slice(&chs.encrypt(CT_HANDSHAKE, &message(handshake::FINISHED, &[0; 32])).unwrap());
     let mut capp = c(3);
-    let req = b"POST /u HTTP/1.1\r\nHost: api.example.org\r\nContent-Length: 20\r\n\r\nimei=356938035643809";
     client.extend_from_slice(&capp.encrypt(CT_APPLICATION_DATA, &req[..30]).unwrap());
     client.extend_from_slice(&capp.encrypt(CT_APPLICATION_DATA, &req[30..]).unwrap());
     client.extend_from_slice(&capp.encrypt(CT_HANDSHAKE, &message(handshake::KEY_UPDATE, &[0])).unwrap());
     capp.key_update().unwrap();
-    client.extend_from_slice(&capp.encrypt(CT_APPLICATION_DATA, b"GET /second HTTP/1.1\r\n\r\n").unwrap());
+    client.extend_from_slice(&capp.encrypt(CT_APPLICATION_DATA, second).unwrap());
     (client, server)
+}
+
+/// SIP over TLS (port 5061): the decrypted messages are read as SIP,
+/// carried by TLS.
+#[test]
+fn sip_over_tls_is_read_as_sip() {
+    let register = b"REGISTER sip:ims.example SIP/2.0\r\nf: <sip:+33612345678@ims.example>\r\nl: 0\r\n\r\n";
+    let (client, server) = session_sending(register, b"OPTIONS sip:ims.example SIP/2.0\r\nl: 0\r\n\r\n");
+    let app = flights(keylog(true), &[(true, client), (false, server)]);
+    let methods: Vec<Option<&str>> = app.out.sip.iter().map(|m| m.method()).collect();
+    assert_eq!(methods, [Some("REGISTER"), Some("OPTIONS")]);
+    assert!(app.out.sip.iter().all(|m| m.tls.as_deref().is_some_and(|t| t.version == "1.3")));
+    assert!(app.out.requests.is_empty() && app.out.streams.is_empty());
 }
 
 /// Feeds the session through the application layer, each direction
