@@ -402,11 +402,7 @@ impl Requests<'_> {
                 let mut r = record(&self.rep.capture, &req, host);
                 r.uri_masked = mask_uri(&r.uri, &raws);
                 r.notes.extend(notes);
-                for v in raws.into_iter().flat_map(|f| [Some(f.value), f.matched]).flatten() {
-                    if !r.found.contains(&v) {
-                        r.found.push(v);
-                    }
-                }
+                r.found = found_values(raws);
                 self.send(Event::Request(r));
             }
             Mode::Scan => self.detect(req, host),
@@ -471,16 +467,10 @@ impl Requests<'_> {
         let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
         // A value repeated in several headers of one message (From,
         // P-Preferred-Identity, the Request-URI) is one finding: the first.
-        let mut seen = std::collections::HashSet::new();
-        raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        first_of_each_value(&mut raws);
         let uri_masked = mask_uri(&uri, &raws);
         if self.cfg.mode == Mode::Requests {
-            let mut found: Vec<String> = Vec::new();
-            for v in raws.into_iter().flat_map(|f| [Some(f.value), f.matched]).flatten() {
-                if !found.contains(&v) {
-                    found.push(v);
-                }
-            }
+            let found = found_values(raws);
             let r = RequestRecord {
                 capture: self.rep.capture.clone(),
                 frame: m.frame,
@@ -585,15 +575,9 @@ impl Requests<'_> {
         let uri = if text.is_some() { uri } else { String::new() };
         let ctx = RequestCtx { method, host: address.as_deref(), path: "", dst_port: t.dst.port() };
         let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
-        let mut seen = std::collections::HashSet::new();
-        raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        first_of_each_value(&mut raws);
         if self.cfg.mode == Mode::Requests {
-            let mut found: Vec<String> = Vec::new();
-            for v in raws.into_iter().flat_map(|f| [Some(f.value), f.matched]).flatten() {
-                if !found.contains(&v) {
-                    found.push(v);
-                }
-            }
+            let found = found_values(raws);
             if !notes.is_empty() {
                 self.rep.stats.requests_with_notes += 1;
                 note(&mut self.rep.stats, t.frame, &notes);
@@ -659,8 +643,7 @@ impl Requests<'_> {
         let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
         // A value repeated across the lines of one payload (SIP repeats
         // identities in several headers) is one finding: the first.
-        let mut seen = std::collections::HashSet::new();
-        raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        first_of_each_value(&mut raws);
         if self.stream_seen.len() >= MAX_STREAM_SEEN {
             self.stream_seen.clear();
         }
@@ -720,6 +703,25 @@ impl Requests<'_> {
             self.send(Event::Finding(f));
         }
     }
+}
+
+/// Keeps the first finding of each (rule, kind, value) of one message: a
+/// value repeated in its headers or lines is one finding.
+fn first_of_each_value(raws: &mut Vec<crate::detect::RawFinding>) {
+    let mut seen = std::collections::HashSet::new();
+    raws.retain(|r| seen.insert((r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+}
+
+/// The distinct values (and profile values) found in a message: what a
+/// listing masks.
+fn found_values(raws: Vec<crate::detect::RawFinding>) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for v in raws.into_iter().flat_map(|f| [Some(f.value), f.matched]).flatten() {
+        if !found.contains(&v) {
+            found.push(v);
+        }
+    }
+    found
 }
 
 /// Where a request or stream was seen.
