@@ -298,6 +298,17 @@ struct Dir {
     ts: Timestamp,
     /// The stream stopped being SIP (or a message passed the limit).
     dead: bool,
+    /// After a gap: bytes are skipped to the next line that starts a
+    /// message.
+    resync: bool,
+}
+
+/// Where the first line that starts a SIP message begins, if any.
+fn next_start(buf: &[u8]) -> Option<usize> {
+    if starts_sip(buf) {
+        return Some(0);
+    }
+    memchr::memchr_iter(b'\n', buf).map(|i| i + 1).find(|&i| starts_sip(&buf[i..]))
 }
 
 /// SIP over TCP: both directions framed into messages.
@@ -310,6 +321,27 @@ impl SipTcp {
     /// Cuts whole messages off the direction's buffer.
     fn messages(&mut self, cx: &mut Cx<'_>, seg: &Seg<'_>) {
         let d = &mut self.dirs[seg.role.index()];
+        if d.resync {
+            match next_start(&d.buf) {
+                Some(at) => {
+                    if at > 0 {
+                        cx.out.stats.other_bytes += at as u64;
+                        d.buf.drain(..at);
+                        // The message starts in the newest bytes (or just
+                        // before them).
+                        (d.frame, d.ts) = (seg.chunk.frame, seg.chunk.ts);
+                    }
+                    d.resync = false;
+                }
+                None => {
+                    // Keep a possible start of a line cut at the end.
+                    let keep = d.buf.len().saturating_sub(16);
+                    cx.out.stats.other_bytes += keep as u64;
+                    d.buf.drain(..keep);
+                    return;
+                }
+            }
+        }
         loop {
             // Keep-alive CRLFs between messages (RFC 5626 4.4.1).
             let skip = d.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
@@ -374,6 +406,7 @@ impl Dissector for SipTcp {
         // the next bytes that begin a message.
         let d = &mut self.dirs[role.index()];
         d.buf.clear();
+        d.resync = true;
     }
 
     fn close(&mut self, _cx: &mut Cx<'_>, _ignored: [u64; 2], _last: bool) -> Closed {
@@ -416,6 +449,35 @@ mod tests {
         assert!(parse_datagram(b"GET / HTTP/1.1\r\n\r\n", at()).is_none());
         assert!(starts_sip(b"OPTIONS sip:x SIP/2.0\r\n") && !starts_sip(b"OPTIONS / HTTP/1.1\r\n"));
         assert!(starts_sip(b"MESSAGE tel:+331 SIP/2.0\r\n"));
+    }
+
+    /// Over TCP, a gap in the middle of a message: the bytes after it are
+    /// skipped to the next message, which is read whole.
+    #[test]
+    fn tcp_resyncs_after_a_gap() {
+        use crate::app::{AppConfig, AppLayer, Cx, tls::keys::KeyStore};
+        use crate::flow::Chunk;
+        let mut app = AppLayer::new(AppConfig::default(), KeyStore::new(Default::default()));
+        let mut d = SipTcp::default();
+        let (src, dst) = ("10.0.0.1:5060".parse().unwrap(), "10.0.0.2:5060".parse().unwrap());
+        let one = b"REGISTER sip:a SIP/2.0\r\nl: 0\r\n\r\n";
+        let two = b"INVITE sip:b SIP/2.0\r\nl: 0\r\n\r\n";
+        let feed = |d: &mut SipTcp, app: &mut AppLayer, data: &[u8], frame| {
+            let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+            let chunk = Chunk { data, frame, ts: Timestamp::default() };
+            d.data(&mut cx, Seg { role: Role::Client, src, dst, midstream: false, chunk })
+        };
+        feed(&mut d, &mut app, one, 1);
+        feed(&mut d, &mut app, &two[..10], 2);
+        {
+            let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
+            d.gap(&mut cx, Role::Client, 100);
+        }
+        feed(&mut d, &mut app, b"ody of something cut\r\n", 3);
+        assert_eq!(feed(&mut d, &mut app, two, 4), Verdict::Continue);
+        let methods: Vec<Option<&str>> = app.out.sip.iter().map(|m| m.method()).collect();
+        assert_eq!(methods, [Some("REGISTER"), Some("INVITE")]);
+        assert_eq!(app.out.sip[1].frame, 4);
     }
 
     #[test]
