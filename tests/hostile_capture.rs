@@ -133,6 +133,7 @@ fn decode_all(packets: &[Vec<u8>]) -> Decoder {
             interface: 0,
             data: p,
             orig_len: p.len() as u32,
+            app: None,
         };
         d.decode(&f);
     }

@@ -10,15 +10,19 @@
 //! Never: decode link layers (that is `decode`), panic on any byte sequence,
 //! or buffer more than [`MAX_RECORD`] plus one read chunk.
 
+pub mod appmeta;
 pub mod writer;
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 pub use pcap_parser::Linktype;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapNGPacketBlock;
 
 use crate::util::Timestamp;
+pub use appmeta::AppRef;
+use appmeta::AppCache;
 
 /// Bytes asked of the source per read; the buffer starts this large.
 pub const READ_CHUNK: usize = 1 << 20;
@@ -52,6 +56,9 @@ pub struct Frame<'a> {
     /// Captured bytes (may be shorter than `orig_len`: snaplen).
     pub data: &'a [u8],
     pub orig_len: u32,
+    /// The app or process the capture tool recorded for this frame
+    /// ([`appmeta`]): shared by all its frames, `None` when unknown.
+    pub app: Option<&'a Arc<AppRef>>,
 }
 
 /// What kind of file the reader found.
@@ -109,10 +116,15 @@ enum NoteKind {
     SimpleBeforeInterface,
     SecretsType,
     SecretsOverLimit,
+    BadOptions,
+    CommentNotUtf8,
+    BadCustomBlock,
+    TrailerCrc,
+    BadPktap,
 }
 
 impl NoteKind {
-    const COUNT: usize = 8;
+    const COUNT: usize = 13;
 
     fn index(self) -> usize {
         self as usize
@@ -211,6 +223,7 @@ struct PacketAt {
     link: Linktype,
     interface: u32,
     orig_len: u32,
+    app: Option<Arc<AppRef>>,
 }
 
 /// A page-aligned growable byte window over `store`.
@@ -277,6 +290,10 @@ pub struct CaptureReader {
     secrets: Vec<Vec<u8>>,
     /// Bytes of secrets taken so far (bounded by [`MAX_SECRETS`]).
     secrets_bytes: usize,
+    /// Apps seen so far, one shared [`AppRef`] each.
+    apps: AppCache,
+    /// The app of the frame last returned (the frame borrows it).
+    app: Option<Arc<AppRef>>,
 }
 
 /// Bytes of Decryption Secrets Blocks kept per capture; a file that
@@ -360,6 +377,8 @@ impl CaptureReader {
             notes: NoteLog::default(),
             secrets: Vec::new(),
             secrets_bytes: 0,
+            apps: AppCache::default(),
+            app: None,
         };
         let magic =
             u32::from_le_bytes(prefix.get(..4).and_then(|m| m.try_into().ok()).ok_or_else(|| not_capture(&prefix))?);
@@ -486,13 +505,53 @@ impl CaptureReader {
         self.pending = at.record_len;
         self.frames += 1;
         let start = self.win.base + self.win.start + at.data_off;
+        let (mut data_len, mut orig_len, mut app) = (at.data_len, at.orig_len, at.app);
+        let data = &self.win.store[start..start + at.data_len];
+        let record_at = self.offset;
+        if at.link == Linktype::ETHERNET {
+            if let Some(t) = appmeta::pcapdroid_trailer(data) {
+                let cut = data_len - t.keep;
+                data_len = t.keep;
+                orig_len = orig_len.saturating_sub(cut as u32);
+                if !t.crc_ok {
+                    self.notes.push(NoteKind::TrailerCrc, record_at, || {
+                        format!(
+                            "frame {}: PCAPdroid trailer with a bad CRC; stripped, its uid {} still used",
+                            self.frames, t.uid
+                        )
+                    });
+                }
+                if app.is_none() && t.uid >= 0 {
+                    let name = String::from_utf8_lossy(t.app_name);
+                    let name = (!name.is_empty()).then_some(&*name);
+                    app = Some(self.apps.get(appmeta::SOURCE_PCAPDROID, i64::from(t.uid), name, None));
+                }
+            }
+        } else if at.link.0 == appmeta::LINKTYPE_PKTAP {
+            match appmeta::pktap_header(data) {
+                Some(h) => {
+                    if app.is_none()
+                        && let Some((pid, comm)) = h.process()
+                    {
+                        let comm = String::from_utf8_lossy(comm);
+                        let comm = (!comm.is_empty()).then_some(&*comm);
+                        app = Some(self.apps.get(appmeta::SOURCE_PKTAP, i64::from(pid), comm, None));
+                    }
+                }
+                None => self.notes.push(NoteKind::BadPktap, record_at, || {
+                    format!("frame {}: PKTAP header too short or its length past the frame", self.frames)
+                }),
+            }
+        }
+        self.app = app;
         Ok(Some(Frame {
             number: self.frames,
             ts: at.ts,
             link: at.link,
             interface: at.interface,
-            data: &self.win.store[start..start + at.data_len],
-            orig_len: at.orig_len,
+            data: &self.win.store[start..start + data_len],
+            orig_len,
+            app: self.app.as_ref(),
         }))
     }
 
@@ -542,6 +601,7 @@ impl CaptureReader {
             link,
             interface: 0,
             orig_len: rec.origlen,
+            app: None,
         }))
     }
 
@@ -656,6 +716,7 @@ impl CaptureReader {
                 Some(ifc) => {
                     let data = epb.packet_data();
                     let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                    let app = epb_app(bytes, epb.caplen, big_endian, &mut self.apps, notes, at);
                     Step::Packet(PacketAt {
                         data_off: data.as_ptr() as usize - base_ptr,
                         data_len: data.len(),
@@ -664,6 +725,7 @@ impl CaptureReader {
                         link: ifc.link,
                         interface: epb.if_id,
                         orig_len: epb.origlen,
+                        app,
                     })
                 }
                 None if u64::from(epb.if_id) < *described => {
@@ -698,6 +760,7 @@ impl CaptureReader {
                         link: ifc.link,
                         interface: 0,
                         orig_len: spb.origlen,
+                        app: None,
                     })
                 }
                 None => {
@@ -726,6 +789,27 @@ impl CaptureReader {
                 }
                 Step::Skip(block_len)
             }
+            Block::Custom(cb) => {
+                match appmeta::pcapdroid_uid_map(cb.pen, cb.data, big_endian) {
+                    Ok(m) => {
+                        self.apps.get(
+                            appmeta::SOURCE_PCAPDROID,
+                            i64::from(m.uid),
+                            Some(&m.package),
+                            Some(&m.app_name),
+                        );
+                    }
+                    Err(appmeta::CustomBlockError::NotUidMap) => {}
+                    Err(e) => notes.push(NoteKind::BadCustomBlock, at, || {
+                        let why = match e {
+                            appmeta::CustomBlockError::NotUtf8 => "a name is not UTF-8",
+                            _ => "truncated",
+                        };
+                        format!("PCAPdroid uid map block {why}; not used")
+                    }),
+                }
+                Step::Skip(block_len)
+            }
             _ => Step::Skip(block_len),
         };
         if let Format::PcapNg { big_endian: be, .. } = &mut self.format {
@@ -736,6 +820,63 @@ impl CaptureReader {
         }
         Ok(step)
     }
+}
+
+const OPT_COMMENT: u16 = 1;
+
+/// The app an enhanced packet block's comments name (ptcpdump's
+/// `PID: n\nCmd: ...`, PCAPdroid's `u-<uid>`). Options are walked here,
+/// not by pcap-parser, which drops malformed ones silently: a malformed
+/// option list or a comment that is not UTF-8 is noted, the packet kept.
+fn epb_app(
+    block: &[u8],
+    caplen: u32,
+    big_endian: bool,
+    apps: &mut AppCache,
+    notes: &mut NoteLog,
+    at: u64,
+) -> Option<Arc<AppRef>> {
+    let u16at = |b: &[u8], i: usize| {
+        let v = [b[i], b[i + 1]];
+        if big_endian { u16::from_be_bytes(v) } else { u16::from_le_bytes(v) }
+    };
+    let start = 28usize.checked_add((caplen as usize).checked_next_multiple_of(4)?)?;
+    let mut opts = block.get(start..block.len().checked_sub(4)?)?;
+    let mut app = None;
+    while !opts.is_empty() {
+        if opts.len() < 4 {
+            notes.push(NoteKind::BadOptions, at, || "packet block options end inside an option header".to_string());
+            break;
+        }
+        let (code, len) = (u16at(opts, 0), usize::from(u16at(opts, 2)));
+        if code == 0 {
+            break;
+        }
+        let Some(value) = opts.get(4..4 + len) else {
+            notes.push(NoteKind::BadOptions, at, || {
+                format!("packet block option {code} of length {len} runs past its block; the rest ignored")
+            });
+            break;
+        };
+        if code == OPT_COMMENT && app.is_none() {
+            match std::str::from_utf8(value) {
+                Ok(c) => app = comment_app(c, apps),
+                Err(_) => notes.push(NoteKind::CommentNotUtf8, at, || {
+                    "packet comment is not UTF-8; not used for attribution".to_string()
+                }),
+            }
+        }
+        opts = opts.get((4 + len).next_multiple_of(4)..).unwrap_or(&[]);
+    }
+    app
+}
+
+fn comment_app(c: &str, apps: &mut AppCache) -> Option<Arc<AppRef>> {
+    if let Some((pid, cmd)) = appmeta::ptcpdump_comment(c) {
+        return Some(apps.get(appmeta::SOURCE_PTCPDUMP, pid, cmd.map(appmeta::command_name), cmd));
+    }
+    let uid = appmeta::pcapdroid_comment(c).filter(|u| *u >= 0)?;
+    Some(apps.by_id(appmeta::SOURCE_PCAPDROID, i64::from(uid)))
 }
 
 enum Step {

@@ -5,7 +5,7 @@
 //! the reason it carries nothing to inspect, counted in [`DecodeStats`].
 //! Link layers: Ethernet (+VLAN/QinQ, by etherparse), Linux SLL and SLL2,
 //! raw IP (101, 228, 229 and libpcap's 12/14), BSD NULL and LOOP, NFLOG,
-//! Cisco HDLC, PPP. Between link and IP: MPLS, PPPoE, LLC/SNAP. Tunnels,
+//! Cisco HDLC, PPP, Apple PKTAP (its inner link type). Between link and IP: MPLS, PPPoE, LLC/SNAP. Tunnels,
 //! followed to the innermost packet: IP-in-IP, 6in4, GRE, VXLAN, GTP-U,
 //! Teredo ([`encap`]). IPv4 and IPv6 fragments are reassembled
 //! ([`defrag`]). An unsupported link type is reported once per interface
@@ -36,6 +36,9 @@ const LINKTYPE_RAW_14: Linktype = Linktype(14);
 const LINKTYPE_PPP: Linktype = Linktype(9);
 const LINKTYPE_PPP_HDLC: Linktype = Linktype(50);
 const LINKTYPE_C_HDLC: Linktype = Linktype(104);
+/// Apple's PKTAP: a header naming the process, then a packet of the
+/// link type it names.
+const LINKTYPE_PKTAP: Linktype = Linktype(crate::capture::appmeta::LINKTYPE_PKTAP);
 // Named for messages only; not decoded yet.
 const LINKTYPE_IEEE802_11: Linktype = Linktype(105);
 const LINKTYPE_IEEE802_11_RADIOTAP: Linktype = Linktype(127);
@@ -178,6 +181,7 @@ pub fn link_name(l: Linktype) -> String {
         LINKTYPE_C_HDLC => "C_HDLC",
         LINKTYPE_IEEE802_11_RADIOTAP => "IEEE802_11_RADIOTAP",
         Linktype::NFLOG => "NFLOG",
+        LINKTYPE_PKTAP => "PKTAP",
         _ => return format!("link type {}", l.0),
     };
     format!("{name} ({})", l.0)
@@ -216,6 +220,12 @@ impl Decoder {
 
     /// The first layer inside the link header, or why there is none.
     fn link_layer<'a>(&mut self, frame: &Frame<'a>) -> Result<Inner<'a>, Decoded<'a>> {
+        self.link_layer_in(frame, false)
+    }
+
+    /// [`Decoder::link_layer`]; `inside_pktap` for the packet a PKTAP
+    /// header carries (a PKTAP inside one is not followed).
+    fn link_layer_in<'a>(&mut self, frame: &Frame<'a>, inside_pktap: bool) -> Result<Inner<'a>, Decoded<'a>> {
         let data = frame.data;
         let inner = match frame.link {
             Linktype::ETHERNET => Some(Inner::Ethernet(data)),
@@ -248,6 +258,20 @@ impl Decoder {
             Linktype::NFLOG => encap::nflog(data),
             LINKTYPE_C_HDLC => encap::cisco_hdlc(data),
             LINKTYPE_PPP | LINKTYPE_PPP_HDLC => encap::ppp_frame(data),
+            LINKTYPE_PKTAP if !inside_pktap => {
+                let h = crate::capture::appmeta::pktap_header(data);
+                let Some(h) = h.filter(|h| h.record_type == crate::capture::appmeta::PTH_TYPE_PACKET) else {
+                    if h.is_none() {
+                        self.stats.malformed += 1;
+                    } else {
+                        self.stats.not_ip += 1;
+                    }
+                    return Err(Decoded::Skipped);
+                };
+                let link = Linktype(i32::try_from(h.dlt).unwrap_or(-1));
+                let inner = Frame { link, data: &data[h.len..], ..*frame };
+                return self.link_layer_in(&inner, true);
+            }
             other => {
                 self.stats.unsupported += 1;
                 let key = (frame.interface, other.0);
@@ -524,7 +548,7 @@ mod tests {
     use crate::util::Timestamp;
 
     fn frame(link: i32, interface: u32) -> Frame<'static> {
-        Frame { number: 1, ts: Timestamp::default(), link: Linktype(link), interface, data: b"", orig_len: 0 }
+        Frame { number: 1, ts: Timestamp::default(), link: Linktype(link), interface, data: b"", orig_len: 0, app: None }
     }
 
     #[test]
