@@ -119,6 +119,34 @@ impl<W: Write> PcapngWriter<W> {
 
     /// Writes an enhanced packet block on interface `if_id`.
     pub fn packet(&mut self, if_id: u32, ts: Timestamp, data: &[u8]) -> io::Result<()> {
+        self.packet_with_options(if_id, ts, data, &[])
+    }
+
+    /// An enhanced packet block with options (`(code, value)`, padded and
+    /// ended by `opt_endofopt` here), e.g. comments (code 1).
+    pub fn packet_with_options(
+        &mut self,
+        if_id: u32,
+        ts: Timestamp,
+        data: &[u8],
+        options: &[(u16, &[u8])],
+    ) -> io::Result<()> {
+        let mut opts = Vec::new();
+        for (code, value) in options {
+            opts.extend_from_slice(&self.u16b(*code));
+            opts.extend_from_slice(&self.u16b(value.len() as u16));
+            opts.extend_from_slice(value);
+            opts.resize(opts.len().next_multiple_of(4), 0);
+        }
+        if !options.is_empty() {
+            opts.extend_from_slice(&[0u8; 4]);
+        }
+        self.packet_raw_options(if_id, ts, data, &opts)
+    }
+
+    /// An enhanced packet block followed by `options` as given (crafted
+    /// files: malformed option lists).
+    pub fn packet_raw_options(&mut self, if_id: u32, ts: Timestamp, data: &[u8], options: &[u8]) -> io::Result<()> {
         let per = self.resolutions.get(if_id as usize).copied().unwrap_or(1_000_000);
         let units = ts.secs as u64 * per + (u128::from(ts.nanos) * u128::from(per) / 1_000_000_000) as u64;
         let mut body = Vec::with_capacity(20 + data.len());
@@ -128,7 +156,16 @@ impl<W: Write> PcapngWriter<W> {
         body.extend_from_slice(&self.u32b(data.len() as u32));
         body.extend_from_slice(&self.u32b(data.len() as u32));
         body.extend_from_slice(data);
+        body.resize(body.len().next_multiple_of(4), 0);
+        body.extend_from_slice(options);
         self.block(6, &body)
+    }
+
+    /// A custom block (type 0xBAD) of private enterprise number `pen`.
+    pub fn custom(&mut self, pen: u32, data: &[u8]) -> io::Result<()> {
+        let mut body = self.u32b(pen).to_vec();
+        body.extend_from_slice(data);
+        self.block(0xBAD, &body)
     }
 
     pub fn into_inner(self) -> W {

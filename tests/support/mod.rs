@@ -266,6 +266,7 @@ pub fn pseudo_random(seed: u64, n: usize) -> Vec<u8> {
         .collect()
 }
 
+pub mod appmeta;
 pub mod hostile_capture;
 pub mod hostile_flow;
 pub mod hostile_output;
