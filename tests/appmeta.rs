@@ -174,7 +174,7 @@ fn pcapdroid_trailer_with_a_bad_crc_is_noted_and_still_stripped() {
 fn pcapdroid_pcapng_uid_map_names_the_package_of_each_comment() {
     let net = http_net(4);
     let apps = [(10123, "com.example.ads", "Example Ads"), (10456, "org.other", "Other")];
-    let owner = |i: usize| usize::from(i % 3 == 0);
+    let owner = |i: usize| usize::from(i.is_multiple_of(3));
     let (got, notes, _) = read(support::appmeta::pcapdroid_pcapng(&net, &apps, owner, false));
     assert!(notes.is_empty(), "{notes:?}");
     for (i, g) in got.iter().enumerate() {

@@ -259,25 +259,15 @@ pub struct AppCache {
 impl AppCache {
     /// The shared [`AppRef`] of `source` and `id`, made anew when the
     /// names differ from the one remembered (a reused pid).
-    pub fn get(
-        &mut self,
-        source: &'static str,
-        id: i64,
-        name: Option<&str>,
-        label: Option<&str>,
-    ) -> Arc<AppRef> {
+    pub fn get(&mut self, source: &'static str, id: i64, name: Option<&str>, label: Option<&str>) -> Arc<AppRef> {
         if let Some(a) = self.apps.get(&(source, id))
             && a.name.as_deref() == name
             && (label.is_none() || a.label.as_deref() == label)
         {
             return a.clone();
         }
-        let app = Arc::new(AppRef {
-            id: Some(id),
-            name: name.map(str::to_string),
-            label: label.map(str::to_string),
-            source,
-        });
+        let app =
+            Arc::new(AppRef { id: Some(id), name: name.map(str::to_string), label: label.map(str::to_string), source });
         if self.apps.len() < MAX_APPS || self.apps.contains_key(&(source, id)) {
             self.apps.insert((source, id), app.clone());
         }

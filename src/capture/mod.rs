@@ -21,8 +21,8 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapNGPacketBlock;
 
 use crate::util::Timestamp;
-pub use appmeta::AppRef;
 use appmeta::AppCache;
+pub use appmeta::AppRef;
 
 /// Bytes asked of the source per read; the buffer starts this large.
 pub const READ_CHUNK: usize = 1 << 20;
@@ -792,12 +792,7 @@ impl CaptureReader {
             Block::Custom(cb) => {
                 match appmeta::pcapdroid_uid_map(cb.pen, cb.data, big_endian) {
                     Ok(m) => {
-                        self.apps.get(
-                            appmeta::SOURCE_PCAPDROID,
-                            i64::from(m.uid),
-                            Some(&m.package),
-                            Some(&m.app_name),
-                        );
+                        self.apps.get(appmeta::SOURCE_PCAPDROID, i64::from(m.uid), Some(&m.package), Some(&m.app_name));
                     }
                     Err(appmeta::CustomBlockError::NotUidMap) => {}
                     Err(e) => notes.push(NoteKind::BadCustomBlock, at, || {

@@ -548,7 +548,15 @@ mod tests {
     use crate::util::Timestamp;
 
     fn frame(link: i32, interface: u32) -> Frame<'static> {
-        Frame { number: 1, ts: Timestamp::default(), link: Linktype(link), interface, data: b"", orig_len: 0, app: None }
+        Frame {
+            number: 1,
+            ts: Timestamp::default(),
+            link: Linktype(link),
+            interface,
+            data: b"",
+            orig_len: 0,
+            app: None,
+        }
     }
 
     #[test]

@@ -53,7 +53,12 @@ pub fn uid_map(uid: i32, package: &str, app_name: &str) -> Vec<u8> {
 /// A PCAPdroid pcapng export (raw IP): a uid map block before each app's
 /// first packet, unless `truncate_maps`, which cuts each block's names
 /// short; every packet commented `u-<uid>`.
-pub fn pcapdroid_pcapng(net: &Net, apps: &[(i32, &str, &str)], owner: impl Fn(usize) -> usize, truncate_maps: bool) -> Vec<u8> {
+pub fn pcapdroid_pcapng(
+    net: &Net,
+    apps: &[(i32, &str, &str)],
+    owner: impl Fn(usize) -> usize,
+    truncate_maps: bool,
+) -> Vec<u8> {
     let mut w = PcapngWriter::new(Vec::new());
     w.section(false).expect("vec");
     w.interface(Linktype::RAW, 6).expect("vec");
