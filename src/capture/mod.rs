@@ -7,6 +7,11 @@
 //! pcap-parser sees the bytes, because pcap-parser subtracts past zero on
 //! pcapng blocks shorter than 12 bytes (see NOTES-crates.md).
 //!
+//! Each frame carries the app or process its capture tool recorded
+//! ([`appmeta`]): from pcapng packet comments and PCAPdroid uid map
+//! blocks, a PCAPdroid trailer (cut off the frame here, so decoding never
+//! sees it) or a PKTAP header (left in the frame for `decode`).
+//!
 //! Never: decode link layers (that is `decode`), panic on any byte sequence,
 //! or buffer more than [`MAX_RECORD`] plus one read chunk.
 
