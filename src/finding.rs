@@ -10,6 +10,49 @@ use serde::{Deserialize, Serialize};
 
 use crate::util::Timestamp;
 
+/// The app or process that sent or received a frame, as its capture
+/// tool recorded it (`capture::appmeta`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AppRef {
+    /// Android uid (PCAPdroid) or process id (ptcpdump, PKTAP).
+    pub id: Option<i64>,
+    /// Package name (PCAPdroid uid map), app name (PCAPdroid trailer) or
+    /// command name (ptcpdump: the last path component of `Cmd`; PKTAP:
+    /// `comm`). `None` when the source gives only the id.
+    pub name: Option<String>,
+    /// A longer human label when the source has one: the PCAPdroid app
+    /// name of the uid map, or ptcpdump's full `Cmd` path.
+    pub label: Option<String>,
+    /// `"pcapdroid"`, `"ptcpdump"` or `"pktap"`.
+    pub source: &'static str,
+}
+
+impl AppRef {
+    /// What the id is: a uid for PCAPdroid, else a process id.
+    pub fn id_kind(&self) -> &'static str {
+        if self.source == "pcapdroid" { "uid" } else { "pid" }
+    }
+
+    /// The name to show: the package or command name, else `uid N` /
+    /// `pid N`.
+    pub fn display(&self) -> String {
+        match (&self.name, self.id) {
+            (Some(n), _) => n.clone(),
+            (None, Some(id)) => format!("{} {id}", self.id_kind()),
+            (None, None) => format!("({})", self.source),
+        }
+    }
+
+    /// Does the glob (`*` any run, case-insensitive) match the app's
+    /// name, its label, or its id (`10123`, `uid:10123`, `pid:512`)?
+    pub fn matches(&self, glob: &str) -> bool {
+        let g = crate::detect::rules::glob;
+        self.name.as_deref().is_some_and(|n| g(glob, n))
+            || self.label.as_deref().is_some_and(|l| g(glob, l))
+            || self.id.is_some_and(|id| g(glob, &id.to_string()) || g(glob, &format!("{}:{id}", self.id_kind())))
+    }
+}
+
 /// Severity, ordered low < medium < high.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -138,6 +181,8 @@ pub struct Finding {
     pub tls: Option<Arc<TlsInfo>>,
     /// The HTTP/2 stream that carried it.
     pub stream_id: Option<u32>,
+    /// The app or process that sent it, when the capture says.
+    pub app: Option<Arc<AppRef>>,
 }
 
 /// The TLS session a message was decrypted from.
@@ -264,7 +309,12 @@ pub struct RequestRecord {
     pub tls: Option<Arc<TlsInfo>>,
     /// The HTTP/2 stream that carried it.
     pub stream_id: Option<u32>,
+    /// The app or process that sent it, when the capture says.
+    pub app: Option<Arc<AppRef>>,
 }
+
+/// Apps named per host, at most.
+pub const MAX_HOST_APPS: usize = 32;
 
 /// Requests to one destination host in one capture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,6 +322,28 @@ pub struct HostActivity {
     /// Host name, else the destination address.
     pub host: String,
     pub requests: u64,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    /// The apps that sent them (display names, sorted), at most
+    /// [`MAX_HOST_APPS`].
+    pub apps: Vec<String>,
+}
+
+/// Apps tallied per capture, at most; the rest count under
+/// [`OTHER_APPS`].
+pub const MAX_APPS: usize = 10_000;
+/// The name the apps past [`MAX_APPS`] are tallied under.
+pub const OTHER_APPS: &str = "(other apps)";
+
+/// The frames, requests and messages of one app in one capture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppActivity {
+    pub app: Arc<AppRef>,
+    /// Frames the capture tool attributed to it.
+    pub frames: u64,
+    /// HTTP requests, SIP requests and short messages it sent.
+    pub requests: u64,
+    /// Times of its first and last frame (or request).
     pub first: Timestamp,
     pub last: Timestamp,
 }
@@ -330,6 +402,14 @@ pub struct FileStats {
     /// SIP requests scanned, and responses (the network's: counted only).
     pub sip_requests: u64,
     pub sip_responses: u64,
+    /// Frames the capture tool attributed to an app or process.
+    pub attributed_frames: u64,
+    /// TCP connections attributed to an app, and those whose packets named
+    /// more than one (the client's first packet decided).
+    pub attributed_flows: u64,
+    pub app_conflicts: u64,
+    /// Findings and requests left out by `--app`.
+    pub app_filtered: u64,
     /// Findings made; HTTP requests, and other messages (SIP, SMS, GSM,
     /// stream payloads), that had some.
     pub findings: u64,
@@ -462,5 +542,7 @@ pub struct FileReport {
     pub requests: Vec<RequestRecord>,
     pub errors: Vec<ErrorRecord>,
     pub hosts: Vec<HostActivity>,
+    /// The apps that sent requests, in order of first request.
+    pub apps: Vec<AppActivity>,
     pub stats: FileStats,
 }

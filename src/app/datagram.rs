@@ -33,7 +33,7 @@ pub fn gsmtap_events(
                 TelephonyEvent::Identity { kind, value, uplink, message }
             }
         };
-        out.telephony.push(Telephony { src: at.0, dst: at.1, frame: at.2, ts: at.3, what });
+        out.telephony.push(Telephony { app: None, src: at.0, dst: at.1, frame: at.2, ts: at.3, what });
     }
 }
 /// QUIC versions recognised in long headers: v1, v2, and drafts.
@@ -91,6 +91,8 @@ pub struct Datagram<'a> {
     pub payload: &'a [u8],
     pub frame: u64,
     pub ts: Timestamp,
+    /// The app the capture tool named for its packet.
+    pub app: Option<&'a std::sync::Arc<crate::finding::AppRef>>,
 }
 
 pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut super::quic::Initials) {
@@ -102,6 +104,7 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut s
     } else if DNS_PORTS.contains(&dp) {
         if let Some(q) = dns::query_name(d.payload) {
             out.streams.push(StreamPayload {
+                app: None,
                 src: d.src,
                 dst: d.dst,
                 frame: d.frame,
@@ -131,6 +134,7 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut s
         let keep = d.payload.len().min(UDP_SCAN_MAX);
         stats.udp_bytes += (d.payload.len() - keep) as u64;
         out.streams.push(StreamPayload {
+            app: None,
             src: d.src,
             dst: d.dst,
             frame: d.frame,

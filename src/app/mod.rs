@@ -26,8 +26,9 @@ pub mod text;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use crate::finding::TlsStats;
+use crate::finding::{AppRef, TlsStats};
 pub use crate::flow::Role;
 use crate::flow::{Chunk, Ends, Interest, StreamHandler};
 use crate::http::{HttpLimits, HttpRequest};
@@ -126,6 +127,31 @@ pub struct Emit {
     pub tls: tls::Shared,
 }
 
+/// How much of each output list was there before a dissector ran.
+#[derive(Clone, Copy)]
+struct Marks([usize; 4]);
+
+impl Emit {
+    fn marks(&self) -> Marks {
+        Marks([self.requests.len(), self.streams.len(), self.sip.len(), self.telephony.len()])
+    }
+
+    /// Gives what was made since `m` the app of the connection or
+    /// datagram that made it.
+    fn attribute(&mut self, m: Marks, app: Option<&Arc<AppRef>>) {
+        let Some(app) = app else { return };
+        let set = |slot: &mut Option<Arc<AppRef>>| {
+            if slot.is_none() {
+                *slot = Some(app.clone());
+            }
+        };
+        self.requests[m.0[0]..].iter_mut().for_each(|r| set(&mut r.app));
+        self.streams[m.0[1]..].iter_mut().for_each(|r| set(&mut r.app));
+        self.sip[m.0[2]..].iter_mut().for_each(|r| set(&mut r.app));
+        self.telephony[m.0[3]..].iter_mut().for_each(|r| set(&mut r.app));
+    }
+}
+
 /// A short message or a mobile identity, with where it was seen.
 #[derive(Debug)]
 pub struct Telephony {
@@ -134,6 +160,8 @@ pub struct Telephony {
     pub frame: u64,
     pub ts: crate::util::Timestamp,
     pub what: TelephonyEvent,
+    /// The app that sent it, when the capture says.
+    pub app: Option<Arc<AppRef>>,
 }
 
 #[derive(Debug)]
@@ -284,7 +312,7 @@ struct Pending {
 /// not say: by content (a ClientHello or request comes from the client, a
 /// ServerHello or response from the server), else the side with the
 /// higher port is the client.
-fn guess_role(ends: &Ends, data: &[u8]) -> Role {
+fn guess_role(ends: &Ends<'_>, data: &[u8]) -> Role {
     if let Some(r) = ends.role {
         return r;
     }
@@ -310,14 +338,18 @@ pub fn http1_side(data: &[u8]) -> Option<Role> {
     }
 }
 
+/// A closed connection waiting for keys, and the app it was attributed to.
+type Parked = (Box<dyn Dissector>, Option<Arc<AppRef>>);
+
 /// The application layer of one capture: key material, output, and
 /// connections waiting for keys.
 pub struct AppLayer {
     pub cfg: AppConfig,
     pub keys: KeyStore,
     pub out: Emit,
-    /// Closed TLS connections holding records for keys not seen yet.
-    parked: Vec<Box<dyn Dissector>>,
+    /// Closed TLS connections holding records for keys not seen yet,
+    /// with the app each was attributed to.
+    parked: Vec<Parked>,
     /// ClientHellos of QUIC connections being gathered.
     quic: quic::Initials,
     /// GSMTAP links (LAPDm segments) and SMS parts.
@@ -363,9 +395,12 @@ impl AppLayer {
         }
         let mut parked = std::mem::take(&mut self.parked);
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
-        parked.retain_mut(|d| {
+        parked.retain_mut(|(d, app)| {
+            let m = cx.out.marks();
             d.keys_added(&mut cx);
-            d.close(&mut cx, [0, 0], false) == Closed::WaitingForKeys
+            let waiting = d.close(&mut cx, [0, 0], false) == Closed::WaitingForKeys;
+            cx.out.attribute(m, app.as_ref());
+            waiting
         });
         self.parked = parked;
         notes
@@ -379,6 +414,7 @@ impl AppLayer {
         let at = self.gsmtap_last;
         for sms in done {
             self.out.telephony.push(Telephony {
+                app: None,
                 src: at.0,
                 dst: at.1,
                 frame: at.2,
@@ -391,21 +427,25 @@ impl AppLayer {
         datagram::gsmtap_events(&mut self.out, events, at);
         let parked = std::mem::take(&mut self.parked);
         let mut cx = self.cx();
-        for mut d in parked {
+        for (mut d, app) in parked {
+            let m = cx.out.marks();
             d.close(&mut cx, [0, 0], true);
+            cx.out.attribute(m, app.as_ref());
         }
     }
 
     /// One UDP datagram.
     pub fn datagram(&mut self, d: datagram::Datagram<'_>, names: &mut dns::Names) {
+        let (m, app) = (self.out.marks(), d.app);
         if d.src.port() == datagram::GSMTAP_PORT || d.dst.port() == datagram::GSMTAP_PORT {
             self.gsmtap_last = (d.src, d.dst, d.frame, d.ts);
             let mut events = Vec::new();
             self.gsmtap.datagram(d.payload, &mut events);
             datagram::gsmtap_events(&mut self.out, events, self.gsmtap_last);
-            return;
+        } else {
+            datagram::dispatch(&mut self.out, d, names, &mut self.quic);
         }
-        datagram::dispatch(&mut self.out, d, names, &mut self.quic);
+        self.out.attribute(m, app);
     }
 
     /// What GSMTAP decoding counted.
@@ -415,7 +455,7 @@ impl AppLayer {
 }
 
 /// Roles of both flow directions from the first bytes seen on `dir`.
-fn guess_roles(ends: &Ends, dir: usize, data: &[u8]) -> [Role; 2] {
+fn guess_roles(ends: &Ends<'_>, dir: usize, data: &[u8]) -> [Role; 2] {
     let r = guess_role(ends, data);
     if dir == 0 { [r, r.peer()] } else { [r.peer(), r] }
 }
@@ -463,7 +503,30 @@ impl AppLayer {
 impl StreamHandler for AppLayer {
     type State = Conn;
 
-    fn data(&mut self, st: &mut Conn, dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest {
+    fn data(&mut self, st: &mut Conn, dir: usize, ends: Ends<'_>, chunk: Chunk<'_>) -> Interest {
+        let m = self.out.marks();
+        let interest = self.conn_data(st, dir, ends, chunk);
+        self.out.attribute(m, ends.app);
+        interest
+    }
+
+    fn gap(&mut self, st: &mut Conn, dir: usize, ends: Ends<'_>, len: u64) {
+        let m = self.out.marks();
+        self.conn_gap(st, dir, len);
+        self.out.attribute(m, ends.app);
+    }
+
+    fn close(&mut self, st: Conn, ignored: [u64; 2], app: Option<&Arc<AppRef>>) {
+        let m = self.out.marks();
+        self.conn_close(st, ignored, app);
+        self.out.attribute(m, app);
+    }
+}
+
+/// The connection side of the application layer; what each call makes is
+/// attributed to the connection's app by the [`StreamHandler`] methods.
+impl AppLayer {
+    fn conn_data(&mut self, st: &mut Conn, dir: usize, ends: Ends<'_>, chunk: Chunk<'_>) -> Interest {
         let seg = |roles: [Role; 2], chunk| Seg {
             role: roles[dir],
             src: ends.src,
@@ -527,7 +590,7 @@ impl StreamHandler for AppLayer {
         }
     }
 
-    fn gap(&mut self, st: &mut Conn, dir: usize, _ends: Ends, len: u64) {
+    fn conn_gap(&mut self, st: &mut Conn, dir: usize, len: u64) {
         let Some(st) = st.0.as_deref_mut() else { return };
         let (Some(roles), Some(d)) = (st.roles, st.d.as_mut()) else { return };
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
@@ -535,7 +598,7 @@ impl StreamHandler for AppLayer {
         self.account(st);
     }
 
-    fn close(&mut self, st: Conn, ignored: [u64; 2]) {
+    fn conn_close(&mut self, st: Conn, ignored: [u64; 2], app: Option<&Arc<AppRef>>) {
         let Some(mut st) = st.0 else { return };
         self.release(&mut st);
         if let (Some(p), Some(roles)) = (st.pending.take(), st.roles) {
@@ -557,7 +620,7 @@ impl StreamHandler for AppLayer {
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
         if d.close(&mut cx, by_role, last) == Closed::WaitingForKeys {
             if self.parked.len() < MAX_PARKED {
-                self.parked.push(d);
+                self.parked.push((d, app.cloned()));
             } else {
                 // Each waits with little, but their number is the peer's
                 // to choose: past the cap they give up at once.
@@ -577,11 +640,17 @@ mod tests {
         AppLayer::new(AppConfig::default(), KeyStore::new(Default::default()))
     }
 
-    fn ends(src: &str, dst: &str) -> Ends {
-        Ends { src: src.parse().unwrap(), dst: dst.parse().unwrap(), midstream: false, role: Some(Role::Client) }
+    fn ends(src: &str, dst: &str) -> Ends<'static> {
+        Ends {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            midstream: false,
+            role: Some(Role::Client),
+            app: None,
+        }
     }
 
-    fn send(app: &mut AppLayer, st: &mut Conn, e: Ends, data: &[u8]) {
+    fn send(app: &mut AppLayer, st: &mut Conn, e: Ends<'_>, data: &[u8]) {
         app.data(st, 0, e, Chunk { data, frame: 1, ts: Timestamp::default() });
     }
 
@@ -609,7 +678,7 @@ mod tests {
         let mut app = layer();
         let mut st = Conn::default();
         let c = ends("10.0.0.1:40000", "192.0.2.1:8080");
-        let s = Ends { src: c.dst, dst: c.src, midstream: false, role: Some(Role::Server) };
+        let s = Ends { src: c.dst, dst: c.src, midstream: false, role: Some(Role::Server), app: None };
         let settings = [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
         app.data(&mut st, 1, s, Chunk { data: &settings, frame: 4, ts: Timestamp::default() });
         let mut client = http2::PREFACE.to_vec();
@@ -617,7 +686,7 @@ mod tests {
         client.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x5, 0, 0, 0, 1]);
         client.extend_from_slice(&block);
         app.data(&mut st, 0, c, Chunk { data: &client, frame: 6, ts: Timestamp::default() });
-        app.close(st, [0, 0]);
+        app.close(st, [0, 0], None);
         let r = &app.out.requests;
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].uri().as_str(), r[0].protocol(), r[0].frame), ("/x", "http/2", 6));
@@ -634,7 +703,7 @@ mod tests {
             let e = ends("10.0.0.1:40000", "192.0.2.1:443");
             send(&mut app, &mut st, e, &hello[..cut]);
             send(&mut app, &mut st, e, &hello[cut..]);
-            app.close(st, [0, 0]);
+            app.close(st, [0, 0], None);
             assert_eq!(app.out.stats.tls_names, ["late.example"], "cut {cut}");
             assert_eq!(app.out.stats.tls.connections, 1);
         }
@@ -642,7 +711,7 @@ mod tests {
         let mut app = layer();
         let mut st = Conn::default();
         send(&mut app, &mut st, ends("10.0.0.1:40000", "192.0.2.1:443"), &hello[..1]);
-        app.close(st, [0, 0]);
+        app.close(st, [0, 0], None);
         assert_eq!(app.out.stats.tls.connections, 1);
     }
 }

@@ -93,6 +93,8 @@ pub struct SipMessage {
     pub tls: Option<Arc<TlsInfo>>,
     /// Damage seen (a body shorter than its Content-Length).
     pub notes: Vec<String>,
+    /// The app that sent it, when the capture says.
+    pub app: Option<Arc<crate::finding::AppRef>>,
 }
 
 impl SipMessage {
@@ -244,6 +246,7 @@ pub fn parse_datagram(data: &[u8], at: Origin) -> Option<SipMessage> {
         None => rest,
     };
     Some(SipMessage {
+        app: None,
         src: at.src,
         dst: at.dst,
         frame: at.frame,
@@ -274,6 +277,7 @@ pub fn push(out: &mut super::Emit, mut m: SipMessage) {
                 out.ims_sms.push(part, &mut done);
                 for sms in done {
                     out.telephony.push(super::Telephony {
+                        app: None,
                         src: m.src,
                         dst: m.dst,
                         frame: m.frame,

@@ -29,6 +29,8 @@ pub struct StreamPayload {
     pub dns_query: bool,
     /// The TLS session it was decrypted from; `None` in clear.
     pub tls: Option<Arc<TlsInfo>>,
+    /// The app that sent it, when the capture says.
+    pub app: Option<Arc<crate::finding::AppRef>>,
 }
 
 /// Does `b` start like text (printable ASCII, UTF-8, line ends)?
@@ -66,6 +68,7 @@ impl TextKeep {
         }
         let p = self.p.get_or_insert_with(|| {
             Box::new(StreamPayload {
+                app: None,
                 src: seg.src,
                 dst: seg.dst,
                 frame: seg.chunk.frame,

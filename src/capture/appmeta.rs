@@ -24,21 +24,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The app or process that sent or received a frame.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct AppRef {
-    /// Android uid (PCAPdroid) or process id (ptcpdump, PKTAP).
-    pub id: Option<i64>,
-    /// Package name (PCAPdroid uid map), app name (PCAPdroid trailer) or
-    /// command name (ptcpdump: the last path component of `Cmd`; PKTAP:
-    /// `comm`). `None` when the source gives only the id.
-    pub name: Option<String>,
-    /// A longer human label when the source has one: the PCAPdroid app
-    /// name of the uid map, or ptcpdump's full `Cmd` path.
-    pub label: Option<String>,
-    /// `"pcapdroid"`, `"ptcpdump"` or `"pktap"`.
-    pub source: &'static str,
-}
+pub use crate::finding::AppRef;
 
 pub const SOURCE_PCAPDROID: &str = "pcapdroid";
 pub const SOURCE_PTCPDUMP: &str = "ptcpdump";

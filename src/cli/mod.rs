@@ -248,6 +248,7 @@ impl LimitArgs {
             keylog_beside: !self.keys.no_keylog_beside,
             mode,
             progress,
+            apps: Vec::new(),
         })
     }
 
@@ -277,6 +278,12 @@ struct ScanArgs {
     /// Files scanned in parallel (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    /// Report only what apps matching GLOB sent (repeatable; `*` any run;
+    /// matched against the package or command name, the app label, and
+    /// the uid or pid as `10123`, `uid:10123`, `pid:512`). Traffic of no
+    /// known app is then left out.
+    #[arg(long = "app", value_name = "GLOB")]
+    apps: Vec<String>,
     /// Suppress the leaks of this baseline (written by --write-baseline).
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
@@ -304,6 +311,9 @@ struct RequestsArgs {
     /// masked, as everywhere).
     #[arg(long)]
     show_values: bool,
+    /// List only what apps matching GLOB sent (repeatable; as in `scan`).
+    #[arg(long = "app", value_name = "GLOB")]
+    apps: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -522,7 +532,7 @@ fn scan(a: ScanArgs) -> ExitCode {
         Err(code) => return code,
     };
     let cfg = match a.limits.config(engine, Mode::Scan, progress_counters()) {
-        Ok(c) => c,
+        Ok(c) => ScanConfig { apps: a.apps.clone(), ..c },
         Err(code) => return code,
     };
     let opts = ReportOptions { show_values: a.show_values, color: use_color(a.format, &a.output) };
@@ -575,7 +585,7 @@ fn requests(a: RequestsArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let cfg = match a.limits.config(Engine::new(rules, None), Mode::Requests, progress_counters()) {
-        Ok(c) => c,
+        Ok(c) => ScanConfig { apps: a.apps.clone(), ..c },
         Err(code) => return code,
     };
     let format = match a.format {

@@ -27,6 +27,9 @@ pub struct RequestCtx<'a> {
     /// The path, percent-decoded, without the query.
     pub path: &'a str,
     pub dst_port: u16,
+    /// The app that sent it, when the capture says (rules may be scoped
+    /// to apps).
+    pub app: Option<&'a crate::finding::AppRef>,
 }
 
 /// A finding before the request context is attached.
@@ -118,7 +121,7 @@ impl Engine {
         let mut decoded: Vec<Field> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
             let Matcher::Decoder(d) = &rule.matcher else { continue };
-            if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port) || !d.applies(ctx.host, ctx.path) {
+            if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port, ctx.app) || !d.applies(ctx.host, ctx.path) {
                 continue;
             }
             for f in fields.iter().filter(|f| {
@@ -150,7 +153,7 @@ impl Engine {
             .collect();
         let mut hits: Vec<Hit> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
-            if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port) {
+            if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port, ctx.app) {
                 continue;
             }
             match &rule.matcher {
@@ -293,7 +296,8 @@ pub fn check_examples(set: &RuleSet) -> Vec<String> {
             let fields = crate::extract::request_fields(&req);
             let path = crate::codec::text::url_decode(req.head.target.split(|b| *b == b'?').next().unwrap_or(b"")).0;
             let host = req.host();
-            let ctx = RequestCtx { method: "GET", host: host.as_deref(), path: &path, dst_port: req.dst.port() };
+            let ctx =
+                RequestCtx { method: "GET", host: host.as_deref(), path: &path, dst_port: req.dst.port(), app: None };
             let found = !engine.detect(&ctx, &fields.fields).is_empty();
             if found != ex.should_match {
                 problems.push(format!(
@@ -329,6 +333,7 @@ fn example_request(text: &str) -> crate::http::HttpRequest {
         headers.push(("Host".to_string(), h.into_bytes()));
     }
     crate::http::HttpRequest {
+        app: None,
         head: crate::http::Head {
             method: "GET".into(),
             target: target.into_bytes(),
@@ -418,7 +423,7 @@ mod tests {
 
     #[test]
     fn confidence_from_key_shape_and_profile() {
-        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80 };
+        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let keyed = engine.detect(&ctx, &[field(Some("imei"), "356938035643809")]);
         assert_eq!(keyed[0].confidence, Confidence::High);
@@ -433,7 +438,7 @@ mod tests {
 
     #[test]
     fn personal_data_by_key_and_shape() {
-        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80 };
+        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let fields = [
             field(Some("$.child.firstName"), "Zoé"),
@@ -455,7 +460,7 @@ mod tests {
 
     #[test]
     fn meid_and_test_imeis() {
-        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80 };
+        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let f = engine.detect(&ctx, &[field(Some("meid"), "A10000009296F2"), field(Some("imei"), "358240051111110")]);
         let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_str()).collect();

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use super::validators::Detector;
 use crate::extract::Step;
-use crate::finding::{Location, Severity};
+use crate::finding::{AppRef, Location, Severity};
 
 /// The built-in rule files, compiled in: (name shown in messages, text).
 /// Endpoint rules come first: where two rules report the same value at
@@ -98,6 +98,9 @@ struct ScopeDef {
     hosts: Vec<String>,
     #[serde(default)]
     ports: Vec<u16>,
+    /// Globs over the sending app's name, label or id.
+    #[serde(default)]
+    apps: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -153,14 +156,19 @@ pub struct Scope {
     pub methods: Vec<String>,
     pub hosts: Vec<String>,
     pub ports: Vec<u16>,
+    /// Globs over the sending app ([`AppRef::matches`]): a rule scoped to
+    /// apps never applies to a request of no known app.
+    pub apps: Vec<String>,
 }
 
 impl Scope {
-    /// Does a request to `host`:`port` with `method` fall in scope?
-    pub fn request(&self, method: &str, host: Option<&str>, port: u16) -> bool {
+    /// Does a request to `host`:`port` with `method`, sent by `app`, fall
+    /// in scope?
+    pub fn request(&self, method: &str, host: Option<&str>, port: u16, app: Option<&AppRef>) -> bool {
         (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
             && (self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|g| glob(g, h))))
             && (self.ports.is_empty() || self.ports.contains(&port))
+            && (self.apps.is_empty() || app.is_some_and(|a| self.apps.iter().any(|g| a.matches(g))))
     }
 
     pub fn location(&self, l: Location) -> bool {
@@ -417,7 +425,13 @@ impl RuleSet {
                 references: r.references,
                 source: path.to_string(),
                 matcher,
-                scope: Scope { locations, methods: r.scope.methods, hosts: r.scope.hosts, ports: r.scope.ports },
+                scope: Scope {
+                    locations,
+                    methods: r.scope.methods,
+                    hosts: r.scope.hosts,
+                    ports: r.scope.ports,
+                    apps: r.scope.apps,
+                },
                 examples,
             });
         }

@@ -663,6 +663,7 @@ mod tests {
 
     fn req(target: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpRequest {
         HttpRequest {
+            app: None,
             head: crate::http::Head {
                 method: "POST".into(),
                 target: target.as_bytes().to_vec(),

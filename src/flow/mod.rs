@@ -10,6 +10,12 @@
 //! early segments per direction and in total, number of live connections,
 //! idle time (capture clock) before a connection is evicted.
 //!
+//! Each connection takes the app or process of its packets, as the
+//! capture tool recorded it ([`AppRef`]): the client's first packet that
+//! names one decides (before the client is known, the first packet that
+//! does; a client's packet then overrides a server's); packets that name
+//! another app are counted as a conflict, and the first few noted.
+//!
 //! Never: look into payloads, or let buffered bytes grow past the limits.
 
 pub mod tcp;
@@ -17,8 +23,10 @@ pub mod tcp;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::decode::TcpSegment;
+use crate::finding::AppRef;
 use crate::util::Timestamp;
 use tcp::HalfStream;
 pub use tcp::{Chunk, Piece, Seq};
@@ -56,6 +64,12 @@ pub struct FlowStats {
     pub retransmitted_bytes: u64,
     /// Overlapping segments whose bytes disagreed (first copy kept).
     pub overlap_conflicts: u64,
+    /// Connections attributed to an app, and those whose packets named
+    /// more than one.
+    pub attributed: u64,
+    pub app_conflicts: u64,
+    /// The first [`MAX_CONFLICT_NOTES`] conflicts: frame and what it said.
+    pub conflict_notes: Vec<(u64, String)>,
     pub evicted_idle: u64,
     pub evicted_full: u64,
     /// Times the total out-of-order limit flushed a direction.
@@ -65,9 +79,12 @@ pub struct FlowStats {
     pub early_limit_hits: u64,
 }
 
+/// Conflicting attributions noted one by one, per capture.
+pub const MAX_CONFLICT_NOTES: usize = 10;
+
 /// The two ends of a direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ends {
+pub struct Ends<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     /// No handshake was seen for this direction: the capture started in
@@ -77,14 +94,16 @@ pub struct Ends {
     /// is the client); `None` for a connection picked up mid-way, whose
     /// roles only the application layer can tell from content.
     pub role: Option<Role>,
+    /// The app the connection is attributed to, when the capture says.
+    pub app: Option<&'a Arc<AppRef>>,
 }
 
-impl Ends {
+impl Ends<'_> {
     /// Direction `d` (0: from the lower address) of the connection `key`;
     /// derived, not stored, to keep the connection table small.
-    fn of(key: &Key, d: usize, midstream: bool, role: Option<Role>) -> Ends {
+    fn of<'a>(key: &Key, d: usize, midstream: bool, role: Option<Role>, app: Option<&'a Arc<AppRef>>) -> Ends<'a> {
         let (src, dst) = if d == 0 { (key.0, key.1) } else { (key.1, key.0) };
-        Ends { src, dst, midstream, role }
+        Ends { src, dst, midstream, role, app }
     }
 }
 
@@ -124,13 +143,14 @@ pub enum Interest {
 pub trait StreamHandler {
     type State: Default;
     /// In-order bytes of one direction (`dir` 0 or 1, fixed per flow).
-    fn data(&mut self, st: &mut Self::State, dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest;
+    fn data(&mut self, st: &mut Self::State, dir: usize, ends: Ends<'_>, chunk: Chunk<'_>) -> Interest;
     /// Bytes of one direction that were never captured.
-    fn gap(&mut self, st: &mut Self::State, dir: usize, ends: Ends, len: u64);
+    fn gap(&mut self, st: &mut Self::State, dir: usize, ends: Ends<'_>, len: u64);
     /// The connection ended (FIN, RST, eviction or end of capture);
     /// `ignored` is the payload of each direction after the handler
-    /// declined it, which was counted but never copied.
-    fn close(&mut self, st: Self::State, ignored: [u64; 2]);
+    /// declined it, which was counted but never copied; `app` the app it
+    /// was attributed to.
+    fn close(&mut self, st: Self::State, ignored: [u64; 2], app: Option<&Arc<AppRef>>);
 }
 
 type Key = (SocketAddr, SocketAddr);
@@ -150,6 +170,11 @@ struct Flow<S> {
     payload: bool,
     /// The direction whose SYN opened the connection, once seen.
     client: Option<u8>,
+    /// The app its packets named ([`FlowTable::segment_from`]); whether a
+    /// client's packet named it; whether another app was named too.
+    app: Option<Arc<AppRef>>,
+    app_by_client: bool,
+    app_conflict: bool,
     state: S,
 }
 
@@ -196,7 +221,7 @@ impl<S: Default> FlowTable<S> {
         self.flows.hasher().hash_one(key)
     }
 
-    /// Feeds one TCP segment.
+    /// Feeds one TCP segment of no known app.
     pub fn segment<H: StreamHandler<State = S>>(
         &mut self,
         src: SocketAddr,
@@ -204,6 +229,21 @@ impl<S: Default> FlowTable<S> {
         seg: &TcpSegment<'_>,
         frame: u64,
         ts: Timestamp,
+        h: &mut H,
+    ) {
+        self.segment_from(src, dst, seg, frame, ts, None, h);
+    }
+
+    /// Feeds one TCP segment, with the app its capture tool recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment_from<H: StreamHandler<State = S>>(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+        frame: u64,
+        ts: Timestamp,
+        app: Option<&Arc<AppRef>>,
         h: &mut H,
     ) {
         self.packets_since_sweep += 1;
@@ -242,6 +282,9 @@ impl<S: Default> FlowTable<S> {
                 ignored: [false; 2],
                 payload: false,
                 client: None,
+                app: None,
+                app_by_client: false,
+                app_conflict: false,
                 state: S::default(),
             })
         });
@@ -257,6 +300,9 @@ impl<S: Default> FlowTable<S> {
             // Data in a SYN (TCP Fast Open) starts after the SYN's number.
             seq = seq.advance(1);
         }
+        if let Some(a) = app {
+            attribute(flow, d, a, frame, src, dst, &mut self.stats);
+        }
         if flow.ignored[d] {
             self.stats.bytes_ignored += seg.payload.len() as u64;
             flow.ignored_bytes[d] += seg.payload.len() as u64;
@@ -265,7 +311,7 @@ impl<S: Default> FlowTable<S> {
             // in its middle is a TCP keep-alive probe (the byte before the
             // next sequence number): it cannot start the stream.
         } else if !seg.payload.is_empty() || seg.missing > 0 {
-            let ends = Ends::of(&key, d, !flow.half[d].saw_syn, role(flow.client, d));
+            let ends = Ends::of(&key, d, !flow.half[d].saw_syn, role(flow.client, d), flow.app.as_ref());
             let state = &mut flow.state;
             let mut ignore = false;
             // Bytes after the handler declined the direction, in the same
@@ -324,7 +370,7 @@ impl<S: Default> FlowTable<S> {
 
     fn finish_flow<H: StreamHandler<State = S>>(&mut self, key: &Key, mut flow: Flow<S>, h: &mut H) {
         for d in 0..2 {
-            let ends = Ends::of(key, d, !flow.half[d].saw_syn, role(flow.client, d));
+            let ends = Ends::of(key, d, !flow.half[d].saw_syn, role(flow.client, d), flow.app.as_ref());
             let state = &mut flow.state;
             let ignored = flow.ignored[d];
             let released = flow.half[d].finish(&mut self.stats, &mut |p| {
@@ -340,7 +386,7 @@ impl<S: Default> FlowTable<S> {
             });
             self.early_total = self.early_total.saturating_sub(released);
         }
-        h.close(flow.state, flow.ignored_bytes);
+        h.close(flow.state, flow.ignored_bytes, flow.app.as_ref());
     }
 
     /// Closes the given connections in the order they started, so output
@@ -418,6 +464,72 @@ impl<S: Default> FlowTable<S> {
     }
 }
 
+/// Do two attributions name the same app? The same source and id, and
+/// the same name unless one of them has none (a PCAPdroid `u-<uid>`
+/// comment read before the uid map named it).
+fn same_app(a: &AppRef, b: &AppRef) -> bool {
+    a.source == b.source && a.id == b.id && (a.name.is_none() || b.name.is_none() || a.name == b.name)
+}
+
+/// Takes the app a packet of direction `d` names into the connection.
+fn attribute<S>(
+    flow: &mut Flow<S>,
+    d: usize,
+    app: &Arc<AppRef>,
+    frame: u64,
+    src: SocketAddr,
+    dst: SocketAddr,
+    stats: &mut FlowStats,
+) {
+    let by_client = flow.client == Some(d as u8);
+    let Some(have) = &flow.app else {
+        flow.app = Some(app.clone());
+        flow.app_by_client = by_client;
+        stats.attributed += 1;
+        return;
+    };
+    if Arc::ptr_eq(have, app) {
+        return;
+    }
+    if same_app(have, app) {
+        // The one with the name is the better account of the same app.
+        if have.name.is_none() && app.name.is_some() {
+            flow.app = Some(app.clone());
+        }
+        return;
+    }
+    let replace = by_client && !flow.app_by_client;
+    if !flow.app_conflict {
+        flow.app_conflict = true;
+        stats.app_conflicts += 1;
+        if stats.conflict_notes.len() < MAX_CONFLICT_NOTES {
+            let (kept, other) = if replace { (app, have) } else { (have, app) };
+            let why = if replace { "the client's packets" } else { "the connection's first packets" };
+            stats.conflict_notes.push((
+                frame,
+                format!(
+                    "connection {src} -> {dst}: packets name both {} and {}; attributed to {} ({why})",
+                    describe(kept),
+                    describe(other),
+                    kept.display()
+                ),
+            ));
+        }
+    }
+    if replace {
+        flow.app = Some(app.clone());
+        flow.app_by_client = true;
+    }
+}
+
+/// `curl (pid 5, ptcpdump)`.
+fn describe(a: &AppRef) -> String {
+    match a.id {
+        Some(id) if a.name.is_some() => format!("{} ({} {id}, {})", a.display(), a.id_kind(), a.source),
+        _ => format!("{} ({})", a.display(), a.source),
+    }
+}
+
 /// The role of direction `d` given the direction whose SYN opened the
 /// connection.
 fn role(client: Option<u8>, d: usize) -> Option<Role> {
@@ -435,12 +547,12 @@ mod tests {
 
     impl StreamHandler for Record {
         type State = ();
-        fn data(&mut self, _: &mut (), dir: usize, ends: Ends, chunk: Chunk<'_>) -> Interest {
+        fn data(&mut self, _: &mut (), dir: usize, ends: Ends<'_>, chunk: Chunk<'_>) -> Interest {
             self.0.push((dir, ends.midstream, chunk.data.to_vec()));
             Interest::Inspect
         }
-        fn gap(&mut self, _: &mut (), _: usize, _: Ends, _: u64) {}
-        fn close(&mut self, _: (), _: [u64; 2]) {}
+        fn gap(&mut self, _: &mut (), _: usize, _: Ends<'_>, _: u64) {}
+        fn close(&mut self, _: (), _: [u64; 2], _: Option<&Arc<AppRef>>) {}
     }
 
     fn seg(seq: u32, payload: &[u8], syn: bool) -> TcpSegment<'_> {
@@ -587,11 +699,11 @@ mod tests {
 
     impl StreamHandler for Decline {
         type State = ();
-        fn data(&mut self, _: &mut (), _: usize, _: Ends, _: Chunk<'_>) -> Interest {
+        fn data(&mut self, _: &mut (), _: usize, _: Ends<'_>, _: Chunk<'_>) -> Interest {
             Interest::Ignore
         }
-        fn gap(&mut self, _: &mut (), _: usize, _: Ends, _: u64) {}
-        fn close(&mut self, _: (), ignored: [u64; 2]) {
+        fn gap(&mut self, _: &mut (), _: usize, _: Ends<'_>, _: u64) {}
+        fn close(&mut self, _: (), ignored: [u64; 2], _: Option<&Arc<AppRef>>) {
             self.0.push(ignored);
         }
     }

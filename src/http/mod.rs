@@ -76,6 +76,9 @@ pub struct HttpRequest {
     pub tls: Option<std::sync::Arc<crate::finding::TlsInfo>>,
     /// The HTTP/2 stream that carried it; `None` for HTTP/1.x.
     pub stream_id: Option<u32>,
+    /// The app its connection is attributed to (set by the application
+    /// layer once the dissector made it).
+    pub app: Option<std::sync::Arc<crate::finding::AppRef>>,
 }
 
 impl HttpRequest {
@@ -204,6 +207,7 @@ pub fn datagram_request(
     let head = head::parse_head(&payload[..end]).or_else(|| head::parse_head_lenient(&payload[..end]))?;
     let body = payload[end..].to_vec();
     Some(HttpRequest {
+        app: None,
         head,
         body,
         decoded: Vec::new(),
@@ -517,6 +521,7 @@ impl RequestStream {
     /// A request with this head, starting where the buffered bytes did.
     fn new_request(&self, src: SocketAddr, dst: SocketAddr, head: Head) -> HttpRequest {
         HttpRequest {
+            app: None,
             head,
             body: Vec::new(),
             decoded: Vec::new(),

@@ -6,19 +6,29 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{Privacy, ReportOptions, Reporter, Summary, host_key};
-use crate::finding::{ErrorRecord, FileReport, Finding, RequestRecord, TlsInfo, TlsStats};
+use super::{AppTotals, Privacy, ReportOptions, Reporter, Summary, host_key};
+use crate::finding::{AppRef, ErrorRecord, FileReport, Finding, RequestRecord, TlsInfo, TlsStats};
 
 pub struct JsonlReporter<W: Write> {
     out: W,
     p: Privacy,
-    /// Destination hosts across all captures: requests, captures, findings.
-    hosts: std::collections::BTreeMap<String, (u64, u64, std::collections::BTreeMap<String, u64>)>,
+    /// Destination hosts across all captures: requests, captures, findings,
+    /// and the apps that sent them.
+    hosts: std::collections::BTreeMap<String, HostTally>,
+    apps: AppTotals,
+}
+
+#[derive(Default)]
+struct HostTally {
+    requests: u64,
+    captures: u64,
+    kinds: std::collections::BTreeMap<String, u64>,
+    apps: std::collections::BTreeSet<String>,
 }
 
 impl<W: Write> JsonlReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        JsonlReporter { out, p: Privacy::new(opts), hosts: Default::default() }
+        JsonlReporter { out, p: Privacy::new(opts), hosts: Default::default(), apps: Default::default() }
     }
 
     fn line(&mut self, v: &Value) -> io::Result<()> {
@@ -52,10 +62,17 @@ pub fn finding_json(f: &Finding, p: &Privacy) -> Value {
         "http_version": http_version(f.protocol),
         "tls": tls_json(f.tls.as_deref(), p),
         "stream_id": f.stream_id,
-        "app": Value::Null,
-        "app_id": Value::Null,
+        "app": app_name(f.app.as_deref(), p),
+        "app_id": f.app.as_ref().and_then(|a| a.id),
+        "app_source": f.app.as_ref().map(|a| a.source),
         "scope": scope(f.dst.ip()),
     })
+}
+
+/// The app's package or command name (`uid N` / `pid N` when only the id
+/// is known), or `null`.
+pub fn app_name(a: Option<&AppRef>, p: &Privacy) -> Value {
+    a.map_or(Value::Null, |a| json!(p.text(&a.display())))
 }
 
 /// The HTTP version of a protocol name (`"1.1"`, `"2"`), `null` when it
@@ -111,6 +128,9 @@ pub fn request_json(r: &RequestRecord, p: &Privacy) -> Value {
         "http_version": http_version(r.protocol),
         "tls": tls_json(r.tls.as_deref(), p),
         "stream_id": r.stream_id,
+        "app": app_name(r.app.as_deref(), p),
+        "app_id": r.app.as_ref().and_then(|a| a.id),
+        "app_source": r.app.as_ref().map(|a| a.source),
     })
 }
 
@@ -184,6 +204,26 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
     });
     v["nas_identities"] = json!(s.nas_identities);
     v["gsmtap"] = json!({"datagrams": s.gsmtap_datagrams, "not_decoded": s.gsmtap_not_decoded});
+    v["attribution"] = json!({
+        "frames": s.attributed_frames,
+        "flows": s.attributed_flows,
+        "conflicts": s.app_conflicts,
+        "filtered": s.app_filtered,
+    });
+    v["apps"] = json!(
+        r.apps
+            .iter()
+            .map(|a| json!({
+                "app": app_name(Some(&a.app), p),
+                "app_id": a.app.id,
+                "app_source": a.app.source,
+                "frames": a.frames,
+                "requests": a.requests,
+                "first": a.first.rfc3339(),
+                "last": a.last.rfc3339(),
+            }))
+            .collect::<Vec<_>>()
+    );
     v
 }
 
@@ -239,7 +279,8 @@ impl<W: Write> Reporter for JsonlReporter<W> {
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
         let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
         let k = host_key(&self.hosts, &host);
-        *self.hosts.entry(k).or_default().2.entry(f.kind.clone()).or_default() += 1;
+        *self.hosts.entry(k).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
+        self.apps.finding(f);
         self.p.learn(f);
         let v = finding_json(f, &self.p);
         self.line(&v)
@@ -255,9 +296,15 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         for h in &r.hosts {
             let k = host_key(&self.hosts, &h.host);
             let t = self.hosts.entry(k).or_default();
-            t.0 += h.requests;
-            t.1 += 1;
+            t.requests += h.requests;
+            t.captures += 1;
+            for a in &h.apps {
+                if t.apps.len() < crate::finding::MAX_HOST_APPS {
+                    t.apps.insert(a.clone());
+                }
+            }
         }
+        self.apps.capture(r);
         for e in &r.errors {
             let v = error_json(e, &self.p);
             self.line(&v)?;
@@ -270,11 +317,35 @@ impl<W: Write> Reporter for JsonlReporter<W> {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        // One line per destination host across all captures.
+        // One line per app, then per destination host, across all captures.
+        let apps = std::mem::take(&mut self.apps);
+        for (name, t) in apps.apps {
+            let hosts: serde_json::Map<String, Value> =
+                t.hosts.iter().map(|(h, kinds)| (self.p.text(h).into_owned(), json!(kinds))).collect();
+            self.line(&json!({
+                "type": "app",
+                "app": self.p.text(&name),
+                "app_ids": t.ids,
+                "app_source": t.source,
+                "label": self.p.opt(t.label.as_deref()),
+                "requests": t.requests,
+                "captures": t.captures,
+                "findings_by_kind": t.kinds,
+                "hosts": hosts,
+            }))?;
+        }
         let hosts = std::mem::take(&mut self.hosts);
-        for (host, (requests, captures, kinds)) in hosts {
+        for (host, t) in hosts {
             let host = self.p.text(&host).into_owned();
-            self.line(&json!({"type": "host", "host": host, "requests": requests, "captures": captures, "findings_by_kind": kinds}))?;
+            let apps: Vec<String> = t.apps.iter().map(|a| self.p.text(a).into_owned()).collect();
+            self.line(&json!({
+                "type": "host",
+                "host": host,
+                "requests": t.requests,
+                "captures": t.captures,
+                "findings_by_kind": t.kinds,
+                "apps": apps,
+            }))?;
         }
         self.line(&summary_json(s))?;
         self.out.flush()

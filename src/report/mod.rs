@@ -14,7 +14,7 @@ pub mod text;
 
 use std::io;
 
-use crate::finding::{FileReport, Finding, RequestRecord, Severity};
+use crate::finding::{AppRef, FileReport, Finding, RequestRecord, Severity};
 
 /// Totals over the run, for the last line of every format.
 #[derive(Clone, Debug, Default)]
@@ -106,6 +106,82 @@ pub use crate::finding::{MAX_HOSTS, OTHER_HOSTS};
 /// The key a host is tallied under in a map of at most [`MAX_HOSTS`].
 pub fn host_key<V>(map: &std::collections::BTreeMap<String, V>, host: &str) -> String {
     if map.len() >= MAX_HOSTS && !map.contains_key(host) { OTHER_HOSTS.to_string() } else { host.to_string() }
+}
+
+/// Ids listed per app in a summary, at most.
+pub const MAX_APP_IDS: usize = 64;
+
+/// What one app sent: requests, and findings by kind and host.
+#[derive(Clone, Debug, Default)]
+pub struct AppTotal {
+    /// Where the attribution came from (`pcapdroid`, `ptcpdump`, `pktap`).
+    pub source: &'static str,
+    /// Its uids or pids (a command run several times has several), at
+    /// most [`MAX_APP_IDS`].
+    pub ids: std::collections::BTreeSet<i64>,
+    pub label: Option<String>,
+    pub requests: u64,
+    pub captures: u64,
+    pub kinds: std::collections::BTreeMap<String, u64>,
+    /// Findings by kind per destination host.
+    pub hosts: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+}
+
+/// Per-app tallies, by the app's display name ([`AppRef::display`]):
+/// bounded like the per-host ones (at most
+/// [`MAX_APPS`](crate::finding::MAX_APPS) apps, [`MAX_HOSTS`] hosts each).
+#[derive(Clone, Debug, Default)]
+pub struct AppTotals {
+    pub apps: std::collections::BTreeMap<String, AppTotal>,
+}
+
+impl AppTotals {
+    fn entry(&mut self, app: &AppRef) -> &mut AppTotal {
+        let mut name = app.display();
+        if self.apps.len() >= crate::finding::MAX_APPS && !self.apps.contains_key(&name) {
+            name = crate::finding::OTHER_APPS.to_string();
+        }
+        let t = self.apps.entry(name).or_default();
+        if t.source.is_empty() {
+            t.source = app.source;
+        }
+        if t.label.is_none() {
+            t.label.clone_from(&app.label);
+        }
+        if let Some(id) = app.id
+            && t.ids.len() < MAX_APP_IDS
+        {
+            t.ids.insert(id);
+        }
+        t
+    }
+
+    /// Counts a finding under its app (findings of no known app are not
+    /// counted here).
+    pub fn finding(&mut self, f: &Finding) {
+        let Some(app) = &f.app else { return };
+        let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
+        let t = self.entry(app);
+        *t.kinds.entry(f.kind.clone()).or_default() += 1;
+        let k = host_key(&t.hosts, &host);
+        *t.hosts.entry(k).or_default().entry(f.kind.clone()).or_default() += 1;
+    }
+
+    /// Counts a capture's requests per app.
+    pub fn capture(&mut self, r: &FileReport) {
+        let mut seen = std::collections::HashSet::new();
+        for a in &r.apps {
+            let t = self.entry(&a.app);
+            t.requests += a.requests;
+            if seen.insert(a.app.display()) {
+                t.captures += 1;
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.apps.is_empty()
+    }
 }
 
 /// The value as shown: masked unless asked for.

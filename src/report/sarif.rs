@@ -107,8 +107,9 @@ impl<W: Write> SarifReporter<W> {
             None => f.location.as_str().to_string(),
         };
         let to = p.text(f.host.as_deref().unwrap_or(&f.dst.to_string())).into_owned();
+        let by = f.app.as_ref().map(|a| format!(" by {}", p.text(&a.display()))).unwrap_or_default();
         let text =
-            format!("{}: {} {} in {place}, sent to {to} (frame {})", f.title, f.kind, p.value(&f.value), f.frame);
+            format!("{}: {} {} in {place}, sent to {to}{by} (frame {})", f.title, f.kind, p.value(&f.value), f.frame);
         let mut properties = super::jsonl::finding_json(f, p);
         if let Some(m) = properties.as_object_mut() {
             m.remove("type");

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{Privacy, ReportOptions, Reporter, Summary, host_key};
-use crate::finding::{FileReport, Finding, RequestRecord, Severity};
+use super::{AppTotals, Privacy, ReportOptions, Reporter, Summary, host_key};
+use crate::finding::{AppRef, FileReport, Finding, RequestRecord, Severity};
 
 pub struct TextReporter<W: Write> {
     out: W,
@@ -17,6 +17,8 @@ pub struct TextReporter<W: Write> {
     /// Per destination host across all captures: requests, captures, and
     /// findings by kind (for the summary of a batch).
     hosts: BTreeMap<String, HostTotal>,
+    /// Per app across all captures.
+    apps: AppTotals,
     errors: FileErrors,
     file: FileState,
 }
@@ -34,6 +36,8 @@ struct FileState {
     last_request: Option<(u64, std::net::SocketAddr)>,
     /// Findings by kind per destination host.
     kinds: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Findings by app, kind and host.
+    apps: AppTotals,
     /// Endpoint rules whose title was written.
     titled_rules: Vec<String>,
     /// `requests` mode wrote a line for this capture.
@@ -59,6 +63,7 @@ impl<W: Write> TextReporter<W> {
             out,
             p: Privacy::new(opts),
             hosts: BTreeMap::new(),
+            apps: AppTotals::default(),
             errors: Vec::new(),
             file: FileState::default(),
         }
@@ -203,6 +208,44 @@ fn tls_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
     Ok(())
 }
 
+/// `curl (pid 5)`, `com.example (uid 10123)`.
+fn app_label(a: &AppRef, p: &Privacy) -> String {
+    let name = p.line(&a.display()).into_owned();
+    match a.id {
+        Some(id) if a.name.is_some() => format!("{name} ({} {id})", a.id_kind()),
+        _ => name,
+    }
+}
+
+/// The apps' lines: what each sent to which hosts.
+fn app_lines(o: &mut impl Write, apps: &AppTotals, p: &Privacy, indent: &str) -> io::Result<()> {
+    for (name, t) in &apps.apps {
+        let ids: Vec<String> = t.ids.iter().map(|i| i.to_string()).collect();
+        let id_kind = if t.source == "pcapdroid" { "uid" } else { "pid" };
+        let ids = if ids.is_empty() || name.starts_with(id_kind) {
+            String::new()
+        } else {
+            format!(" ({id_kind} {})", ids.join(", "))
+        };
+        let requests = if t.requests > 0 {
+            format!("  {} request{}", t.requests, if t.requests == 1 { "" } else { "s" })
+        } else {
+            String::new()
+        };
+        let sent: Vec<String> = t
+            .hosts
+            .iter()
+            .map(|(h, kinds)| {
+                let k: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+                format!("{} to {}", k.join(", "), p.line(h))
+            })
+            .collect();
+        let sent = if sent.is_empty() { "nothing found".to_string() } else { sent.join("; ") };
+        writeln!(o, "{indent}{}{ids}{requests}  sent: {sent}", paint(p.opts.color, BOLD, &p.line(name)))?;
+    }
+    Ok(())
+}
+
 fn host_of(f: &Finding) -> String {
     f.host.clone().unwrap_or_else(|| f.dst.ip().to_string())
 }
@@ -234,9 +277,10 @@ impl<W: Write> TextReporter<W> {
                 }
             }
             let tls = first.tls.as_ref().map(|t| format!("  (TLS {} {})", t.version, t.cipher)).unwrap_or_default();
+            let app = first.app.as_ref().map(|a| format!("  [app {}]", app_label(a, p))).unwrap_or_default();
             writeln!(
                 o,
-                "  frame {} {} {} -> {}  {}  {} {}{tls}",
+                "  frame {} {} {} -> {}  {}  {} {}{tls}{app}",
                 first.frame,
                 first.time.rfc3339(),
                 first.src,
@@ -330,6 +374,16 @@ impl<W: Write> TextReporter<W> {
                 None => writeln!(o, "  {name}  sent: {}", sent.join(", "))?,
             }
         }
+        if !self.file.apps.is_empty() {
+            // Requests per app come from the capture's record.
+            let mut apps = std::mem::take(&mut self.file.apps);
+            apps.capture(r);
+            let unattributed = s.findings.saturating_sub(apps.apps.values().flat_map(|t| t.kinds.values()).sum());
+            let tail =
+                if unattributed > 0 { format!(" ({unattributed} findings of no known app)") } else { String::new() };
+            writeln!(o, "  by app{tail}:")?;
+            app_lines(o, &apps, p, "    ")?;
+        }
         writeln!(o)
     }
 }
@@ -347,6 +401,8 @@ impl<W: Write> Reporter for TextReporter<W> {
         *self.file.kinds.entry(k).or_default().entry(f.kind.clone()).or_default() += 1;
         let k = host_key(&self.hosts, &host);
         *self.hosts.entry(k).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
+        self.file.apps.finding(f);
+        self.apps.finding(f);
         let same = self.file.pending.first().is_some_and(|p| (p.frame, p.src) == (f.frame, f.src));
         if !same || self.file.pending.len() >= PENDING_MAX {
             self.flush_request()?;
@@ -361,7 +417,7 @@ impl<W: Write> Reporter for TextReporter<W> {
         let p = &self.p;
         writeln!(
             self.out,
-            "{} frame {} {} {} -> {} {} {}{} body={}{}{}",
+            "{} frame {} {} {} -> {} {} {}{} body={}{}{}{}",
             p.line(&q.capture),
             q.frame,
             q.time.rfc3339(),
@@ -372,6 +428,7 @@ impl<W: Write> Reporter for TextReporter<W> {
             p.line(if p.opts.show_values { &q.uri } else { &q.uri_masked }),
             q.body_bytes,
             q.tls.as_ref().map(|t| format!(" tls={}", t.version)).unwrap_or_default(),
+            q.app.as_ref().map(|a| format!(" app={}", p.line(&a.display()))).unwrap_or_default(),
             match (&q.text, q.notes.is_empty()) {
                 (Some(t), true) => format!("  text=\"{}\"", p.line(t)),
                 (Some(t), false) => format!("  text=\"{}\"  ({})", p.line(t), p.line(&q.notes.join("; "))),
@@ -389,6 +446,7 @@ impl<W: Write> Reporter for TextReporter<W> {
             t.requests += h.requests;
             t.captures += 1;
         }
+        self.apps.capture(r);
         if let Some(e) = r.errors.first() {
             let more = if r.errors.len() > 1 { format!(" (and {} more)", r.errors.len() - 1) } else { String::new() };
             let at = e.frame.map(|n| format!("frame {n}: ")).unwrap_or_default();
@@ -427,6 +485,12 @@ impl<W: Write> Reporter for TextReporter<W> {
                     kinds.join(", ")
                 )?;
             }
+            writeln!(self.out)?;
+        }
+        if s.files > 1 && self.apps.apps.values().any(|t| !t.kinds.is_empty()) {
+            writeln!(self.out, "Apps across {} captures:", s.files)?;
+            let apps = std::mem::take(&mut self.apps);
+            app_lines(&mut self.out, &apps, &self.p, "  ")?;
             writeln!(self.out)?;
         }
         if s.suppressed > 0 {

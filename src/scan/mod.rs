@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use crate::app::dns::Names;
@@ -31,8 +31,8 @@ use crate::decode::{Decoded, Decoder, Transport, link_name};
 use crate::detect::{Engine, RequestCtx};
 use crate::extract;
 use crate::finding::{
-    ErrorRecord, FileReport, Finding, HostActivity, Location, MAX_HOSTS, NotInspected, OTHER_HOSTS, RequestRecord,
-    mask_all,
+    AppActivity, AppRef, ErrorRecord, FileReport, Finding, HostActivity, Location, MAX_APPS, MAX_HOST_APPS, MAX_HOSTS,
+    NotInspected, OTHER_APPS, OTHER_HOSTS, RequestRecord, mask_all,
 };
 use crate::flow::{FlowLimits, FlowTable};
 use crate::http::HttpRequest;
@@ -59,6 +59,9 @@ pub struct ScanConfig {
     pub mode: Mode,
     /// Counters a progress display reads while workers run.
     pub progress: Option<std::sync::Arc<Progress>>,
+    /// `--app`: only what these apps sent is reported (globs over the
+    /// app's name, label or id, [`AppRef::matches`]); empty: everything.
+    pub apps: Vec<String>,
 }
 
 impl ScanConfig {
@@ -72,6 +75,7 @@ impl ScanConfig {
             keylog_beside: false,
             mode,
             progress: None,
+            apps: Vec::new(),
         }
     }
 }
@@ -358,6 +362,10 @@ struct Requests<'a> {
     cfg: &'a ScanConfig,
     rep: FileReport,
     hosts: BTreeMap<String, HostActivity>,
+    /// Index in `rep.apps` of each app (by source, id and name).
+    apps: std::collections::HashMap<AppKey, usize>,
+    /// The app of the last attributed frame and its index in `rep.apps`.
+    last_app: Option<(Arc<AppRef>, usize)>,
     /// Stream findings already reported, by flow and value: a beacon that
     /// repeats its MAC every two seconds is one finding, at its first frame.
     stream_seen: std::collections::HashSet<(SocketAddr, SocketAddr, usize, String, String)>,
@@ -366,6 +374,8 @@ struct Requests<'a> {
     open: bool,
 }
 
+type AppKey = (&'static str, Option<i64>, Option<String>);
+
 impl Requests<'_> {
     fn send(&mut self, e: Event) {
         if self.open {
@@ -373,27 +383,94 @@ impl Requests<'_> {
         }
     }
 
-    fn take(&mut self, req: HttpRequest, names: &Names) {
-        let host = req.host().or_else(|| names.get(&req.dst.ip()).map(str::to_string));
-        let stats = &mut self.rep.stats;
-        stats.requests += 1;
-        if !req.notes.is_empty() {
-            stats.requests_with_notes += 1;
-            note(stats, req.frame, &req.notes);
+    /// Is what `app` sent to be reported (`--app`)? Counts what is not.
+    fn wanted(&mut self, app: Option<&Arc<AppRef>>) -> bool {
+        let apps = &self.cfg.apps;
+        let yes = apps.is_empty() || app.is_some_and(|a| apps.iter().any(|g| a.matches(g)));
+        if !yes {
+            self.rep.stats.app_filtered += 1;
         }
-        let mut key = host.clone().unwrap_or_else(|| req.dst.ip().to_string());
+        yes
+    }
+
+    /// Tallies a request (or SIP request, or short message) sent by `app`
+    /// to `host` (else `dst`) at `ts`.
+    fn tally(&mut self, host: Option<&str>, dst: SocketAddr, ts: crate::util::Timestamp, app: Option<&Arc<AppRef>>) {
+        let mut key = host.map_or_else(|| dst.ip().to_string(), str::to_string);
         if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&key) {
             key = OTHER_HOSTS.to_string();
         }
         let h = self.hosts.entry(key.clone()).or_insert(HostActivity {
             host: key,
             requests: 0,
-            first: req.ts,
-            last: req.ts,
+            first: ts,
+            last: ts,
+            apps: Vec::new(),
         });
         h.requests += 1;
-        h.first = h.first.min(req.ts);
-        h.last = h.last.max(req.ts);
+        h.first = h.first.min(ts);
+        h.last = h.last.max(ts);
+        let Some(app) = app else { return };
+        let name = app.display();
+        if let Err(at) = h.apps.binary_search(&name)
+            && h.apps.len() < MAX_HOST_APPS
+        {
+            h.apps.insert(at, name);
+        }
+        let i = self.app_index(app, ts);
+        self.rep.apps[i].requests += 1;
+    }
+
+    /// Counts a frame the capture tool attributed to `app`.
+    fn frame_app(&mut self, app: &Arc<AppRef>, ts: crate::util::Timestamp) {
+        let i = match &self.last_app {
+            Some((last, i)) if Arc::ptr_eq(last, app) => *i,
+            _ => {
+                let i = self.app_index(app, ts);
+                self.last_app = Some((app.clone(), i));
+                i
+            }
+        };
+        let a = &mut self.rep.apps[i];
+        a.frames += 1;
+        a.last = a.last.max(ts);
+    }
+
+    /// Where `app` is tallied in `rep.apps` (added at `ts` if new).
+    fn app_index(&mut self, app: &Arc<AppRef>, ts: crate::util::Timestamp) -> usize {
+        let mut k: AppKey = (app.source, app.id, app.name.clone());
+        if self.apps.len() >= MAX_APPS && !self.apps.contains_key(&k) {
+            k = ("", None, Some(OTHER_APPS.to_string()));
+        }
+        let apps = &mut self.rep.apps;
+        let i = *self.apps.entry(k).or_insert_with_key(|k| {
+            let app = if k.0.is_empty() {
+                Arc::new(AppRef { id: None, name: k.2.clone(), label: None, source: "" })
+            } else {
+                app.clone()
+            };
+            apps.push(AppActivity { app, frames: 0, requests: 0, first: ts, last: ts });
+            apps.len() - 1
+        });
+        let a = &mut apps[i];
+        a.first = a.first.min(ts);
+        a.last = a.last.max(ts);
+        i
+    }
+
+    fn take(&mut self, req: HttpRequest, names: &Names) {
+        let host = req.host().or_else(|| names.get(&req.dst.ip()).map(str::to_string));
+        let stats = &mut self.rep.stats;
+        stats.requests += 1;
+        if !self.wanted(req.app.as_ref()) {
+            return;
+        }
+        let stats = &mut self.rep.stats;
+        if !req.notes.is_empty() {
+            stats.requests_with_notes += 1;
+            note(stats, req.frame, &req.notes);
+        }
+        self.tally(host.as_deref(), req.dst, req.ts, req.app.as_ref());
         match self.cfg.mode {
             Mode::Requests => {
                 // Detection runs here only so the values it finds can be
@@ -421,7 +498,8 @@ impl Requests<'_> {
             note(&mut self.rep.stats, req.frame, &fields.notes);
         }
         let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
-        let ctx = RequestCtx { method: &req.head.method, host, path, dst_port: req.dst.port() };
+        let ctx =
+            RequestCtx { method: &req.head.method, host, path, dst_port: req.dst.port(), app: req.app.as_deref() };
         (self.cfg.engine.detect(&ctx, &fields.fields), fields.notes)
     }
 
@@ -442,6 +520,7 @@ impl Requests<'_> {
             protocol: req.protocol(),
             tls: req.tls.clone(),
             stream_id: req.stream_id,
+            app: req.app.clone(),
         };
         self.push_findings(raws, &at, Some((&req.head.method, &uri, &uri_masked)), false);
     }
@@ -456,14 +535,25 @@ impl Requests<'_> {
             return;
         };
         stats.sip_requests += 1;
+        if !self.wanted(m.app.as_ref()) {
+            return;
+        }
+        let stats = &mut self.rep.stats;
         if !m.notes.is_empty() {
             stats.requests_with_notes += 1;
             note(stats, m.frame, &m.notes);
         }
         let host = m.host();
+        self.tally(host.as_deref(), m.dst, m.ts, m.app.as_ref());
         let uri = m.uri().unwrap_or("").to_string();
         let fields = extract::sip::sip_fields(&m);
-        let ctx = RequestCtx { method: &method, host: host.as_deref(), path: "", dst_port: m.dst.port() };
+        let ctx = RequestCtx {
+            method: &method,
+            host: host.as_deref(),
+            path: "",
+            dst_port: m.dst.port(),
+            app: m.app.as_deref(),
+        };
         let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
         // A value repeated in several headers of one message (From,
         // P-Preferred-Identity, the Request-URI) is one finding: the first.
@@ -489,6 +579,7 @@ impl Requests<'_> {
                 protocol: "sip",
                 tls: m.tls,
                 stream_id: None,
+                app: m.app,
             };
             self.send(Event::Request(r));
             return;
@@ -506,6 +597,7 @@ impl Requests<'_> {
             protocol: "sip",
             tls: m.tls.clone(),
             stream_id: None,
+            app: m.app.clone(),
         };
         self.push_findings(raws, &at, Some((&method, &uri, &uri_masked)), false);
     }
@@ -517,6 +609,13 @@ impl Requests<'_> {
     fn telephony(&mut self, t: crate::app::Telephony) {
         use crate::app::TelephonyEvent;
         use crate::extract::{Extracted, Field};
+        let uplink = match &t.what {
+            TelephonyEvent::Sms { sms, .. } => sms.uplink,
+            TelephonyEvent::Identity { kind, uplink, .. } => kind.is_identifier() && *uplink,
+        };
+        if uplink && !self.wanted(t.app.as_ref()) {
+            return;
+        }
         let (method, address, text, mut notes, protocol, fields) = match t.what {
             TelephonyEvent::Sms { sms, via } => {
                 let deliver = sms.kind == crate::app::sms::SmsKind::Deliver;
@@ -573,7 +672,11 @@ impl Requests<'_> {
         };
         let uri = address.as_deref().map_or_else(|| "sms:".to_string(), |a| format!("sms:{a}"));
         let uri = if text.is_some() { uri } else { String::new() };
-        let ctx = RequestCtx { method, host: address.as_deref(), path: "", dst_port: t.dst.port() };
+        if text.is_some() {
+            self.tally(address.as_deref(), t.dst, t.ts, t.app.as_ref());
+        }
+        let ctx =
+            RequestCtx { method, host: address.as_deref(), path: "", dst_port: t.dst.port(), app: t.app.as_deref() };
         let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
         first_of_each_value(&mut raws);
         if self.cfg.mode == Mode::Requests {
@@ -600,6 +703,7 @@ impl Requests<'_> {
                 protocol,
                 tls: None,
                 stream_id: None,
+                app: t.app,
             };
             self.send(Event::Request(r));
             return;
@@ -621,6 +725,7 @@ impl Requests<'_> {
             protocol,
             tls: None,
             stream_id: None,
+            app: t.app,
         };
         let uri_masked = mask_uri(&uri, &raws);
         let request = (!uri.is_empty()).then_some((method, uri.as_str(), uri_masked.as_str()));
@@ -630,7 +735,7 @@ impl Requests<'_> {
     /// Scans the payload of a non-HTTP stream or datagram: same
     /// detectors, findings one severity lower (location `stream`).
     fn stream(&mut self, p: StreamPayload, names: &Names) {
-        if self.cfg.mode != Mode::Scan {
+        if self.cfg.mode != Mode::Scan || !self.wanted(p.app.as_ref()) {
             return;
         }
         let fields = if p.dns_query {
@@ -639,7 +744,8 @@ impl Requests<'_> {
             extract::stream_fields(&p.data)
         };
         let host = names.get(&p.dst.ip()).map(str::to_string);
-        let ctx = RequestCtx { method: "", host: host.as_deref(), path: "", dst_port: p.dst.port() };
+        let ctx =
+            RequestCtx { method: "", host: host.as_deref(), path: "", dst_port: p.dst.port(), app: p.app.as_deref() };
         let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
         // A value repeated across the lines of one payload (SIP repeats
         // identities in several headers) is one finding: the first.
@@ -662,6 +768,7 @@ impl Requests<'_> {
             protocol,
             tls: p.tls.clone(),
             stream_id: None,
+            app: p.app.clone(),
         };
         self.push_findings(raws, &at, None, true);
     }
@@ -699,6 +806,7 @@ impl Requests<'_> {
                 protocol: at.protocol,
                 tls: at.tls.clone(),
                 stream_id: at.stream_id,
+                app: at.app.clone(),
             };
             self.send(Event::Finding(f));
         }
@@ -734,6 +842,7 @@ struct Where {
     protocol: &'static str,
     tls: Option<std::sync::Arc<crate::finding::TlsInfo>>,
     stream_id: Option<u32>,
+    app: Option<Arc<AppRef>>,
 }
 
 /// Keeps the first notes of a capture for its record.
@@ -785,6 +894,7 @@ fn record(capture: &str, req: &HttpRequest, host: Option<String>) -> RequestReco
         protocol: req.protocol(),
         tls: req.tls.clone(),
         stream_id: req.stream_id,
+        app: req.app.clone(),
     }
 }
 
@@ -888,6 +998,8 @@ fn scan_opened(
         cfg,
         rep: FileReport { capture: display.to_string(), ..FileReport::default() },
         hosts: BTreeMap::new(),
+        apps: Default::default(),
+        last_app: None,
         stream_seen: Default::default(),
         sink,
         open: true,
@@ -933,12 +1045,16 @@ fn scan_opened(
             reported = bytes;
         }
         let number = frame.number;
+        if let Some(a) = frame.app {
+            reqs.rep.stats.attributed_frames += 1;
+            reqs.frame_app(a, frame.ts);
+        }
         match decoder.decode(&frame) {
             Decoded::Packet(p) => match p.transport {
                 Transport::Tcp(seg) => {
                     let src = SocketAddr::new(p.src, seg.src_port);
                     let dst = SocketAddr::new(p.dst, seg.dst_port);
-                    flows.segment(src, dst, &seg, frame.number, frame.ts, &mut app);
+                    flows.segment_from(src, dst, &seg, frame.number, frame.ts, frame.app, &mut app);
                 }
                 Transport::Udp(u) => app.datagram(
                     Datagram {
@@ -947,6 +1063,7 @@ fn scan_opened(
                         payload: u.payload,
                         frame: frame.number,
                         ts: frame.ts,
+                        app: frame.app,
                     },
                     &mut names,
                 ),
@@ -988,6 +1105,11 @@ fn scan_opened(
     s.overlap_conflicts = flows.stats.overlap_conflicts + decoder.defrag.stats.conflicts;
     s.flows_evicted = flows.stats.evicted_idle + flows.stats.evicted_full;
     s.reorder_limit_hits = flows.stats.early_total_limit_hits + flows.stats.early_limit_hits;
+    s.attributed_flows = flows.stats.attributed;
+    s.app_conflicts = flows.stats.app_conflicts;
+    for (frame, n) in std::mem::take(&mut flows.stats.conflict_notes) {
+        note(s, frame, &[n]);
+    }
     let a = std::mem::take(&mut app.out.stats);
     s.tls_server_names = a.tls_names;
     s.held_limit_hits = a.held_limit_hits;

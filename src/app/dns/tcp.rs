@@ -39,6 +39,7 @@ impl Dissector for DnsTcp {
             let msg = len.and_then(|n| data.get(2..2 + n));
             if let Some(q) = msg.and_then(super::query_name) {
                 cx.out.streams.push(StreamPayload {
+                    app: None,
                     src: seg.src,
                     dst: seg.dst,
                     frame: seg.chunk.frame,

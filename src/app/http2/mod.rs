@@ -334,6 +334,7 @@ impl Http2 {
         let Some((src, dst)) = self.client else { return };
         s.notes.extend(note);
         let mut req = HttpRequest {
+            app: None,
             head: s.head,
             body: Vec::new(),
             decoded: Vec::new(),
