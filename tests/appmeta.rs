@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use teleaudit::capture::writer::PcapngWriter;
@@ -44,21 +43,6 @@ fn read(bytes: Vec<u8>) -> (Vec<Got>, Vec<CaptureNote>, Decoder) {
     (got, notes, d)
 }
 
-fn corpus_extra() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("TELEAUDIT_CORPUS").map(PathBuf::from),
-        Some(root.join("../shared/corpus")),
-        Some(root.join("../../shared/corpus")),
-    ];
-    let found = candidates.into_iter().flatten().map(|c| c.join("../corpus-extra")).find(|c| c.is_dir());
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but corpus-extra is missing");
-        eprintln!("corpus-extra not found: skipped outside CI");
-    }
-    found
-}
-
 fn http_net(n: usize) -> Net {
     let mut net = Net::default();
     for i in 0..n {
@@ -77,7 +61,7 @@ fn http_net(n: usize) -> Net {
 
 #[test]
 fn ptcpdump_corpus_attributes_every_tcp_packet_to_curl() {
-    let Some(extra) = corpus_extra() else { return };
+    let Some(extra) = support::corpus_extra() else { return };
     for (file, pid) in [("curl-thread.pcapng", 122868), ("curl-user.pcapng", 99722), ("tcp.pcapng", 345650)] {
         let path = extra.join("ptcpdump").join(file);
         let (got, notes, _) = read(std::fs::read(&path).expect("corpus file"));
@@ -101,7 +85,7 @@ fn ptcpdump_corpus_attributes_every_tcp_packet_to_curl() {
 
 #[test]
 fn tcpdump_pktap_sample_decodes_and_is_pid_512() {
-    let Some(extra) = corpus_extra() else { return };
+    let Some(extra) = support::corpus_extra() else { return };
     let (got, notes, d) = read(std::fs::read(extra.join("tcpdump/LINKTYPE_PKTAP.pcap")).unwrap());
     assert!(notes.is_empty(), "{notes:?}");
     assert_eq!(got.len(), 1);

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `teleaudit` binary, in one test binary. The
 //! captures are written by `support` (a capture writer), never copied.
 
+mod attribution;
 mod hostile_report;
 mod hostile_tls;
 mod support;

@@ -600,6 +600,70 @@ mod tests {
         assert!(size_of::<HalfStream>() <= 32, "half {}", size_of::<HalfStream>());
     }
 
+    /// Records the app each direction's data came with, and at close.
+    #[derive(Default)]
+    struct Apps(Vec<Option<String>>);
+
+    impl StreamHandler for Apps {
+        type State = ();
+        fn data(&mut self, _: &mut (), _: usize, ends: Ends<'_>, _: Chunk<'_>) -> Interest {
+            self.0.push(ends.app.map(|a| a.display()));
+            Interest::Inspect
+        }
+        fn gap(&mut self, _: &mut (), _: usize, _: Ends<'_>, _: u64) {}
+        fn close(&mut self, _: (), _: [u64; 2], app: Option<&Arc<AppRef>>) {
+            self.0.push(app.map(|a| format!("closed {}", a.display())));
+        }
+    }
+
+    fn app(source: &'static str, id: i64, name: Option<&str>) -> Arc<AppRef> {
+        Arc::new(AppRef { id: Some(id), name: name.map(str::to_string), label: None, source })
+    }
+
+    /// A uid named only by a comment, then by the uid map: the same app,
+    /// its name taken, no conflict. A server's packet that named another
+    /// app first gives way to the client's once the SYN says who that is.
+    #[test]
+    fn attribution_takes_the_name_and_lets_the_client_decide() {
+        let (c, s) = ("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap());
+        let ts = Timestamp::default();
+        let mut t: FlowTable<()> = FlowTable::new(FlowLimits::default());
+        let mut h = Apps::default();
+        let bare = app("pcapdroid", 10123, None);
+        let named = app("pcapdroid", 10123, Some("com.example"));
+        t.segment_from(c, s, &seg(99, b"", true), 1, ts, Some(&bare), &mut h);
+        t.segment_from(c, s, &seg(100, b"GET", false), 2, ts, Some(&named), &mut h);
+        t.segment_from(c, s, &seg(103, b" /", false), 3, ts, Some(&bare), &mut h);
+        t.finish_all(&mut h);
+        assert_eq!(h.0, [Some("com.example".into()), Some("com.example".into()), Some("closed com.example".into())]);
+        assert_eq!((t.stats.attributed, t.stats.app_conflicts), (1, 0));
+        // The server's SYN+ACK came first, naming another process.
+        let mut t: FlowTable<()> = FlowTable::new(FlowLimits::default());
+        let mut h = Apps::default();
+        let synack = TcpSegment {
+            src_port: 80,
+            dst_port: 40000,
+            flags: TcpFlags { syn: true, ack: true, fin: false, rst: false },
+            ..seg(7, b"", true)
+        };
+        t.segment_from(s, c, &synack, 1, ts, Some(&app("ptcpdump", 9, Some("nginx"))), &mut h);
+        t.segment_from(c, s, &seg(100, b"GET", false), 2, ts, Some(&app("ptcpdump", 5, Some("curl"))), &mut h);
+        t.finish_all(&mut h);
+        assert_eq!(h.0, [Some("curl".into()), Some("closed curl".into())]);
+        assert_eq!(t.stats.app_conflicts, 1);
+        assert!(
+            t.stats.conflict_notes[0].1.contains("attributed to curl (the client's packets)"),
+            "{:?}",
+            t.stats.conflict_notes
+        );
+        // A connection of no known app stays so.
+        let mut t: FlowTable<()> = FlowTable::new(FlowLimits::default());
+        let mut h = Apps::default();
+        t.segment(c, s, &seg(100, b"GET", false), 1, ts, &mut h);
+        t.finish_all(&mut h);
+        assert_eq!(h.0, [None, None]);
+    }
+
     /// Two tables file the same connection under different hashes: the
     /// hash is keyed, so a capture cannot craft keys that collide.
     #[test]

@@ -76,6 +76,25 @@ fn udp_packet(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `../shared/corpus-extra` (or `$TELEAUDIT_CORPUS_EXTRA`, or beside
+/// `$TELEAUDIT_CORPUS`), when it is there; outside CI a test skips
+/// without it, in CI its absence fails.
+pub fn corpus_extra() -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        std::env::var_os("TELEAUDIT_CORPUS_EXTRA").map(std::path::PathBuf::from),
+        std::env::var_os("TELEAUDIT_CORPUS").map(|c| std::path::PathBuf::from(c).join("../corpus-extra")),
+        Some(root.join("../shared/corpus-extra")),
+        Some(root.join("../../shared/corpus-extra")),
+    ];
+    let found = candidates.into_iter().flatten().find(|c| c.is_dir());
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but corpus-extra is missing");
+        eprintln!("corpus-extra not found: skipped outside CI");
+    }
+    found
+}
+
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().expect("socket address")
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::support::telephony::{self as tel, Alphabet, Carrier, Concat, Form, IdType, Ident, Phone};
 use super::support::{self, Link, Net, wiko};
-use super::{FIXTURE, jsonl, of_type, root, run, tmpdir, write};
+use super::{FIXTURE, jsonl, of_type, run, tmpdir, write};
 
 const IMSI: &str = "310410123456789";
 const IMEI: &str = "354427063233479";
@@ -505,17 +505,11 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
+/// The iPhone capture of corpus-extra, when it is there.
 fn corpus_extra() -> Option<PathBuf> {
-    let dir = std::env::var_os("TELEAUDIT_CORPUS_EXTRA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus-extra"));
-    let cap = dir.join("arkime/gtp-iphone.pcap");
-    if cap.is_file() {
-        return Some(cap);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but {} is missing", cap.display());
-    eprintln!("{} not found: skipped outside CI", cap.display());
-    None
+    let cap = support::corpus_extra()?.join("arkime/gtp-iphone.pcap");
+    assert!(cap.is_file(), "{} is missing", cap.display());
+    Some(cap)
 }
 
 /// An iPhone on a test IMS core, captured in GTP-U: REGISTERs (the IMSI

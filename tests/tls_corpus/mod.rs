@@ -13,7 +13,7 @@
 //! when it is absent, unless CI is set.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -32,18 +32,6 @@ struct Expected {
     requests: Vec<Request>,
     client_bytes: u64,
     server_bytes: u64,
-}
-
-fn corpus_extra() -> Option<PathBuf> {
-    let dir = std::env::var_os("TELEAUDIT_CORPUS_EXTRA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus-extra"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but corpus-extra is missing at {}", dir.display());
-    eprintln!("corpus-extra not found at {}: skipped outside CI", dir.display());
-    None
 }
 
 /// `key=value` pairs of the `extra` column; a value ends at a space.
@@ -132,7 +120,7 @@ fn requests(args: &[&str], capture: &Path) -> (Vec<Request>, Value) {
 /// decrypted byte counts.
 #[test]
 fn tls_corpus_requests_and_bytes_agree_with_tshark() {
-    let Some(dir) = corpus_extra() else { return };
+    let Some(dir) = super::support::corpus_extra() else { return };
     for (name, mut want) in expected() {
         let capture = dir.join(&name);
         let keylog = want.keylog.as_ref().map(|k| dir.join(k));
@@ -155,7 +143,7 @@ fn tls_corpus_requests_and_bytes_agree_with_tshark() {
 /// derived captures carry their keys and are left out.
 #[test]
 fn tls_corpus_without_keys_opens_nothing() {
-    let Some(dir) = corpus_extra() else { return };
+    let Some(dir) = super::support::corpus_extra() else { return };
     let mut checked = 0;
     for (name, want) in expected().into_iter().filter(|(_, e)| e.keylog.is_some()) {
         let (got, cap) = requests(&["--no-keylog-beside"], &dir.join(&name));
@@ -173,7 +161,7 @@ fn tls_corpus_without_keys_opens_nothing() {
 /// says QUIC is not decrypted, and names its server.
 #[test]
 fn quic_is_counted_as_not_inspected() {
-    let Some(dir) = corpus_extra() else { return };
+    let Some(dir) = super::support::corpus_extra() else { return };
     let capture = dir.join("hotplace/quic-http3/http3.pcapng");
     let out = bin().args(["scan", "--format", "jsonl", "--no-keylog-beside"]).arg(&capture).output().expect("run");
     let lines = jsonl(&out);
