@@ -68,6 +68,8 @@ fn facts(lines: &[Value]) -> Vec<String> {
 const FIXTURE: &str = "fixtures/wiko-sts.pcap";
 /// The key log of the fixture's HTTPS uploads, found beside it.
 const FIXTURE_KEYS: &str = "fixtures/wiko-sts.keys";
+/// The fixture as a PCAPdroid pcapng export: each packet's app.
+const FIXTURE_APPS: &str = "fixtures/wiko-sts-pcapdroid.pcapng";
 
 /// The bundled fixture and its key log are exactly what the scenario
 /// code writes. Set TELEAUDIT_WRITE_FIXTURES=1 to rewrite them after
@@ -76,7 +78,8 @@ const FIXTURE_KEYS: &str = "fixtures/wiko-sts.keys";
 fn fixture_is_reproducible() {
     let bytes = support::pcap(&wiko::build(), Link::Ethernet, false, false);
     let keys = wiko::keylog();
-    for (name, made) in [(FIXTURE, &bytes[..]), (FIXTURE_KEYS, keys.as_bytes())] {
+    let apps = wiko::pcapdroid();
+    for (name, made) in [(FIXTURE, &bytes[..]), (FIXTURE_KEYS, keys.as_bytes()), (FIXTURE_APPS, &apps[..])] {
         let path = root().join(name);
         if std::env::var_os("TELEAUDIT_WRITE_FIXTURES").is_some() {
             std::fs::write(&path, made).expect("write fixture");

@@ -217,7 +217,8 @@ fn app_label(a: &AppRef, p: &Privacy) -> String {
     }
 }
 
-/// The apps' lines: what each sent to which hosts.
+/// The apps' lines: each app with its requests, then one line per host
+/// it sent identifiers to, with their kinds.
 fn app_lines(o: &mut impl Write, apps: &AppTotals, p: &Privacy, indent: &str) -> io::Result<()> {
     for (name, t) in &apps.apps {
         let ids: Vec<String> = t.ids.iter().map(|i| i.to_string()).collect();
@@ -227,21 +228,13 @@ fn app_lines(o: &mut impl Write, apps: &AppTotals, p: &Privacy, indent: &str) ->
         } else {
             format!(" ({id_kind} {})", ids.join(", "))
         };
-        let requests = if t.requests > 0 {
-            format!("  {} request{}", t.requests, if t.requests == 1 { "" } else { "s" })
-        } else {
-            String::new()
-        };
-        let sent: Vec<String> = t
-            .hosts
-            .iter()
-            .map(|(h, kinds)| {
-                let k: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
-                format!("{} to {}", k.join(", "), p.line(h))
-            })
-            .collect();
-        let sent = if sent.is_empty() { "nothing found".to_string() } else { sent.join("; ") };
-        writeln!(o, "{indent}{}{ids}{requests}  sent: {sent}", paint(p.opts.color, BOLD, &p.line(name)))?;
+        let requests = format!("{} request{}", t.requests, if t.requests == 1 { "" } else { "s" });
+        let nothing = if t.hosts.is_empty() { ", nothing found" } else { "" };
+        writeln!(o, "{indent}{}{ids}  {requests}{nothing}", paint(p.opts.color, BOLD, &p.line(name)))?;
+        for (h, kinds) in &t.hosts {
+            let k: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+            writeln!(o, "{indent}  {}  sent: {}", p.line(h), k.join(", "))?;
+        }
     }
     Ok(())
 }

@@ -10,14 +10,14 @@
 //! `support`; the truth (which app sent which frame) is kept beside them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use serde_json::Value;
 use teleaudit::capture::writer::{PcapWriter, PcapngWriter};
 use teleaudit::capture::{CaptureReader, Linktype};
 use teleaudit::util::Timestamp;
 
-use super::support::appmeta as pd;
+use super::support::appmeta::{self as pd, Kind, ends};
 use super::support::{self, Link, Net, ts};
 use super::{FIXTURE, FIXTURE_KEYS, facts, jsonl, of_type, run, tmpdir, write};
 
@@ -45,35 +45,6 @@ impl App {
     fn comment(&self) -> String {
         format!("PID: {}\nCmd: {}\nArgs: {} --upload", self.pid, self.cmd, self.command())
     }
-}
-
-/// What a packet is, for which ones a test leaves uncommented.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    Syn,
-    /// A TCP segment with no payload that is not a SYN (ACK, FIN).
-    Bare,
-    Data,
-    Udp,
-}
-
-/// The TCP or UDP ends of an IP packet, and what it is.
-fn ends(ip: &[u8]) -> Option<((SocketAddr, SocketAddr), Kind)> {
-    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-    let p = SlicedPacket::from_ip(ip).ok()?;
-    let (s, d): (IpAddr, IpAddr) = match p.net? {
-        NetSlice::Ipv4(h) => (h.header().source_addr().into(), h.header().destination_addr().into()),
-        NetSlice::Ipv6(h) => (h.header().source_addr().into(), h.header().destination_addr().into()),
-        _ => return None,
-    };
-    let (sp, dp, kind) = match p.transport? {
-        TransportSlice::Tcp(t) if t.syn() => (t.source_port(), t.destination_port(), Kind::Syn),
-        TransportSlice::Tcp(t) if t.payload().is_empty() => (t.source_port(), t.destination_port(), Kind::Bare),
-        TransportSlice::Tcp(t) => (t.source_port(), t.destination_port(), Kind::Data),
-        TransportSlice::Udp(u) => (u.source_port(), u.destination_port(), Kind::Udp),
-        _ => return None,
-    };
-    Some(((SocketAddr::new(s, sp), SocketAddr::new(d, dp)), kind))
 }
 
 /// Which app a connection (or UDP pair) belongs to: fixed by its ends,
@@ -496,9 +467,12 @@ fn text_report_names_the_app_and_sums_up_per_app() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("[app com.example.ads (uid 10202)]"), "{text}");
     let summary = text.split("by app:").nth(1).unwrap_or_else(|| panic!("no per-app summary: {text}"));
-    let ads = summary.lines().find(|l| l.trim_start().starts_with("com.example.ads")).expect("ads line");
-    assert!(ads.contains("6 requests") && ads.contains("imei x6, mac x6 to ads.example"), "{ads}");
-    assert!(!ads.contains("api0.example"), "{ads}");
+    let lines: Vec<&str> = summary.lines().collect();
+    let at = lines.iter().position(|l| l.trim_start().starts_with("com.example.ads")).expect("ads line");
+    assert_eq!(lines[at].trim(), "com.example.ads (uid 10202)  6 requests", "{summary}");
+    // Then its hosts, one line each, until the next app.
+    assert_eq!(lines[at + 1].trim(), "ads.example  sent: email x6, imei x6, mac x6", "{summary}");
+    assert!(lines[at + 2].trim_start().starts_with("com.example.weather"), "{summary}");
 }
 
 /// ptcpdump's own captures: every request is curl's, with the pid of the

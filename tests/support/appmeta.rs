@@ -7,6 +7,8 @@ use teleaudit::capture::Linktype;
 use teleaudit::capture::appmeta::{PCAPDROID_PEN, PCAPDROID_TRAILER_MAGIC, crc32};
 use teleaudit::capture::writer::{PcapWriter, PcapngWriter};
 
+use std::net::{IpAddr, SocketAddr};
+
 use super::Net;
 
 /// One IP packet as PCAPdroid dumps it with extensions: a zeroed Ethernet
@@ -59,12 +61,26 @@ pub fn pcapdroid_pcapng(
     owner: impl Fn(usize) -> usize,
     truncate_maps: bool,
 ) -> Vec<u8> {
+    pcapdroid_pcapng_of(net, apps, |i| Some(owner(i)), truncate_maps)
+}
+
+/// As [`pcapdroid_pcapng`], packets of no app (`owner` gives `None`)
+/// written without a comment.
+pub fn pcapdroid_pcapng_of(
+    net: &Net,
+    apps: &[(i32, &str, &str)],
+    owner: impl Fn(usize) -> Option<usize>,
+    truncate_maps: bool,
+) -> Vec<u8> {
     let mut w = PcapngWriter::new(Vec::new());
     w.section(false).expect("vec");
     w.interface(Linktype::RAW, 6).expect("vec");
     let mut mapped = vec![false; apps.len()];
     for (i, (t, p)) in net.packets.iter().enumerate() {
-        let k = owner(i);
+        let Some(k) = owner(i) else {
+            w.packet(0, *t, p).expect("vec");
+            continue;
+        };
         let (uid, package, app) = apps[k];
         if !std::mem::replace(&mut mapped[k], true) {
             let mut m = uid_map(uid, package, app);
@@ -77,6 +93,35 @@ pub fn pcapdroid_pcapng(
         w.packet_with_options(0, *t, p, &[(1, comment.as_bytes())]).expect("vec");
     }
     w.into_inner()
+}
+
+/// What a packet is, for tests that leave some uncommented.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Syn,
+    /// A TCP segment with no payload that is not a SYN (ACK, FIN).
+    Bare,
+    Data,
+    Udp,
+}
+
+/// The TCP or UDP ends of an IP packet, and what it is.
+pub fn ends(ip: &[u8]) -> Option<((SocketAddr, SocketAddr), Kind)> {
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    let p = SlicedPacket::from_ip(ip).ok()?;
+    let (s, d): (IpAddr, IpAddr) = match p.net? {
+        NetSlice::Ipv4(h) => (h.header().source_addr().into(), h.header().destination_addr().into()),
+        NetSlice::Ipv6(h) => (h.header().source_addr().into(), h.header().destination_addr().into()),
+        _ => return None,
+    };
+    let (sp, dp, kind) = match p.transport? {
+        TransportSlice::Tcp(t) if t.syn() => (t.source_port(), t.destination_port(), Kind::Syn),
+        TransportSlice::Tcp(t) if t.payload().is_empty() => (t.source_port(), t.destination_port(), Kind::Bare),
+        TransportSlice::Tcp(t) => (t.source_port(), t.destination_port(), Kind::Data),
+        TransportSlice::Udp(u) => (u.source_port(), u.destination_port(), Kind::Udp),
+        _ => return None,
+    };
+    Some(((SocketAddr::new(s, sp), SocketAddr::new(d, dp)), kind))
 }
 
 /// A PKTAP header (108 bytes, little-endian) for a packet of `dlt`.

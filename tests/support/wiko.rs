@@ -356,3 +356,40 @@ fn https13(n: &mut Net, t: i64, c: &mut Tcp) {
     n.send(ts(t, 900_000), c, &tls::seal(&mut ca, tls::ALERT, &tls::CLOSE_NOTIFY), 1400);
     n.reply(ts(t, 920_000), c, &tls::seal(&mut sa, tls::ALERT, &tls::CLOSE_NOTIFY), 1400);
 }
+
+/// The apps of the PCAPdroid version of the fixture: uid, package, name.
+pub const APPS: [(i32, &str, &str); 4] = [
+    (10057, "com.tinno.sts", "Sales Tracking"),
+    (10112, "com.example.weather", "Weather"),
+    (10093, "com.android.chrome", "Chrome"),
+    (1001, "com.android.phone", "Phone Services"),
+];
+
+/// Which app of [`APPS`] sent or received an IP packet of the fixture, by
+/// the phone's port: the STS app's reports, DNS queries and HTTPS uploads;
+/// the weather app and the ad SDK inside it; the browser's downloads; the
+/// IMS stack's SIP (here inside GTP-U, as the core network saw it).
+/// GSMTAP (sent by the radio test rig, not the phone) has none.
+pub fn app_of(ip: &[u8]) -> Option<usize> {
+    let ((src, dst), _) = super::appmeta::ends(ip)?;
+    if src.port() == 4729 || dst.port() == 4729 {
+        return None;
+    }
+    if src.port() == 2152 || dst.port() == 2152 {
+        return Some(3);
+    }
+    let phone = if src.ip().to_string() == PHONE { src } else { dst };
+    Some(match phone.port() {
+        5060 => 3,
+        40_003 | 43_000 | 43_001 | 44_002 => 1,
+        44_000 | 44_001 => 2,
+        _ => 0,
+    })
+}
+
+/// The fixture as PCAPdroid exports it to pcapng: a uid map block per
+/// app, each packet commented with its app's uid.
+pub fn pcapdroid() -> Vec<u8> {
+    let net = build();
+    super::appmeta::pcapdroid_pcapng_of(&net, &APPS, |i| app_of(&net.packets[i].1), false)
+}
