@@ -410,6 +410,10 @@ pub struct FileStats {
     pub app_conflicts: u64,
     /// Findings and requests left out by `--app`.
     pub app_filtered: u64,
+    /// Notes on attribution data that could not be read whole (a trailer's
+    /// CRC, a comment or uid map that is not UTF-8 or cut short); listed
+    /// in `notes`.
+    pub attribution_notes: u64,
     /// Findings made; HTTP requests, and other messages (SIP, SMS, GSM,
     /// stream payloads), that had some.
     pub findings: u64,

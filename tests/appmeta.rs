@@ -204,8 +204,12 @@ fn comment_not_utf8_and_broken_options_are_noted_and_the_packet_kept() {
     let (got, notes, _) = read(w.into_inner());
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|g| g.payload.is_some()), "packets kept and decoded");
-    assert_eq!(got[0].app, None);
+    // Read with U+FFFD: the pid and the command are still the process's.
+    let a = got[0].app.as_deref().expect("attributed");
+    assert_eq!((a.id, a.label.as_deref()), (Some(1), Some("/bin/\u{fffd}\u{fffd}")));
     assert_eq!(got[1].app, None);
+    assert!(notes.iter().all(|n| n.attribution), "{notes:?}");
+    assert_eq!(notes[0].frame, Some(1));
     assert_eq!(got[2].app.as_deref().and_then(|a| a.name.as_deref()), Some("dig"));
     let msgs: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
     assert_eq!(msgs.len(), 3, "{msgs:#?}");

@@ -87,7 +87,9 @@ pub struct PcapdroidTrailer<'a> {
 /// start with the magic (as PCAPdroid's own reader decides,
 /// `pcap_reader.c`).
 pub fn pcapdroid_trailer(frame: &[u8]) -> Option<PcapdroidTrailer<'_>> {
-    if frame.len() <= ETH_HEADER_LEN + PCAPDROID_TRAILER_LEN {
+    // PCAPdroid writes a zeroed fake Ethernet header: a real frame (real
+    // addresses) whose payload happens to end like a trailer is not one.
+    if frame.len() <= ETH_HEADER_LEN + PCAPDROID_TRAILER_LEN || frame[..12].iter().any(|&b| b != 0) {
         return None;
     }
     let at = frame.len() - PCAPDROID_TRAILER_LEN;
@@ -113,6 +115,9 @@ pub fn pcapdroid_trailer(frame: &[u8]) -> Option<PcapdroidTrailer<'_>> {
     };
     let keep = match ip_len {
         Some(n) if n <= body.len() && body.len() - n <= 3 && body[n..].iter().all(|&b| b == 0) => ETH_HEADER_LEN + n,
+        // The IP length covers the trailer's bytes: only a matching CRC
+        // says they are a trailer and not the packet's own data.
+        _ if !crc_ok => return None,
         _ => at,
     };
     Some(PcapdroidTrailer { keep, uid, app_name, crc_ok })
@@ -129,6 +134,8 @@ pub struct UidMap {
     pub uid: i32,
     pub package: String,
     pub app_name: String,
+    /// A name was not UTF-8: read with U+FFFD in its place.
+    pub lossy: bool,
 }
 
 /// Why a PCAPdroid custom block could not be used.
@@ -137,7 +144,6 @@ pub enum CustomBlockError {
     /// Not PCAPdroid's, or not a uid map: not an error, just not ours.
     NotUidMap,
     Truncated,
-    NotUtf8,
 }
 
 /// A PCAPdroid uid map from a custom block's bytes after the PEN
@@ -160,8 +166,9 @@ pub fn pcapdroid_uid_map(pen: u32, data: &[u8], big_endian: bool) -> Result<UidM
     let (Some(pkg), Some(app)) = (names.get(..pkg_len), names.get(pkg_len..pkg_len + app_len)) else {
         return Err(CustomBlockError::Truncated);
     };
-    let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_string).map_err(|_| CustomBlockError::NotUtf8);
-    Ok(UidMap { uid, package: text(pkg)?, app_name: text(app)? })
+    let lossy = std::str::from_utf8(pkg).is_err() || std::str::from_utf8(app).is_err();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok(UidMap { uid, package: text(pkg), app_name: text(app), lossy })
 }
 
 /// The process of a ptcpdump packet comment: `PID: n` on the first line
@@ -173,8 +180,12 @@ pub fn ptcpdump_comment(comment: &str) -> Option<(i64, Option<&str>)> {
     Some((pid, cmd))
 }
 
-/// The command name of a `Cmd` path: its last component.
+/// The command name of a `Cmd` path: its last component; a kernel
+/// thread's bracketed name (`[kworker/0:1]`) whole.
 pub fn command_name(cmd: &str) -> &str {
+    if cmd.starts_with('[') && cmd.ends_with(']') {
+        return cmd;
+    }
     cmd.rsplit('/').next().filter(|s| !s.is_empty()).unwrap_or(cmd)
 }
 
@@ -309,10 +320,23 @@ mod tests {
         let mut bad = f.clone();
         bad[20] ^= 1;
         assert!(!pcapdroid_trailer(&bad).unwrap().crc_ok);
-        // An IP length that lies: only the trailer is cut.
-        let mut lying = f;
+        // An IP length that lies (the CRC matches): only the trailer is cut.
+        let mut lying = f.clone();
         lying[14 + 3] = 200;
+        let n = lying.len();
+        let crc = crc32(&lying[..n - 4]);
+        lying[n - 4..].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(pcapdroid_trailer(&lying).unwrap().keep, lying.len() - 32);
+        // The same with a CRC that does not match: the bytes are the
+        // packet's own, not a trailer.
+        lying[n - 1] ^= 1;
+        assert_eq!(pcapdroid_trailer(&lying), None);
+        // A real Ethernet header: never PCAPdroid's, whatever the payload.
+        let mut real = f;
+        real[..6].copy_from_slice(&[0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]);
+        let crc = crc32(&real[..n - 4]);
+        real[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(pcapdroid_trailer(&real), None);
         assert_eq!(pcapdroid_trailer(&[0u8; 46]), None);
         assert_eq!(pcapdroid_trailer(&[]), None);
     }
@@ -330,6 +354,7 @@ mod tests {
         assert_eq!(command_name("/usr/bin/curl"), "curl");
         assert_eq!(command_name("curl"), "curl");
         assert_eq!(command_name("/"), "/");
+        assert_eq!(command_name("[kworker/0:1]"), "[kworker/0:1]");
     }
 
     #[test]
@@ -340,12 +365,14 @@ mod tests {
         d.extend_from_slice(b"com.exampleExample");
         d.extend_from_slice(&[0, 0]);
         let m = pcapdroid_uid_map(PCAPDROID_PEN, &d, false).unwrap();
-        assert_eq!(m, UidMap { uid: 10123, package: "com.example".into(), app_name: "Example".into() });
+        assert_eq!(m, UidMap { uid: 10123, package: "com.example".into(), app_name: "Example".into(), lossy: false });
         assert_eq!(pcapdroid_uid_map(PCAPDROID_PEN, &d[..15], false), Err(CustomBlockError::Truncated));
         assert_eq!(pcapdroid_uid_map(PCAPDROID_PEN, &d[..9], false), Err(CustomBlockError::Truncated));
         assert_eq!(pcapdroid_uid_map(1, &d, false), Err(CustomBlockError::NotUidMap));
-        d[10] = 0xff;
-        assert_eq!(pcapdroid_uid_map(PCAPDROID_PEN, &d, false), Err(CustomBlockError::NotUtf8));
+        // A label that is not UTF-8 keeps the package name whole.
+        d[21] = 0xff;
+        let m = pcapdroid_uid_map(PCAPDROID_PEN, &d, false).unwrap();
+        assert_eq!((m.package.as_str(), m.app_name.as_str(), m.lossy), ("com.example", "\u{fffd}xample", true));
     }
 
     #[test]

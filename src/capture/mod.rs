@@ -98,7 +98,13 @@ pub enum CaptureError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaptureNote {
     pub offset: u64,
+    /// The frame it concerns, when it is about one.
+    pub frame: Option<u64>,
     pub message: String,
+    /// About app attribution only (a trailer's CRC, a packet's options, a
+    /// comment or uid map that could not be read whole): the packets were
+    /// inspected all the same, so it is a note on the capture, not an error.
+    pub attribution: bool,
 }
 
 /// Notes kept one by one per kind of problem; the rest of a kind are
@@ -131,6 +137,13 @@ enum NoteKind {
 impl NoteKind {
     const COUNT: usize = 13;
 
+    fn attribution(self) -> bool {
+        matches!(
+            self,
+            NoteKind::BadOptions | NoteKind::CommentNotUtf8 | NoteKind::BadCustomBlock | NoteKind::TrailerCrc
+        )
+    }
+
     fn index(self) -> usize {
         self as usize
     }
@@ -150,12 +163,18 @@ struct NoteLog {
 
 impl NoteLog {
     fn push(&mut self, kind: NoteKind, offset: u64, message: impl FnOnce() -> String) {
+        self.push_at(kind, offset, None, message);
+    }
+
+    /// A note about frame `frame`.
+    fn push_at(&mut self, kind: NoteKind, offset: u64, frame: Option<u64>, message: impl FnOnce() -> String) {
         let i = kind.index();
         self.counts[i] = self.counts[i].saturating_add(1);
+        let note = |message| CaptureNote { offset, frame, message, attribution: kind.attribution() };
         if self.counts[i] <= MAX_NOTES_PER_KIND {
-            self.ready.push(CaptureNote { offset, message: message() });
+            self.ready.push(note(message()));
         } else if self.first_dropped[i].is_none() {
-            self.first_dropped[i] = Some(CaptureNote { offset, message: message() });
+            self.first_dropped[i] = Some(note(message()));
         }
     }
 
@@ -170,6 +189,8 @@ impl NoteLog {
                 let more = count.saturating_sub(MAX_NOTES_PER_KIND + 1);
                 self.ready.push(CaptureNote {
                     offset: n.offset,
+                    frame: n.frame,
+                    attribution: n.attribution,
                     message: format!(
                         "{} (and {} more like it: {} in all, the first {MAX_NOTES_PER_KIND} listed one by one)",
                         n.message,
@@ -519,11 +540,8 @@ impl CaptureReader {
                 data_len = t.keep;
                 orig_len = orig_len.saturating_sub(cut as u32);
                 if !t.crc_ok {
-                    self.notes.push(NoteKind::TrailerCrc, record_at, || {
-                        format!(
-                            "frame {}: PCAPdroid trailer with a bad CRC; stripped, its uid {} still used",
-                            self.frames, t.uid
-                        )
+                    self.notes.push_at(NoteKind::TrailerCrc, record_at, Some(self.frames), || {
+                        format!("PCAPdroid trailer with a bad CRC; stripped, its uid {} still used", t.uid)
                     });
                 }
                 if app.is_none() && t.uid >= 0 {
@@ -543,8 +561,8 @@ impl CaptureReader {
                         app = Some(self.apps.get(appmeta::SOURCE_PKTAP, i64::from(pid), comm, None));
                     }
                 }
-                None => self.notes.push(NoteKind::BadPktap, record_at, || {
-                    format!("frame {}: PKTAP header too short or its length past the frame", self.frames)
+                None => self.notes.push_at(NoteKind::BadPktap, record_at, Some(self.frames), || {
+                    "PKTAP header too short or its length past the frame".to_string()
                 }),
             }
         }
@@ -721,7 +739,8 @@ impl CaptureReader {
                 Some(ifc) => {
                     let data = epb.packet_data();
                     let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                    let app = epb_app(bytes, epb.caplen, big_endian, &mut self.apps, notes, at);
+                    let frame = self.frames + 1;
+                    let app = epb_app(bytes, epb.caplen, big_endian, &mut self.apps, notes, (at, frame));
                     Step::Packet(PacketAt {
                         data_off: data.as_ptr() as usize - base_ptr,
                         data_len: data.len(),
@@ -797,15 +816,19 @@ impl CaptureReader {
             Block::Custom(cb) => {
                 match appmeta::pcapdroid_uid_map(cb.pen, cb.data, big_endian) {
                     Ok(m) => {
+                        if m.lossy {
+                            notes.push(NoteKind::BadCustomBlock, at, || {
+                                format!(
+                                    "PCAPdroid uid map block of uid {}: a name is not UTF-8; read with U+FFFD",
+                                    m.uid
+                                )
+                            });
+                        }
                         self.apps.get(appmeta::SOURCE_PCAPDROID, i64::from(m.uid), Some(&m.package), Some(&m.app_name));
                     }
                     Err(appmeta::CustomBlockError::NotUidMap) => {}
-                    Err(e) => notes.push(NoteKind::BadCustomBlock, at, || {
-                        let why = match e {
-                            appmeta::CustomBlockError::NotUtf8 => "a name is not UTF-8",
-                            _ => "truncated",
-                        };
-                        format!("PCAPdroid uid map block {why}; not used")
+                    Err(_) => notes.push(NoteKind::BadCustomBlock, at, || {
+                        "PCAPdroid uid map block truncated; not used (its uid is named by number)".to_string()
                     }),
                 }
                 Step::Skip(block_len)
@@ -834,7 +857,7 @@ fn epb_app(
     big_endian: bool,
     apps: &mut AppCache,
     notes: &mut NoteLog,
-    at: u64,
+    (at, frame): (u64, u64),
 ) -> Option<Arc<AppRef>> {
     let u16at = |b: &[u8], i: usize| {
         let v = [b[i], b[i + 1]];
@@ -859,12 +882,13 @@ fn epb_app(
             break;
         };
         if code == OPT_COMMENT && app.is_none() {
-            match std::str::from_utf8(value) {
-                Ok(c) => app = comment_app(c, apps),
-                Err(_) => notes.push(NoteKind::CommentNotUtf8, at, || {
-                    "packet comment is not UTF-8; not used for attribution".to_string()
-                }),
+            let c = String::from_utf8_lossy(value);
+            if let std::borrow::Cow::Owned(_) = c {
+                notes.push_at(NoteKind::CommentNotUtf8, at, Some(frame), || {
+                    "packet comment is not UTF-8; read with U+FFFD for attribution".to_string()
+                });
             }
+            app = comment_app(&c, apps);
         }
         opts = opts.get((4 + len).next_multiple_of(4)..).unwrap_or(&[]);
     }

@@ -12,8 +12,8 @@
 //!
 //! Each connection takes the app or process of its packets, as the
 //! capture tool recorded it ([`AppRef`]): the client's first packet that
-//! names one decides (before the client is known, the first packet that
-//! does; a client's packet then overrides a server's); packets that name
+//! names one decides (a client's packet overrides a server's; before a
+//! SYN says who the client is, the higher port is taken for it); packets that name
 //! another app are counted as a conflict, and the first few noted.
 //!
 //! Never: look into payloads, or let buffered bytes grow past the limits.
@@ -481,7 +481,13 @@ fn attribute<S>(
     dst: SocketAddr,
     stats: &mut FlowStats,
 ) {
-    let by_client = flow.client == Some(d as u8);
+    // Before a SYN said who the client is (a connection picked up mid-way),
+    // the side with the higher port is taken for it, as the application
+    // layer does when content does not say.
+    let by_client = match flow.client {
+        Some(c) => usize::from(c) == d,
+        None => src.port() > dst.port(),
+    };
     let Some(have) = &flow.app else {
         flow.app = Some(app.clone());
         flow.app_by_client = by_client;

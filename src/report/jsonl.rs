@@ -209,6 +209,7 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
         "flows": s.attributed_flows,
         "conflicts": s.app_conflicts,
         "filtered": s.app_filtered,
+        "notes": s.attribution_notes,
     });
     v["apps"] = json!(
         r.apps

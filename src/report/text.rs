@@ -340,6 +340,13 @@ impl<W: Write> TextReporter<W> {
         if let Some(line) = not_inspected_line(r, p) {
             writeln!(o, "  not inspected: {line}")?;
         }
+        if s.attribution_notes > 0 {
+            writeln!(
+                o,
+                "  attribution: {} notes on app metadata that could not be read whole (in the capture record's notes)",
+                s.attribution_notes
+            )?;
+        }
         if s.requests_with_notes > 0 {
             let (frame, first) = s.notes.first().map_or((0, ""), |(f, m)| (*f, m.as_str()));
             let first = p.line(first);

@@ -1154,7 +1154,14 @@ fn take_capture_notes(
     frame: u64,
 ) {
     for n in reader.take_notes() {
-        reqs.rep.errors.push(error(capture, None, format!("offset {}: {}", n.offset, n.message)));
+        let message = format!("offset {}: {}", n.offset, n.message);
+        if n.attribution {
+            // Every packet was inspected: a note on the capture, not an error.
+            reqs.rep.stats.attribution_notes += 1;
+            note(&mut reqs.rep.stats, n.frame.unwrap_or(frame), &[message]);
+        } else {
+            reqs.rep.errors.push(error(capture, n.frame, message));
+        }
     }
     for text in reader.take_secrets() {
         let notes: Vec<String> = app.add_secrets(&text).into_iter().map(|n| format!("embedded key log: {n}")).collect();

@@ -380,7 +380,12 @@ fn conflicting_packets_are_decided_by_the_client_and_noted() {
         let skip = if server_first { 3 } else { 0 };
         let mut packets: Vec<&(Timestamp, Vec<u8>)> = net.packets.iter().skip(skip).collect();
         if server_first {
-            let i = packets.iter().position(|(_, p)| ends(p).unwrap().0.0.port() == 80).unwrap();
+            // The server's response: a packet with payload, which opens
+            // the connection (a bare ACK would not).
+            let i = packets
+                .iter()
+                .position(|(_, p)| matches!(ends(p), Some(((s, _), Kind::Data)) if s.port() == 80))
+                .unwrap();
             let s = packets.remove(i);
             packets.insert(0, s);
         }
@@ -522,4 +527,76 @@ fn pktap_sample_is_pid_512() {
     assert_eq!(cap["not_inspected"]["unsupported_link_frames"], 0);
     let app = of_type(&lines, "app")[0];
     assert_eq!((app["app"].as_str(), app["app_ids"][0].as_i64()), (Some("pid 512"), Some(512)));
+}
+
+/// A request whose body ends in 32 bytes shaped like a PCAPdroid trailer,
+/// in an ordinary Ethernet capture: the bytes are the request's, so its
+/// IMEI is found and no app is made up; the same under PCAPdroid's zeroed
+/// header but with a CRC that does not match while the IP length covers
+/// the bytes.
+#[test]
+fn trailer_shaped_payload_is_not_a_trailer() {
+    let mut tail = 0x0107_2021u32.to_be_bytes().to_vec();
+    tail.extend_from_slice(&10999i32.to_be_bytes());
+    tail.extend_from_slice(b"com.fake.app\0\0\0\0\0\0\0\0");
+    tail.extend_from_slice(&[1, 2, 3, 4]);
+    let mut body = format!("imei={}&n=", imei(7)).into_bytes();
+    body.resize(body.len().next_multiple_of(4), b'x');
+    body.extend_from_slice(&tail);
+    let mut req = format!("POST /u HTTP/1.1\r\nHost: t.example\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    req.extend_from_slice(&body);
+    let mut net = Net::default();
+    net.http(ts(1_700_000_000, 0), "10.1.0.7:40001", "198.51.100.9:80", &req, b"HTTP/1.1 204 No Content\r\n\r\n", 5);
+    // As tcpdump writes it (real MAC addresses), and as a zeroed header.
+    let zeroed: Vec<(Timestamp, Vec<u8>)> = net
+        .packets
+        .iter()
+        .map(|(t, p)| {
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&0x0800u16.to_be_bytes());
+            f.extend_from_slice(p);
+            (*t, f)
+        })
+        .collect();
+    let mut w = PcapWriter::new(Vec::new(), Linktype::ETHERNET, false, false).unwrap();
+    for (t, f) in &zeroed {
+        w.packet(*t, f).unwrap();
+    }
+    for bytes in [support::pcap(&net, Link::Ethernet, false, false), w.into_inner()] {
+        let (code, lines) = scan_plain("attr-fake-trailer", &bytes, &[]);
+        let f = of_type(&lines, "finding");
+        assert_eq!(code, Some(1));
+        assert!(f.iter().any(|f| f["kind"] == "imei" && f["value"] == imei(7)), "{f:?}");
+        assert!(f.iter().all(|f| f["app"].is_null()), "{f:?}");
+        let cap = of_type(&lines, "capture")[0];
+        assert_eq!(cap["attribution"]["frames"], 0, "{cap}");
+    }
+}
+
+/// Damaged attribution data (a trailer whose CRC does not match, a uid
+/// map cut short) is noted on the capture, with its frame; every packet
+/// is inspected, so the exit code is the findings' (1), not an error's.
+#[test]
+fn damaged_attribution_is_a_note_not_an_error() {
+    let m = mixed();
+    let apps: Vec<(i32, &str)> = APPS.iter().map(|a| (a.uid, a.package)).collect();
+    let bad_crc = pd::pcapdroid_pcap(&m.net, &apps, |i| m.owner[i], true);
+    let (code, lines) = scan_plain("attr-bad-crc", &bad_crc, &[]);
+    assert_eq!(code, Some(1));
+    assert!(of_type(&lines, "error").is_empty(), "{:?}", of_type(&lines, "error"));
+    assert_eq!(check_mixed(&lines, &m, |a| a.package.to_string()), 54);
+    let cap = of_type(&lines, "capture")[0];
+    assert!(cap["attribution"]["notes"].as_u64().unwrap() >= 1, "{cap}");
+    let note = &cap["notes"][0];
+    assert_eq!(note["frame"], 1, "{cap}");
+    assert!(note["message"].as_str().unwrap().contains("bad CRC"), "{cap}");
+    let labels: Vec<(i32, &str, &str)> = APPS.iter().map(|a| (a.uid, a.package, a.label)).collect();
+    let cut = pd::pcapdroid_pcapng(&m.net, &labels, |i| m.owner[i], true);
+    let (code, lines) = scan_plain("attr-cut-map", &cut, &[]);
+    assert_eq!(code, Some(1));
+    assert!(of_type(&lines, "error").is_empty(), "{:?}", of_type(&lines, "error"));
+    // Named by uid: the map that would name them was cut short.
+    assert_eq!(check_mixed(&lines, &m, |a| format!("uid {}", a.uid)), 54);
+    let cap = of_type(&lines, "capture")[0];
+    assert_eq!(cap["attribution"]["notes"], 3, "{cap}");
 }
