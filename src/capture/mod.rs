@@ -318,6 +318,9 @@ pub struct CaptureReader {
     secrets_bytes: usize,
     /// Apps seen so far, one shared [`AppRef`] each.
     apps: AppCache,
+    /// Apps a PCAPdroid uid map named since they were last taken
+    /// ([`CaptureReader::take_named_apps`]).
+    named: Vec<Arc<AppRef>>,
     /// The app of the frame last returned (the frame borrows it).
     app: Option<Arc<AppRef>>,
 }
@@ -404,6 +407,7 @@ impl CaptureReader {
             secrets: Vec::new(),
             secrets_bytes: 0,
             apps: AppCache::default(),
+            named: Vec::new(),
             app: None,
         };
         let magic =
@@ -508,6 +512,13 @@ impl CaptureReader {
     /// Blocks) read since the last call, in file order.
     pub fn take_secrets(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.secrets)
+    }
+
+    /// The apps PCAPdroid uid maps named since the last call: packets
+    /// read before a uid's map carry only the uid, and what they made can
+    /// be given the name once it is known.
+    pub fn take_named_apps(&mut self) -> Vec<Arc<AppRef>> {
+        std::mem::take(&mut self.named)
     }
 
     /// The next frame, or `None` at the end of the capture.
@@ -824,7 +835,15 @@ impl CaptureReader {
                                 )
                             });
                         }
-                        self.apps.get(appmeta::SOURCE_PCAPDROID, i64::from(m.uid), Some(&m.package), Some(&m.app_name));
+                        let app = self.apps.get(
+                            appmeta::SOURCE_PCAPDROID,
+                            i64::from(m.uid),
+                            Some(&m.package),
+                            Some(&m.app_name),
+                        );
+                        if self.named.len() < appmeta::MAX_APPS {
+                            self.named.push(app);
+                        }
                     }
                     Err(appmeta::CustomBlockError::NotUidMap) => {}
                     Err(_) => notes.push(NoteKind::BadCustomBlock, at, || {

@@ -69,10 +69,10 @@ pub fn finding_json(f: &Finding, p: &Privacy) -> Value {
     })
 }
 
-/// The app's package or command name (`uid N` / `pid N` when only the id
-/// is known), or `null`.
+/// The app's package or command name, or `null` (no app known, or only
+/// its id: then `app_id` has it).
 pub fn app_name(a: Option<&AppRef>, p: &Privacy) -> Value {
-    a.map_or(Value::Null, |a| json!(p.text(&a.display())))
+    a.and_then(|a| a.name.as_deref()).map_or(Value::Null, |n| json!(p.text(n)))
 }
 
 /// The HTTP version of a protocol name (`"1.1"`, `"2"`), `null` when it
@@ -320,12 +320,12 @@ impl<W: Write> Reporter for JsonlReporter<W> {
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         // One line per app, then per destination host, across all captures.
         let apps = std::mem::take(&mut self.apps);
-        for (name, t) in apps.apps {
+        for (_, t) in apps.apps {
             let hosts: serde_json::Map<String, Value> =
                 t.hosts.iter().map(|(h, kinds)| (self.p.text(h).into_owned(), json!(kinds))).collect();
             self.line(&json!({
                 "type": "app",
-                "app": self.p.text(&name),
+                "app": self.p.opt(t.name.as_deref()),
                 "app_ids": t.ids,
                 "app_source": t.source,
                 "label": self.p.opt(t.label.as_deref()),

@@ -114,6 +114,8 @@ pub const MAX_APP_IDS: usize = 64;
 /// What one app sent: requests, and findings by kind and host.
 #[derive(Clone, Debug, Default)]
 pub struct AppTotal {
+    /// The package or command name; `None` when only ids are known.
+    pub name: Option<String>,
     /// Where the attribution came from (`pcapdroid`, `ptcpdump`, `pktap`).
     pub source: &'static str,
     /// Its uids or pids (a command run several times has several), at
@@ -141,9 +143,11 @@ impl AppTotals {
         if self.apps.len() >= crate::finding::MAX_APPS && !self.apps.contains_key(&name) {
             name = crate::finding::OTHER_APPS.to_string();
         }
+        let other = name == crate::finding::OTHER_APPS;
         let t = self.apps.entry(name).or_default();
         if t.source.is_empty() {
             t.source = app.source;
+            t.name = if other { Some(crate::finding::OTHER_APPS.to_string()) } else { app.name.clone() };
         }
         if t.label.is_none() {
             t.label.clone_from(&app.label);

@@ -364,6 +364,9 @@ struct Requests<'a> {
     hosts: BTreeMap<String, HostActivity>,
     /// Index in `rep.apps` of each app (by source, id and name).
     apps: std::collections::HashMap<AppKey, usize>,
+    /// Apps named by a uid map after their first packets (by source and
+    /// id): what those packets made is given the name.
+    named: std::collections::HashMap<(&'static str, i64), Arc<AppRef>>,
     /// The app of the last attributed frame and its index in `rep.apps`.
     last_app: Option<(Arc<AppRef>, usize)>,
     /// Stream findings already reported, by flow and value: a beacon that
@@ -380,6 +383,17 @@ impl Requests<'_> {
     fn send(&mut self, e: Event) {
         if self.open {
             self.open = (self.sink)(e);
+        }
+    }
+
+    /// Gives an app known only by its id the name a later uid map gave it.
+    fn name(&self, app: &mut Option<Arc<AppRef>>) {
+        if let Some(a) = app
+            && a.name.is_none()
+            && let Some(id) = a.id
+            && let Some(named) = self.named.get(&(a.source, id))
+        {
+            *app = Some(named.clone());
         }
     }
 
@@ -813,6 +827,39 @@ impl Requests<'_> {
     }
 }
 
+/// Folds the tally of an app known by its id alone into the one its uid
+/// map named later (the same source and id), if any.
+fn fold_named(apps: &mut Vec<AppActivity>) {
+    let named: std::collections::HashMap<(&'static str, Option<i64>), usize> = apps
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.app.name.is_some() && a.app.id.is_some())
+        .map(|(i, a)| ((a.app.source, a.app.id), i))
+        .collect();
+    let mut fold = Vec::new();
+    for (i, a) in apps.iter().enumerate() {
+        if a.app.name.is_none()
+            && let Some(&to) = named.get(&(a.app.source, a.app.id))
+        {
+            fold.push((i, to));
+        }
+    }
+    for &(from, to) in &fold {
+        let (f, r, first, last) = (apps[from].frames, apps[from].requests, apps[from].first, apps[from].last);
+        let t = &mut apps[to];
+        t.frames += f;
+        t.requests += r;
+        t.first = t.first.min(first);
+        t.last = t.last.max(last);
+    }
+    let gone: std::collections::HashSet<usize> = fold.iter().map(|(from, _)| *from).collect();
+    let mut i = 0;
+    apps.retain(|_| {
+        i += 1;
+        !gone.contains(&(i - 1))
+    });
+}
+
 /// Keeps the first finding of each (rule, kind, value) of one message: a
 /// value repeated in its headers or lines is one finding.
 fn first_of_each_value(raws: &mut Vec<crate::detect::RawFinding>) {
@@ -999,6 +1046,7 @@ fn scan_opened(
         rep: FileReport { capture: display.to_string(), ..FileReport::default() },
         hosts: BTreeMap::new(),
         apps: Default::default(),
+        named: Default::default(),
         last_app: None,
         stream_seen: Default::default(),
         sink,
@@ -1085,6 +1133,7 @@ fn scan_opened(
     drain(&mut app, &mut reqs, &names);
     let mut rep = std::mem::take(&mut reqs.rep);
     rep.hosts = std::mem::take(&mut reqs.hosts).into_values().collect();
+    fold_named(&mut rep.apps);
     let d = &decoder.stats;
     let s = &mut rep.stats;
     s.format = match reader.kind() {
@@ -1163,6 +1212,13 @@ fn take_capture_notes(
             reqs.rep.errors.push(error(capture, n.frame, message));
         }
     }
+    for a in reader.take_named_apps() {
+        if let Some(id) = a.id
+            && (reqs.named.len() < MAX_APPS || reqs.named.contains_key(&(a.source, id)))
+        {
+            reqs.named.insert((a.source, id), a);
+        }
+    }
     for text in reader.take_secrets() {
         let notes: Vec<String> = app.add_secrets(&text).into_iter().map(|n| format!("embedded key log: {n}")).collect();
         note(&mut reqs.rep.stats, frame, &notes);
@@ -1207,16 +1263,20 @@ fn unsupported_link(
 
 /// Hands what the application layer produced to extraction.
 fn drain(app: &mut AppLayer, reqs: &mut Requests<'_>, names: &Names) {
-    for req in app.out.requests.drain(..) {
+    for mut req in app.out.requests.drain(..) {
+        reqs.name(&mut req.app);
         reqs.take(req, names);
     }
-    for p in app.out.streams.drain(..) {
+    for mut p in app.out.streams.drain(..) {
+        reqs.name(&mut p.app);
         reqs.stream(p, names);
     }
-    for m in app.out.sip.drain(..) {
+    for mut m in app.out.sip.drain(..) {
+        reqs.name(&mut m.app);
         reqs.sip(m);
     }
-    for t in app.out.telephony.drain(..) {
+    for mut t in app.out.telephony.drain(..) {
+        reqs.name(&mut t.app);
         reqs.telephony(t);
     }
 }

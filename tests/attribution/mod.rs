@@ -288,7 +288,7 @@ fn imei(n: usize) -> String {
 
 /// The app of each finding, by its client port (each connection has its
 /// own), against the truth.
-fn check_mixed(lines: &[Value], m: &Mixed, name: impl Fn(&App) -> String) -> usize {
+fn check_mixed(lines: &[Value], m: &Mixed, name: impl Fn(&App) -> Value) -> usize {
     let mut by_port = BTreeMap::new();
     for ((_, p), k) in m.net.packets.iter().zip(&m.owner) {
         if let Some(((src, dst), _)) = ends(p) {
@@ -300,7 +300,8 @@ fn check_mixed(lines: &[Value], m: &Mixed, name: impl Fn(&App) -> String) -> usi
     for f in &findings {
         let src: SocketAddr = f["src"].as_str().unwrap().parse().unwrap();
         let k = by_port[&src.port()];
-        assert_eq!(f["app"], name(&APPS[k]).as_str(), "{f}");
+        assert_eq!(f["app"], name(&APPS[k]), "{f}");
+        assert_eq!(f["app_id"], APPS[k].uid, "{f}");
     }
     findings.len()
 }
@@ -330,7 +331,7 @@ fn interleaved_apps_in_a_pcapdroid_pcapng() {
     let m = mixed();
     let bytes = pcapdroid_pcapng(&m);
     let (_, lines) = scan_plain("attr-mixed-pcapng", &bytes, &[]);
-    let n = check_mixed(&lines, &m, |a| a.package.to_string());
+    let n = check_mixed(&lines, &m, |a| a.package.into());
     let plain = scan_plain("attr-mixed-plain", &support::pcap(&m.net, Link::Raw, false, false), &[]).1;
     assert_eq!(n, of_type(&plain, "finding").len());
     assert_eq!(n, 18 * 3, "{:?}", of_type(&lines, "finding").len());
@@ -354,7 +355,7 @@ fn interleaved_apps_in_a_pcapdroid_pcap() {
     let bytes = pd::pcapdroid_pcap(&m.net, &apps, |i| m.owner[i], false);
     let (_, lines) = scan_plain("attr-mixed-trailer", &bytes, &[]);
     let plain = scan_plain("attr-mixed-plain2", &support::pcap(&m.net, Link::Ethernet, false, false), &[]).1;
-    assert_eq!(check_mixed(&lines, &m, |a| a.package.to_string()), of_type(&plain, "finding").len());
+    assert_eq!(check_mixed(&lines, &m, |a| a.package.into()), of_type(&plain, "finding").len());
     assert_eq!(of_type(&lines, "finding").len(), 54);
 }
 
@@ -521,12 +522,13 @@ fn pktap_sample_is_pid_512() {
     let lines = jsonl(&out);
     assert!(of_type(&lines, "error").is_empty(), "{:?}", of_type(&lines, "error"));
     let cap = of_type(&lines, "capture")[0];
-    assert_eq!(cap["apps"][0]["app"], "pid 512", "{cap}");
+    // No command name in the header: only the pid is known.
+    assert_eq!(cap["apps"][0]["app"], Value::Null, "{cap}");
     assert_eq!(cap["apps"][0]["app_id"], 512);
     assert_eq!(cap["apps"][0]["app_source"], "pktap");
     assert_eq!(cap["not_inspected"]["unsupported_link_frames"], 0);
     let app = of_type(&lines, "app")[0];
-    assert_eq!((app["app"].as_str(), app["app_ids"][0].as_i64()), (Some("pid 512"), Some(512)));
+    assert_eq!((app["app"].as_str(), app["app_ids"][0].as_i64()), (None, Some(512)));
 }
 
 /// A request whose body ends in 32 bytes shaped like a PCAPdroid trailer,
@@ -584,7 +586,7 @@ fn damaged_attribution_is_a_note_not_an_error() {
     let (code, lines) = scan_plain("attr-bad-crc", &bad_crc, &[]);
     assert_eq!(code, Some(1));
     assert!(of_type(&lines, "error").is_empty(), "{:?}", of_type(&lines, "error"));
-    assert_eq!(check_mixed(&lines, &m, |a| a.package.to_string()), 54);
+    assert_eq!(check_mixed(&lines, &m, |a| a.package.into()), 54);
     let cap = of_type(&lines, "capture")[0];
     assert!(cap["attribution"]["notes"].as_u64().unwrap() >= 1, "{cap}");
     let note = &cap["notes"][0];
@@ -595,8 +597,35 @@ fn damaged_attribution_is_a_note_not_an_error() {
     let (code, lines) = scan_plain("attr-cut-map", &cut, &[]);
     assert_eq!(code, Some(1));
     assert!(of_type(&lines, "error").is_empty(), "{:?}", of_type(&lines, "error"));
-    // Named by uid: the map that would name them was cut short.
-    assert_eq!(check_mixed(&lines, &m, |a| format!("uid {}", a.uid)), 54);
+    // Known by uid only: the map that would name them was cut short.
+    assert_eq!(check_mixed(&lines, &m, |_| Value::Null), 54);
     let cap = of_type(&lines, "capture")[0];
     assert_eq!(cap["attribution"]["notes"], 3, "{cap}");
+}
+
+/// A uid map written after the handshake of its uid's first connection:
+/// the connection took the uid alone, and its request is given the name
+/// the map brought.
+#[test]
+fn a_uid_named_late_names_what_its_packets_made() {
+    let mut net = Net::default();
+    let req = format!("GET /?imei={} HTTP/1.1\r\nHost: late.example\r\n\r\n", imei(3));
+    net.http(ts(1_700_000_000, 0), "10.1.0.7:40001", "198.51.100.9:80", req.as_bytes(), b"HTTP/1.1 204 No\r\n\r\n", 9);
+    let mut w = PcapngWriter::new(Vec::new());
+    w.section(false).unwrap();
+    w.interface(Linktype::RAW, 6).unwrap();
+    for (i, (t, p)) in net.packets.iter().enumerate() {
+        if i == 3 {
+            w.custom(teleaudit::capture::appmeta::PCAPDROID_PEN, &pd::uid_map(10777, "com.late.map", "Late")).unwrap();
+        }
+        w.packet_with_options(0, *t, p, &[(1, b"u-10777")]).unwrap();
+    }
+    let (_, lines) = scan_plain("attr-late-map", &w.into_inner(), &[]);
+    let f = of_type(&lines, "finding");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0]["app"].as_str(), f[0]["app_id"].as_i64()), (Some("com.late.map"), Some(10777)), "{f:?}");
+    // One app in the capture record, with all its frames.
+    let cap = of_type(&lines, "capture")[0];
+    assert_eq!(cap["apps"].as_array().unwrap().len(), 1, "{cap}");
+    assert_eq!(cap["apps"][0]["frames"], cap["frames"], "{cap}");
 }
