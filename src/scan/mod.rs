@@ -1134,6 +1134,9 @@ fn scan_opened(
     let mut rep = std::mem::take(&mut reqs.rep);
     rep.hosts = std::mem::take(&mut reqs.hosts).into_values().collect();
     fold_named(&mut rep.apps);
+    if !cfg.apps.is_empty() {
+        rep.apps.retain(|a| cfg.apps.iter().any(|g| a.app.matches(g)));
+    }
     let d = &decoder.stats;
     let s = &mut rep.stats;
     s.format = match reader.kind() {
