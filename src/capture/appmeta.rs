@@ -45,28 +45,13 @@ pub const PTH_TYPE_PACKET: u32 = 1;
 /// [`AppRef`] each, just not shared.
 pub const MAX_APPS: usize = 1 << 16;
 
-/// CRC-32 as zlib computes it (reflected, polynomial 0xEDB88320).
+/// CRC-32 as zlib computes it (reflected, polynomial 0xEDB88320): zlib-rs's
+/// through flate2, with carry-less multiplication where the CPU has it
+/// (detected at run time): every frame of a PCAPdroid export is summed.
 pub fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-                k += 1;
-            }
-            t[i] = c;
-            i += 1;
-        }
-        t
-    };
-    let mut crc = !0u32;
-    for &b in data {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+    let mut c = flate2::Crc::new();
+    c.update(data);
+    c.sum()
 }
 
 /// A PCAPdroid trailer found at the end of an Ethernet frame.
