@@ -364,12 +364,17 @@ impl<W: Write> TextReporter<W> {
             match activity.get(host.as_str()) {
                 Some(a) => writeln!(
                     o,
-                    "  {name}  ({} request{}, {} .. {})  sent: {}",
+                    "  {name}  ({} request{}, {} .. {})  sent: {}{}",
                     a.requests,
                     if a.requests == 1 { "" } else { "s" },
                     a.first.rfc3339(),
                     a.last.rfc3339(),
-                    sent.join(", ")
+                    sent.join(", "),
+                    if a.apps.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  by {}", a.apps.iter().map(|n| p.line(n).into_owned()).collect::<Vec<_>>().join(", "))
+                    }
                 )?,
                 None => writeln!(o, "  {name}  sent: {}", sent.join(", "))?,
             }

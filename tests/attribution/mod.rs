@@ -629,3 +629,37 @@ fn a_uid_named_late_names_what_its_packets_made() {
     assert_eq!(cap["apps"].as_array().unwrap().len(), 1, "{cap}");
     assert_eq!(cap["apps"][0]["frames"], cap["frames"], "{cap}");
 }
+
+/// HTTP/2 in clear (prior knowledge, h2c) from a process named by
+/// ptcpdump comments on its SYN only: the stream's request is the
+/// process's.
+#[test]
+fn http2_requests_carry_the_app() {
+    let path = format!("/v1/ping?imei={}", imei(11));
+    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
+    block.extend_from_slice(path.as_bytes());
+    block.extend_from_slice(&[0x01, 11]);
+    block.extend_from_slice(b"h2c.example");
+    let mut client = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    client.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let n = block.len() as u32;
+    client.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8, 1, 0x5, 0, 0, 0, 1]);
+    client.extend_from_slice(&block);
+    let mut net = Net::default();
+    let mut c = net.connect(ts(1_700_000_000, 0), "10.1.0.7:40001", "198.51.100.9:80", 1, 2);
+    net.send(ts(1_700_000_001, 0), &mut c, &client, 1400);
+    net.close(ts(1_700_000_002, 0), &mut c);
+    let mut w = PcapngWriter::new(Vec::new());
+    w.section(false).unwrap();
+    w.interface(Linktype::RAW, 6).unwrap();
+    for (i, (t, p)) in net.packets.iter().enumerate() {
+        let comment = APPS[1].comment();
+        let opts: &[(u16, &[u8])] = if i == 0 { &[(1, comment.as_bytes())] } else { &[] };
+        w.packet_with_options(0, *t, p, opts).unwrap();
+    }
+    let (_, lines) = scan_plain("attr-h2c", &w.into_inner(), &[]);
+    let f = of_type(&lines, "finding");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["protocol"], "http/2", "{f:?}");
+    assert_eq!((f[0]["app"].as_str(), f[0]["app_id"].as_i64()), (Some("adsdk"), Some(APPS[1].pid)), "{f:?}");
+}
