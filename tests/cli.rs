@@ -1085,6 +1085,43 @@ fn evaluation_set_recall_and_precision() {
     assert!(precision >= 0.99, "precision {precision:.3}");
 }
 
+/// The labelled cases by class (tests/evaluation/classes): every
+/// must-find found and no false alarm, with the device profile and
+/// without it (cases that need the profile are scored only with it).
+/// Run with `-- --nocapture` for the table the README shows.
+#[test]
+fn evaluation_classes_all_found_no_false_alarm() {
+    let dir = tmpdir("eval-classes");
+    let profile = write(&dir, "device.toml", evaluation::classes::PROFILE.as_bytes());
+    let cases = evaluation::classes::all();
+    println!("| class | without profile | with profile |\n| --- | --- | --- |");
+    let mut table: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut failures = Vec::new();
+    for with_profile in [false, true] {
+        let s = evaluation::classes::evaluate(&cases, with_profile, |capture| {
+            let p = write(&dir, "classes.pcap", capture);
+            let mut args = vec!["scan", "--format", "jsonl", "--show-values"];
+            if with_profile {
+                args.extend(["--profile", profile.to_str().unwrap()]);
+            }
+            args.push(p.to_str().unwrap());
+            of_type(&jsonl(&run(&args)), "finding").into_iter().cloned().collect()
+        });
+        for (class, (hit, n)) in &s.recall {
+            let fa = s.false_alarms.get(class).map_or(0, Vec::len);
+            table.entry(class.clone()).or_default().push(format!("{hit} / {n}, {fa} false"));
+        }
+        failures.extend(s.misses.iter().map(|m| format!("profile {with_profile}: missed {m}")));
+        for (class, fas) in &s.false_alarms {
+            failures.extend(fas.iter().map(|f| format!("profile {with_profile}: false alarm ({class}) {f}")));
+        }
+    }
+    for (class, cols) in &table {
+        println!("| {class} | {} |", cols.join(" | "));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// SARIF 2.1.0: valid against the official schema (checked with Python's
 /// jsonschema, which .ci/run installs), rules from the registry, one
 /// result per finding, fingerprints stable across captures of the same

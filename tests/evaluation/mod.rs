@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use super::support::{Net, ts};
 
+pub mod classes;
+
 /// xorshift64*: the set is the same on every run.
 struct Rng(u64);
 
