@@ -119,6 +119,9 @@ pub enum Location {
     Stream,
     /// The text of a short message.
     Sms,
+    /// The packet's own address: an IPv6 source address built from the
+    /// device's MAC (SLAAC EUI-64).
+    Address,
 }
 
 impl Location {
@@ -131,6 +134,7 @@ impl Location {
             Location::Cookie => "cookie",
             Location::Stream => "stream",
             Location::Sms => "sms",
+            Location::Address => "address",
         }
     }
 
@@ -141,6 +145,7 @@ impl Location {
             "body" => Location::Body,
             "header" => Location::Header,
             "cookie" => Location::Cookie,
+            "address" => Location::Address,
             "stream" => Location::Stream,
             "sms" => Location::Sms,
             _ => return None,

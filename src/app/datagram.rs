@@ -112,6 +112,7 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut s
                 data: q.into_bytes(),
                 dns_query: true,
                 tls: None,
+                binary: false,
             });
         }
     } else if super::sip::starts_sip(d.payload)
@@ -142,6 +143,22 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut s
             data: d.payload[..keep].to_vec(),
             dns_query: false,
             tls: None,
+            binary: false,
+        });
+    } else if out.keep_binary {
+        // A device profile is loaded: its byte forms are searched here.
+        let keep = d.payload.len().min(UDP_SCAN_MAX);
+        stats.udp_bytes += (d.payload.len() - keep) as u64;
+        out.streams.push(StreamPayload {
+            app: None,
+            src: d.src,
+            dst: d.dst,
+            frame: d.frame,
+            ts: d.ts,
+            data: d.payload[..keep].to_vec(),
+            dns_query: false,
+            tls: None,
+            binary: true,
         });
     } else {
         stats.udp_bytes += d.payload.len() as u64;

@@ -125,6 +125,9 @@ pub struct Emit {
     pub stats: AppStats,
     /// What TLS connections share: budgets and a scratch buffer.
     pub tls: tls::Shared,
+    /// Keep payloads that are not text too (a device profile is loaded:
+    /// its byte forms are searched in them).
+    pub keep_binary: bool,
 }
 
 /// How much of each output list was there before a dissector ran.

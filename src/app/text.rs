@@ -31,6 +31,9 @@ pub struct StreamPayload {
     pub tls: Option<Arc<TlsInfo>>,
     /// The app that sent it, when the capture says.
     pub app: Option<Arc<crate::finding::AppRef>>,
+    /// Bytes that are not text, kept only to search the device profile's
+    /// byte forms in them ([`Emit::keep_binary`](super::Emit)).
+    pub binary: bool,
 }
 
 /// Does `b` start like text (printable ASCII, UTF-8, line ends)?
@@ -61,7 +64,8 @@ impl TextKeep {
             out.stats.other_bytes += data.len() as u64;
             return Verdict::DropDir;
         }
-        if self.p.is_none() && !looks_text(data) {
+        let binary = self.p.is_none() && !looks_text(data);
+        if binary && !out.keep_binary {
             self.done = true;
             out.stats.other_bytes += data.len() as u64;
             return Verdict::DropDir;
@@ -76,6 +80,7 @@ impl TextKeep {
                 data: Vec::new(),
                 dns_query: false,
                 tls: None,
+                binary,
             })
         });
         // `gap` may have filled the room: never assume some is left.

@@ -281,6 +281,50 @@ impl Engine {
         }
         out
     }
+
+    /// Is a device profile loaded (binary payloads are then kept for
+    /// [`Engine::detect_bytes`])?
+    pub fn has_profile(&self) -> bool {
+        self.profile.is_some()
+    }
+
+    /// The device profile's byte forms in a binary payload (a body or a
+    /// stream that is not text): the raw text of each value, a MAC's 6
+    /// bytes and its EUI-64, IMEI and IMSI in BCD. A text form is shown as
+    /// its text, a binary one as the hex of the bytes found.
+    pub fn detect_bytes(&self, location: Location, data: &[u8]) -> Vec<RawFinding> {
+        let mut out = Vec::new();
+        let Some(p) = &self.profile else { return out };
+        let mut ph: Vec<ProfileHit> = Vec::new();
+        p.find_bytes(data, &mut ph);
+        for h in ph {
+            let Some(ri) = self.rule_for_kind(&h.kind) else { continue };
+            let rule = &self.rules.rules[ri];
+            if !rule.scope.location(location) {
+                continue;
+            }
+            let (value, encoding) = match h.encoding {
+                // Found as its own text among the bytes.
+                None => (h.found, vec!["binary".to_string()]),
+                Some(e) => (h.found, vec![e.to_string()]),
+            };
+            push(
+                &mut out,
+                RawFinding {
+                    rule: ri,
+                    kind: h.kind,
+                    title: rule.title.clone(),
+                    value,
+                    matched: Some(h.original),
+                    confidence: Confidence::High,
+                    encoding,
+                    location,
+                    field: None,
+                },
+            );
+        }
+        out
+    }
 }
 
 /// Runs every rule's examples alone (one rule, no profile): a `match`

@@ -8,6 +8,14 @@
 //! SHA-1 and SHA-256 of each form (and of its upper- and lower-case
 //! spellings) in hex, whole or cut to 16 characters. All forms go into
 //! hash sets built once and shared by all workers.
+//!
+//! Forms real devices use besides: a MAC as EUI-64 (`ff:fe` inserted in
+//! the middle, with and without the universal/local bit flipped: bridge
+//! and Zigbee/Thread ids, IPv6 interface identifiers), IMEI and IMSI in
+//! the BCD of 3GPP TS 24.008 (a mobile identity, and plain swapped-nibble
+//! TBCD) written as hex; the hex of a value's text inside a longer hex
+//! run; and, in binary payloads ([`CompiledProfile::find_bytes`]), the raw
+//! bytes of every form: the text, a MAC's 6 bytes, its EUI-64, the BCD.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -119,6 +127,75 @@ pub struct CompiledProfile {
     /// First two bytes of the base64 forms (as an index into 2^16): a run
     /// that starts otherwise holds none at its start.
     exact_heads: Vec<bool>,
+    /// Byte forms, searched in binary payloads and in decoded hex runs;
+    /// `bytes_forms[i]` is what pattern `i` stands for.
+    bytes: Option<aho_corasick::AhoCorasick>,
+    bytes_forms: Vec<Form>,
+}
+
+/// Hex runs at least this long (and even) are also decoded and searched
+/// for byte forms: the hex of a value inside a longer hex value.
+const MIN_HEX_RUN: usize = 2 * MIN_FORM_LEN;
+/// Longest hex run decoded (on the stack).
+const MAX_HEX_RUN: usize = 2 * MAX_FORM_LEN;
+/// Shortest byte form searched in binary: a 6-byte MAC.
+const MIN_BYTES_FORM: usize = 6;
+
+/// The EUI-64 of a 12-hex MAC (lower case): `ff:fe` in the middle, with
+/// the universal/local bit flipped (`flip`, as in IPv6 interface
+/// identifiers, RFC 4291 appendix A) or not (as many bridge and device
+/// ids print it).
+fn eui64(bare: &str, flip: bool) -> Option<[u8; 8]> {
+    let m = hex::decode(bare).ok()?;
+    let m: [u8; 6] = m.try_into().ok()?;
+    let first = if flip { m[0] ^ 0x02 } else { m[0] };
+    Some([first, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+}
+
+/// Text spellings of an EUI-64: bare hex, colon pairs, and the four
+/// groups of an IPv6 interface identifier (with and without leading zeros).
+fn eui64_spellings(e: &[u8; 8]) -> Vec<String> {
+    let hex = hex::encode(e);
+    let pairs: Vec<String> = e.iter().map(|b| format!("{b:02x}")).collect();
+    let groups: Vec<String> = e.chunks(2).map(|g| format!("{:02x}{:02x}", g[0], g[1])).collect();
+    let short: Vec<String> = e.chunks(2).map(|g| format!("{:x}", u16::from_be_bytes([g[0], g[1]]))).collect();
+    vec![hex, pairs.join(":"), pairs.join("-"), groups.join(":"), short.join(":")]
+}
+
+/// The BCD forms of an IMEI or IMSI (3GPP TS 24.008 10.5.1.4): the mobile
+/// identity value (first digit with the odd/even flag and the type, then
+/// two digits per byte, low nibble first, `F` filling an even count), and
+/// plain TBCD (two digits per byte, low nibble first). An IMEI's 15th
+/// digit is sent as 0 in an identity: both spellings are forms.
+fn bcd_forms(kind: &str, digits: &str) -> Vec<Vec<u8>> {
+    let ty = match kind {
+        "imsi" => 1u8,
+        "imei" => 2,
+        _ => return Vec::new(),
+    };
+    if !(6..=16).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Vec::new();
+    }
+    let mut spellings = vec![digits.to_string()];
+    if kind == "imei" && digits.len() == 15 {
+        spellings.push(format!("{}0", &digits[..14]));
+    }
+    let mut out = Vec::new();
+    for d in spellings {
+        let n: Vec<u8> = d.bytes().map(|b| b - b'0').collect();
+        let odd = n.len() % 2 == 1;
+        let mut identity = vec![n[0] << 4 | u8::from(odd) << 3 | ty];
+        for pair in n[1..].chunks(2) {
+            identity.push(pair.get(1).map_or(0xf0, |h| h << 4) | pair[0]);
+        }
+        let mut tbcd = Vec::new();
+        for pair in n.chunks(2) {
+            tbcd.push(pair.get(1).map_or(0xf0, |h| h << 4) | pair[0]);
+        }
+        out.push(identity);
+        out.push(tbcd);
+    }
+    out
 }
 
 fn head_index(b: &[u8]) -> Option<usize> {
@@ -196,8 +273,34 @@ impl CompiledProfile {
     pub fn compile(p: &Profile) -> CompiledProfile {
         let mut folded = Forms::default();
         let mut exact = Forms::default();
+        let mut bytes: Vec<(Vec<u8>, Form)> = Vec::new();
         for (kind, value) in &p.values {
             let form = |enc: Option<&'static str>| Form { kind: kind.clone(), original: value.clone(), encoding: enc };
+            let bare = value.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+            if kind == "mac" && bare.len() == 12 {
+                if let Ok(raw) = hex::decode(&bare) {
+                    bytes.push((raw, form(Some("binary"))));
+                }
+                for flip in [false, true] {
+                    let Some(e) = eui64(&bare, flip) else { continue };
+                    for t in eui64_spellings(&e) {
+                        if (MIN_FORM_LEN..=MAX_FORM_LEN).contains(&t.len()) {
+                            folded.entry(t).or_insert_with(|| form(Some("eui64")));
+                        }
+                    }
+                    bytes.push((e.to_vec(), form(Some("eui64"))));
+                }
+            }
+            for b in bcd_forms(kind, &bare) {
+                folded.entry(hex::encode(&b)).or_insert_with(|| form(Some("bcd")));
+                bytes.push((b, form(Some("bcd"))));
+            }
+            if value.len() >= MIN_FORM_LEN {
+                bytes.push((value.as_bytes().to_vec(), form(None)));
+                if bare.len() >= MIN_FORM_LEN && bare != value.to_ascii_lowercase() {
+                    bytes.push((bare.as_bytes().to_vec(), form(None)));
+                }
+            }
             // The first form of a text wins: plain before encoded or hashed.
             let add = |map: &mut Forms, text: String, enc: Option<&'static str>, fold: bool| {
                 if (MIN_FORM_LEN..=MAX_FORM_LEN).contains(&text.len()) {
@@ -243,7 +346,76 @@ impl CompiledProfile {
                 exact_heads[i] = true;
             }
         }
-        CompiledProfile { folded, exact, exact_lens, folded_lens, exact_heads }
+        bytes.retain(|(b, _)| b.len() >= MIN_BYTES_FORM);
+        bytes.sort_by(|a, b| a.0.cmp(&b.0));
+        bytes.dedup_by(|a, b| a.0 == b.0);
+        let automaton = (!bytes.is_empty())
+            .then(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(bytes.iter().map(|(b, _)| b))
+                    .ok()
+            })
+            .flatten();
+        let bytes_forms = bytes.into_iter().map(|(_, f)| f).collect();
+        CompiledProfile { folded, exact, exact_lens, folded_lens, exact_heads, bytes: automaton, bytes_forms }
+    }
+
+    /// Every byte form in `data` (a binary body or stream payload): what
+    /// it stands for, and what was found (a value's own text as text, with
+    /// no encoding; binary forms as hex, encoding `binary`, `eui64`, `bcd`).
+    pub fn find_bytes(&self, data: &[u8], out: &mut Vec<ProfileHit>) {
+        let Some(ac) = &self.bytes else { return };
+        for m in ac.find_iter(data) {
+            let f = &self.bytes_forms[m.pattern().as_usize()];
+            let bytes = &data[m.start()..m.end()];
+            // A value's own text is shown as text; binary forms as hex.
+            let found = match f.encoding {
+                None => String::from_utf8_lossy(bytes).into_owned(),
+                Some(_) => hex::encode(bytes),
+            };
+            let hit = ProfileHit { kind: f.kind.clone(), found, original: f.original.clone(), encoding: f.encoding };
+            if !out.iter().any(|o| o.kind == hit.kind && o.original == hit.original && o.encoding == hit.encoding) {
+                out.push(hit);
+            }
+        }
+    }
+
+    /// Byte forms inside the hex run `v[s..e]`, decoded: the hex of a
+    /// value's text (or of its binary forms) inside a longer hex value.
+    fn hex_run(&self, v: &str, s: usize, e: usize, on: &mut Visitor<'_>) -> bool {
+        let Some(ac) = &self.bytes else { return true };
+        let run = &v.as_bytes()[s..e];
+        if run.len() < MIN_HEX_RUN
+            || run.len() > MAX_HEX_RUN
+            || run.len() % 2 == 1
+            || !run.iter().all(u8::is_ascii_hexdigit)
+        {
+            return true;
+        }
+        let mut buf = [0u8; MAX_HEX_RUN / 2];
+        let raw = &mut buf[..run.len() / 2];
+        if hex::decode_to_slice(run, raw).is_err() {
+            return true;
+        }
+        for m in ac.find_iter(&*raw) {
+            if m.start() == 0 && 2 * m.end() == run.len() {
+                // The whole run: its token lookup has it already.
+                continue;
+            }
+            let f = &self.bytes_forms[m.pattern().as_usize()];
+            // The hex of a text or of raw bytes is "hex"; BCD and EUI-64
+            // keep their own name.
+            let encoding = match f.encoding {
+                None | Some("binary") => Some("hex"),
+                e => e,
+            };
+            let hex_form = Form { encoding, ..f.clone() };
+            if !on(s + 2 * m.start(), &hex_form, &v[s + 2 * m.start()..s + 2 * m.end()], false) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Does any form occur in `value`?
@@ -267,6 +439,14 @@ impl CompiledProfile {
     /// `v`; stops when it returns false. Returns false if stopped.
     fn visit_text(&self, v: &str, url: bool, on: &mut Visitor<'_>) -> bool {
         let b = v.as_bytes();
+        // Long hex runs, decoded: byte forms inside them.
+        if self.bytes.is_some() {
+            for (s, e) in runs(b, |c| c.is_ascii_hexdigit()) {
+                if e - s >= MIN_HEX_RUN && !self.hex_run(v, s, e, on) {
+                    return false;
+                }
+            }
+        }
         let mut check = |s: usize, e: usize| match self.folded_form(v, s, e) {
             Some(f) => on(s, f, &v[s..e], url),
             None => true,
@@ -390,6 +570,43 @@ mod tests {
         let fleet = CompiledProfile::compile(&Profile::parse("fleet", &text).unwrap());
         assert_eq!(find(&fleet, "sn=SN0000004999&x=1"), vec![("serial".into(), vec![])]);
         assert!(find(&fleet, "sn=SN0000005000").is_empty());
+    }
+
+    /// A MAC as EUI-64 (flipped or not, as an IPv6 interface id or a
+    /// bridge id), IMEI and IMSI as BCD hex, a serial's hex inside a
+    /// longer hex value.
+    #[test]
+    fn forms_real_devices_use() {
+        let p = Profile::parse("p", "mac = \"a4:5e:60:12:34:56\"\nimei = \"356938035643809\"\nimsi = \"208101234567890\"\nserial = \"WKL3A1B2C3D4\"\n").unwrap();
+        let c = CompiledProfile::compile(&p);
+        let kinds = |v: &str| find(&c, v);
+        assert_eq!(kinds("ip=2001:db8:1:2:a65e:60ff:fe12:3456"), vec![("mac".into(), vec!["eui64".to_string()])]);
+        assert_eq!(kinds("bridgeid=A45E60FFFE123456"), vec![("mac".into(), vec!["eui64".to_string()])]);
+        // IMSI 208101234567890: 15 digits, odd: 0x29 then nibble pairs.
+        assert_eq!(kinds("id=2980012143658709"), vec![("imsi".into(), vec!["bcd".to_string()])]);
+        assert_eq!(kinds("id=0201214365879f"), Vec::<(String, Vec<String>)>::new());
+        let serial_hex = hex::encode("WKL3A1B2C3D4");
+        assert_eq!(kinds(&format!("blob=00ff{serial_hex}0d0a")), vec![("serial".into(), vec!["hex".to_string()])]);
+        // Raw bytes in a binary payload: the MAC's 6 bytes, the IMEI in BCD.
+        let mut bin = vec![0u8, 1, 2, 0xa4, 0x5e, 0x60, 0x12, 0x34, 0x56, 9];
+        bin.extend(bcd_forms("imei", "356938035643809").remove(0));
+        let mut hits = Vec::new();
+        c.find_bytes(&bin, &mut hits);
+        let got: Vec<(&str, Option<&str>)> = hits.iter().map(|h| (h.kind.as_str(), h.encoding)).collect();
+        assert_eq!(got, vec![("mac", Some("binary")), ("imei", Some("bcd"))]);
+        assert_eq!(hits[0].found, "a45e60123456");
+        let mut none = Vec::new();
+        c.find_bytes(&[0u8; 64], &mut none);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn bcd_of_an_imei_identity() {
+        // TS 24.008: IMEI 35693803564380(9 sent as 0), type 2, odd.
+        let f = bcd_forms("imei", "356938035643809");
+        assert_eq!(hex::encode(&f[0]), "3a65390853468390");
+        assert_eq!(hex::encode(&f[2]), "3a65390853468300");
+        assert!(bcd_forms("serial", "12345678").is_empty());
     }
 
     #[test]

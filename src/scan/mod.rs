@@ -355,6 +355,8 @@ pub fn run(inputs: &[Input], cfg: &ScanConfig, jobs: usize, mut on_event: impl F
 /// Stream findings remembered for de-duplication per capture; past it the
 /// memory is cleared (a repeat may then be reported again).
 const MAX_STREAM_SEEN: usize = 100_000;
+/// SLAAC (source, destination) pairs remembered per capture.
+const MAX_SLAAC_SEEN: usize = 100_000;
 
 /// Per-capture state of message processing: what was found goes to the
 /// sink as it is made.
@@ -369,6 +371,9 @@ struct Requests<'a> {
     named: std::collections::HashMap<(&'static str, i64), Arc<AppRef>>,
     /// The app of the last attributed frame and its index in `rep.apps`.
     last_app: Option<(Arc<AppRef>, usize)>,
+    /// (source, destination) pairs whose SLAAC EUI-64 source address was
+    /// reported: once per capture and destination.
+    slaac_seen: std::collections::HashSet<(std::net::Ipv6Addr, std::net::IpAddr)>,
     /// Stream findings already reported, by flow and value: a beacon that
     /// repeats its MAC every two seconds is one finding, at its first frame.
     stream_seen: std::collections::HashSet<(SocketAddr, SocketAddr, usize, String, String)>,
@@ -514,7 +519,16 @@ impl Requests<'_> {
         let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
         let ctx =
             RequestCtx { method: &req.head.method, host, path, dst_port: req.dst.port(), app: req.app.as_deref() };
-        (self.cfg.engine.detect(&ctx, &fields.fields), fields.notes)
+        let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        if engine.has_profile() && !req.body.is_empty() && !crate::app::text::looks_text(&req.body) {
+            // A binary body: the profile's byte forms in it.
+            for r in engine.detect_bytes(Location::Body, &req.body) {
+                if !raws.iter().any(|o| o.kind == r.kind && o.value.eq_ignore_ascii_case(&r.value)) {
+                    raws.push(r);
+                }
+            }
+        }
+        (raws, fields.notes)
     }
 
     fn detect(&mut self, req: HttpRequest, host: Option<String>) {
@@ -752,6 +766,10 @@ impl Requests<'_> {
         if self.cfg.mode != Mode::Scan || !self.wanted(p.app.as_ref()) {
             return;
         }
+        if p.binary {
+            self.binary_stream(p, names);
+            return;
+        }
         let fields = if p.dns_query {
             extract::dns_query_fields(&String::from_utf8_lossy(&p.data))
         } else {
@@ -780,6 +798,82 @@ impl Requests<'_> {
             dst: p.dst,
             host,
             protocol,
+            tls: p.tls.clone(),
+            stream_id: None,
+            app: p.app.clone(),
+        };
+        self.push_findings(raws, &at, None, true);
+    }
+
+    /// A packet from an IPv6 address whose interface identifier is the
+    /// EUI-64 of a MAC (SLAAC without privacy extensions, RFC 4291
+    /// appendix A): the MAC goes to every server the device talks to.
+    /// Reported once per capture and destination, at the first packet;
+    /// link-local sources (which never leave the link) are not.
+    fn slaac(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        at: (u64, crate::util::Timestamp),
+        app: Option<&Arc<AppRef>>,
+        names: &Names,
+    ) {
+        let (frame, ts) = at;
+        let std::net::IpAddr::V6(a) = src.ip() else { return };
+        let o = a.octets();
+        if o[11] != 0xff || o[12] != 0xfe || (a.segments()[0] & 0xffc0) == 0xfe80 || a.is_multicast() {
+            return;
+        }
+        let mac = [o[8] ^ 0x02, o[9], o[10], o[13], o[14], o[15]];
+        if mac == [0; 6] || self.slaac_seen.contains(&(a, dst.ip())) {
+            return;
+        }
+        if self.slaac_seen.len() >= MAX_SLAAC_SEEN {
+            self.slaac_seen.clear();
+        }
+        self.slaac_seen.insert((a, dst.ip()));
+        if self.cfg.mode != Mode::Scan {
+            return;
+        }
+        let text = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+        let field = extract::Field {
+            location: Location::Address,
+            name: Some("ipv6_src:mac".into()),
+            value: text,
+            encoding: extract::Chain::of(&["eui64"]),
+        };
+        let host = names.get(&dst.ip()).map(str::to_string);
+        let ctx =
+            RequestCtx { method: "", host: host.as_deref(), path: "", dst_port: dst.port(), app: app.map(|a| &**a) };
+        let raws = self.cfg.engine.detect(&ctx, std::slice::from_ref(&field));
+        if raws.is_empty() {
+            return;
+        }
+        self.rep.stats.payloads_with_findings += 1;
+        let at = Where { frame, ts, src, dst, host, protocol: "ipv6", tls: None, stream_id: None, app: app.cloned() };
+        self.push_findings(raws, &at, None, false);
+    }
+
+    /// A payload that is not text, kept because a device profile is
+    /// loaded: the profile's byte forms in it, one severity lower (as
+    /// stream findings are), each value once per flow.
+    fn binary_stream(&mut self, p: StreamPayload, names: &Names) {
+        let mut raws = self.cfg.engine.detect_bytes(Location::Stream, &p.data);
+        if self.stream_seen.len() >= MAX_STREAM_SEEN {
+            self.stream_seen.clear();
+        }
+        raws.retain(|r| self.stream_seen.insert((p.src, p.dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        if raws.is_empty() {
+            return;
+        }
+        self.rep.stats.payloads_with_findings += 1;
+        let at = Where {
+            frame: p.frame,
+            ts: p.ts,
+            src: p.src,
+            dst: p.dst,
+            host: names.get(&p.dst.ip()).map(str::to_string),
+            protocol: "stream",
             tls: p.tls.clone(),
             stream_id: None,
             app: p.app.clone(),
@@ -1047,6 +1141,7 @@ fn scan_opened(
         hosts: BTreeMap::new(),
         apps: Default::default(),
         named: Default::default(),
+        slaac_seen: Default::default(),
         last_app: None,
         stream_seen: Default::default(),
         sink,
@@ -1072,6 +1167,7 @@ fn scan_opened(
     let mut decoder = Decoder::new();
     let mut flows: FlowTable<crate::app::Conn> = FlowTable::new(cfg.flow_limits);
     let mut app = AppLayer::new(cfg.app, keys);
+    app.out.keep_binary = cfg.engine.has_profile();
     let mut names = Names::default();
     let mut bytes = 0u64;
     let mut reported = 0u64;
@@ -1102,19 +1198,28 @@ fn scan_opened(
                 Transport::Tcp(seg) => {
                     let src = SocketAddr::new(p.src, seg.src_port);
                     let dst = SocketAddr::new(p.dst, seg.dst_port);
+                    if p.src.is_ipv6() {
+                        reqs.slaac(src, dst, (frame.number, frame.ts), frame.app, &names);
+                    }
                     flows.segment_from(src, dst, &seg, frame.number, frame.ts, frame.app, &mut app);
                 }
-                Transport::Udp(u) => app.datagram(
-                    Datagram {
-                        src: SocketAddr::new(p.src, u.src_port),
-                        dst: SocketAddr::new(p.dst, u.dst_port),
-                        payload: u.payload,
-                        frame: frame.number,
-                        ts: frame.ts,
-                        app: frame.app,
-                    },
-                    &mut names,
-                ),
+                Transport::Udp(u) => {
+                    if p.src.is_ipv6() {
+                        let (src, dst) = (SocketAddr::new(p.src, u.src_port), SocketAddr::new(p.dst, u.dst_port));
+                        reqs.slaac(src, dst, (frame.number, frame.ts), frame.app, &names);
+                    }
+                    app.datagram(
+                        Datagram {
+                            src: SocketAddr::new(p.src, u.src_port),
+                            dst: SocketAddr::new(p.dst, u.dst_port),
+                            payload: u.payload,
+                            frame: frame.number,
+                            ts: frame.ts,
+                            app: frame.app,
+                        },
+                        &mut names,
+                    )
+                }
             },
             Decoded::Unsupported { first } => unsupported_link(&mut reqs.rep.errors, &capture, first, Some(&frame)),
             Decoded::Skipped => {}

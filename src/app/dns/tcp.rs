@@ -47,6 +47,7 @@ impl Dissector for DnsTcp {
                     data: q.into_bytes(),
                     dns_query: true,
                     tls: None,
+                    binary: false,
                 });
             }
         }

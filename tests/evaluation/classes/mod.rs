@@ -95,10 +95,13 @@ pub fn get(host: &str, target: &str, headers: &str) -> Vec<u8> {
     format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n").into_bytes()
 }
 
+mod profile;
+
 /// Every class's cases.
 pub fn all() -> Vec<ClassCase> {
     let mut v = Vec::new();
     v.extend(smoke());
+    v.extend(profile::cases());
     v
 }
 
