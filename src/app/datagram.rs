@@ -131,7 +131,10 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut s
         if let Some(name) = quic.datagram(d.payload) {
             stats.quic_name(&name);
         }
-    } else if text::looks_text(d.payload) {
+    } else if text::looks_text(d.payload) || out.keep_binary {
+        // Text is scanned; other bytes only when a device profile is
+        // loaded (its byte forms are searched in them).
+        let binary = !text::looks_text(d.payload);
         let keep = d.payload.len().min(UDP_SCAN_MAX);
         stats.udp_bytes += (d.payload.len() - keep) as u64;
         out.streams.push(StreamPayload {
@@ -143,22 +146,7 @@ pub fn dispatch(out: &mut Emit, d: Datagram<'_>, names: &mut Names, quic: &mut s
             data: d.payload[..keep].to_vec(),
             dns_query: false,
             tls: None,
-            binary: false,
-        });
-    } else if out.keep_binary {
-        // A device profile is loaded: its byte forms are searched here.
-        let keep = d.payload.len().min(UDP_SCAN_MAX);
-        stats.udp_bytes += (d.payload.len() - keep) as u64;
-        out.streams.push(StreamPayload {
-            app: None,
-            src: d.src,
-            dst: d.dst,
-            frame: d.frame,
-            ts: d.ts,
-            data: d.payload[..keep].to_vec(),
-            dns_query: false,
-            tls: None,
-            binary: true,
+            binary,
         });
     } else {
         stats.udp_bytes += d.payload.len() as u64;

@@ -761,24 +761,32 @@ impl Requests<'_> {
     }
 
     /// Scans the payload of a non-HTTP stream or datagram: same
-    /// detectors, findings one severity lower (location `stream`).
+    /// detectors, findings one severity lower (location `stream`). A
+    /// payload that is not text (kept because a device profile is loaded)
+    /// is searched for the profile's byte forms only. Each value is
+    /// reported once per flow.
     fn stream(&mut self, p: StreamPayload, names: &Names) {
         if self.cfg.mode != Mode::Scan || !self.wanted(p.app.as_ref()) {
             return;
         }
-        if p.binary {
-            self.binary_stream(p, names);
-            return;
-        }
-        let fields = if p.dns_query {
-            extract::dns_query_fields(&String::from_utf8_lossy(&p.data))
-        } else {
-            extract::stream_fields(&p.data)
-        };
         let host = names.get(&p.dst.ip()).map(str::to_string);
-        let ctx =
-            RequestCtx { method: "", host: host.as_deref(), path: "", dst_port: p.dst.port(), app: p.app.as_deref() };
-        let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        let mut raws = if p.binary {
+            self.cfg.engine.detect_bytes(Location::Stream, &p.data)
+        } else {
+            let fields = if p.dns_query {
+                extract::dns_query_fields(&String::from_utf8_lossy(&p.data))
+            } else {
+                extract::stream_fields(&p.data)
+            };
+            let ctx = RequestCtx {
+                method: "",
+                host: host.as_deref(),
+                path: "",
+                dst_port: p.dst.port(),
+                app: p.app.as_deref(),
+            };
+            self.cfg.engine.detect(&ctx, &fields.fields)
+        };
         // A value repeated across the lines of one payload (SIP repeats
         // identities in several headers) is one finding: the first.
         first_of_each_value(&mut raws);
@@ -852,33 +860,6 @@ impl Requests<'_> {
         self.rep.stats.payloads_with_findings += 1;
         let at = Where { frame, ts, src, dst, host, protocol: "ipv6", tls: None, stream_id: None, app: app.cloned() };
         self.push_findings(raws, &at, None, false);
-    }
-
-    /// A payload that is not text, kept because a device profile is
-    /// loaded: the profile's byte forms in it, one severity lower (as
-    /// stream findings are), each value once per flow.
-    fn binary_stream(&mut self, p: StreamPayload, names: &Names) {
-        let mut raws = self.cfg.engine.detect_bytes(Location::Stream, &p.data);
-        if self.stream_seen.len() >= MAX_STREAM_SEEN {
-            self.stream_seen.clear();
-        }
-        raws.retain(|r| self.stream_seen.insert((p.src, p.dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
-        if raws.is_empty() {
-            return;
-        }
-        self.rep.stats.payloads_with_findings += 1;
-        let at = Where {
-            frame: p.frame,
-            ts: p.ts,
-            src: p.src,
-            dst: p.dst,
-            host: names.get(&p.dst.ip()).map(str::to_string),
-            protocol: "stream",
-            tls: p.tls.clone(),
-            stream_id: None,
-            app: p.app.clone(),
-        };
-        self.push_findings(raws, &at, None, true);
     }
 
     fn push_findings(
