@@ -555,3 +555,30 @@ pub struct FileReport {
     pub apps: Vec<AppActivity>,
     pub stats: FileStats,
 }
+
+/// Where an address is: `internet`, `lan` (private, loopback,
+/// link-local, unique local, unspecified), `multicast`, `broadcast`.
+pub fn scope_of(ip: std::net::IpAddr) -> &'static str {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(a) if a.is_broadcast() => "broadcast",
+        IpAddr::V4(a) if a.is_multicast() => "multicast",
+        IpAddr::V4(a) if a.is_private() || a.is_loopback() || a.is_link_local() || a.is_unspecified() => "lan",
+        IpAddr::V6(a) if a.is_multicast() => "multicast",
+        IpAddr::V6(a)
+            if a.is_loopback()
+                || a.is_unspecified()
+                || (a.segments()[0] & 0xffc0) == 0xfe80
+                || (a.segments()[0] & 0xfe00) == 0xfc00 =>
+        {
+            "lan"
+        }
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or("internet", |v4| scope_of(IpAddr::V4(v4))),
+        IpAddr::V4(_) => "internet",
+    }
+}
+
+/// A multicast or broadcast destination: only the local network hears it.
+pub fn local_only(ip: std::net::IpAddr) -> bool {
+    matches!(scope_of(ip), "multicast" | "broadcast")
+}

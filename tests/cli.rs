@@ -1123,6 +1123,62 @@ fn evaluation_classes_all_found_no_false_alarm() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Where a finding went: SSDP to the multicast group is one severity
+/// lower than the same UUID posted to a server on the internet; the text
+/// report groups destinations by where they are.
+#[test]
+fn multicast_findings_are_lower_and_destinations_grouped_by_scope() {
+    let uuid = "uuid:2fac1234-31f8-11b4-a222-08002b34c003";
+    let mut net = Net::default();
+    let notify = format!(
+        "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\nUSN: {uuid}::upnp:rootdevice\r\n\r\n"
+    );
+    net.push(
+        support::ts(1_700_000_000, 0),
+        support::ipv4_udp([192, 168, 1, 20], [239, 255, 255, 250], 1900, 1900, notify.as_bytes()),
+    );
+    let body = format!("{{\"usn\":\"{uuid}\"}}");
+    let post = format!(
+        "POST /register HTTP/1.1\r\nHost: cloud.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    net.http(
+        support::ts(1_700_000_001, 0),
+        "192.168.1.20:40000",
+        "198.51.100.5:80",
+        post.as_bytes(),
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        3,
+    );
+    let lan = "GET /set?imei=356938035643809 HTTP/1.1\r\nHost: 192.168.1.1\r\n\r\n";
+    net.http(
+        support::ts(1_700_000_002, 0),
+        "192.168.1.20:40001",
+        "192.168.1.1:80",
+        lan.as_bytes(),
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        4,
+    );
+    let dir = tmpdir("scope");
+    let p = write(&dir, "scope.pcap", &support::pcap(&net, Link::Ethernet, false, false));
+    let lines = jsonl(&run(&["scan", "--format", "jsonl", "--show-values", p.to_str().unwrap()]));
+    let f = of_type(&lines, "finding");
+    let uuids: Vec<(&str, &str)> = f
+        .iter()
+        .filter(|f| f["kind"] == "device_uuid")
+        .map(|f| (f["scope"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(uuids, [("multicast", "low"), ("internet", "medium")], "{f:?}");
+    let imei = f.iter().find(|f| f["kind"] == "imei").unwrap();
+    assert_eq!((imei["scope"].as_str(), imei["severity"].as_str()), (Some("lan"), Some("high")));
+    let text = String::from_utf8_lossy(&run(&["scan", p.to_str().unwrap()]).stdout).into_owned();
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in {text}"));
+    assert!(at("  to the internet:") < at("    cloud.example"), "{text}");
+    assert!(at("    cloud.example") < at("  on the local network"), "{text}");
+    assert!(at("  on the local network") < at("    192.168.1.1"), "{text}");
+    assert!(at("  to multicast groups") < at("    239.255.255.250"), "{text}");
+}
+
 /// SARIF 2.1.0: valid against the official schema (checked with Python's
 /// jsonschema, which .ci/run installs), rules from the registry, one
 /// result per finding, fingerprints stable across captures of the same

@@ -86,27 +86,8 @@ pub fn tls_json(t: Option<&TlsInfo>, p: &Privacy) -> Value {
     t.map_or(Value::Null, |t| json!({"version": t.version, "cipher": t.cipher, "sni": p.opt(t.sni.as_deref())}))
 }
 
-/// Where an address is: `internet`, `lan` (private, loopback or
-/// link-local), `multicast`, `broadcast`.
-pub fn scope(ip: std::net::IpAddr) -> &'static str {
-    use std::net::IpAddr;
-    match ip {
-        IpAddr::V4(a) if a.is_broadcast() => "broadcast",
-        IpAddr::V4(a) if a.is_multicast() => "multicast",
-        IpAddr::V4(a) if a.is_private() || a.is_loopback() || a.is_link_local() || a.is_unspecified() => "lan",
-        IpAddr::V6(a) if a.is_multicast() => "multicast",
-        IpAddr::V6(a)
-            if a.is_loopback()
-                || a.is_unspecified()
-                || (a.segments()[0] & 0xffc0) == 0xfe80
-                || (a.segments()[0] & 0xfe00) == 0xfc00 =>
-        {
-            "lan"
-        }
-        IpAddr::V6(a) => a.to_ipv4_mapped().map_or("internet", |v4| scope(IpAddr::V4(v4))),
-        IpAddr::V4(_) => "internet",
-    }
-}
+/// Where an address is ([`crate::finding::scope_of`]).
+pub use crate::finding::scope_of as scope;
 
 pub fn request_json(r: &RequestRecord, p: &Privacy) -> Value {
     let notes: Vec<std::borrow::Cow<'_, str>> = r.notes.iter().map(|n| p.text(n)).collect();

@@ -36,6 +36,9 @@ struct FileState {
     last_request: Option<(u64, std::net::SocketAddr)>,
     /// Findings by kind per destination host.
     kinds: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Where each of those hosts is (`internet`, `lan`, `multicast`,
+    /// `broadcast`), by its first finding's destination.
+    scopes: BTreeMap<String, &'static str>,
     /// Findings by app, kind and host.
     apps: AppTotals,
     /// Endpoint rules whose title was written.
@@ -358,13 +361,31 @@ impl<W: Write> TextReporter<W> {
         }
         let activity: std::collections::HashMap<&str, &crate::finding::HostActivity> =
             r.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
-        for (host, kinds) in &self.file.kinds {
+        // Grouped by where the hosts are, when not all on the internet.
+        let scope_of = |h: &str| self.file.scopes.get(h).copied().unwrap_or("internet");
+        let grouped = self.file.kinds.keys().any(|h| scope_of(h) != "internet");
+        let mut hosts: Vec<(&String, &BTreeMap<String, u64>)> = self.file.kinds.iter().collect();
+        let order = |s: &str| ["internet", "lan", "multicast", "broadcast"].iter().position(|x| *x == s).unwrap_or(4);
+        hosts.sort_by_key(|(h, _)| order(scope_of(h)));
+        let mut heading = None;
+        for (host, kinds) in hosts {
+            let indent = if grouped { "    " } else { "  " };
+            if grouped && heading != Some(scope_of(host)) {
+                heading = Some(scope_of(host));
+                let label = match scope_of(host) {
+                    "internet" => "to the internet:",
+                    "lan" => "on the local network (private or link-local destinations):",
+                    "multicast" => "to multicast groups (the local network hears them):",
+                    _ => "broadcast (the local network hears them):",
+                };
+                writeln!(o, "  {label}")?;
+            }
             let sent: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
             let name = paint(p.opts.color, BOLD, &p.line(host));
             match activity.get(host.as_str()) {
                 Some(a) => writeln!(
                     o,
-                    "  {name}  ({} request{}, {} .. {})  sent: {}{}",
+                    "{indent}{name}  ({} request{}, {} .. {})  sent: {}{}",
                     a.requests,
                     if a.requests == 1 { "" } else { "s" },
                     a.first.rfc3339(),
@@ -376,7 +397,7 @@ impl<W: Write> TextReporter<W> {
                         format!("  by {}", a.apps.iter().map(|n| p.line(n).into_owned()).collect::<Vec<_>>().join(", "))
                     }
                 )?,
-                None => writeln!(o, "  {name}  sent: {}", sent.join(", "))?,
+                None => writeln!(o, "{indent}{name}  sent: {}", sent.join(", "))?,
             }
         }
         if !self.file.apps.is_empty() {
@@ -403,6 +424,7 @@ impl<W: Write> Reporter for TextReporter<W> {
         self.p.learn(f);
         let host = host_of(f);
         let k = host_key(&self.file.kinds, &host);
+        self.file.scopes.entry(k.clone()).or_insert_with(|| crate::finding::scope_of(f.dst.ip()));
         *self.file.kinds.entry(k).or_default().entry(f.kind.clone()).or_default() += 1;
         let k = host_key(&self.hosts, &host);
         *self.hosts.entry(k).or_default().kinds.entry(f.kind.clone()).or_default() += 1;

@@ -869,6 +869,9 @@ impl Requests<'_> {
         request: Option<(&str, &str, &str)>,
         lower: bool,
     ) {
+        // What only the local network hears (SSDP, mDNS, broadcasts) is one
+        // severity lower, as non-HTTP streams are.
+        let lower = lower || crate::finding::local_only(at.dst.ip());
         for r in raws {
             let rule = &self.cfg.engine.rules.rules[r.rule];
             self.rep.stats.findings += 1;

@@ -95,6 +95,7 @@ pub fn get(host: &str, target: &str, headers: &str) -> Vec<u8> {
     format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n").into_bytes()
 }
 
+mod lan;
 mod profile;
 
 /// Every class's cases.
@@ -102,6 +103,7 @@ pub fn all() -> Vec<ClassCase> {
     let mut v = Vec::new();
     v.extend(smoke());
     v.extend(profile::cases());
+    v.extend(lan::cases());
     v
 }
 
