@@ -158,11 +158,14 @@ fn frames_without_ip_are_counted_by_kind() {
         (wifi::radiotap(&wifi::frame(QOS_DATA, FROM_DS, &[0xe0, 0xe0, 0x03, 1, 2]), true), "other"),
         (wifi::radiotap(&[0xd4, 0x00, 0, 0, 1, 2, 3, 4, 5, 6], true), "other"), // ACK
         // Flags: FCS, and FCS failed.
-        ({
-            let mut f = wifi::radiotap(&wifi::data(QOS_DATA, TO_DS, &[0x45; 40]), true);
-            f[16] |= 0x40;
-            f
-        }, "malformed"),
+        (
+            {
+                let mut f = wifi::radiotap(&wifi::data(QOS_DATA, TO_DS, &[0x45; 40]), true);
+                f[16] |= 0x40;
+                f
+            },
+            "malformed",
+        ),
         (wifi::radiotap(&wifi::frame(QOS_DATA, TO_DS, &[]), true)[..30].to_vec(), "truncated"),
         (vec![0, 0, 200, 0, 0, 0, 0, 0, 1, 2], "truncated"),
     ];
@@ -254,7 +257,15 @@ fn cut_and_mangled_frames_are_counted() {
     }
     let s = &d.stats;
     assert_eq!(s.unsupported, unsupported);
-    let counted = s.unsupported + s.tcp + s.udp + s.not_ip + s.other_ip + s.malformed + s.wifi_protected + s.too_deep + s.ip_fragments;
+    let counted = s.unsupported
+        + s.tcp
+        + s.udp
+        + s.not_ip
+        + s.other_ip
+        + s.malformed
+        + s.wifi_protected
+        + s.too_deep
+        + s.ip_fragments;
     // A frame cut inside its TCP header is counted truncated only.
     assert!(counted + s.truncated >= n, "{s:?} of {n}");
 }

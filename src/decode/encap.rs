@@ -315,10 +315,7 @@ mod tests {
         m.extend_from_slice(&[7, 7]); // past the Length: not the message's
         assert_eq!(l2tp(&m), ip);
         // IPv6 (0x0057).
-        assert_eq!(
-            l2tp(&[0x00, 0x02, 0, 1, 0, 2, 0, 0x57, 0x60]),
-            Some(L2tp::Ip(Inner::EtherType(0x86dd, &[0x60])))
-        );
+        assert_eq!(l2tp(&[0x00, 0x02, 0, 1, 0, 2, 0, 0x57, 0x60]), Some(L2tp::Ip(Inner::EtherType(0x86dd, &[0x60]))));
         // Control (T, L, S set), LCP in a data message.
         assert_eq!(l2tp(&[0xc8, 0x02, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]), Some(L2tp::NotIp));
         assert_eq!(l2tp(&[0x00, 0x02, 0, 1, 0, 2, 0xff, 0x03, 0xc0, 0x21, 1]), Some(L2tp::NotIp));
