@@ -438,6 +438,8 @@ pub struct NotInspected {
     /// Frames cut by the snapshot length, or too short for their headers.
     pub truncated_frames: u64,
     pub malformed_frames: u64,
+    /// Protected (WEP/WPA-encrypted) 802.11 data frames: ciphertext.
+    pub wifi_protected_frames: u64,
     /// Frames that were not IP (ARP, LLDP, ...), or IP other than TCP/UDP.
     pub other_protocol_frames: u64,
     /// TLS connections and payload bytes whose content was not read (no

@@ -1,7 +1,7 @@
 //! Pure parsers for the headers that wrap IP: link headers etherparse does
 //! not read (NFLOG, Cisco HDLC, BSD NULL/LOOP, SLL/SLL2), shims between
 //! Ethernet and IP (MPLS, PPPoE, LLC/SNAP), and tunnels (GRE, VXLAN,
-//! GTP-U, Teredo). Each takes the bytes after the outer header and says
+//! GTP-U, Teredo, L2TP). Each takes the bytes after the outer header and says
 //! what comes next, or `None` when the bytes are not that header.
 
 /// What an encapsulation carries.
@@ -27,6 +27,7 @@ pub const ETHERTYPE_MIN: u16 = 0x0600;
 pub const PORT_VXLAN: u16 = 4789;
 pub const PORT_GTP_U: u16 = 2152;
 pub const PORT_TEREDO: u16 = 3544;
+pub const PORT_L2TP: u16 = 1701;
 
 const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
@@ -38,6 +39,14 @@ const NFULA_PAYLOAD: u16 = 9;
 const VXLAN_HEADER_LEN: usize = 8;
 const GTP_HEADER_LEN: usize = 8;
 const GTP_G_PDU: u8 = 0xff;
+/// L2TP header flags (RFC 2661 section 3.1): control message, Length,
+/// Ns/Nr, Offset Size present; the version in the low nibble.
+const L2TP_T: u16 = 0x8000;
+const L2TP_L: u16 = 0x4000;
+const L2TP_S: u16 = 0x0800;
+const L2TP_O: u16 = 0x0200;
+const L2TP_VERSION_MASK: u16 = 0x000f;
+const L2TP_VERSION_2: u16 = 2;
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
@@ -204,6 +213,47 @@ pub fn teredo_any_port(b: &[u8]) -> Option<Inner<'_>> {
     (plen + 40 == ip.len() && matches!(ip[6], 6 | 17 | 58 | 59)).then_some(Inner::Ip(ip))
 }
 
+/// What an L2TP message holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L2tp<'a> {
+    /// A data message carrying an IPv4 or IPv6 packet in PPP.
+    Ip(Inner<'a>),
+    /// A control message, or a data message carrying PPP's own
+    /// negotiation (LCP, IPCP, authentication): nothing of IP.
+    NotIp,
+}
+
+/// L2TP version 2 (RFC 2661) over UDP: flags say which optional fields
+/// follow (Length, Ns/Nr, Offset Size and its padding); a data message
+/// carries a PPP frame (optional `FF 03`, protocol, compressed or not).
+/// `None` when the bytes are not L2TPv2 (L2TPv3's data header has a
+/// session cookie whose length only the tunnel's set-up says: not read).
+pub fn l2tp(b: &[u8]) -> Option<L2tp<'_>> {
+    let flags = be16(b, 0)?;
+    if flags & L2TP_VERSION_MASK != L2TP_VERSION_2 {
+        return None;
+    }
+    if flags & L2TP_T != 0 {
+        return Some(L2tp::NotIp);
+    }
+    let mut at = 2;
+    let mut end = b.len();
+    if flags & L2TP_L != 0 {
+        // The message length; a capture may hold less (snaplen).
+        end = end.min(usize::from(be16(b, at)?));
+        at += 2;
+    }
+    at += 4; // tunnel and session ids
+    if flags & L2TP_S != 0 {
+        at += 4;
+    }
+    if flags & L2TP_O != 0 {
+        at += 2 + usize::from(be16(b, at)?);
+    }
+    let ppp = b.get(at..end)?;
+    Some(ppp_frame(ppp).map_or(L2tp::NotIp, L2tp::Ip))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +299,29 @@ mod tests {
         t.extend_from_slice(&[0x60; 40]);
         assert!(matches!(teredo(&t), Some(Inner::Ip(_))));
         assert_eq!(teredo(&[0x45; 50]), None);
+    }
+
+    #[test]
+    fn l2tp_data_control_and_optional_fields() {
+        let ip = Some(L2tp::Ip(Inner::EtherType(0x0800, V4)));
+        // Data, no optional fields, FF 03 then protocol 0x0021.
+        assert_eq!(l2tp(&[0x00, 0x02, 0, 1, 0, 2, 0xff, 0x03, 0, 0x21, 0x45, 0, 0, 20]), ip);
+        // Length (bounds the message), Ns/Nr, Offset Size 2 and its pad;
+        // PPP without FF 03, protocol compressed to one byte.
+        let mut m = vec![0x4a, 0x02, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 2, 9, 9, 0x21];
+        m.extend_from_slice(V4);
+        let n = m.len() as u16;
+        m[2..4].copy_from_slice(&n.to_be_bytes());
+        m.extend_from_slice(&[7, 7]); // past the Length: not the message's
+        assert_eq!(l2tp(&m), ip);
+        // IPv6 (0x0057).
+        assert_eq!(l2tp(&[0x00, 0x02, 0, 1, 0, 2, 0, 0x57, 0x60]), Some(L2tp::Ip(Inner::EtherType(0x86dd, &[0x60]))));
+        // Control (T, L, S set), LCP in a data message.
+        assert_eq!(l2tp(&[0xc8, 0x02, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]), Some(L2tp::NotIp));
+        assert_eq!(l2tp(&[0x00, 0x02, 0, 1, 0, 2, 0xff, 0x03, 0xc0, 0x21, 1]), Some(L2tp::NotIp));
+        // Not version 2; an offset past the end; a Length before the payload.
+        assert_eq!(l2tp(&[0x00, 0x03, 0, 0, 0, 1, 0x45]), None);
+        assert_eq!(l2tp(&[0x02, 0x02, 0, 1, 0, 2, 0, 200, 0x21]), None);
+        assert_eq!(l2tp(&[0x40, 0x02, 0, 2, 0, 1, 0, 2, 0x21, 0x45]), None);
     }
 }

@@ -5,9 +5,11 @@
 //! the reason it carries nothing to inspect, counted in [`DecodeStats`].
 //! Link layers: Ethernet (+VLAN/QinQ, by etherparse), Linux SLL and SLL2,
 //! raw IP (101, 228, 229 and libpcap's 12/14), BSD NULL and LOOP, NFLOG,
-//! Cisco HDLC, PPP, Apple PKTAP (its inner link type). Between link and IP: MPLS, PPPoE, LLC/SNAP. Tunnels,
-//! followed to the innermost packet: IP-in-IP, 6in4, GRE, VXLAN, GTP-U,
-//! Teredo ([`encap`]). IPv4 and IPv6 fragments are reassembled
+//! Cisco HDLC, PPP, Apple PKTAP and PPI (their inner link type), IEEE
+//! 802.11 data frames bare, with radiotap or with PPI ([`wifi`]; protected
+//! frames counted, not read). Between link and IP: MPLS, PPPoE, LLC/SNAP.
+//! Tunnels, followed to the innermost packet: IP-in-IP, 6in4, GRE, VXLAN,
+//! GTP-U, Teredo, L2TPv2 ([`encap`]). IPv4 and IPv6 fragments are reassembled
 //! ([`defrag`]). An unsupported link type is reported once per interface
 //! by the caller through [`Decoded::Unsupported`]; its frames are counted,
 //! never silently dropped.
@@ -20,6 +22,7 @@
 
 pub mod defrag;
 pub mod encap;
+pub mod wifi;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -28,7 +31,8 @@ use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TcpSlice, UdpSlice};
 
 use crate::capture::{Frame, Linktype};
 use defrag::{Defrag, DefragLimits, FragKey};
-use encap::Inner;
+use encap::{Inner, L2tp};
+use wifi::Wifi;
 
 /// Raw IP as libpcap writes it on some BSDs and old Linux (DLT_RAW values).
 const LINKTYPE_RAW_12: Linktype = Linktype(12);
@@ -39,9 +43,11 @@ const LINKTYPE_C_HDLC: Linktype = Linktype(104);
 /// Apple's PKTAP: a header naming the process, then a packet of the
 /// link type it names.
 const LINKTYPE_PKTAP: Linktype = Linktype(crate::capture::appmeta::LINKTYPE_PKTAP);
-// Named for messages only; not decoded yet.
 const LINKTYPE_IEEE802_11: Linktype = Linktype(105);
 const LINKTYPE_IEEE802_11_RADIOTAP: Linktype = Linktype(127);
+/// Per-Packet Information: a header, then a packet of the link type it
+/// names (802.11 in practice).
+const LINKTYPE_PPI: Linktype = Linktype(192);
 /// Most encapsulations followed in one frame (tunnels in tunnels).
 const MAX_ENCAP_DEPTH: usize = 8;
 /// Interface and link type pairs remembered as unsupported (to report
@@ -144,6 +150,8 @@ pub struct DecodeStats {
     pub truncated: u64,
     /// Frames of unsupported link types.
     pub unsupported: u64,
+    /// Protected (encrypted) 802.11 data frames.
+    pub wifi_protected: u64,
     /// Distinct interface and link type pairs of those frames, counted up
     /// to [`MAX_UNSUPPORTED_TRACKED`].
     pub unsupported_interfaces: u64,
@@ -182,6 +190,7 @@ pub fn link_name(l: Linktype) -> String {
         LINKTYPE_IEEE802_11_RADIOTAP => "IEEE802_11_RADIOTAP",
         Linktype::NFLOG => "NFLOG",
         LINKTYPE_PKTAP => "PKTAP",
+        LINKTYPE_PPI => "PPI",
         _ => return format!("link type {}", l.0),
     };
     format!("{name} ({})", l.0)
@@ -223,9 +232,9 @@ impl Decoder {
         self.link_layer_in(frame, false)
     }
 
-    /// [`Decoder::link_layer`]; `inside_pktap` for the packet a PKTAP
-    /// header carries (a PKTAP inside one is not followed).
-    fn link_layer_in<'a>(&mut self, frame: &Frame<'a>, inside_pktap: bool) -> Result<Inner<'a>, Decoded<'a>> {
+    /// [`Decoder::link_layer`]; `nested` for the packet a PKTAP or PPI
+    /// header carries (a PKTAP or PPI inside one is not followed).
+    fn link_layer_in<'a>(&mut self, frame: &Frame<'a>, nested: bool) -> Result<Inner<'a>, Decoded<'a>> {
         let data = frame.data;
         let inner = match frame.link {
             Linktype::ETHERNET => Some(Inner::Ethernet(data)),
@@ -258,7 +267,16 @@ impl Decoder {
             Linktype::NFLOG => encap::nflog(data),
             LINKTYPE_C_HDLC => encap::cisco_hdlc(data),
             LINKTYPE_PPP | LINKTYPE_PPP_HDLC => encap::ppp_frame(data),
-            LINKTYPE_PKTAP if !inside_pktap => {
+            LINKTYPE_IEEE802_11 => return self.wifi(wifi::ieee80211(data)),
+            LINKTYPE_IEEE802_11_RADIOTAP => return self.wifi(wifi::radiotap(data)),
+            LINKTYPE_PPI if !nested => match wifi::ppi(data) {
+                Ok(p) => {
+                    let link = Linktype(i32::try_from(p.dlt).unwrap_or(-1));
+                    return self.link_layer_in(&Frame { link, data: p.frame, ..*frame }, true);
+                }
+                Err(bad) => return self.wifi(bad),
+            },
+            LINKTYPE_PKTAP if !nested => {
                 let h = crate::capture::appmeta::pktap_header(data);
                 let Some(h) = h.filter(|h| h.record_type == crate::capture::appmeta::PTH_TYPE_PACKET) else {
                     if h.is_none() {
@@ -288,6 +306,25 @@ impl Decoder {
             self.stats.not_ip += 1;
             Decoded::Skipped
         })
+    }
+
+    /// An 802.11 frame's payload, or why there is none (counted).
+    fn wifi<'a>(&mut self, w: Wifi<'a>) -> Result<Inner<'a>, Decoded<'a>> {
+        let s = &mut self.stats;
+        match w {
+            Wifi::Data(inner) => return Ok(inner),
+            Wifi::FirstOfMany(inner) => {
+                // The A-MSDU's other packets are not read: like bytes past
+                // a snapshot length.
+                s.truncated += 1;
+                return Ok(inner);
+            }
+            Wifi::NotIp => s.not_ip += 1,
+            Wifi::Protected => s.wifi_protected += 1,
+            Wifi::Truncated => s.truncated += 1,
+            Wifi::Malformed => s.malformed += 1,
+        }
+        Err(Decoded::Skipped)
     }
 
     /// Decodes one frame to its innermost TCP or UDP packet. The packet
@@ -405,6 +442,15 @@ impl Decoder {
                         encap::gtp_u(data)
                     } else if dp == encap::PORT_TEREDO || sp == encap::PORT_TEREDO {
                         encap::teredo(data)
+                    } else if dp == encap::PORT_L2TP || sp == encap::PORT_L2TP {
+                        match encap::l2tp(data) {
+                            Some(L2tp::Ip(inner)) => Some(inner),
+                            Some(L2tp::NotIp) => {
+                                stats.not_ip += 1;
+                                return Decoded::Skipped;
+                            }
+                            None => None,
+                        }
                     } else {
                         encap::teredo_any_port(data)
                     };

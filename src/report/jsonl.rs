@@ -161,6 +161,7 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
             "fragments_incomplete": n.fragments_incomplete,
             "truncated_frames": n.truncated_frames,
             "malformed_frames": n.malformed_frames,
+            "wifi_protected_frames": n.wifi_protected_frames,
             "other_protocol_frames": n.other_protocol_frames,
             "tls_connections": n.tls_connections,
             "tls_bytes": n.tls_bytes,

@@ -142,6 +142,7 @@ pub fn not_inspected_line(r: &FileReport, p: &Privacy) -> Option<String> {
         (n.fragments_incomplete, "IP fragment never completed", "IP fragments never completed"),
         (n.truncated_frames, "truncated frame", "truncated frames"),
         (n.malformed_frames, "malformed frame", "malformed frames"),
+        (n.wifi_protected_frames, "encrypted 802.11 frame", "encrypted 802.11 frames"),
     ] {
         if k > 0 {
             parts.push(plural(k, one, many));

@@ -1271,6 +1271,7 @@ fn scan_opened(
         fragments_incomplete: d.ip_fragments.saturating_sub(decoder.defrag.stats.fragments_used),
         truncated_frames: d.truncated,
         malformed_frames: d.malformed + d.too_deep,
+        wifi_protected_frames: d.wifi_protected,
         other_protocol_frames: d.not_ip + d.other_ip,
         tls_connections,
         tls_bytes,

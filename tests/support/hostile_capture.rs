@@ -14,7 +14,7 @@ use super::{Net, ipv4, ts, wiko};
 pub const UNSUPPORTED_LINK: Linktype = Linktype(147);
 /// Link types `teleaudit` decodes (decode/mod.rs); skipped when many
 /// distinct unsupported ones are wanted.
-const DECODED_LINKS: [i32; 17] = [0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 228, 229, 239, 276, 105, 127, 258];
+const DECODED_LINKS: [i32; 18] = [0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 228, 229, 239, 276, 105, 127, 192, 258];
 /// The time of every hostile record: one instant, so no timeout ever
 /// thins out what is held.
 const T: i64 = 1_500_000_000;

@@ -291,6 +291,7 @@ pub mod hostile_flow;
 pub mod hostile_output;
 pub mod telephony;
 pub mod tls;
+pub mod wifi;
 pub mod wiko;
 
 /// A raw IPv4 header around `payload` (checksum left zero: readers of

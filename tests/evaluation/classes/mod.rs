@@ -17,6 +17,8 @@ use serde_json::Value;
 
 use crate::support::{Net, ts};
 
+mod tunnels;
+
 /// The device the cases speak of: the profile file's values.
 pub const MAC: &str = "a4:5e:60:12:34:56";
 pub const IMEI: &str = "356938035643809";
@@ -104,6 +106,7 @@ pub fn all() -> Vec<ClassCase> {
     v.extend(smoke());
     v.extend(profile::cases());
     v.extend(lan::cases());
+    v.extend(tunnels::cases());
     v
 }
 
