@@ -410,7 +410,10 @@ fn raw(rule: usize, title: String, h: Hit, f: &Field, keyed: bool) -> RawFinding
     RawFinding {
         rule,
         kind: h.kind.to_string(),
-        title,
+        title: match &h.why {
+            Some(why) if !keyed => format!("{title} ({why})"),
+            _ => title,
+        },
         confidence: if keyed || h.certain { Confidence::High } else { Confidence::Medium },
         value: h.value,
         matched: None,

@@ -30,16 +30,24 @@ pub struct Hit {
     /// Found by a structure that names it (an IMEI URN, the STS string, an
     /// IMSI matching its realm), not by its shape alone: as sure as a key.
     pub certain: bool,
+    /// What besides its shape made the detector report it when no key or
+    /// structure names it (`by vendor OUI: ASUS`); shown in the title.
+    pub why: Option<String>,
 }
 
 impl Hit {
     pub fn new(kind: &'static str, value: impl Into<String>) -> Self {
-        Hit { kind, value: value.into(), certain: false }
+        Hit { kind, value: value.into(), certain: false, why: None }
     }
 
     /// A hit whose context names what it is.
     pub fn certain(kind: &'static str, value: impl Into<String>) -> Self {
-        Hit { kind, value: value.into(), certain: true }
+        Hit { kind, value: value.into(), certain: true, why: None }
+    }
+
+    /// The same hit, with the evidence it was reported on.
+    pub fn because(self, why: impl Into<String>) -> Self {
+        Hit { why: Some(why.into()), ..self }
     }
 }
 
@@ -106,7 +114,7 @@ impl Detector {
             Detector::Imei => f.longest_digit_run >= 15 || (f.has_colon && f.longest_digit_run >= 6),
             Detector::Imsi => f.longest_digit_run >= 15,
             Detector::Iccid => f.longest_digit_run >= 19,
-            Detector::Mac => f.has_separator,
+            Detector::Mac => f.has_separator || f.hex12_word,
             Detector::Email => f.has_at,
             Detector::StsCleartext => f.has_colon,
             _ => false,
@@ -148,13 +156,24 @@ pub struct Features {
     /// `:` or `-` (MAC separators).
     pub has_separator: bool,
     pub has_colon: bool,
+    /// A word (a run of letters and digits between other characters) of
+    /// exactly 12 hex digits: a bare MAC could be in it.
+    pub hex12_word: bool,
 }
 
 impl Features {
     pub fn of(v: &str) -> Features {
         let mut f = Features::default();
         let mut run = 0;
+        let (mut word, mut word_hex) = (0usize, true);
         for b in v.bytes() {
+            if b.is_ascii_alphanumeric() {
+                word += 1;
+                word_hex &= b.is_ascii_hexdigit();
+            } else {
+                f.hex12_word |= word == 12 && word_hex;
+                (word, word_hex) = (0, true);
+            }
             if b.is_ascii_digit() {
                 run += 1;
                 f.longest_digit_run = f.longest_digit_run.max(run);
@@ -171,6 +190,7 @@ impl Features {
                 _ => {}
             }
         }
+        f.hex12_word |= word == 12 && word_hex;
         f
     }
 }

@@ -11,6 +11,8 @@
 
 #![allow(dead_code)] // Values and helpers for the class files to use.
 
+mod geo;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -107,6 +109,7 @@ pub fn all() -> Vec<ClassCase> {
     v.extend(profile::cases());
     v.extend(lan::cases());
     v.extend(tunnels::cases());
+    v.extend(geo::cases());
     v
 }
 
