@@ -188,6 +188,27 @@ pub struct Finding {
     pub stream_id: Option<u32>,
     /// The app or process that sent it, when the capture says.
     pub app: Option<Arc<AppRef>>,
+    /// What the identifier belongs to when it is not the device itself:
+    /// `bssid` (a Wi-Fi access point's MAC, which locates the device),
+    /// `beacon` (a Bluetooth beacon's). `None` otherwise.
+    pub role: Option<&'static str>,
+}
+
+/// The role of a MAC found under `field`: an access point's (`bssid`)
+/// or a beacon's, by the field's name (`bssid`, `ap_mac`,
+/// `wifiAccessPoints[0].macAddress`, `bluetoothBeacons[..]`).
+pub fn mac_role(kind: &str, field: Option<&str>) -> Option<&'static str> {
+    if kind != "mac" {
+        return None;
+    }
+    let f: String = field?.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    if f.contains("bluetoothbeacon") || f.contains("beacons") {
+        Some("beacon")
+    } else if f.contains("bssid") || f.contains("wifiaccesspoint") || f.contains("apmac") || f.contains("accesspoint") {
+        Some("bssid")
+    } else {
+        None
+    }
 }
 
 /// The TLS session a message was decrypted from.

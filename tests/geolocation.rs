@@ -94,3 +94,25 @@ fn mac_by_vendor_prefix_says_so() {
         "{f:?}"
     );
 }
+
+/// A Wi-Fi access point's MAC is a BSSID, a beacon's a beacon: the
+/// finding says whose it is; the device's own MAC has no role.
+#[test]
+fn bssids_and_beacons_have_their_role() {
+    let body = r#"{"wifiAccessPoints":[{"macAddress":"a4:5e:60:12:34:56","signalStrength":-50}],"bluetoothBeacons":[{"macAddress":"a4:5e:60:12:34:57"}],"device":{"wifi_mac":"a4:5e:60:12:34:58"}}"#;
+    let req = format!(
+        "POST /v1/geolocate HTTP/1.1\r\nHost: loc.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let f = scan("roles", &[req.into_bytes()]);
+    let roles: Vec<(&str, serde_json::Value)> =
+        f.iter().filter(|x| x["kind"] == "mac").map(|x| (x["value"].as_str().unwrap(), x["role"].clone())).collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("a4:5e:60:12:34:56", serde_json::json!("bssid")),
+            ("a4:5e:60:12:34:57", serde_json::json!("beacon")),
+            ("a4:5e:60:12:34:58", serde_json::Value::Null),
+        ]
+    );
+}

@@ -66,6 +66,7 @@ pub fn finding_json(f: &Finding, p: &Privacy) -> Value {
         "app_id": f.app.as_ref().and_then(|a| a.id),
         "app_source": f.app.as_ref().map(|a| a.source),
         "scope": scope(f.dst.ip()),
+        "role": f.role,
     })
 }
 

@@ -296,8 +296,15 @@ impl<W: Write> TextReporter<W> {
             let enc = if f.encoding.is_empty() { String::new() } else { format!(" [{}]", f.encoding.join(" > ")) };
             let mut matched =
                 f.matched.as_deref().map(|m| format!(" (profile: {})", p.line(&p.value(m)))).unwrap_or_default();
+            if let Some(role) = f.role {
+                matched.push_str(&format!(" ({role})"));
+            }
             if f.confidence == crate::finding::Confidence::Medium {
-                matched.push_str(" (by shape only)");
+                // The evidence the detector named (a vendor OUI), else shape.
+                match f.title.find(" (by ") {
+                    Some(i) => matched.push_str(&f.title[i..]),
+                    None => matched.push_str(" (by shape only)"),
+                }
             }
             let label = match f.severity {
                 Severity::High => paint(color, RED, sev_label(f.severity)),

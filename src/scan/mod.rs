@@ -899,7 +899,9 @@ impl Requests<'_> {
                 tls: at.tls.clone(),
                 stream_id: at.stream_id,
                 app: at.app.clone(),
+                role: None,
             };
+            let f = Finding { role: crate::finding::mac_role(&f.kind, f.field.as_deref()), ..f };
             self.send(Event::Finding(f));
         }
     }
