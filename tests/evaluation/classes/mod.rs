@@ -17,6 +17,8 @@ use serde_json::Value;
 
 use crate::support::{Net, ts};
 
+mod keys;
+
 /// The device the cases speak of: the profile file's values.
 pub const MAC: &str = "a4:5e:60:12:34:56";
 pub const IMEI: &str = "356938035643809";
@@ -99,6 +101,7 @@ pub fn get(host: &str, target: &str, headers: &str) -> Vec<u8> {
 pub fn all() -> Vec<ClassCase> {
     let mut v = Vec::new();
     v.extend(smoke());
+    v.extend(keys::cases());
     v
 }
 
