@@ -427,9 +427,19 @@ impl List {
         KEYS.advertising_id,
         KEYS.email,
     ];
-    /// Short cell and GPS names take only their own `[around]` words.
-    const OWN_WORDS_ONLY: [List; 6] =
-        [KEYS.cell_id, KEYS.cell_area, KEYS.cell_global, KEYS.latitude, KEYS.longitude, KEYS.lat_lon_pair];
+    /// Lists that take only their own `[around]` words: short cell and
+    /// GPS names, and `model` and `version` (a `default_model` is an ML
+    /// model's name).
+    const OWN_WORDS_ONLY: [List; 8] = [
+        KEYS.device_model,
+        KEYS.os_version,
+        KEYS.cell_id,
+        KEYS.cell_area,
+        KEYS.cell_global,
+        KEYS.latitude,
+        KEYS.longitude,
+        KEYS.lat_lon_pair,
+    ];
 
     const fn union(lists: &[List]) -> u32 {
         let mut bits = 0;
@@ -597,6 +607,7 @@ mod tests {
         // The short cell and GPS names take no general words.
         assert_eq!(kinds("user_sid"), Vec::<&str>::new());
         assert_eq!(kinds("sid"), ["cell_location"]);
+        assert_eq!(kinds("default_model"), Vec::<&str>::new());
     }
 
     #[test]

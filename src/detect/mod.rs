@@ -515,6 +515,63 @@ mod tests {
     }
 
     #[test]
+    fn digests_under_hash_named_keys() {
+        use md5::Digest as _;
+        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
+        let md5 = |s: &str| hex::encode(md5::Md5::digest(s.as_bytes()));
+        let imei = md5("356938035643809");
+        let aid = md5("9774d56d682e549c");
+        let fields = [
+            field(Some("$.imei_md5"), &imei),
+            field(Some("$.md5"), &md5("firmware")),
+            field(Some("$.request_id"), &md5("request")),
+            field(Some("$.imeiSha1"), &imei),
+            field(Some("$.device_id_md5"), &aid),
+        ];
+        let engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        let f = engine.detect(&ctx, &fields);
+        let got: Vec<(&str, &str, &[String])> =
+            f.iter().map(|r| (r.kind.as_str(), r.field.as_deref().unwrap_or(""), r.encoding.as_slice())).collect();
+        let md5s = ["md5".to_string()];
+        assert_eq!(got, vec![("imei", "$.imei_md5", &md5s[..]), ("imei", "$.device_id_md5", &md5s[..])]);
+        assert!(f.iter().all(|r| r.confidence == Confidence::High));
+        assert!(engine.might_match("imei_md5", &imei) && !engine.might_match("md5", &imei));
+        // With a profile: one finding per value, of the profile's kind.
+        let profile = Profile::parse("p", "imei = \"356938035643809\"\nandroid_id = \"9774d56d682e549c\"\n").unwrap();
+        let engine = Engine::new(RuleSet::builtin().unwrap(), Some(&profile));
+        let f = engine.detect(&ctx, &fields);
+        let got: Vec<(&str, Option<&str>)> = f.iter().map(|r| (r.kind.as_str(), r.matched.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("imei", Some("356938035643809")),
+                ("android_id", Some("9774d56d682e549c")),
+                ("imei", Some("356938035643809"))
+            ],
+            "imei_md5, device_id_md5 (the profile's kind), imeiSha1 (of MD5's length: found by the profile only): {f:?}"
+        );
+    }
+
+    #[test]
+    fn role_and_own_domain_addresses_set_aside() {
+        let ctx = RequestCtx { method: "POST", host: Some("api.vendor.example"), path: "/", dst_port: 80, app: None };
+        let engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        let fields = [
+            field(Some("$.login"), "jane@example.net"),
+            field(Some("$.note"), "write to tom@example.org"),
+            field(Some("$.contact"), "support@vendor.example"),
+            field(Some("$.again"), "SUPPORT@vendor.example"),
+            field(Some("$.from"), "noreply@other.example"),
+            field(Some("$.ops"), "ops@vendor.example"),
+        ];
+        let mut tally = Tally::default();
+        let f = engine.detect_counting(&ctx, &fields, &mut tally);
+        let got: Vec<(&str, Confidence)> = f.iter().map(|r| (r.value.as_str(), r.confidence)).collect();
+        assert_eq!(got, vec![("jane@example.net", Confidence::High), ("tom@example.org", Confidence::Medium)]);
+        assert_eq!(tally.emails_set_aside, 3, "support@ once, noreply@, ops@ at the vendor's domain");
+    }
+
+    #[test]
     fn meid_and_test_imeis() {
         let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);

@@ -31,6 +31,9 @@ fn sha256(s: &str) -> String {
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
 const ROUTER: &str = "192.0.2.81:80";
 const PHONE_API: &str = "192.0.2.82:80";
 const VENDOR: &str = "192.0.2.83:80";
@@ -43,8 +46,6 @@ pub fn cases() -> Vec<ClassCase> {
 }
 
 fn key_words() -> Vec<ClassCase> {
-    let form = "application/x-www-form-urlencoded";
-    let json = "application/json";
     vec![
         // A home router's periodic report to its maker's cloud: every
         // interface's MAC as 12 bare hex digits, found only by its key.
@@ -55,7 +56,7 @@ fn key_words() -> Vec<ClassCase> {
             post(
                 "cloud.router.example",
                 "/cgi-bin/report",
-                form,
+                FORM,
                 "machine=mips&wan_mac=A45E60123457&wlan0_mac=a45e60123458&bt_mac=a45e60123459&lan-mac=A45E6012345A&macro=a45e6012345b&fw=1.0.4",
             ),
         )
@@ -70,7 +71,7 @@ fn key_words() -> Vec<ClassCase> {
             post(
                 "api.phone.example",
                 "/v2/wifi",
-                json,
+                JSON,
                 r#"{"wifiMac":"a45e60123456","wifi_bssid":"0c8268a1b2c3","ap":{"MacAddress":"0C8268A1B2C4"}}"#,
             ),
         )
@@ -84,7 +85,7 @@ fn key_words() -> Vec<ClassCase> {
             post(
                 "api.phone.example",
                 "/v2/register",
-                json,
+                JSON,
                 &format!(
                     r#"{{"deviceImei":"{IMEI}","imei_slot2":"{IMEI2}","imsi_1":"{IMSI}","sim2Iccid":"{ICCID}","phone_number":"+33612345678","mobileNo":"0698765432","board_serial":"{SERIAL}","androidId":"{ANDROID_ID}"}}"#
                 ),
@@ -113,8 +114,6 @@ fn key_words() -> Vec<ClassCase> {
 }
 
 fn hashed_keys() -> Vec<ClassCase> {
-    let json = "application/json";
-    let form = "application/x-www-form-urlencoded";
     let checksum = md5("firmware image 1.0.4");
     vec![
         ClassCase::http(
@@ -135,7 +134,7 @@ fn hashed_keys() -> Vec<ClassCase> {
             post(
                 "ads.sdk.example",
                 "/v1/req",
-                json,
+                JSON,
                 &format!(r#"{{"dev":{{"oaid_md5":"{}","imeiSha1":"{}","os":"android"}}}}"#, md5(OAID), sha1(IMEI2)),
             ),
         )
@@ -148,7 +147,7 @@ fn hashed_keys() -> Vec<ClassCase> {
             post(
                 "log.analytics.example",
                 "/t",
-                form,
+                FORM,
                 &format!(
                     "mac_sha256={}&androidid_sha1={}&aid_sha256={}&sha256(imei)={}",
                     sha256(MAC),
@@ -183,14 +182,12 @@ fn hashed_keys() -> Vec<ClassCase> {
 }
 
 fn role_emails() -> Vec<ClassCase> {
-    let json = "application/json";
-    let form = "application/x-www-form-urlencoded";
     vec![
         ClassCase::http(
             "role-email",
             "login form to the vendor",
             VENDOR,
-            post("api.vendor.example", "/v1/login", form, "login=jane.doe%40example.net&remember=1"),
+            post("api.vendor.example", "/v1/login", FORM, "login=jane.doe%40example.net&remember=1"),
         )
         .must("email", "jane.doe@example.net"),
         ClassCase::http(
@@ -200,7 +197,7 @@ fn role_emails() -> Vec<ClassCase> {
             post(
                 "api.vendor.example",
                 "/v1/profile",
-                json,
+                JSON,
                 r#"{"userName":"tom@example.org","help":{"contact":"support@vendor.example","reply_to":"noreply@other.example"}}"#,
             ),
         )
@@ -209,14 +206,14 @@ fn role_emails() -> Vec<ClassCase> {
             "role-email",
             "another country's domain under co.uk",
             VENDOR,
-            post("api.shop.co.uk", "/v1/account", json, r#"{"email":"someone@other.co.uk"}"#),
+            post("api.shop.co.uk", "/v1/account", JSON, r#"{"email":"someone@other.co.uk"}"#),
         )
         .must("email", "someone@other.co.uk"),
         ClassCase::http(
             "role-email",
             "the vendor's support address sent to the vendor",
             VENDOR,
-            post("api.vendor.example", "/v1/feedback", json, r#"{"to":"support@vendor.example","text":"hi"}"#),
+            post("api.vendor.example", "/v1/feedback", JSON, r#"{"to":"support@vendor.example","text":"hi"}"#),
         )
         .clean(),
         ClassCase::http(
@@ -230,14 +227,14 @@ fn role_emails() -> Vec<ClassCase> {
             "role-email",
             "any address at the destination's own domain",
             VENDOR,
-            post("api.vendor.example", "/v1/config", json, r#"{"alerts":"ops-team@mail.vendor.example"}"#),
+            post("api.vendor.example", "/v1/config", JSON, r#"{"alerts":"ops-team@mail.vendor.example"}"#),
         )
         .clean(),
         ClassCase::http(
             "role-email",
             "own domain under co.uk",
             VENDOR,
-            post("api.shop.co.uk", "/v1/config", json, r#"{"orders":"orders@shop.co.uk"}"#),
+            post("api.shop.co.uk", "/v1/config", JSON, r#"{"orders":"orders@shop.co.uk"}"#),
         )
         .clean(),
     ]
