@@ -443,6 +443,9 @@ pub struct FileStats {
     /// Findings made; HTTP requests, and other messages (SIP, SMS, GSM,
     /// stream payloads), that had some.
     pub findings: u64,
+    /// E-mail addresses not reported as the user's: role mailboxes and
+    /// the destination's own domain (distinct per request or payload).
+    pub emails_set_aside: u64,
     pub requests_with_findings: u64,
     pub payloads_with_findings: u64,
     /// The first of those notes, with the frame of their request.

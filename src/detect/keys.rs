@@ -1,9 +1,18 @@
-//! Key names per identifier kind: the names under which devices and SDKs
-//! send each identifier, compared after [`normalize`] (lower case, only
-//! letters and digits). The lists are data, in `rules/keys.toml`, compiled
-//! in, so a reviewer sees every name a detector trusts in one file.
+//! Key names per identifier kind, matched as words. The last component of
+//! a field name is cut into lower-case words (`wlan0_mac` -> wlan 0 mac,
+//! `deviceIMEI` -> device imei, `imeiMd5` -> imei md5) and judged against
+//! the dictionaries of `rules/keys.toml` (data, compiled in, so a reviewer
+//! sees every name a detector trusts in one file; its header says the
+//! rules): one entry of a kind, with around it only words allowed for that
+//! kind, numbers, and at most one hash name (then the value is that
+//! identifier's digest). Words, not substrings: `machine` is not `mac`.
+//!
+//! Cheap per field: [`Key::of`] splits and judges a name once, on the
+//! stack; the dictionaries are one hash map from a word (or words run
+//! together) to what it may be, looked up for each run of the name's
+//! words (at most 36 for the 8 words a name may have).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use serde::Deserialize;
@@ -32,75 +41,6 @@ fn tail_of(name: &str) -> &str {
     tail.strip_prefix("X-").or_else(|| tail.strip_prefix("x-")).filter(|t| !t.is_empty()).unwrap_or(tail)
 }
 
-/// Longest normalised key kept: every dictionary key is shorter, so a
-/// longer name can never match and is not copied.
-pub const MAX_KEY: usize = 24;
-
-/// A normalised key on the stack (no allocation per field).
-#[derive(Clone, Copy, Default)]
-pub struct Key {
-    buf: [u8; MAX_KEY],
-    len: u8,
-}
-
-impl Key {
-    /// The normalised last component of a field name (see
-    /// [`last_component`]); empty when longer than [`MAX_KEY`].
-    pub fn of(name: &str) -> Key {
-        let tail = tail_of(name);
-        let mut k = Key::default();
-        for c in tail.bytes().filter(u8::is_ascii_alphanumeric) {
-            if usize::from(k.len) == MAX_KEY {
-                return Key::default();
-            }
-            k.buf[usize::from(k.len)] = c.to_ascii_lowercase();
-            k.len += 1;
-        }
-        k
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only ASCII letters and digits are ever stored.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
-    }
-}
-
-/// Which detectors trust a key: a bit per [`Detector`] (see
-/// [`Detector::bit`]), from the dictionaries below.
-pub fn detectors_for(key: &str) -> u32 {
-    type Map = HashMap<&'static str, u32, std::hash::BuildHasherDefault<crate::util::FnvHasher>>;
-    static MAP: LazyLock<Map> = LazyLock::new(|| {
-        let mut m: HashMap<&'static str, u32, _> = Map::default();
-        let lists: Vec<(&Vec<String>, Detector)> = vec![
-            (&KEYS.imei, Detector::Imei),
-            (&KEYS.imsi, Detector::Imsi),
-            (&KEYS.meid, Detector::Meid),
-            (&KEYS.iccid, Detector::Iccid),
-            (&KEYS.msisdn, Detector::Msisdn),
-            (&KEYS.sip_uri, Detector::SipUri),
-            (&KEYS.serial, Detector::Serial),
-            (&KEYS.mac, Detector::Mac),
-            (&KEYS.android_id, Detector::AndroidId),
-            (&KEYS.advertising_id, Detector::AdvertisingId),
-            (&KEYS.device_model, Detector::DeviceModel),
-            (&KEYS.os_version, Detector::OsVersion),
-            (&KEYS.cell_id, Detector::CellLocation),
-            (&KEYS.cell_area, Detector::CellLocation),
-            (&KEYS.cell_global, Detector::CellLocation),
-            (&KEYS.latitude, Detector::GeoLocation),
-            (&KEYS.longitude, Detector::GeoLocation),
-            (&KEYS.lat_lon_pair, Detector::GeoLocation),
-        ];
-        for (list, d) in lists {
-            for k in list {
-                *m.entry(k.as_str()).or_default() |= d.bit();
-            }
-        }
-        m
-    });
-    MAP.get(key).copied().unwrap_or(0)
-}
-
 /// The key of a trailing `["$device_id"]` JSON path step.
 fn bracket_key(name: &str) -> Option<&str> {
     let inner = name.strip_suffix("\"]")?;
@@ -108,63 +48,471 @@ fn bracket_key(name: &str) -> Option<&str> {
     Some(&inner[start + 2..])
 }
 
-/// Is the normalised `key` in `list`?
-pub fn is(list: &[String], key: &str) -> bool {
-    !key.is_empty() && list.iter().any(|k| k == key)
+/// Most letters and digits a judged name has: longer names are no key
+/// (every dictionary name is far shorter).
+pub const MAX_KEY: usize = 40;
+/// Most words a judged name has.
+const MAX_WORDS: usize = 8;
+/// The words joined by `_`.
+const MAX_TEXT: usize = MAX_KEY + MAX_WORDS - 1;
+
+/// The words of a name, lower case, run together in `buf`; word `i` is
+/// `buf[ends[i-1]..ends[i]]`.
+#[derive(Clone, Copy)]
+struct Words {
+    buf: [u8; MAX_KEY],
+    ends: [u8; MAX_WORDS],
+    n: usize,
 }
 
-/// The key-name dictionaries, from `rules/keys.toml` (data, not code).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Keys {
-    pub imei: Vec<String>,
-    pub meid: Vec<String>,
-    pub imsi: Vec<String>,
-    pub iccid: Vec<String>,
-    pub msisdn: Vec<String>,
-    pub serial: Vec<String>,
-    pub mac: Vec<String>,
-    pub android_id: Vec<String>,
-    pub advertising_id: Vec<String>,
-    pub device_model: Vec<String>,
-    pub os_version: Vec<String>,
-    pub cell_id: Vec<String>,
-    pub cell_area: Vec<String>,
-    pub cell_global: Vec<String>,
-    pub latitude: Vec<String>,
-    pub longitude: Vec<String>,
-    pub lat_lon_pair: Vec<String>,
-    pub sip_uri: Vec<String>,
+impl Words {
+    fn len(&self) -> usize {
+        if self.n == 0 { 0 } else { usize::from(self.ends[self.n - 1]) }
+    }
+
+    fn start(&self, i: usize) -> usize {
+        if i == 0 { 0 } else { usize::from(self.ends[i - 1]) }
+    }
+
+    /// Words `i..j` run together.
+    fn run(&self, i: usize, j: usize) -> &str {
+        // Only ASCII letters and digits are stored.
+        std::str::from_utf8(&self.buf[self.start(i)..usize::from(self.ends[j - 1])]).unwrap_or("")
+    }
+
+    /// Cuts `s` into words; `None` when it has more letters and digits
+    /// than [`MAX_KEY`] or more words than [`MAX_WORDS`].
+    fn split(s: &str) -> Option<Words> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum C {
+            Lower,
+            Upper,
+            Digit,
+        }
+        let class = |b: u8| match b {
+            b'a'..=b'z' => Some(C::Lower),
+            b'A'..=b'Z' => Some(C::Upper),
+            b'0'..=b'9' => Some(C::Digit),
+            _ => None,
+        };
+        let mut w = Words { buf: [0; MAX_KEY], ends: [0; MAX_WORDS], n: 0 };
+        let mut len = 0usize;
+        // Start of the word being read, and the class of its last byte.
+        let mut start = 0usize;
+        let mut prev: Option<C> = None;
+        let b = s.as_bytes();
+        fn end_word(w: &mut Words, at: usize, start: &mut usize) -> Option<()> {
+            if at > *start {
+                if w.n == MAX_WORDS {
+                    return None;
+                }
+                w.ends[w.n] = u8::try_from(at).ok()?;
+                w.n += 1;
+                *start = at;
+            }
+            Some(())
+        }
+        for (i, &c) in b.iter().enumerate() {
+            let Some(k) = class(c) else {
+                end_word(&mut w, len, &mut start)?;
+                prev = None;
+                continue;
+            };
+            let next = b.get(i + 1).copied().and_then(class);
+            if let Some(p) = prev {
+                let hump =
+                    (p == C::Lower && k == C::Upper) || (p == C::Upper && k == C::Upper && next == Some(C::Lower));
+                let letters_digits = (p == C::Digit) != (k == C::Digit);
+                if hump || (letters_digits && !hash_name_digits(&w.buf[start..len], &b[i..])) {
+                    end_word(&mut w, len, &mut start)?;
+                } else if letters_digits {
+                    // `imeimd5`: the hash name is a word of its own.
+                    let tail = if w.buf[start..len].ends_with(b"md") { 2 } else { 3 };
+                    end_word(&mut w, len - tail, &mut start)?;
+                }
+            }
+            if len == MAX_KEY {
+                return None;
+            }
+            w.buf[len] = c.to_ascii_lowercase();
+            len += 1;
+            prev = Some(k);
+        }
+        end_word(&mut w, len, &mut start)?;
+        Some(w)
+    }
 }
 
-/// The built-in dictionaries, normalised once.
-pub static KEYS: LazyLock<Keys> = LazyLock::new(|| {
-    let mut k: Keys = toml::from_str(include_str!("../../rules/keys.toml"))
-        .expect("rules/keys.toml is valid: the test `keys_file_loads` checks it");
-    k.imei = k.imei.iter().map(|x| normalize(x)).collect();
-    k.meid = k.meid.iter().map(|x| normalize(x)).collect();
-    k.imsi = k.imsi.iter().map(|x| normalize(x)).collect();
-    k.iccid = k.iccid.iter().map(|x| normalize(x)).collect();
-    k.msisdn = k.msisdn.iter().map(|x| normalize(x)).collect();
-    k.sip_uri = k.sip_uri.iter().map(|x| normalize(x)).collect();
-    k.serial = k.serial.iter().map(|x| normalize(x)).collect();
-    k.mac = k.mac.iter().map(|x| normalize(x)).collect();
-    k.android_id = k.android_id.iter().map(|x| normalize(x)).collect();
-    k.advertising_id = k.advertising_id.iter().map(|x| normalize(x)).collect();
-    k.device_model = k.device_model.iter().map(|x| normalize(x)).collect();
-    k.os_version = k.os_version.iter().map(|x| normalize(x)).collect();
-    k.cell_id = k.cell_id.iter().map(|x| normalize(x)).collect();
-    k.cell_area = k.cell_area.iter().map(|x| normalize(x)).collect();
-    k.cell_global = k.cell_global.iter().map(|x| normalize(x)).collect();
-    k.latitude = k.latitude.iter().map(|x| normalize(x)).collect();
-    k.longitude = k.longitude.iter().map(|x| normalize(x)).collect();
-    k.lat_lon_pair = k.lat_lon_pair.iter().map(|x| normalize(x)).collect();
-    k
+/// Do the letters of a word end in a hash name that the digits at the
+/// start of `rest` complete (`md` + `5`, `sha` + `1` or `256`)?
+fn hash_name_digits(letters: &[u8], rest: &[u8]) -> bool {
+    let digits = &rest[..rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len())];
+    (letters.ends_with(b"md") && digits == b"5") || (letters.ends_with(b"sha") && (digits == b"1" || digits == b"256"))
+}
+
+/// The digest a hash name says a value is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Algo {
+    #[default]
+    None,
+    Md5,
+    Sha1,
+    Sha256,
+    /// `hash`, `hashed`, `digest`: the value's length tells.
+    Any,
+}
+
+impl Algo {
+    const ALL: [Algo; 5] = [Algo::None, Algo::Md5, Algo::Sha1, Algo::Sha256, Algo::Any];
+
+    fn of_word(w: &str) -> Algo {
+        match w {
+            "md5" => Algo::Md5,
+            "sha1" => Algo::Sha1,
+            "sha256" => Algo::Sha256,
+            "hash" | "hashed" | "digest" | "sha" => Algo::Any,
+            _ => Algo::None,
+        }
+    }
+}
+
+/// A judged field name, on the stack (no allocation per field).
+#[derive(Clone, Copy)]
+pub struct Key {
+    /// The words joined by `_` (`wlan_0_mac`): what detectors are given.
+    text: [u8; MAX_TEXT],
+    text_len: u8,
+    /// Letters and digits only (`wlan0mac`): what pattern rules compare.
+    compact: [u8; MAX_KEY],
+    compact_len: u8,
+    /// Detectors (a bit per [`Detector`]) whose key this is.
+    detectors: u32,
+    /// The detector whose identifier's digest the name says the value is
+    /// (one bit at most), and the digest.
+    hashed: u32,
+    algo: Algo,
+}
+
+impl Default for Key {
+    fn default() -> Key {
+        Key {
+            text: [0; MAX_TEXT],
+            text_len: 0,
+            compact: [0; MAX_KEY],
+            compact_len: 0,
+            detectors: 0,
+            hashed: 0,
+            algo: Algo::None,
+        }
+    }
+}
+
+impl Key {
+    /// The last component of a field name (see [`last_component`]), cut
+    /// into words and judged; empty when longer than [`MAX_KEY`] letters
+    /// and digits or [`MAX_WORDS`] words.
+    pub fn of(name: &str) -> Key {
+        let Some(w) = Words::split(tail_of(name)) else {
+            return Key::default();
+        };
+        let mut k = Key::default();
+        for i in 0..w.n {
+            let word = &w.buf[w.start(i)..usize::from(w.ends[i])];
+            let at = usize::from(k.text_len);
+            if i > 0 {
+                k.text[at] = b'_';
+            }
+            let at = at + usize::from(i > 0);
+            k.text[at..at + word.len()].copy_from_slice(word);
+            // At most MAX_TEXT: the letters and digits, and one `_` less
+            // than there are words.
+            k.text_len = (at + word.len()) as u8;
+        }
+        let len = w.len();
+        k.compact[..len].copy_from_slice(&w.buf[..len]);
+        k.compact_len = len as u8;
+        let j = judge(&w);
+        k.detectors = detectors_of(j.plain);
+        // A hashed name of two kinds (`device_id_md5`: IMEI or Android
+        // ID) is reported as the first; a profile, if given, corrects it.
+        let first = j.hashed & j.hashed.wrapping_neg();
+        k.hashed = detectors_of(first);
+        k.algo = if first == 0 { Algo::None } else { j.algo };
+        k
+    }
+
+    /// The words joined by `_`: `wlan_0_mac`, `device_imei`, `imei`.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..usize::from(self.text_len)]).unwrap_or("")
+    }
+
+    /// Letters and digits only, lower case: `wlan0mac`.
+    pub fn compact(&self) -> &str {
+        std::str::from_utf8(&self.compact[..usize::from(self.compact_len)]).unwrap_or("")
+    }
+
+    /// Which detectors trust this key: a bit per [`Detector`] (see
+    /// [`Detector::bit`]).
+    pub fn detectors(&self) -> u32 {
+        self.detectors
+    }
+
+    /// The detector (a bit, or 0) whose identifier's digest this key
+    /// names (`imei_md5`), and which digest.
+    pub fn hashed(&self) -> (u32, Algo) {
+        (self.hashed, self.algo)
+    }
+}
+
+/// One dictionary: a bit among the lists of `rules/keys.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct List(u32);
+
+/// Is `key` (a field name's last component, in any spelling: `wan_mac`,
+/// `wanMac`, or the words [`Key::as_str`] gives) a name of `list`, plain
+/// (not hashed)?
+pub fn is(list: &List, key: &str) -> bool {
+    Words::split(key).is_some_and(|w| judge(&w).plain & list.0 != 0)
+}
+
+/// What a word, or words run together, may be in a name.
+#[derive(Clone, Copy, Debug, Default)]
+struct Token {
+    /// Lists it is an entry of.
+    entry: u32,
+    /// Lists it may stand beside.
+    around: u32,
+    algo: Algo,
+}
+
+/// The dictionaries compiled: every entry and `[around]` word, by its
+/// letters and digits.
+struct Dictionary {
+    tokens: HashMap<Box<str>, Token, std::hash::BuildHasherDefault<crate::util::FnvHasher>>,
+    longest: usize,
+}
+
+/// Lists (bits) a name belongs to, plainly and hashed.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Judged {
+    plain: u32,
+    hashed: u32,
+    algo: Algo,
+}
+
+/// Judges words against the dictionaries: the lists for which the words
+/// can be read as one entry with only allowed words, numbers and at most
+/// one hash name around it. Reachability per list (a bit each) over the
+/// positions between words, in states (entry read?, hash name read).
+fn judge(w: &Words) -> Judged {
+    const STATES: usize = Algo::ALL.len();
+    let d = &*DICTIONARY;
+    let mut reach = [[[0u32; STATES]; 2]; MAX_WORDS + 1];
+    reach[0][0][0] = u32::MAX;
+    for i in 0..w.n {
+        if reach[i].iter().flatten().all(|r| *r == 0) {
+            continue;
+        }
+        for j in i + 1..=w.n {
+            let run = w.run(i, j);
+            if run.len() > d.longest {
+                break;
+            }
+            let number = j == i + 1 && run.bytes().all(|b| b.is_ascii_digit());
+            let t = d.tokens.get(run).copied().unwrap_or_default();
+            let around = if number { u32::MAX } else { t.around };
+            for seen in 0..2 {
+                for h in 0..STATES {
+                    let r = reach[i][seen][h];
+                    if r == 0 {
+                        continue;
+                    }
+                    reach[j][seen][h] |= r & around;
+                    if seen == 0 {
+                        reach[j][1][h] |= r & t.entry;
+                    }
+                    if h == 0 && t.algo != Algo::None {
+                        reach[j][seen][t.algo as usize] |= r;
+                    }
+                }
+            }
+        }
+    }
+    let end = &reach[w.n][1];
+    let mut j = Judged { plain: end[0], ..Judged::default() };
+    // A digest named outright before one the length must tell.
+    if let Some(a) = Algo::ALL[1..].iter().find(|a| end[**a as usize] & HASHABLE != 0) {
+        j.hashed = end[*a as usize] & HASHABLE;
+        j.algo = *a;
+    }
+    j
+}
+
+/// The detector bits of list bits.
+fn detectors_of(lists: u32) -> u32 {
+    LISTS.iter().enumerate().filter(|(i, _)| lists & (1 << i) != 0).fold(0, |acc, (_, (_, d))| acc | d.bit())
+}
+
+/// The lists of `rules/keys.toml`, in bit order, with the detector that
+/// trusts each: `lists!` writes the file's structure, the public [`KEYS`]
+/// and [`LISTS`] from one table.
+macro_rules! lists {
+    ($($name:ident => $det:ident),* $(,)?) => {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct KeysFile {
+            $($name: Vec<String>,)*
+            around: BTreeMap<String, Vec<String>>,
+        }
+
+        impl KeysFile {
+            fn lists(&self) -> Vec<(&'static str, &Vec<String>)> {
+                vec![$((stringify!($name), &self.$name)),*]
+            }
+        }
+
+        /// The dictionaries, by name (`keys::is(&KEYS.imei, key)`).
+        pub struct Keys {
+            $(pub $name: List,)*
+        }
+
+        /// List names in bit order, with the detector each serves.
+        const LISTS: &[(&str, Detector)] = &[$((stringify!($name), Detector::$det)),*];
+
+        /// Bit positions, in file order.
+        #[allow(non_camel_case_types)]
+        enum Bit {
+            $($name,)*
+        }
+
+        /// The built-in dictionaries.
+        pub const KEYS: Keys = Keys { $($name: List(1 << Bit::$name as u32),)* };
+    };
+}
+
+lists! {
+    imei => Imei,
+    meid => Meid,
+    imsi => Imsi,
+    iccid => Iccid,
+    sip_uri => SipUri,
+    msisdn => Msisdn,
+    serial => Serial,
+    mac => Mac,
+    android_id => AndroidId,
+    advertising_id => AdvertisingId,
+    email => Email,
+    login => Email,
+    device_model => DeviceModel,
+    os_version => OsVersion,
+    cell_id => CellLocation,
+    cell_area => CellLocation,
+    cell_global => CellLocation,
+    latitude => GeoLocation,
+    longitude => GeoLocation,
+    lat_lon_pair => GeoLocation,
+}
+
+impl List {
+    /// Lists whose digest under a hash-named key is still the identifier.
+    const HASHED: [List; 10] = [
+        KEYS.imei,
+        KEYS.meid,
+        KEYS.imsi,
+        KEYS.iccid,
+        KEYS.msisdn,
+        KEYS.serial,
+        KEYS.mac,
+        KEYS.android_id,
+        KEYS.advertising_id,
+        KEYS.email,
+    ];
+    /// Lists that take only their own `[around]` words: short cell and
+    /// GPS names, and `model` and `version` (a `default_model` is an ML
+    /// model's name).
+    const OWN_WORDS_ONLY: [List; 8] = [
+        KEYS.device_model,
+        KEYS.os_version,
+        KEYS.cell_id,
+        KEYS.cell_area,
+        KEYS.cell_global,
+        KEYS.latitude,
+        KEYS.longitude,
+        KEYS.lat_lon_pair,
+    ];
+
+    const fn union(lists: &[List]) -> u32 {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < lists.len() {
+            bits |= lists[i].0;
+            i += 1;
+        }
+        bits
+    }
+}
+
+/// [`List::HASHED`] as bits.
+const HASHABLE: u32 = List::union(&List::HASHED);
+
+/// The dictionaries of `rules/keys.toml`, compiled once.
+static DICTIONARY: LazyLock<Dictionary> = LazyLock::new(|| {
+    compile(include_str!("../../rules/keys.toml"))
+        .expect("rules/keys.toml is valid: the test `keys_file_loads` checks it")
 });
+
+fn compile(text: &str) -> Result<Dictionary, String> {
+    let file: KeysFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut d = Dictionary { tokens: HashMap::default(), longest: 0 };
+    let mut add = |name: &str, f: &dyn Fn(&mut Token)| -> Result<(), String> {
+        let w = Words::split(name).filter(|w| w.n > 0).ok_or_else(|| format!("{name:?}: not a name"))?;
+        let run = w.run(0, w.n);
+        d.longest = d.longest.max(run.len());
+        f(d.tokens.entry(run.into()).or_default());
+        Ok(())
+    };
+    for (bit, (list, entries)) in file.lists().into_iter().enumerate() {
+        for e in entries {
+            add(e, &|t| t.entry |= 1 << bit).map_err(|m| format!("{list}: {m}"))?;
+        }
+    }
+    for (kind, words) in &file.around {
+        let lists = match kind.as_str() {
+            "any" => !List::union(&List::OWN_WORDS_ONLY),
+            k => LISTS
+                .iter()
+                .position(|l| l.0 == k)
+                .map(|i| 1 << i)
+                .ok_or_else(|| format!("[around] {k}: no such list"))?,
+        };
+        for w in words {
+            add(w, &|t| t.around |= lists)?;
+        }
+    }
+    for w in ["md5", "sha1", "sha256", "hash", "hashed", "digest", "sha"] {
+        add(w, &|t| t.algo = Algo::of_word(w))?;
+    }
+    Ok(d)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        let w = Words::split(s).unwrap();
+        (0..w.n).map(|i| w.run(i, i + 1).to_string()).collect()
+    }
+
+    fn kinds(name: &str) -> Vec<&'static str> {
+        let k = Key::of(name);
+        Detector::ALL.iter().filter(|(_, d)| k.detectors() & d.bit() != 0).map(|(n, _)| *n).collect()
+    }
+
+    fn hashed(name: &str) -> Option<(&'static str, Algo)> {
+        let (bit, algo) = Key::of(name).hashed();
+        Detector::ALL.iter().find(|(_, d)| bit == d.bit()).map(|(n, _)| (*n, algo))
+    }
 
     #[test]
     fn last_components() {
@@ -176,21 +524,125 @@ mod tests {
         assert_eq!(last_component("$.data[\"ro.serialno\"]"), "serialno");
         assert_eq!(last_component("X-IMEI"), "imei");
         for name in ["data:$.cells[0].cid", "ro.serialno", "Device_IMEI", "$.list[3]", "$[\"$device_id\"]"] {
-            assert_eq!(Key::of(name).as_str(), last_component(name));
+            assert_eq!(Key::of(name).compact(), last_component(name));
         }
-        assert_eq!(Key::of(&"x".repeat(40)).as_str(), "");
+        assert_eq!(Key::of(&"x".repeat(41)).as_str(), "");
+        assert_eq!(Key::of("a_b_c_d_e_f_g_h_i").as_str(), "", "more than 8 words");
+        assert_eq!(Key::of(&format!("{}_imei", "x".repeat(36))).compact(), format!("{}imei", "x".repeat(36)));
+    }
+
+    #[test]
+    fn splits_into_words() {
+        assert_eq!(words("wlan0_mac"), ["wlan", "0", "mac"]);
+        assert_eq!(words("deviceIMEI"), ["device", "imei"]);
+        assert_eq!(words("imei_slot2"), ["imei", "slot", "2"]);
+        assert_eq!(words("WiFiMAC"), ["wi", "fi", "mac"]);
+        assert_eq!(words("MACAddress"), ["mac", "address"]);
+        assert_eq!(words("lan-mac"), ["lan", "mac"]);
+        assert_eq!(words("sim2Iccid"), ["sim", "2", "iccid"]);
+        assert_eq!(words("imeiMd5"), ["imei", "md5"]);
+        assert_eq!(words("imeimd5"), ["imei", "md5"]);
+        assert_eq!(words("md5imei"), ["md5", "imei"]);
+        assert_eq!(words("sha256(imei)"), ["sha256", "imei"]);
+        assert_eq!(words("IMEISHA1"), ["imei", "sha1"]);
+        assert_eq!(words("md55"), ["md", "55"]);
+        assert_eq!(words("line1Number"), ["line", "1", "number"]);
+        assert_eq!(words("é_imei"), ["imei"]);
+        assert!(words("").is_empty());
+        // The joined words split back into themselves.
+        for n in ["wlan0_mac", "deviceIMEI", "imeiMd5", "WiFiMAC", "sha256(imei)", "line1Number"] {
+            let k = Key::of(n);
+            assert_eq!(words(k.as_str()), words(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn words_match_kinds() {
+        for (name, kind) in [
+            ("wan_mac", "mac"),
+            ("wifiMac", "mac"),
+            ("wifimac", "mac"),
+            ("WiFiMAC", "mac"),
+            ("wlan0_mac", "mac"),
+            ("bt_mac", "mac"),
+            ("wifi_bssid", "mac"),
+            ("lan-mac", "mac"),
+            ("MacAddress", "mac"),
+            ("wlan_5g_mac", "mac"),
+            ("deviceImei", "imei"),
+            ("imei_slot2", "imei"),
+            ("IMEI", "imei"),
+            ("imei1", "imei"),
+            ("imsi_1", "imsi"),
+            ("subscriberId", "imsi"),
+            ("sim2Iccid", "iccid"),
+            ("simSerial", "iccid"),
+            ("phone_number", "msisdn"),
+            ("mobileNo", "msisdn"),
+            ("line1Number", "msisdn"),
+            ("ro.serialno", "serial"),
+            ("serialNumber", "serial"),
+            ("ssaid", "android_id"),
+            ("android_id", "android_id"),
+            ("gaid", "advertising_id"),
+            ("advertising_id", "advertising_id"),
+            ("gps_adid", "advertising_id"),
+            ("userName", "email"),
+            ("login", "email"),
+            ("E-Mail", "email"),
+            ("account", "email"),
+            ("model_no", "device_model"),
+            ("cell_id", "cell_location"),
+        ] {
+            assert!(kinds(name).contains(&kind), "{name}: {:?}", kinds(name));
+        }
+        assert_eq!(kinds("device_id"), ["imei", "android_id"]);
+        assert_eq!(kinds("simSerial"), ["iccid"], "a SIM's serial is not the device's");
+        for name in
+            ["machine", "macro", "imei_count", "imeiCount", "mac_len", "order_sn", "imei_imsi", "request_id", "md5"]
+        {
+            assert_eq!(kinds(name), Vec::<&str>::new(), "{name}");
+            assert_eq!(hashed(name), None, "{name}");
+        }
+        // The short cell and GPS names take no general words.
+        assert_eq!(kinds("user_sid"), Vec::<&str>::new());
+        assert_eq!(kinds("sid"), ["cell_location"]);
+        assert_eq!(kinds("default_model"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn hash_names() {
+        for (name, kind, algo) in [
+            ("imei_md5", "imei", Algo::Md5),
+            ("md5_imei", "imei", Algo::Md5),
+            ("imeiMd5", "imei", Algo::Md5),
+            ("imeiSha1", "imei", Algo::Sha1),
+            ("sha256(imei)", "imei", Algo::Sha256),
+            ("mac_md5", "mac", Algo::Md5),
+            ("aid_sha256", "android_id", Algo::Sha256),
+            ("oaid_md5", "advertising_id", Algo::Md5),
+            ("androidid_sha1", "android_id", Algo::Sha1),
+            ("hashed_email", "email", Algo::Any),
+            ("imei_slot2_hash", "imei", Algo::Any),
+            ("device_id_md5", "imei", Algo::Md5),
+        ] {
+            assert_eq!(hashed(name), Some((kind, algo)), "{name}");
+            assert_eq!(kinds(name), Vec::<&str>::new(), "{name} is not the plain identifier");
+        }
+        assert_eq!(hashed("user_hash"), None, "an account's hash, not an address's");
+        assert_eq!(hashed("lat_md5"), None);
+        assert_eq!(hashed("imei_md5_sha1"), None, "one hash name at most");
     }
 
     #[test]
     fn keys_file_loads() {
-        assert!(KEYS.imei.contains(&"imei".to_string()));
-        assert!(KEYS.serial.contains(&"serialno".to_string()));
-    }
-
-    #[test]
-    fn key_bits() {
-        assert_eq!(detectors_for("imei"), Detector::Imei.bit());
-        assert_eq!(detectors_for("cid"), Detector::CellLocation.bit());
-        assert_eq!(detectors_for("city"), 0);
+        let d = compile(include_str!("../../rules/keys.toml")).unwrap();
+        assert!(d.tokens["imei"].entry & KEYS.imei.0 != 0);
+        assert!(d.tokens["serialno"].entry & KEYS.serial.0 != 0);
+        assert!(
+            compile(&include_str!("../../rules/keys.toml").replace("[around]", "[around]\nnope = [\"x\"]")).is_err()
+        );
+        assert!(is(&KEYS.mac, "wan_mac") && is(&KEYS.mac, "wanMac") && !is(&KEYS.mac, "wanmac"));
+        assert!(is(&KEYS.imei, "device_imei") && !is(&KEYS.imei, "imei_md5"));
     }
 }

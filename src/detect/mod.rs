@@ -32,6 +32,15 @@ pub struct RequestCtx<'a> {
     pub app: Option<&'a crate::finding::AppRef>,
 }
 
+/// What detection set aside in a request rather than report, for the
+/// capture's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Distinct e-mail addresses of a role (`support@`, `noreply@`) or of
+    /// the destination's own domain (see [`validators::email::set_aside`]).
+    pub emails_set_aside: u64,
+}
+
 /// A finding before the request context is attached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawFinding {
@@ -90,7 +99,7 @@ impl Engine {
             return true;
         }
         let key = keys::Key::of(name);
-        if keys::detectors_for(key.as_str()) != 0 || self.pattern_keys.contains(key.as_str()) {
+        if key.detectors() != 0 || key.hashed().0 != 0 || self.pattern_keys.contains(key.compact()) {
             return true;
         }
         let feat = Features::of(value);
@@ -115,7 +124,14 @@ impl Engine {
 
     /// Runs every rule over the fields of one request.
     pub fn detect(&self, ctx: &RequestCtx<'_>, fields: &[Field]) -> Vec<RawFinding> {
+        self.detect_counting(ctx, fields, &mut Tally::default())
+    }
+
+    /// [`Engine::detect`], adding to `tally` what was set aside.
+    pub fn detect_counting(&self, ctx: &RequestCtx<'_>, fields: &[Field], tally: &mut Tally) -> Vec<RawFinding> {
         let mut out: Vec<RawFinding> = Vec::new();
+        // Addresses set aside, lower case (rare: allocated only then).
+        let mut set_aside: Vec<String> = Vec::new();
         // Declared SDK envelopes first: what they decode to is scanned by
         // every rule, with the other fields.
         let mut decoded: Vec<Field> = Vec::new();
@@ -142,13 +158,13 @@ impl Engine {
             std::borrow::Cow::Owned(fields.iter().cloned().chain(decoded).collect())
         };
         let fields: &[Field] = &all;
-        // Per field, once: its key, the detectors that trust that key, and
-        // what its value holds.
+        // Per field, once: its key (judged), the detectors that trust that
+        // key, and what its value holds.
         let views: Vec<(keys::Key, u32, Features)> = fields
             .iter()
             .map(|f| {
                 let key = f.name.as_deref().map(keys::Key::of).unwrap_or_default();
-                (key, keys::detectors_for(key.as_str()), Features::of(&f.value))
+                (key, key.detectors(), Features::of(&f.value))
             })
             .collect();
         let mut hits: Vec<Hit> = Vec::new();
@@ -179,13 +195,38 @@ impl Engine {
                 }
                 Matcher::Detector(d) => {
                     for (f, (key, bits, feat)) in fields.iter().zip(&views) {
-                        if (bits & d.bit() == 0 && !d.without_key(feat)) || !rule.scope.location(f.location) {
+                        if !rule.scope.location(f.location) {
+                            continue;
+                        }
+                        // `imei_md5`: the key names the identifier, the
+                        // value must be that digest (else the value is
+                        // judged by its shape alone, as under any key).
+                        let (hashed, algo) = key.hashed();
+                        if hashed & d.bit() != 0
+                            && let Some(g) = validators::digest::detect(algo, &f.value)
+                        {
+                            let mut r = raw(ri, rule.title.clone(), Hit::certain(d.kind(), g.value), f, true);
+                            r.encoding.extend(g.base64.then(|| "base64".to_string()));
+                            r.encoding.push(g.algo.to_string());
+                            push(&mut out, r);
+                            continue;
+                        }
+                        if bits & d.bit() == 0 && !d.without_key(feat) {
                             continue;
                         }
                         hits.clear();
                         d.field(key.as_str(), &f.value, &mut hits);
                         if !self.include_test_devices {
                             hits.retain(|h| h.kind != "imei" || !validators::imei::is_test_imei(&h.value));
+                        }
+                        if *d == Detector::Email {
+                            hits.retain(|h| {
+                                let keep = !validators::email::set_aside(&h.value, ctx.host);
+                                if !keep && !set_aside.iter().any(|a| a.eq_ignore_ascii_case(&h.value)) {
+                                    set_aside.push(h.value.to_ascii_lowercase());
+                                }
+                                keep
+                            });
                         }
                         let keyed = bits & d.bit() != 0;
                         for h in hits.drain(..) {
@@ -196,7 +237,7 @@ impl Engine {
                 Matcher::Pattern { re, keys } => {
                     for (f, (key, _, _)) in fields.iter().zip(&views) {
                         let keyed = !keys.is_empty();
-                        if !rule.scope.location(f.location) || (keyed && !keys.iter().any(|k| k == key.as_str())) {
+                        if !rule.scope.location(f.location) || (keyed && !keys.iter().any(|k| k == key.compact())) {
                             continue;
                         }
                         let found: Vec<&str> = match re {
@@ -262,6 +303,20 @@ impl Engine {
                     }
                     let mut encoding = f.encoding.to_vec();
                     encoding.extend(h.encoding.map(str::to_string));
+                    // A digest found by its key's name under another kind
+                    // (`device_id_md5` read as an IMEI's) is the profile
+                    // value's kind: one finding, the profile's.
+                    if let Some(o) = out.iter_mut().find(|o| {
+                        o.kind != h.kind
+                            && o.location == f.location
+                            && o.field == f.name
+                            && o.value.eq_ignore_ascii_case(&h.found)
+                            && h.encoding.is_some_and(|e| o.encoding.last().is_some_and(|l| l == e))
+                    }) {
+                        o.kind = h.kind.clone();
+                        o.rule = ri;
+                        o.title = rule.title.clone();
+                    }
                     push(
                         &mut out,
                         RawFinding {
@@ -279,6 +334,7 @@ impl Engine {
                 }
             }
         }
+        tally.emails_set_aside += set_aside.len() as u64;
         out
     }
 
@@ -503,6 +559,63 @@ mod tests {
         assert!(f.iter().all(|r| engine.severity(r.rule) == Severity::Medium));
         assert!(engine.might_match("$.child.firstName", "Zoé"));
         assert!(!engine.might_match("$.app.title", "Weather"));
+    }
+
+    #[test]
+    fn digests_under_hash_named_keys() {
+        use md5::Digest as _;
+        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
+        let md5 = |s: &str| hex::encode(md5::Md5::digest(s.as_bytes()));
+        let imei = md5("356938035643809");
+        let aid = md5("9774d56d682e549c");
+        let fields = [
+            field(Some("$.imei_md5"), &imei),
+            field(Some("$.md5"), &md5("firmware")),
+            field(Some("$.request_id"), &md5("request")),
+            field(Some("$.imeiSha1"), &imei),
+            field(Some("$.device_id_md5"), &aid),
+        ];
+        let engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        let f = engine.detect(&ctx, &fields);
+        let got: Vec<(&str, &str, &[String])> =
+            f.iter().map(|r| (r.kind.as_str(), r.field.as_deref().unwrap_or(""), r.encoding.as_slice())).collect();
+        let md5s = ["md5".to_string()];
+        assert_eq!(got, vec![("imei", "$.imei_md5", &md5s[..]), ("imei", "$.device_id_md5", &md5s[..])]);
+        assert!(f.iter().all(|r| r.confidence == Confidence::High));
+        assert!(engine.might_match("imei_md5", &imei) && !engine.might_match("md5", &imei));
+        // With a profile: one finding per value, of the profile's kind.
+        let profile = Profile::parse("p", "imei = \"356938035643809\"\nandroid_id = \"9774d56d682e549c\"\n").unwrap();
+        let engine = Engine::new(RuleSet::builtin().unwrap(), Some(&profile));
+        let f = engine.detect(&ctx, &fields);
+        let got: Vec<(&str, Option<&str>)> = f.iter().map(|r| (r.kind.as_str(), r.matched.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("imei", Some("356938035643809")),
+                ("android_id", Some("9774d56d682e549c")),
+                ("imei", Some("356938035643809"))
+            ],
+            "imei_md5, device_id_md5 (the profile's kind), imeiSha1 (of MD5's length: found by the profile only): {f:?}"
+        );
+    }
+
+    #[test]
+    fn role_and_own_domain_addresses_set_aside() {
+        let ctx = RequestCtx { method: "POST", host: Some("api.vendor.example"), path: "/", dst_port: 80, app: None };
+        let engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        let fields = [
+            field(Some("$.login"), "jane@example.net"),
+            field(Some("$.note"), "write to tom@example.org"),
+            field(Some("$.contact"), "support@vendor.example"),
+            field(Some("$.again"), "SUPPORT@vendor.example"),
+            field(Some("$.from"), "noreply@other.example"),
+            field(Some("$.ops"), "ops@vendor.example"),
+        ];
+        let mut tally = Tally::default();
+        let f = engine.detect_counting(&ctx, &fields, &mut tally);
+        let got: Vec<(&str, Confidence)> = f.iter().map(|r| (r.value.as_str(), r.confidence)).collect();
+        assert_eq!(got, vec![("jane@example.net", Confidence::High), ("tom@example.org", Confidence::Medium)]);
+        assert_eq!(tally.emails_set_aside, 3, "support@ once, noreply@, ops@ at the vendor's domain");
     }
 
     #[test]

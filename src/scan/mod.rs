@@ -519,7 +519,9 @@ impl Requests<'_> {
         let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
         let ctx =
             RequestCtx { method: &req.head.method, host, path, dst_port: req.dst.port(), app: req.app.as_deref() };
-        let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        let mut tally = crate::detect::Tally::default();
+        let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
+        self.rep.stats.emails_set_aside += tally.emails_set_aside;
         if engine.has_profile() && !req.body.is_empty() && !crate::app::text::looks_text(&req.body) {
             // A binary body: the profile's byte forms in it.
             for r in engine.detect_bytes(Location::Body, &req.body) {
@@ -582,7 +584,9 @@ impl Requests<'_> {
             dst_port: m.dst.port(),
             app: m.app.as_deref(),
         };
-        let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        let mut tally = crate::detect::Tally::default();
+        let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
+        self.rep.stats.emails_set_aside += tally.emails_set_aside;
         // A value repeated in several headers of one message (From,
         // P-Preferred-Identity, the Request-URI) is one finding: the first.
         first_of_each_value(&mut raws);
@@ -705,7 +709,9 @@ impl Requests<'_> {
         }
         let ctx =
             RequestCtx { method, host: address.as_deref(), path: "", dst_port: t.dst.port(), app: t.app.as_deref() };
-        let mut raws = self.cfg.engine.detect(&ctx, &fields.fields);
+        let mut tally = crate::detect::Tally::default();
+        let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
+        self.rep.stats.emails_set_aside += tally.emails_set_aside;
         first_of_each_value(&mut raws);
         if self.cfg.mode == Mode::Requests {
             let found = found_values(raws);
@@ -785,7 +791,10 @@ impl Requests<'_> {
                 dst_port: p.dst.port(),
                 app: p.app.as_deref(),
             };
-            self.cfg.engine.detect(&ctx, &fields.fields)
+            let mut tally = crate::detect::Tally::default();
+            let raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
+            self.rep.stats.emails_set_aside += tally.emails_set_aside;
+            raws
         };
         // A value repeated across the lines of one payload (SIP repeats
         // identities in several headers) is one finding: the first.

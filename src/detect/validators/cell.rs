@@ -46,8 +46,20 @@ const SHORT: [(&str, &str); 11] = [
     ("physicalcellid", "pci"),
 ];
 
+/// Is `key` (words joined by `_`, as detectors receive keys) `long`
+/// written without separators?
+fn compact_eq(key: &str, long: &str) -> bool {
+    key.bytes().filter(|&b| b != b'_').eq(long.bytes())
+}
+
 fn short(key: &str) -> &str {
-    SHORT.iter().find(|(long, _)| *long == key).map_or(key, |(_, s)| s)
+    SHORT.iter().find(|(long, _)| compact_eq(key, long)).map_or(key, |(_, s)| s)
+}
+
+/// A home network's code (`homeMobileCountryCode`), which completes a
+/// tower that lacks its own.
+fn is_home(key: &str) -> bool {
+    compact_eq(key, "homemobilecountrycode") || compact_eq(key, "homemobilenetworkcode")
 }
 
 /// Where a part goes in the value: network codes first, then the area,
@@ -95,7 +107,7 @@ pub fn detect(parts: &[Part<'_>]) -> Vec<(Hit, usize)> {
     groups.sort_unstable();
     groups.dedup();
     // The home network's codes, for towers that lack their own.
-    let home: Vec<&Part<'_>> = cellish.iter().copied().filter(|p| p.key.starts_with("homemobile")).collect();
+    let home: Vec<&Part<'_>> = cellish.iter().copied().filter(|p| is_home(p.key)).collect();
     for g in groups {
         let in_group = || cellish.iter().copied().filter(move |p| p.group == g);
         let Some(cell) = in_group().find(|p| is_cell(p)) else {

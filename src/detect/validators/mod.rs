@@ -1,15 +1,19 @@
 //! Built-in detectors: each file validates one identifier kind and says
 //! what it detects, why it matters and which look-alikes it rejects.
 //!
-//! A detector sees one field at a time: its normalised key (the last name
-//! component, lower-case, e.g. `imei` for `data:$.device.imei`) and its
-//! decoded value, and pushes [`Hit`]s. Kinds that need several fields of a
-//! request together (cell location, GPS) see the whole field list.
+//! A detector sees one field at a time: its key (the last name component
+//! as lower-case words joined by `_`, e.g. `imei` for `data:$.device.imei`,
+//! `wlan_0_mac` for `wlan0Mac`; judged with `keys::is`) and its decoded
+//! value, and pushes [`Hit`]s. Kinds that need several fields of a
+//! request together (cell location, GPS) see the whole field list. A key
+//! that names an identifier's digest (`imei_md5`) is judged by [`digest`]
+//! instead of the kind's own detector.
 
 pub mod advertising_id;
 pub mod android_id;
 pub mod cell;
 pub mod device_info;
+pub mod digest;
 pub mod email;
 pub mod geo;
 pub mod iccid;
@@ -101,7 +105,7 @@ impl Detector {
         Self::ALL.iter().find(|(_, d)| *d == self).map_or("", |(n, _)| n)
     }
 
-    /// This detector's bit in [`crate::detect::keys::detectors_for`].
+    /// This detector's bit in [`crate::detect::keys::Key::detectors`].
     pub fn bit(self) -> u32 {
         1 << self as u32
     }

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::support::{Net, ts};
 
+mod keys;
 mod tunnels;
 
 /// The device the cases speak of: the profile file's values.
@@ -110,6 +111,7 @@ pub fn all() -> Vec<ClassCase> {
     v.extend(lan::cases());
     v.extend(tunnels::cases());
     v.extend(geo::cases());
+    v.extend(keys::cases());
     v
 }
 
