@@ -4,9 +4,11 @@
 //!
 //! Input: an [`HttpRequest`] (or any bytes with a location). Output:
 //! fields with decoded text values. Nested decoding (URL, base64, JSON or
-//! a query string inside a value) is bounded by [`MAX_DEPTH`] and
-//! [`MAX_FIELDS`]; hitting a bound is reported in [`Extracted::notes`], as
-//! is every other limit met on the way: multipart parts past
+//! a query string inside a value; the query of a URL carried as a value,
+//! `key=value` runs in text, pieces of opaque values: see [`inner`]) is
+//! bounded by [`MAX_DEPTH`] and [`MAX_FIELDS`], and fields split out of
+//! values by [`inner::MAX_SPLIT`]; hitting a bound is reported in
+//! [`Extracted::notes`], as is every other limit met on the way: multipart parts past
 //! [`multipart::MAX_PARTS`] (inspected as plain text), XML values past
 //! [`markup::MAX_PAIRS`], JSON deeper than [`json::MAX_JSON_DEPTH`] (read
 //! as plain text), a value inflated past [`MAX_NESTED_INFLATE`].
@@ -932,6 +934,13 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
         assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("356938035643809", &["url", "url", "url"][..]));
         let f = find(&x, "next:email");
         assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("user@mail.example", &["url"][..]));
+        // Found under its key, not by shape: one finding, at the inner field.
+        let engine = crate::detect::Engine::new(crate::detect::rules::RuleSet::builtin().unwrap(), None);
+        let ctx = crate::detect::RequestCtx { method: "GET", host: None, path: "/auth", dst_port: 80, app: None };
+        let macs: Vec<_> = engine.detect(&ctx, &x.fields).into_iter().filter(|f| f.kind == "mac").collect();
+        assert_eq!(macs.len(), 2, "{macs:?}");
+        assert_eq!(macs[0].field.as_deref(), Some("Referer:client_mac"));
+        assert_eq!(macs[0].confidence, crate::finding::Confidence::High);
         // A URL as a JSON leaf, and a relative one only under a URL key.
         let x = request_fields(&req(
             "/j",

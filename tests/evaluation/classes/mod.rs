@@ -11,6 +11,8 @@
 
 #![allow(dead_code)] // Values and helpers for the class files to use.
 
+mod nested;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -99,6 +101,7 @@ pub fn get(host: &str, target: &str, headers: &str) -> Vec<u8> {
 pub fn all() -> Vec<ClassCase> {
     let mut v = Vec::new();
     v.extend(smoke());
+    v.extend(nested::cases());
     v
 }
 
