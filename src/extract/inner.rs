@@ -92,7 +92,7 @@ fn has_scheme(s: &str) -> bool {
 
 /// The query of `v` (after the first `?`, before a `#`) when `v` is a URL
 /// whose query holds a `=`: an absolute URL (`scheme://...`), a path
-/// (`/x?a=b`, `//host/x?a=b`), or, under a name that says URL
+/// (`/x?a=b`, `//host/x?a=b`), a bare query (`?a=b`), or, under a name that says URL
 /// ([`URL_KEYS`]: `Referer`, `next`, `redirect_uri`...), a relative one
 /// (`login?a=b`). `None` for anything with white space before the `?`.
 pub fn url_query<'a>(name: Option<&str>, v: &'a str) -> Option<&'a str> {
@@ -103,7 +103,8 @@ pub fn url_query<'a>(name: Option<&str>, v: &'a str) -> Option<&'a str> {
     if before.bytes().any(|b| b.is_ascii_whitespace() || b == b'=' || b == b'&') {
         return None;
     }
-    let url = has_scheme(before)
+    let url = before.is_empty()
+        || has_scheme(before)
         || before.starts_with('/')
         || (!before.is_empty() && name.is_some_and(is_url_key) && !before.contains(['"', '<', '{']));
     if !url {
@@ -287,6 +288,7 @@ mod tests {
         assert_eq!(url_query(Some("url"), "is it a=b? c=d"), None, "prose");
         assert_eq!(url_query(None, "a=b?c=d"), None);
         assert_eq!(url_query(Some("Referer"), "https://x.example/?"), None);
+        assert_eq!(url_query(None, " ?imei=1&x=2"), Some("imei=1&x=2"), "a bare query");
     }
 
     #[test]

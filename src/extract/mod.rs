@@ -8,8 +8,9 @@
 //! `key=value` runs in text, pieces of opaque values: see [`inner`]) is
 //! bounded by [`MAX_DEPTH`] and [`MAX_FIELDS`], and fields split out of
 //! values by [`inner::MAX_SPLIT`]; hitting a bound is reported in
-//! [`Extracted::notes`], as is every other limit met on the way: multipart parts past
-//! [`multipart::MAX_PARTS`] (inspected as plain text), XML values past
+//! [`Extracted::notes`], as is every other limit met on the way:
+//! multipart parts past [`multipart::MAX_PARTS`] (inspected as plain
+//! text), XML values past
 //! [`markup::MAX_PAIRS`], JSON deeper than [`json::MAX_JSON_DEPTH`] (read
 //! as plain text), a value inflated past [`MAX_NESTED_INFLATE`].
 //!
