@@ -4,15 +4,19 @@
 //!
 //! Input: an [`HttpRequest`] (or any bytes with a location). Output:
 //! fields with decoded text values. Nested decoding (URL, base64, JSON or
-//! a query string inside a value) is bounded by [`MAX_DEPTH`] and
-//! [`MAX_FIELDS`]; hitting a bound is reported in [`Extracted::notes`], as
-//! is every other limit met on the way: multipart parts past
-//! [`multipart::MAX_PARTS`] (inspected as plain text), XML values past
+//! a query string inside a value; the query of a URL carried as a value,
+//! `key=value` runs in text, pieces of opaque values: see [`inner`]) is
+//! bounded by [`MAX_DEPTH`] and [`MAX_FIELDS`], and fields split out of
+//! values by [`inner::MAX_SPLIT`]; hitting a bound is reported in
+//! [`Extracted::notes`], as is every other limit met on the way:
+//! multipart parts past [`multipart::MAX_PARTS`] (inspected as plain
+//! text), XML values past
 //! [`markup::MAX_PAIRS`], JSON deeper than [`json::MAX_JSON_DEPTH`] (read
 //! as plain text), a value inflated past [`MAX_NESTED_INFLATE`].
 //!
 //! Never: judge whether a value is an identifier (that is `detect`).
 
+pub mod inner;
 pub mod json;
 pub mod markup;
 pub mod multipart;
@@ -90,6 +94,9 @@ pub struct Extracted {
     pub fields: Vec<Field>,
     /// Limits hit, each said once, at most [`MAX_EXTRACT_NOTES`].
     pub notes: Vec<String>,
+    /// Fields split out of values so far (URL queries, text pairs,
+    /// tokens), against [`inner::MAX_SPLIT`].
+    split: usize,
 }
 
 /// Most distinct notes extraction adds to one request.
@@ -137,9 +144,14 @@ fn looks_like_pairs(s: &str) -> bool {
     let first = s.split('&').next().unwrap_or("");
     match first.find('=') {
         Some(i) => {
+            // `k=v k2=v2` with raw white space is a text run (a log
+            // line), not a form: forms escape their spaces.
+            let rest = &first[i + 1..];
+            let text_run = rest.contains('=') && rest.bytes().any(|b| b.is_ascii_whitespace());
             i > 0
                 && first[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b))
                 && (s.contains('&') || s.len() < 4096)
+                && !text_run
         }
         None => false,
     }
@@ -171,7 +183,7 @@ fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
     // still tried, to say whether stopping lost anything.
     let at_limit = depth >= MAX_DEPTH;
     let children = if !at_limit || field.encoding.as_slice().len() >= MAX_DEPTH {
-        nested(&field, &mut out.notes)
+        nested(&field, &mut out.notes, &mut out.split)
     } else {
         Vec::new()
     };
@@ -206,9 +218,12 @@ fn json_note(notes: &mut Vec<String>, e: json::JsonError) {
 }
 
 /// The fields one decoding step reveals inside `field`'s value: JSON
-/// leaves, `k=v&...` pairs, a percent-decoded or base64-decoded value.
-/// Limits met on the way go to `notes`.
-fn nested(field: &Field, notes: &mut Vec<String>) -> Vec<Field> {
+/// leaves, a URL's query, `k=v&...` pairs, XML values, `key=value` runs
+/// in text, a hex login's user, a percent-decoded or base64-decoded
+/// value, 12-hex tokens glued into a longer string. Limits met on the
+/// way go to `notes`; `split` counts fields split out of values against
+/// [`inner::MAX_SPLIT`].
+fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Field> {
     let v = field.value.as_str();
     let child = |name: Option<String>, value: String, encoding: Chain| Field {
         location: field.location,
@@ -224,6 +239,16 @@ fn nested(field: &Field, notes: &mut Vec<String>) -> Vec<Field> {
             }
             Err(e) => json_note(notes, e),
         }
+    }
+    if let Some(query) = inner::url_query(field.name.as_deref(), v) {
+        // One `url` step for reading the URL, escapes in it or not.
+        let enc = field.encoding.then("url");
+        let mut pairs: Vec<Field> = parse_pairs(query.as_bytes())
+            .filter(|(k, val, _)| !k.is_empty() && !val.is_empty())
+            .map(|(k, val, _)| child(join(&field.name, &k), val, enc))
+            .collect();
+        pairs.truncate(split_budget(notes, split, pairs.len()));
+        return pairs;
     }
     if v.contains('&') && v.contains('=') && looks_like_pairs(v) {
         return parse_pairs(v.as_bytes())
@@ -243,8 +268,22 @@ fn nested(field: &Field, notes: &mut Vec<String>) -> Vec<Field> {
             return pairs.into_iter().map(|(k, val)| child(join(&field.name, &k), val, enc)).collect();
         }
     }
+    let mut pairs = Vec::new();
+    if inner::text_pairs(v, &mut pairs) {
+        pairs.truncate(split_budget(notes, split, pairs.len()));
+        return pairs
+            .into_iter()
+            .map(|(k, val)| child(join(&field.name, k), val.to_string(), field.encoding))
+            .collect();
+    }
     if let Some(list) = key_value_list(v) {
         return list.into_iter().map(|(k, val)| child(join(&field.name, k), val.to_string(), field.encoding)).collect();
+    }
+    if let Some(user) = inner::hex_login_user(v) {
+        if split_budget(notes, split, 1) == 0 {
+            return Vec::new();
+        }
+        return vec![child(join(&field.name, "user"), user.to_string(), field.encoding)];
     }
     if v.contains('%') {
         let (d, esc) = url_decode(v.as_bytes());
@@ -263,7 +302,34 @@ fn nested(field: &Field, notes: &mut Vec<String>) -> Vec<Field> {
     if let Some(text) = decode_hex(v) {
         return vec![child(field.name.clone(), text, field.encoding.then("hex"))];
     }
-    base64_runs(v).filter_map(decode_base64).map(decoded).collect()
+    let runs: Vec<Field> = base64_runs(v).filter_map(decode_base64).map(decoded).collect();
+    if !runs.is_empty() {
+        return runs;
+    }
+    let mut tokens = Vec::new();
+    inner::glued_hex_tokens(v, &mut tokens);
+    tokens.truncate(split_budget(notes, split, tokens.len()));
+    tokens.into_iter().map(|t| child(join(&field.name, "token"), t.to_string(), field.encoding)).collect()
+}
+
+/// How many of `n` fields split out of values the request's budget
+/// ([`inner::MAX_SPLIT`]) still allows; `used` grows by that many, and a
+/// cut is noted.
+fn split_budget(notes: &mut Vec<String>, used: &mut usize, n: usize) -> usize {
+    let left = inner::MAX_SPLIT.saturating_sub(*used);
+    if n > left {
+        note(notes, split_note());
+    }
+    let take = n.min(left);
+    *used += take;
+    take
+}
+
+fn split_note() -> String {
+    format!(
+        "more than {} fields split out of URLs, key=value text and tokens in one request; the rest not split",
+        inner::MAX_SPLIT
+    )
 }
 
 fn xml_note() -> String {
@@ -579,10 +645,6 @@ pub fn dns_query_fields(qname: &str) -> Extracted {
     out
 }
 
-/// Fields of a non-HTTP text payload (SIP, line protocols): every line
-/// as a nameless field, `Name: value` lines as named fields, and their
-/// `;`/`,`-separated `key=value` parameters (`utran-cell-id-3gpp=...`,
-/// `+sip.instance="<urn:gsma:imei:...>"`) as fields of their own.
 /// Numbers in international form in free text (`+33639980023`,
 /// `+33 6 39 98 00 23`): a `+` then 8 to 15 digits, single spaces, dots
 /// or dashes between groups. At most 64.
@@ -613,6 +675,12 @@ pub fn international_numbers(text: &str) -> Vec<&str> {
     out
 }
 
+/// Fields of a non-HTTP text payload (SIP, syslog, line protocols): every
+/// line as a nameless field, `Name: value` lines as named fields, and
+/// their `;`/`,`-separated `key=value` parameters (`utran-cell-id-3gpp=...`,
+/// `+sip.instance="<urn:gsma:imei:...>"`) as fields of their own; in
+/// other lines, `key=value` runs ([`inner::text_pairs`]) as fields under
+/// their keys.
 pub fn stream_fields(data: &[u8]) -> Extracted {
     let mut out = Extracted::default();
     let text = String::from_utf8_lossy(data);
@@ -622,6 +690,7 @@ pub fn stream_fields(data: &[u8]) -> Extracted {
         value: value.to_string(),
         encoding: Chain::default(),
     };
+    let mut pairs = Vec::new();
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() {
@@ -648,6 +717,17 @@ pub fn stream_fields(data: &[u8]) -> Extracted {
                 }
             }
             None => {
+                // `key=value` runs of a log line (syslog to a vendor:
+                // `<134>Jan 1 00:00:00 router daemon[12]: 1=... wan_mac=...`),
+                // before the line, as parameters are.
+                if inner::text_pairs(line, &mut pairs) {
+                    let n = split_budget(&mut out.notes, &mut out.split, pairs.len());
+                    for &(k, v) in &pairs[..n] {
+                        if !out.push(field(Some(k.to_string()), v)) {
+                            return out;
+                        }
+                    }
+                }
                 if !out.push(field(None, line)) {
                     return out;
                 }
@@ -831,6 +911,110 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
         let x = request_fields(&req(&format!("/g?z={b64}"), &[], b""));
         assert!(has(&x, "inflated past the 1048576-byte limit"), "{:?}", x.notes);
         assert!(x.notes.len() <= MAX_EXTRACT_NOTES);
+    }
+
+    /// A URL in a header, a query or form value, percent-encoded once,
+    /// twice or not: its query's pairs are fields under their keys, one
+    /// `url` step added for reading the URL.
+    #[test]
+    fn queries_of_urls_inside_values() {
+        let r = req(
+            "/auth?redirect_uri=https%253A%252F%252Fapp.example%252Fcb%253Fimei%253D356938035643809&next=/account?email=user@mail.example",
+            &[("Referer", "http://portal.example/login?client_mac=A4-5E-60-12-34-56&ap_mac=a45e60123457&page=")],
+            b"",
+        );
+        let x = request_fields(&r);
+        let f = find(&x, "Referer:client_mac");
+        assert_eq!(
+            (f.value.as_str(), f.location, f.encoding.as_slice()),
+            ("A4-5E-60-12-34-56", Location::Header, &["url"][..])
+        );
+        assert_eq!(find(&x, "Referer:ap_mac").value, "a45e60123457");
+        assert!(x.fields.iter().all(|f| f.name.as_deref() != Some("Referer:page")), "empty values are no fields");
+        let f = find(&x, "redirect_uri:imei");
+        assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("356938035643809", &["url", "url", "url"][..]));
+        let f = find(&x, "next:email");
+        assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("user@mail.example", &["url"][..]));
+        // Found under its key, not by shape: one finding, at the inner field.
+        let engine = crate::detect::Engine::new(crate::detect::rules::RuleSet::builtin().unwrap(), None);
+        let ctx = crate::detect::RequestCtx { method: "GET", host: None, path: "/auth", dst_port: 80, app: None };
+        let macs: Vec<_> = engine.detect(&ctx, &x.fields).into_iter().filter(|f| f.kind == "mac").collect();
+        assert_eq!(macs.len(), 2, "{macs:?}");
+        let client = macs.iter().find(|m| m.value == "A4-5E-60-12-34-56").expect("client_mac");
+        assert_eq!(client.field.as_deref(), Some("Referer:client_mac"));
+        assert_eq!(client.confidence, crate::finding::Confidence::High);
+        // A URL as a JSON leaf, and a relative one only under a URL key.
+        let x = request_fields(&req(
+            "/j",
+            &[("Content-Type", "application/json")],
+            br#"{"ctx":{"url":"login?client_mac=a45e60123456"},"note":"login?imei=356938035643809"}"#,
+        ));
+        assert_eq!(find(&x, "$.ctx.url:client_mac").encoding.as_slice(), ["json", "url"]);
+        assert!(x.fields.iter().all(|f| f.name.as_deref() != Some("$.note:imei")));
+    }
+
+    /// `key=value` runs in a text body or a log line, a hex login's user
+    /// part, a 12-hex token glued to a model string: fields under their
+    /// own names; decoys (base64 padding, a JWT, prose, a UUID, an
+    /// e-mail) give no such field.
+    #[test]
+    fn identifiers_inside_opaque_values() {
+        let syslog =
+            "<134>Jan  1 00:00:00 router daemon[12]: 1=a4:5e:60:12:34:56 2=356938035643809 wan_mac=a45e60123457\n";
+        let x = request_fields(&req("/log", &[("Content-Type", "text/plain")], syslog.as_bytes()));
+        assert_eq!(find(&x, "2").value, "356938035643809");
+        assert_eq!(find(&x, "wan_mac").value, "a45e60123457");
+        assert_eq!(find(&x, "1").encoding.as_slice(), [] as [&str; 0]);
+        // A text body starting with a pair is a text run, not a form.
+        let x = request_fields(&req(
+            "/log",
+            &[("Content-Type", "text/plain")],
+            b"wan_mac=a45e60123457 imei=356938035643809",
+        ));
+        assert_eq!(find(&x, "imei").value, "356938035643809");
+        let x = stream_fields(syslog.as_bytes());
+        assert_eq!(x.fields[0].name.as_deref(), Some("1"), "pairs first, then the line");
+        assert_eq!(find(&x, "wan_mac").location, Location::Stream);
+        let r = req(
+            "/a?login=a45e60123456@isp.example&email=jane@mail.example&model=RT-AX58U_3.0.0.4_a45e60123456&id=38400000-8cf0-11bd-b23e-10b96e40000d",
+            &[
+                ("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"),
+                ("X-Blob", "dXNlcjpwYXNzd29yZA=="),
+            ],
+            b"",
+        );
+        let x = request_fields(&r);
+        assert_eq!(find(&x, "login:user").value, "a45e60123456");
+        assert_eq!(find(&x, "model:token").value, "a45e60123456");
+        let names: Vec<&str> = x.fields.iter().filter_map(|f| f.name.as_deref()).collect();
+        for n in ["email:user", "id:token", "Authorization:token", "X-Blob:dXNlcjpwYXNzd29yZA"] {
+            assert!(!names.contains(&n), "{n} in {names:?}");
+        }
+        assert!(names.iter().all(|n| n.matches(':').count() <= 1), "{names:?}");
+    }
+
+    /// Fields split out of values are bounded per request, and the cut
+    /// is noted; a URL nested past the depth limit is not read.
+    #[test]
+    fn split_fields_are_bounded() {
+        let line: String = (0..inner::MAX_SPLIT + 10).map(|i| format!("k{i}=v{i} ")).collect();
+        let x = request_fields(&req("/log", &[("Content-Type", "text/plain")], line.as_bytes()));
+        assert!(x.notes.iter().any(|n| n.contains("fields split out of URLs")), "{:?}", x.notes);
+        assert_eq!(
+            x.fields.iter().filter(|f| f.name.as_deref().is_some_and(|n| n.starts_with('k'))).count(),
+            inner::MAX_SPLIT
+        );
+        // A URL in a URL in a URL...: each is one nested decoding.
+        let mut url = "http://h.example/x?imei=356938035643809".to_string();
+        for _ in 0..MAX_DEPTH + 1 {
+            url = format!(
+                "http://h.example/x?u={}",
+                url.replace('%', "%25").replace('?', "%3F").replace('=', "%3D").replace('&', "%26")
+            );
+        }
+        let x = request_fields(&req("/r", &[("Referer", &url)], b""));
+        assert!(x.notes.iter().any(|n| n.contains("nested deeper than")), "{:?} {:#?}", x.notes, x.fields);
+        assert!(x.fields.iter().all(|f| !f.name.as_deref().unwrap_or("").ends_with(":imei")));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![allow(dead_code)] // Values and helpers for the class files to use.
 
 mod geo;
+mod nested;
 
 use std::collections::BTreeMap;
 
@@ -112,6 +113,7 @@ pub fn all() -> Vec<ClassCase> {
     v.extend(tunnels::cases());
     v.extend(geo::cases());
     v.extend(keys::cases());
+    v.extend(nested::cases());
     v
 }
 
