@@ -446,6 +446,9 @@ pub struct FileStats {
     /// E-mail addresses not reported as the user's: role mailboxes and
     /// the destination's own domain (distinct per request or payload).
     pub emails_set_aside: u64,
+    /// Distinct IMEIs of emulators and test tools dropped (per request or
+    /// payload), unless `--include-test-devices`.
+    pub test_device_imeis: u64,
     pub requests_with_findings: u64,
     pub payloads_with_findings: u64,
     /// The first of those notes, with the frame of their request.

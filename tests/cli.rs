@@ -1179,6 +1179,41 @@ fn multicast_findings_are_lower_and_destinations_grouped_by_scope() {
     assert!(at("  to multicast groups") < at("    239.255.255.250"), "{text}");
 }
 
+/// IMEIs of the Android emulator and Genymotion identify no device: they
+/// are dropped, counted in the capture record, and the text report names
+/// the flag that reports them; with it they are findings.
+#[test]
+fn test_device_imeis_are_counted_and_the_flag_named() {
+    let mut net = Net::default();
+    for (i, imei) in ["358240051111110", "004999010640000", "358240051111110"].iter().enumerate() {
+        let req = format!("GET /r?imei={imei} HTTP/1.1\r\nHost: t.example\r\n\r\n");
+        let client = format!("10.0.0.2:{}", 40_000 + i);
+        net.http(
+            support::ts(1_700_000_000 + i as i64, 0),
+            &client,
+            "198.51.100.5:80",
+            req.as_bytes(),
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            9 + i as u32,
+        );
+    }
+    let dir = tmpdir("test-devices");
+    let p = write(&dir, "emu.pcap", &support::pcap(&net, Link::Ethernet, false, false));
+    let out = run(&["scan", "--format", "jsonl", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines = jsonl(&out);
+    assert!(of_type(&lines, "finding").is_empty());
+    assert_eq!(of_type(&lines, "capture")[0]["detection"]["test_device_imeis"], 3, "one per request");
+    let text = String::from_utf8_lossy(&run(&["scan", p.to_str().unwrap()]).stdout).into_owned();
+    assert!(
+        text.contains("set aside: 3 IMEIs of emulators or test tools (--include-test-devices reports them)"),
+        "{text}"
+    );
+    let with = jsonl(&run(&["scan", "--format", "jsonl", "--include-test-devices", p.to_str().unwrap()]));
+    assert_eq!(of_type(&with, "finding").len(), 3);
+    assert_eq!(of_type(&with, "capture")[0]["detection"]["test_device_imeis"], 0);
+}
+
 /// SARIF 2.1.0: valid against the official schema (checked with Python's
 /// jsonschema, which .ci/run installs), rules from the registry, one
 /// result per finding, fingerprints stable across captures of the same

@@ -39,6 +39,9 @@ pub struct Tally {
     /// Distinct e-mail addresses of a role (`support@`, `noreply@`) or of
     /// the destination's own domain (see [`validators::email::set_aside`]).
     pub emails_set_aside: u64,
+    /// Distinct IMEIs of emulators and test tools dropped (unless
+    /// `include_test_devices`).
+    pub test_device_imeis: u64,
 }
 
 /// A finding before the request context is attached.
@@ -132,6 +135,7 @@ impl Engine {
         let mut out: Vec<RawFinding> = Vec::new();
         // Addresses set aside, lower case (rare: allocated only then).
         let mut set_aside: Vec<String> = Vec::new();
+        let mut test_imeis: Vec<String> = Vec::new();
         // Declared SDK envelopes first: what they decode to is scanned by
         // every rule, with the other fields.
         let mut decoded: Vec<Field> = Vec::new();
@@ -217,7 +221,13 @@ impl Engine {
                         hits.clear();
                         d.field(key.as_str(), &f.value, &mut hits);
                         if !self.include_test_devices {
-                            hits.retain(|h| h.kind != "imei" || !validators::imei::is_test_imei(&h.value));
+                            hits.retain(|h| {
+                                let test = h.kind == "imei" && validators::imei::is_test_imei(&h.value);
+                                if test && !test_imeis.contains(&h.value) {
+                                    test_imeis.push(h.value.clone());
+                                }
+                                !test
+                            });
                         }
                         if *d == Detector::Email {
                             hits.retain(|h| {
@@ -335,6 +345,7 @@ impl Engine {
             }
         }
         tally.emails_set_aside += set_aside.len() as u64;
+        tally.test_device_imeis += test_imeis.len() as u64;
         out
     }
 

@@ -186,7 +186,7 @@ pub fn capture_json(r: &FileReport, p: &Privacy) -> Value {
         "limit_evictions": s.sms_limit_evictions,
     });
     v["nas_identities"] = json!(s.nas_identities);
-    v["detection"] = json!({"emails_set_aside": s.emails_set_aside});
+    v["detection"] = json!({"emails_set_aside": s.emails_set_aside, "test_device_imeis": s.test_device_imeis});
     v["gsmtap"] = json!({"datagrams": s.gsmtap_datagrams, "not_decoded": s.gsmtap_not_decoded});
     v["attribution"] = json!({
         "frames": s.attributed_frames,

@@ -243,6 +243,20 @@ fn app_lines(o: &mut impl Write, apps: &AppTotals, p: &Privacy, indent: &str) ->
     Ok(())
 }
 
+/// What detection set aside, when anything was: test devices' IMEIs
+/// (with the flag that reports them).
+fn set_aside_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
+    let n = r.stats.test_device_imeis;
+    if n > 0 {
+        writeln!(
+            o,
+            "  set aside: {n} IMEI{} of emulators or test tools (--include-test-devices reports them)",
+            if n == 1 { "" } else { "s" }
+        )?;
+    }
+    Ok(())
+}
+
 fn host_of(f: &Finding) -> String {
     f.host.clone().unwrap_or_else(|| f.dst.ip().to_string())
 }
@@ -351,6 +365,7 @@ impl<W: Write> TextReporter<W> {
         if let Some(line) = not_inspected_line(r, p) {
             writeln!(o, "  not inspected: {line}")?;
         }
+        set_aside_line(o, r)?;
         if s.attribution_notes > 0 {
             writeln!(
                 o,
@@ -500,6 +515,7 @@ impl<W: Write> Reporter for TextReporter<W> {
                 Some(line) => writeln!(o, "  not inspected: {line}")?,
                 None => writeln!(o, "  not inspected: nothing")?,
             }
+            set_aside_line(o, r)?;
             writeln!(o)?;
         }
         self.file = FileState::default();

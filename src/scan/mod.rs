@@ -521,7 +521,7 @@ impl Requests<'_> {
             RequestCtx { method: &req.head.method, host, path, dst_port: req.dst.port(), app: req.app.as_deref() };
         let mut tally = crate::detect::Tally::default();
         let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
-        self.rep.stats.emails_set_aside += tally.emails_set_aside;
+        add_tally(&mut self.rep.stats, &tally);
         if engine.has_profile() && !req.body.is_empty() && !crate::app::text::looks_text(&req.body) {
             // A binary body: the profile's byte forms in it.
             for r in engine.detect_bytes(Location::Body, &req.body) {
@@ -586,7 +586,7 @@ impl Requests<'_> {
         };
         let mut tally = crate::detect::Tally::default();
         let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
-        self.rep.stats.emails_set_aside += tally.emails_set_aside;
+        add_tally(&mut self.rep.stats, &tally);
         // A value repeated in several headers of one message (From,
         // P-Preferred-Identity, the Request-URI) is one finding: the first.
         first_of_each_value(&mut raws);
@@ -711,7 +711,7 @@ impl Requests<'_> {
             RequestCtx { method, host: address.as_deref(), path: "", dst_port: t.dst.port(), app: t.app.as_deref() };
         let mut tally = crate::detect::Tally::default();
         let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
-        self.rep.stats.emails_set_aside += tally.emails_set_aside;
+        add_tally(&mut self.rep.stats, &tally);
         first_of_each_value(&mut raws);
         if self.cfg.mode == Mode::Requests {
             let found = found_values(raws);
@@ -793,7 +793,7 @@ impl Requests<'_> {
             };
             let mut tally = crate::detect::Tally::default();
             let raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
-            self.rep.stats.emails_set_aside += tally.emails_set_aside;
+            add_tally(&mut self.rep.stats, &tally);
             raws
         };
         // A value repeated across the lines of one payload (SIP repeats
@@ -947,6 +947,12 @@ fn fold_named(apps: &mut Vec<AppActivity>) {
         i += 1;
         !gone.contains(&(i - 1))
     });
+}
+
+/// Counts what detection set aside in the capture's record.
+fn add_tally(stats: &mut crate::finding::FileStats, t: &crate::detect::Tally) {
+    stats.emails_set_aside += t.emails_set_aside;
+    stats.test_device_imeis += t.test_device_imeis;
 }
 
 /// Keeps the first finding of each (rule, kind, value) of one message: a
