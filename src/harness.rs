@@ -74,8 +74,14 @@ pub fn http(data: &[u8]) {
     rs.close(src, dst, &mut out);
     for req in &out {
         let fields = extract::request_fields(req);
-        let ctx =
-            crate::detect::RequestCtx { method: &req.head.method, host: None, path: "/", dst_port: 80, app: None };
+        let ctx = crate::detect::RequestCtx {
+            dst: None,
+            method: &req.head.method,
+            host: None,
+            path: "/",
+            dst_port: 80,
+            app: None,
+        };
         let _ = CONFIG.engine.detect(&ctx, &fields.fields);
     }
 }

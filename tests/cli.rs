@@ -1179,6 +1179,38 @@ fn multicast_findings_are_lower_and_destinations_grouped_by_scope() {
     assert!(at("  to multicast groups") < at("    239.255.255.250"), "{text}");
 }
 
+/// A rule scoped to destinations applies only where the destination is
+/// (here: a pattern only on the LAN); an unknown destination name is an
+/// error at load, with its place.
+#[test]
+fn rules_scoped_by_destination() {
+    let mut net = Net::default();
+    for (i, server) in ["192.168.1.1:80", "198.51.100.5:80"].iter().enumerate() {
+        let req = "GET /cfg?admin_pin=4711 HTTP/1.1\r\nHost: cfg.example\r\n\r\n";
+        net.http(
+            support::ts(1_700_000_000 + i as i64, 0),
+            &format!("192.168.1.20:{}", 40_000 + i),
+            server,
+            req.as_bytes(),
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            5 + i as u32,
+        );
+    }
+    let dir = tmpdir("dest-scope");
+    let p = write(&dir, "d.pcap", &support::pcap(&net, Link::Ethernet, false, false));
+    let rule = "[[rule]]\nid = \"LAB-PIN-LAN\"\ntitle = \"PIN on the LAN\"\nseverity = \"low\"\nkind = \"pin\"\nkeys = [\"admin_pin\"]\nscope = { destinations = [\"lan\"] }\n";
+    let r = write(&dir, "r.toml", rule.as_bytes());
+    let lines = jsonl(&run(&["scan", "--format", "jsonl", "--rules", r.to_str().unwrap(), p.to_str().unwrap()]));
+    let pins: Vec<&str> =
+        of_type(&lines, "finding").iter().filter(|f| f["kind"] == "pin").map(|f| f["dst"].as_str().unwrap()).collect();
+    assert_eq!(pins, ["192.168.1.1:80"]);
+    let bad = write(&dir, "bad.toml", rule.replace("\"lan\"", "\"intranet\"").as_bytes());
+    let out = run(&["scan", "--rules", bad.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:7:") && err.contains("unknown destination \"intranet\""), "{err}");
+}
+
 /// IMEIs of the Android emulator and Genymotion identify no device: they
 /// are dropped, counted in the capture record, and the text report names
 /// the flag that reports them; with it they are findings.

@@ -30,6 +30,9 @@ pub struct RequestCtx<'a> {
     /// The app that sent it, when the capture says (rules may be scoped
     /// to apps).
     pub app: Option<&'a crate::finding::AppRef>,
+    /// The destination address, when known (rules may be scoped to where
+    /// it is: `internet`, `lan`, `multicast`, `broadcast`).
+    pub dst: Option<std::net::IpAddr>,
 }
 
 /// What detection set aside in a request rather than report, for the
@@ -141,7 +144,7 @@ impl Engine {
         let mut decoded: Vec<Field> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
             let Matcher::Decoder(d) = &rule.matcher else { continue };
-            if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port, ctx.app) || !d.applies(ctx.host, ctx.path) {
+            if !rule.scope.request(ctx) || !d.applies(ctx.host, ctx.path) {
                 continue;
             }
             for f in fields.iter().filter(|f| {
@@ -173,7 +176,7 @@ impl Engine {
             .collect();
         let mut hits: Vec<Hit> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
-            if !rule.scope.request(ctx.method, ctx.host, ctx.dst_port, ctx.app) {
+            if !rule.scope.request(ctx) {
                 continue;
             }
             match &rule.matcher {
@@ -407,8 +410,14 @@ pub fn check_examples(set: &RuleSet) -> Vec<String> {
             let fields = crate::extract::request_fields(&req);
             let path = crate::codec::text::url_decode(req.head.target.split(|b| *b == b'?').next().unwrap_or(b"")).0;
             let host = req.host();
-            let ctx =
-                RequestCtx { method: "GET", host: host.as_deref(), path: &path, dst_port: req.dst.port(), app: None };
+            let ctx = RequestCtx {
+                dst: None,
+                method: "GET",
+                host: host.as_deref(),
+                path: &path,
+                dst_port: req.dst.port(),
+                app: None,
+            };
             let found = !engine.detect(&ctx, &fields.fields).is_empty();
             if found != ex.should_match {
                 problems.push(format!(
@@ -537,7 +546,7 @@ mod tests {
 
     #[test]
     fn confidence_from_key_shape_and_profile() {
-        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
+        let ctx = RequestCtx { dst: None, method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let keyed = engine.detect(&ctx, &[field(Some("imei"), "356938035643809")]);
         assert_eq!(keyed[0].confidence, Confidence::High);
@@ -552,7 +561,7 @@ mod tests {
 
     #[test]
     fn personal_data_by_key_and_shape() {
-        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
+        let ctx = RequestCtx { dst: None, method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let fields = [
             field(Some("$.child.firstName"), "Zoé"),
@@ -575,7 +584,7 @@ mod tests {
     #[test]
     fn digests_under_hash_named_keys() {
         use md5::Digest as _;
-        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
+        let ctx = RequestCtx { dst: None, method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let md5 = |s: &str| hex::encode(md5::Md5::digest(s.as_bytes()));
         let imei = md5("356938035643809");
         let aid = md5("9774d56d682e549c");
@@ -612,7 +621,14 @@ mod tests {
 
     #[test]
     fn role_and_own_domain_addresses_set_aside() {
-        let ctx = RequestCtx { method: "POST", host: Some("api.vendor.example"), path: "/", dst_port: 80, app: None };
+        let ctx = RequestCtx {
+            dst: None,
+            method: "POST",
+            host: Some("api.vendor.example"),
+            path: "/",
+            dst_port: 80,
+            app: None,
+        };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let fields = [
             field(Some("$.login"), "jane@example.net"),
@@ -631,7 +647,7 @@ mod tests {
 
     #[test]
     fn meid_and_test_imeis() {
-        let ctx = RequestCtx { method: "POST", host: None, path: "/", dst_port: 80, app: None };
+        let ctx = RequestCtx { dst: None, method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let f = engine.detect(&ctx, &[field(Some("meid"), "A10000009296F2"), field(Some("imei"), "358240051111110")]);
         let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_str()).collect();

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use super::validators::Detector;
 use crate::extract::Step;
-use crate::finding::{AppRef, Location, Severity};
+use crate::finding::{Location, Severity};
 
 /// The built-in rule files, compiled in: (name shown in messages, text).
 /// Endpoint rules come first: where two rules report the same value at
@@ -101,6 +101,9 @@ struct ScopeDef {
     /// Globs over the sending app's name, label or id.
     #[serde(default)]
     apps: Vec<String>,
+    /// Where the destination is: `internet`, `lan`, `multicast`, `broadcast`.
+    #[serde(default)]
+    destinations: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -156,19 +159,27 @@ pub struct Scope {
     pub methods: Vec<String>,
     pub hosts: Vec<String>,
     pub ports: Vec<u16>,
-    /// Globs over the sending app ([`AppRef::matches`]): a rule scoped to
+    /// Globs over the sending app ([`crate::finding::AppRef::matches`]): a rule scoped to
     /// apps never applies to a request of no known app.
     pub apps: Vec<String>,
+    /// Where the destination must be ([`crate::finding::scope_of`]); a
+    /// rule scoped so never applies where the destination is unknown.
+    pub destinations: Vec<&'static str>,
 }
 
+/// The destination scopes a rule may name.
+pub const DESTINATIONS: [&str; 4] = ["internet", "lan", "multicast", "broadcast"];
+
 impl Scope {
-    /// Does a request to `host`:`port` with `method`, sent by `app`, fall
-    /// in scope?
-    pub fn request(&self, method: &str, host: Option<&str>, port: u16, app: Option<&AppRef>) -> bool {
-        (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
-            && (self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|g| glob(g, h))))
-            && (self.ports.is_empty() || self.ports.contains(&port))
-            && (self.apps.is_empty() || app.is_some_and(|a| self.apps.iter().any(|g| a.matches(g))))
+    /// Does the request fall in scope: its method, host, port, sending app
+    /// and where its destination is?
+    pub fn request(&self, ctx: &super::RequestCtx<'_>) -> bool {
+        (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(ctx.method)))
+            && (self.hosts.is_empty() || ctx.host.is_some_and(|h| self.hosts.iter().any(|g| glob(g, h))))
+            && (self.ports.is_empty() || self.ports.contains(&ctx.dst_port))
+            && (self.apps.is_empty() || ctx.app.is_some_and(|a| self.apps.iter().any(|g| a.matches(g))))
+            && (self.destinations.is_empty()
+                || ctx.dst.is_some_and(|ip| self.destinations.contains(&crate::finding::scope_of(ip))))
     }
 
     pub fn location(&self, l: Location) -> bool {
@@ -402,11 +413,19 @@ impl RuleSet {
                     at(
                         span,
                         format!(
-                            "unknown location {:?}; known: query, path, body, header, cookie, stream, sms",
+                            "unknown location {:?}; known: query, path, body, header, cookie, stream, sms, address",
                             l.get_ref()
                         ),
                     )
                 })?);
+            }
+            let mut destinations = Vec::new();
+            for d in r.scope.destinations {
+                let span = d.span().start;
+                let known = DESTINATIONS.iter().find(|k| **k == d.get_ref().as_str()).ok_or_else(|| {
+                    at(span, format!("unknown destination {:?}; known: {}", d.get_ref(), DESTINATIONS.join(", ")))
+                })?;
+                destinations.push(*known);
             }
             let mut examples = Vec::new();
             let ex = r.examples.unwrap_or_default();
@@ -431,6 +450,7 @@ impl RuleSet {
                     hosts: r.scope.hosts,
                     ports: r.scope.ports,
                     apps: r.scope.apps,
+                    destinations,
                 },
                 examples,
             });

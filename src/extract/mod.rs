@@ -937,7 +937,8 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
         assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("user@mail.example", &["url"][..]));
         // Found under its key, not by shape: one finding, at the inner field.
         let engine = crate::detect::Engine::new(crate::detect::rules::RuleSet::builtin().unwrap(), None);
-        let ctx = crate::detect::RequestCtx { method: "GET", host: None, path: "/auth", dst_port: 80, app: None };
+        let ctx =
+            crate::detect::RequestCtx { dst: None, method: "GET", host: None, path: "/auth", dst_port: 80, app: None };
         let macs: Vec<_> = engine.detect(&ctx, &x.fields).into_iter().filter(|f| f.kind == "mac").collect();
         assert_eq!(macs.len(), 2, "{macs:?}");
         let client = macs.iter().find(|m| m.value == "A4-5E-60-12-34-56").expect("client_mac");

@@ -517,8 +517,14 @@ impl Requests<'_> {
             note(&mut self.rep.stats, req.frame, &fields.notes);
         }
         let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
-        let ctx =
-            RequestCtx { method: &req.head.method, host, path, dst_port: req.dst.port(), app: req.app.as_deref() };
+        let ctx = RequestCtx {
+            dst: Some(req.dst.ip()),
+            method: &req.head.method,
+            host,
+            path,
+            dst_port: req.dst.port(),
+            app: req.app.as_deref(),
+        };
         let mut tally = crate::detect::Tally::default();
         let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
         add_tally(&mut self.rep.stats, &tally);
@@ -578,6 +584,7 @@ impl Requests<'_> {
         let uri = m.uri().unwrap_or("").to_string();
         let fields = extract::sip::sip_fields(&m);
         let ctx = RequestCtx {
+            dst: Some(m.dst.ip()),
             method: &method,
             host: host.as_deref(),
             path: "",
@@ -707,8 +714,14 @@ impl Requests<'_> {
         if text.is_some() {
             self.tally(address.as_deref(), t.dst, t.ts, t.app.as_ref());
         }
-        let ctx =
-            RequestCtx { method, host: address.as_deref(), path: "", dst_port: t.dst.port(), app: t.app.as_deref() };
+        let ctx = RequestCtx {
+            dst: Some(t.dst.ip()),
+            method,
+            host: address.as_deref(),
+            path: "",
+            dst_port: t.dst.port(),
+            app: t.app.as_deref(),
+        };
         let mut tally = crate::detect::Tally::default();
         let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
         add_tally(&mut self.rep.stats, &tally);
@@ -785,6 +798,7 @@ impl Requests<'_> {
                 extract::stream_fields(&p.data)
             };
             let ctx = RequestCtx {
+                dst: Some(p.dst.ip()),
                 method: "",
                 host: host.as_deref(),
                 path: "",
@@ -860,8 +874,14 @@ impl Requests<'_> {
             encoding: extract::Chain::of(&["eui64"]),
         };
         let host = names.get(&dst.ip()).map(str::to_string);
-        let ctx =
-            RequestCtx { method: "", host: host.as_deref(), path: "", dst_port: dst.port(), app: app.map(|a| &**a) };
+        let ctx = RequestCtx {
+            dst: Some(dst.ip()),
+            method: "",
+            host: host.as_deref(),
+            path: "",
+            dst_port: dst.port(),
+            app: app.map(|a| &**a),
+        };
         let raws = self.cfg.engine.detect(&ctx, std::slice::from_ref(&field));
         if raws.is_empty() {
             return;

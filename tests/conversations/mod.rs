@@ -58,7 +58,14 @@ fn outcome(reqs: &[HttpRequest], engine: &Engine) -> (Vec<Value>, Vec<Value>) {
         let target = r.uri();
         let path = url_decode(target.split('?').next().unwrap_or("").as_bytes()).0;
         let host = r.host();
-        let ctx = RequestCtx { method: &r.head.method, host: host.as_deref(), path: &path, dst_port: 80, app: None };
+        let ctx = RequestCtx {
+            dst: None,
+            method: &r.head.method,
+            host: host.as_deref(),
+            path: &path,
+            dst_port: 80,
+            app: None,
+        };
         let all = engine.detect(&ctx, &fields.fields);
         // The scanner copies only fields the engine might match: that must
         // lose nothing.
