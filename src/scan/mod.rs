@@ -540,7 +540,13 @@ impl Requests<'_> {
     }
 
     fn detect(&mut self, req: HttpRequest, host: Option<String>) {
-        let (raws, _) = self.found(&req, host.as_deref());
+        let (mut raws, _) = self.found(&req, host.as_deref());
+        if crate::finding::local_only(req.dst.ip()) {
+            // Announcements to the local network (SSDP NOTIFY every few
+            // seconds, from any port) repeat: each value once per sending
+            // address and group.
+            self.seen_once(SocketAddr::new(req.src.ip(), 0), req.dst, &mut raws);
+        }
         if raws.is_empty() {
             return;
         }
@@ -813,10 +819,7 @@ impl Requests<'_> {
         // A value repeated across the lines of one payload (SIP repeats
         // identities in several headers) is one finding: the first.
         first_of_each_value(&mut raws);
-        if self.stream_seen.len() >= MAX_STREAM_SEEN {
-            self.stream_seen.clear();
-        }
-        raws.retain(|r| self.stream_seen.insert((p.src, p.dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        self.seen_once(p.src, p.dst, &mut raws);
         if raws.is_empty() {
             return;
         }
@@ -834,6 +837,16 @@ impl Requests<'_> {
             app: p.app.clone(),
         };
         self.push_findings(raws, &at, None, true);
+    }
+
+    /// Keeps only the findings not yet reported between `src` and `dst`
+    /// (by rule, kind and value): a beacon or an announcement that repeats
+    /// is one finding, at its first frame.
+    fn seen_once(&mut self, src: SocketAddr, dst: SocketAddr, raws: &mut Vec<crate::detect::RawFinding>) {
+        if self.stream_seen.len() >= MAX_STREAM_SEEN {
+            self.stream_seen.clear();
+        }
+        raws.retain(|r| self.stream_seen.insert((src, dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
     }
 
     /// A packet from an IPv6 address whose interface identifier is the
