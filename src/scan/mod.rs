@@ -528,13 +528,10 @@ impl Requests<'_> {
         let mut tally = crate::detect::Tally::default();
         let mut raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
         add_tally(&mut self.rep.stats, &tally);
-        if engine.has_profile() && !req.body.is_empty() && !crate::app::text::looks_text(&req.body) {
-            // A binary body: the profile's byte forms in it.
-            for r in engine.detect_bytes(Location::Body, &req.body) {
-                if !raws.iter().any(|o| o.kind == r.kind && o.value.eq_ignore_ascii_case(&r.value)) {
-                    raws.push(r);
-                }
-            }
+        if engine.has_profile() && std::str::from_utf8(&req.body).is_err() {
+            // A body that is not all text (binary, or text with binary
+            // fields): the profile's byte forms in it too.
+            merge_bytes(&mut raws, engine.detect_bytes(Location::Body, &req.body));
         }
         (raws, fields.notes)
     }
@@ -795,8 +792,9 @@ impl Requests<'_> {
             return;
         }
         let host = names.get(&p.dst.ip()).map(str::to_string);
+        let engine = &self.cfg.engine;
         let mut raws = if p.binary {
-            self.cfg.engine.detect_bytes(Location::Stream, &p.data)
+            engine.detect_bytes(Location::Stream, &p.data)
         } else {
             let fields = if p.dns_query {
                 extract::dns_query_fields(&String::from_utf8_lossy(&p.data))
@@ -812,8 +810,12 @@ impl Requests<'_> {
                 app: p.app.as_deref(),
             };
             let mut tally = crate::detect::Tally::default();
-            let raws = self.cfg.engine.detect_counting(&ctx, &fields.fields, &mut tally);
+            let mut raws = engine.detect_counting(&ctx, &fields.fields, &mut tally);
             add_tally(&mut self.rep.stats, &tally);
+            if engine.has_profile() && !p.dns_query && std::str::from_utf8(&p.data).is_err() {
+                // Read as text, yet not all text: binary fields too.
+                merge_bytes(&mut raws, engine.detect_bytes(Location::Stream, &p.data));
+            }
             raws
         };
         // A value repeated across the lines of one payload (SIP repeats
@@ -980,6 +982,15 @@ fn fold_named(apps: &mut Vec<AppActivity>) {
         i += 1;
         !gone.contains(&(i - 1))
     });
+}
+
+/// Adds the byte-form findings not already found as text.
+fn merge_bytes(raws: &mut Vec<crate::detect::RawFinding>, bytes: Vec<crate::detect::RawFinding>) {
+    for r in bytes {
+        if !raws.iter().any(|o| o.kind == r.kind && o.value.eq_ignore_ascii_case(&r.value)) {
+            raws.push(r);
+        }
+    }
 }
 
 /// Counts what detection set aside in the capture's record.

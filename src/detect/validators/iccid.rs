@@ -21,11 +21,24 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
             return;
         }
     }
+    // By shape only, not under a key that names some other thing's id
+    // (`ids`, `since_id`, `post_id`: 19-digit snowflake ids start with 89
+    // and pass Luhn one time in a thousand).
+    if names_other_id(key) {
+        return;
+    }
     for run in digit_runs(value, 19..=20) {
         if valid(run) {
             out.push(Hit::new("iccid", run));
         }
     }
+}
+
+/// Is the key's last word `id`, `ids`, `uid`, `guid` (keys come as words
+/// joined by `_`)?
+fn names_other_id(key: &str) -> bool {
+    let last = key.rsplit('_').next().unwrap_or(key);
+    matches!(last, "id" | "ids" | "uid" | "uids" | "guid" | "oid" | "no" | "num" | "number")
 }
 
 #[cfg(test)]
@@ -40,5 +53,12 @@ mod tests {
         detect("x", "card 8933101234567890126 end", &mut o);
         detect("x", "4111111111111111111", &mut o);
         assert_eq!(o, vec![Hit::new("iccid", "8933101234567890121"), Hit::new("iccid", "89331012345678901230")]);
+        // A 19-digit snowflake id that happens to pass: not under an id key.
+        let mut o = Vec::new();
+        detect("ids", "8996644849620026032", &mut o);
+        detect("since_id", "8996644849620026032", &mut o);
+        assert!(o.is_empty(), "{o:?}");
+        detect("payload", "8996644849620026032", &mut o);
+        assert_eq!(o.len(), 1);
     }
 }

@@ -101,6 +101,7 @@ pub fn get(host: &str, target: &str, headers: &str) -> Vec<u8> {
     format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n").into_bytes()
 }
 
+mod independent;
 mod lan;
 mod profile;
 
@@ -114,6 +115,7 @@ pub fn all() -> Vec<ClassCase> {
     v.extend(geo::cases());
     v.extend(keys::cases());
     v.extend(nested::cases());
+    v.extend(independent::cases());
     v
 }
 
