@@ -37,37 +37,78 @@ impl<W: Write> JsonlReporter<W> {
     }
 }
 
+/// A finding as its JSON Lines record, written straight from the
+/// finding (no `serde_json::Value` built per finding). Fields in
+/// alphabetical order, as a `Value` map writes them: the two forms are
+/// byte-identical (`finding_json` is this, as a `Value`, for SARIF).
+#[derive(serde::Serialize)]
+struct FindingLine<'a> {
+    app: Value,
+    app_id: Option<i64>,
+    app_source: Option<&'static str>,
+    capture: std::borrow::Cow<'a, str>,
+    confidence: &'static str,
+    dst: String,
+    encoding: &'a [String],
+    field: Option<String>,
+    frame: u64,
+    host: Option<String>,
+    http_version: Value,
+    kind: &'a str,
+    location: &'static str,
+    matched: Option<String>,
+    method: Option<String>,
+    protocol: &'static str,
+    role: Option<&'static str>,
+    rule: &'a str,
+    scope: &'static str,
+    severity: &'static str,
+    src: String,
+    stream_id: Option<u32>,
+    time: String,
+    title: &'a str,
+    tls: Value,
+    #[serde(rename = "type")]
+    record: &'static str,
+    uri: Option<String>,
+    value: String,
+}
+
+fn finding_line<'a>(f: &'a Finding, p: &'a Privacy) -> FindingLine<'a> {
+    FindingLine {
+        app: app_name(f.app.as_deref(), p),
+        app_id: f.app.as_ref().and_then(|a| a.id),
+        app_source: f.app.as_ref().map(|a| a.source),
+        capture: p.text(&f.capture),
+        confidence: f.confidence.as_str(),
+        dst: f.dst.to_string(),
+        encoding: &f.encoding,
+        field: p.opt(f.field.as_deref()),
+        frame: f.frame,
+        host: p.opt(f.host.as_deref()),
+        http_version: http_version(f.protocol),
+        kind: &f.kind,
+        location: f.location.as_str(),
+        matched: f.matched.as_deref().map(|m| p.value(m)),
+        method: p.opt(f.method.as_deref()),
+        protocol: f.protocol,
+        role: f.role,
+        rule: &f.rule,
+        scope: scope(f.dst.ip()),
+        severity: f.severity.as_str(),
+        src: f.src.to_string(),
+        stream_id: f.stream_id,
+        time: f.time.rfc3339(),
+        title: &f.title,
+        tls: tls_json(f.tls.as_deref(), p),
+        record: "finding",
+        uri: p.uri(f),
+        value: p.value(&f.value),
+    }
+}
+
 pub fn finding_json(f: &Finding, p: &Privacy) -> Value {
-    json!({
-        "type": "finding",
-        "rule": f.rule,
-        "severity": f.severity.as_str(),
-        "title": f.title,
-        "kind": f.kind,
-        "value": p.value(&f.value),
-        "matched": f.matched.as_deref().map(|m| p.value(m)),
-        "confidence": f.confidence.as_str(),
-        "encoding": f.encoding,
-        "location": f.location.as_str(),
-        "field": p.opt(f.field.as_deref()),
-        "capture": p.text(&f.capture),
-        "frame": f.frame,
-        "time": f.time.rfc3339(),
-        "src": f.src.to_string(),
-        "dst": f.dst.to_string(),
-        "host": p.opt(f.host.as_deref()),
-        "method": p.opt(f.method.as_deref()),
-        "uri": p.uri(f),
-        "protocol": f.protocol,
-        "http_version": http_version(f.protocol),
-        "tls": tls_json(f.tls.as_deref(), p),
-        "stream_id": f.stream_id,
-        "app": app_name(f.app.as_deref(), p),
-        "app_id": f.app.as_ref().and_then(|a| a.id),
-        "app_source": f.app.as_ref().map(|a| a.source),
-        "scope": scope(f.dst.ip()),
-        "role": f.role,
-    })
+    serde_json::to_value(finding_line(f, p)).unwrap_or(Value::Null)
 }
 
 /// The app's package or command name, or `null` (no app known, or only
@@ -267,8 +308,8 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         *self.hosts.entry(k).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
         self.apps.finding(f);
         self.p.learn(f);
-        let v = finding_json(f, &self.p);
-        self.line(&v)
+        serde_json::to_writer(&mut self.out, &finding_line(f, &self.p))?;
+        self.out.write_all(b"\n")
     }
 
     fn request(&mut self, q: &RequestRecord) -> io::Result<()> {
