@@ -159,6 +159,9 @@ pub struct Masker {
     /// Hash of a learnt string to its index: deduplication without a
     /// second copy. A collision only learns the string twice.
     seen: HashMap<u64, u32>,
+    /// Hashes of the values given to [`Masker::learn`] (their forms
+    /// learnt with them): a repeated value is one lookup.
+    whole: std::collections::HashSet<u64>,
     hasher: std::collections::hash_map::RandomState,
     bytes: usize,
     levels: Vec<Level>,
@@ -186,6 +189,7 @@ impl Masker {
         Masker {
             values: Vec::new(),
             seen: HashMap::new(),
+            whole: Default::default(),
             hasher: Default::default(),
             bytes: 0,
             levels: Vec::new(),
@@ -200,7 +204,13 @@ impl Masker {
     /// alignments it can have inside a longer base64 text (standard and
     /// URL-safe alphabets).
     pub fn learn(&mut self, value: &str) {
-        if value.len() < MIN_LEARNT {
+        if value.len() < MIN_LEARNT || self.full {
+            return;
+        }
+        // A value seen before brought its forms with it: most findings
+        // repeat a value already learnt, and its forms cost allocations.
+        let h = self.hasher.hash_one(value.to_ascii_lowercase().as_bytes());
+        if !self.whole.insert(h) {
             return;
         }
         self.learn_raw(value);
@@ -212,6 +222,12 @@ impl Masker {
         }
     }
 
+    /// Was this lower-case string learnt?
+    fn knows(&self, lower: &str) -> bool {
+        let h = self.hasher.hash_one(lower.as_bytes());
+        self.seen.get(&h).is_some_and(|&i| self.values.get(i as usize).is_some_and(|v| **v == *lower))
+    }
+
     /// Learns one string as it is: the raw (encoded) text a value was
     /// matched in.
     pub fn learn_raw(&mut self, raw: &str) {
@@ -219,12 +235,10 @@ impl Masker {
             return;
         }
         let lower = raw.to_ascii_lowercase();
-        let h = self.hasher.hash_one(lower.as_bytes());
-        if let Some(&i) = self.seen.get(&h)
-            && self.values.get(i as usize).is_some_and(|v| **v == *lower)
-        {
+        if self.knows(&lower) {
             return;
         }
+        let h = self.hasher.hash_one(lower.as_bytes());
         if self.values.len() >= self.max_values || self.bytes.saturating_add(lower.len()) > self.max_bytes {
             self.full = true;
             // Nothing more will come: compile what is pending.
