@@ -13,7 +13,16 @@
 //! large download; scanned with the keys, it reports MB/s of capture and
 //! of decrypted client data next to the cleartext figure. Each scan is
 //! followed by `cat` of the same file, timed in the same run: the floor.
-//! Last, record decryption alone per cipher suite, in MB/s.
+//! Then record decryption alone per cipher suite, in MB/s.
+//!
+//! Last, a capture shaped like real phone traffic: keep-alive
+//! connections of small form, JSON and query uploads, each carrying two
+//! identifiers, each answered by a few KB (a JSON answer, an image),
+//! among TLS sessions without keys: about one request per 7 KB. It is
+//! scanned by the release binary itself (`teleaudit scan --format jsonl`
+//! with the default rules, output to a sink), median of 3 runs, and
+//! reported in MB/s, requests/s, findings/s and peak memory, with `cat`
+//! of the same file timed in the same run.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -154,6 +163,157 @@ fn generate_tls(path: &Path, keylog: &Path, target_bytes: u64) -> std::io::Resul
     Ok((written, plain))
 }
 
+/// One small upload carrying two identifiers, in one of three shapes.
+fn dense_upload(i: u64) -> Vec<u8> {
+    let imei = "356938035643809";
+    let gaid = "38400000-8cf0-11bd-b23e-10b96e40000d";
+    match i % 3 {
+        0 => format!(
+            "GET /v2/track?ev=open&imei={imei}&gaid={gaid}&t={} HTTP/1.1\r\nHost: t{}.ads.example\r\nUser-Agent: okhttp/4.9.0\r\n\r\n",
+            1_600_000_000_000u64 + i,
+            i % 40
+        )
+        .into_bytes(),
+        1 => {
+            let body = format!("android_id=9774d56d682e549c&mac=a4%3A5e%3A60%3A12%3A34%3A56&seq={i}&app=com.example.app");
+            format!(
+                "POST /collect HTTP/1.1\r\nHost: stats{}.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                i % 40,
+                body.len()
+            )
+            .into_bytes()
+        }
+        _ => {
+            let body = format!(
+                r#"{{"device":{{"imei":"{imei}","model":"WIKO LENNY3","os":"6.0"}},"user":{{"email":"user{}@mail.example"}},"event":"ping","seq":{i}}}"#,
+                i % 1000
+            );
+            format!(
+                "POST /v1/events HTTP/1.1\r\nHost: api{}.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                i % 40,
+                body.len()
+            )
+            .into_bytes()
+        }
+    }
+}
+
+/// The finding-dense capture: connections of 24 uploads each, every
+/// upload answered by 5 to 7 KB; every fourth connection a TLS session
+/// without keys.
+fn generate_dense(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
+    let file = std::fs::File::create(path)?;
+    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Ethernet.linktype(), false, false)?;
+    let answer = pseudo_random(5, 7 << 10);
+    let (mut written, mut requests) = (0u64, 0u64);
+    let mut i = 0u64;
+    while written < target_bytes {
+        let mut net = Net::default();
+        let client = format!("10.{}.{}.{}:{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 30_000 + (i % 30_000));
+        let t = ts(1_600_000_000 + i as i64, 0);
+        if i % 4 == 3 {
+            let mut c = net.connect(t, &client, "192.0.2.50:443", i as u32, !(i as u32));
+            let mut hello = vec![0x16, 0x03, 0x01, 0x02, 0x00];
+            hello.extend(pseudo_random(i, 512));
+            net.send(t, &mut c, &hello, 1448);
+            net.reply(t, &mut c, &answer, 1448);
+            for k in 0..8 {
+                let mut rec = vec![0x17, 0x03, 0x03, 0x01, 0x80];
+                rec.extend(pseudo_random(i * 31 + k, 384));
+                net.send(t, &mut c, &rec, 1448);
+                net.reply(t, &mut c, &answer[..6 << 10], 1448);
+            }
+            net.close(t, &mut c);
+        } else {
+            let mut c = net.connect(t, &client, "198.51.100.30:80", i as u32, !(i as u32));
+            for k in 0..24 {
+                let req = dense_upload(i * 24 + k);
+                requests += 1;
+                net.send(t, &mut c, &req, 1448);
+                let size = (5 << 10) + ((i * 24 + k) % 3) as usize * 1024;
+                let mut resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
+                )
+                .into_bytes();
+                resp.extend_from_slice(&answer[..size]);
+                net.reply(t, &mut c, &resp, 1448);
+            }
+            net.close(t, &mut c);
+        }
+        for (t, p) in &net.packets {
+            let f = Link::Ethernet.frame(p);
+            written += 16 + f.len() as u64;
+            w.packet(*t, &f)?;
+        }
+        i += 1;
+    }
+    w.into_inner().flush()?;
+    Ok((written, requests))
+}
+
+/// Scans `path` with the release binary (`--format jsonl`, default rules,
+/// output to a sink) 3 times; prints the median with requests, findings
+/// and peak memory from its summary line, and `cat` of the same file.
+fn scan_binary(path: &Path) {
+    let bin = env!("CARGO_BIN_EXE_teleaudit");
+    let size = std::fs::metadata(path).expect("capture").len() as f64;
+    let mut times = Vec::new();
+    let mut summary = serde_json::Value::Null;
+    // One run to warm the page cache, then three timed.
+    for run in 0..4 {
+        let t = Instant::now();
+        let out = std::process::Command::new(bin)
+            .args(["scan", "--format", "jsonl", "-j", "1"])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .expect("run teleaudit");
+        let secs = t.elapsed().as_secs_f64();
+        assert!(out.status.code().is_some_and(|c| c <= 1), "teleaudit failed");
+        if run > 0 {
+            times.push(secs);
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(last) = text.lines().last() {
+            summary = serde_json::from_str(last).unwrap_or_default();
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[1];
+    let f = &summary["findings"];
+    let findings = f["high"].as_u64().unwrap_or(0) + f["medium"].as_u64().unwrap_or(0) + f["low"].as_u64().unwrap_or(0);
+    let requests = summary["requests"].as_u64().unwrap_or(0);
+    let peak = summary["peak_memory_bytes"].as_u64().unwrap_or(0) as f64 / 1e6;
+    let mut cats = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let ok = std::process::Command::new("cat")
+            .arg(path)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            cats.push(t.elapsed().as_secs_f64());
+        }
+    }
+    cats.sort_by(f64::total_cmp);
+    println!(
+        "dense scan (teleaudit scan --format jsonl -j 1, median of 3): {:.1} MB in {median:.3} s = {:.0} MB/s; \
+         {requests} requests ({:.0}/s), {findings} findings ({:.0}/s); peak memory {peak:.1} MB",
+        size / 1e6,
+        size / 1e6 / median,
+        requests as f64 / median,
+        findings as f64 / median
+    );
+    if let Some(cat) = cats.get(cats.len() / 2) {
+        println!(
+            "  cat of the same file: {:.0} MB/s; the scan runs at {:.3}x the speed of cat",
+            size / 1e6 / cat,
+            cat / median
+        );
+    }
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -271,6 +431,11 @@ fn main() {
     }
     let mb: u64 = std::env::var("TELEAUDIT_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    // TELEAUDIT_BENCH=dense runs the finding-dense bench alone.
+    if std::env::var("TELEAUDIT_BENCH").is_ok_and(|b| b == "dense") {
+        dense_bench(&dir, mb);
+        return;
+    }
     let path = dir.join(format!("bench-mixed-{mb}mb.pcap"));
     if !path.exists() {
         let t = Instant::now();
@@ -310,4 +475,21 @@ fn main() {
         .expect("run the TLS scan child");
     assert!(status.success());
     decrypt_only();
+    dense_bench(&dir, mb);
+}
+
+fn dense_bench(dir: &Path, mb: u64) {
+    let dense = dir.join(format!("bench-dense-{mb}mb.pcap"));
+    if !dense.exists() {
+        let t = Instant::now();
+        let (written, requests) = generate_dense(&dense, mb * 1_000_000).expect("write dense bench capture");
+        println!(
+            "generated {} ({:.1} MB, {requests} requests: one per {:.1} KB) in {:.1} s",
+            dense.display(),
+            written as f64 / 1e6,
+            written as f64 / requests as f64 / 1e3,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    scan_binary(&dense);
 }
