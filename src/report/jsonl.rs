@@ -16,6 +16,9 @@ pub struct JsonlReporter<W: Write> {
     /// and the apps that sent them.
     hosts: std::collections::BTreeMap<String, HostTally>,
     apps: AppTotals,
+    /// The capture's name as last masked, and the masker's generation
+    /// then: every finding of a capture carries the name.
+    capture: Option<(String, usize, String)>,
 }
 
 #[derive(Default)]
@@ -28,7 +31,7 @@ struct HostTally {
 
 impl<W: Write> JsonlReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        JsonlReporter { out, p: Privacy::new(opts), hosts: Default::default(), apps: Default::default() }
+        JsonlReporter { out, p: Privacy::new(opts), hosts: Default::default(), apps: Default::default(), capture: None }
     }
 
     fn line(&mut self, v: &Value) -> io::Result<()> {
@@ -75,11 +78,16 @@ struct FindingLine<'a> {
 }
 
 fn finding_line<'a>(f: &'a Finding, p: &'a Privacy) -> FindingLine<'a> {
+    finding_line_in(f, p, p.text(&f.capture))
+}
+
+/// The record, with the capture's name as already masked.
+fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: std::borrow::Cow<'a, str>) -> FindingLine<'a> {
     FindingLine {
         app: app_name(f.app.as_deref(), p),
         app_id: f.app.as_ref().and_then(|a| a.id),
         app_source: f.app.as_ref().map(|a| a.source),
-        capture: p.text(&f.capture),
+        capture,
         confidence: f.confidence.as_str(),
         dst: f.dst.to_string(),
         encoding: &f.encoding,
@@ -308,7 +316,14 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         *self.hosts.entry(k).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
         self.apps.finding(f);
         self.p.learn(f);
-        serde_json::to_writer(&mut self.out, &finding_line(f, &self.p))?;
+        let generation = self.p.generation();
+        let fresh = self.capture.as_ref().is_some_and(|(raw, g, _)| *g == generation && *raw == f.capture);
+        if !fresh {
+            self.capture = Some((f.capture.clone(), generation, self.p.text(&f.capture).into_owned()));
+        }
+        let capture = self.capture.as_ref().map_or("", |(_, _, masked)| masked.as_str());
+        let line = finding_line_in(f, &self.p, std::borrow::Cow::Borrowed(capture));
+        serde_json::to_writer(&mut self.out, &line)?;
         self.out.write_all(b"\n")
     }
 

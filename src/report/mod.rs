@@ -212,6 +212,12 @@ impl Privacy {
         Privacy { opts, masker: safe::Masker::new() }
     }
 
+    /// Changes whenever a value is learnt: text masked at one generation
+    /// is masked the same until the next (what a reporter may cache).
+    pub fn generation(&self) -> usize {
+        self.masker.len()
+    }
+
     /// Remembers the values of a finding (and the profile value it stands
     /// for) to mask them everywhere from now on.
     pub fn learn(&mut self, f: &Finding) {
