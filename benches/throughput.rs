@@ -64,9 +64,27 @@ fn upload(i: u64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
+type Writer = PcapWriter<BufWriter<std::fs::File>>;
+
+/// A buffered Ethernet pcap writer at `path`.
+fn bench_writer(path: &Path) -> std::io::Result<Writer> {
     let file = std::fs::File::create(path)?;
-    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Ethernet.linktype(), false, false)?;
+    PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Ethernet.linktype(), false, false)
+}
+
+/// Writes the packets of `net` as Ethernet frames; returns the bytes written.
+fn write_net(w: &mut Writer, net: &Net) -> std::io::Result<u64> {
+    let mut written = 0;
+    for (t, p) in &net.packets {
+        let f = Link::Ethernet.frame(p);
+        written += 16 + f.len() as u64;
+        w.packet(*t, &f)?;
+    }
+    Ok(written)
+}
+
+fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
+    let mut w = bench_writer(path)?;
     let tls_server = pseudo_random(1, 64 << 10);
     let download = pseudo_random(2, 128 << 10);
     let (mut written, mut request_bytes) = (0u64, 0u64);
@@ -94,11 +112,7 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
                 net.http(t, &client, "198.51.100.8:80", req.as_bytes(), &resp, i as u32);
             }
         }
-        for (t, p) in &net.packets {
-            let f = Link::Ethernet.frame(p);
-            written += 16 + f.len() as u64;
-            w.packet(*t, &f)?;
-        }
+        written += write_net(&mut w, &net)?;
         i += 1;
     }
     w.into_inner().flush()?;
@@ -109,8 +123,7 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
 /// handshake, three small uploads with identifiers, and a 256 KB
 /// download in 16 KB records. Writes the key log to `keylog`.
 fn generate_tls(path: &Path, keylog: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
-    let file = std::fs::File::create(path)?;
-    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Ethernet.linktype(), false, false)?;
+    let mut w = bench_writer(path)?;
     let mut keys = BufWriter::new(std::fs::File::create(keylog)?);
     let download = pseudo_random(3, 16 << 10);
     let (mut written, mut plain) = (0u64, 0u64);
@@ -151,11 +164,7 @@ fn generate_tls(path: &Path, keylog: &Path, target_bytes: u64) -> std::io::Resul
         }
         net.reply(t, &mut c, &records, 1448);
         net.close(t, &mut c);
-        for (t, p) in &net.packets {
-            let f = Link::Ethernet.frame(p);
-            written += 16 + f.len() as u64;
-            w.packet(*t, &f)?;
-        }
+        written += write_net(&mut w, &net)?;
         i += 1;
     }
     w.into_inner().flush()?;
@@ -202,8 +211,7 @@ fn dense_upload(i: u64) -> Vec<u8> {
 /// upload answered by 5 to 7 KB; every fourth connection a TLS session
 /// without keys.
 fn generate_dense(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
-    let file = std::fs::File::create(path)?;
-    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, file), Link::Ethernet.linktype(), false, false)?;
+    let mut w = bench_writer(path)?;
     let answer = pseudo_random(5, 7 << 10);
     let (mut written, mut requests) = (0u64, 0u64);
     let mut i = 0u64;
@@ -240,11 +248,7 @@ fn generate_dense(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)>
             }
             net.close(t, &mut c);
         }
-        for (t, p) in &net.packets {
-            let f = Link::Ethernet.frame(p);
-            written += 16 + f.len() as u64;
-            w.packet(*t, &f)?;
-        }
+        written += write_net(&mut w, &net)?;
         i += 1;
     }
     w.into_inner().flush()?;

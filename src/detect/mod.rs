@@ -307,13 +307,9 @@ impl Engine {
                 ph.clear();
                 p.find(&f.value, &mut ph);
                 for h in ph.drain(..) {
-                    let Some(ri) = self.rule_for_kind(&h.kind) else {
+                    let Some((ri, rule)) = self.profile_rule(&h.kind, f.location) else {
                         continue;
                     };
-                    let rule = &self.rules.rules[ri];
-                    if !rule.scope.location(f.location) {
-                        continue;
-                    }
                     let mut encoding = f.encoding.to_vec();
                     encoding.extend(h.encoding.map(str::to_string));
                     // A digest found by its key's name under another kind
@@ -330,20 +326,7 @@ impl Engine {
                         o.rule = ri;
                         o.title = rule.title.clone();
                     }
-                    push(
-                        &mut out,
-                        RawFinding {
-                            rule: ri,
-                            kind: h.kind,
-                            title: rule.title.clone(),
-                            value: h.found,
-                            matched: Some(h.original),
-                            confidence: Confidence::High,
-                            encoding,
-                            location: f.location,
-                            field: f.name.clone(),
-                        },
-                    );
+                    push(&mut out, profile_finding(ri, rule, h, encoding, f.location, f.name.clone()));
                 }
             }
         }
@@ -368,32 +351,42 @@ impl Engine {
         let mut ph: Vec<ProfileHit> = Vec::new();
         p.find_bytes(data, &mut ph);
         for h in ph {
-            let Some(ri) = self.rule_for_kind(&h.kind) else { continue };
-            let rule = &self.rules.rules[ri];
-            if !rule.scope.location(location) {
-                continue;
-            }
-            let (value, encoding) = match h.encoding {
-                // Found as its own text among the bytes.
-                None => (h.found, vec!["binary".to_string()]),
-                Some(e) => (h.found, vec![e.to_string()]),
-            };
-            push(
-                &mut out,
-                RawFinding {
-                    rule: ri,
-                    kind: h.kind,
-                    title: rule.title.clone(),
-                    value,
-                    matched: Some(h.original),
-                    confidence: Confidence::High,
-                    encoding,
-                    location,
-                    field: None,
-                },
-            );
+            let Some((ri, rule)) = self.profile_rule(&h.kind, location) else { continue };
+            // A value's own text found among the bytes is `binary`.
+            let encoding = vec![h.encoding.unwrap_or("binary").to_string()];
+            push(&mut out, profile_finding(ri, rule, h, encoding, location, None));
         }
         out
+    }
+
+    /// The rule that reports a profile match of `kind` at `location`.
+    fn profile_rule(&self, kind: &str, location: Location) -> Option<(usize, &rules::Rule)> {
+        let ri = self.rule_for_kind(kind)?;
+        let rule = &self.rules.rules[ri];
+        rule.scope.location(location).then_some((ri, rule))
+    }
+}
+
+/// The finding of a profile match: high confidence, naming the profile
+/// value it stands for.
+fn profile_finding(
+    ri: usize,
+    rule: &rules::Rule,
+    h: ProfileHit,
+    encoding: Vec<String>,
+    location: Location,
+    field: Option<String>,
+) -> RawFinding {
+    RawFinding {
+        rule: ri,
+        kind: h.kind,
+        title: rule.title.clone(),
+        value: h.found,
+        matched: Some(h.original),
+        confidence: Confidence::High,
+        encoding,
+        location,
+        field,
     }
 }
 
