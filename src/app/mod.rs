@@ -148,10 +148,11 @@ impl Emit {
                 *slot = Some(app.clone());
             }
         };
-        self.requests[m.0[0]..].iter_mut().for_each(|r| set(&mut r.app));
-        self.streams[m.0[1]..].iter_mut().for_each(|r| set(&mut r.app));
-        self.sip[m.0[2]..].iter_mut().for_each(|r| set(&mut r.app));
-        self.telephony[m.0[3]..].iter_mut().for_each(|r| set(&mut r.app));
+        // `get_mut`: a list drained since the marks were taken is no panic.
+        self.requests.get_mut(m.0[0]..).into_iter().flatten().for_each(|r| set(&mut r.app));
+        self.streams.get_mut(m.0[1]..).into_iter().flatten().for_each(|r| set(&mut r.app));
+        self.sip.get_mut(m.0[2]..).into_iter().flatten().for_each(|r| set(&mut r.app));
+        self.telephony.get_mut(m.0[3]..).into_iter().flatten().for_each(|r| set(&mut r.app));
     }
 }
 

@@ -41,6 +41,12 @@ fn tail_of(name: &str) -> &str {
     tail.strip_prefix("X-").or_else(|| tail.strip_prefix("x-")).filter(|t| !t.is_empty()).unwrap_or(tail)
 }
 
+/// Is `key` (words joined by `_`, as detectors receive keys) `name`
+/// written without separators (`if_none_match` is `ifnonematch`)?
+pub fn compact_eq(key: &str, name: &str) -> bool {
+    key.bytes().filter(|&b| b != b'_').eq(name.bytes())
+}
+
 /// The key of a trailing `["$device_id"]` JSON path step.
 fn bracket_key(name: &str) -> Option<&str> {
     let inner = name.strip_suffix("\"]")?;

@@ -878,7 +878,7 @@ impl Requests<'_> {
             self.slaac_seen.clear();
         }
         self.slaac_seen.insert((a, dst.ip()));
-        if self.cfg.mode != Mode::Scan {
+        if self.cfg.mode != Mode::Scan || !self.wanted(app) {
             return;
         }
         let text = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");

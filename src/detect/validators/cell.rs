@@ -17,6 +17,7 @@
 
 use super::Hit;
 use crate::detect::keys;
+use crate::detect::keys::compact_eq;
 
 /// One field as the per-request detectors see it.
 pub struct Part<'a> {
@@ -45,12 +46,6 @@ const SHORT: [(&str, &str); 11] = [
     ("primaryscramblingcode", "psc"),
     ("physicalcellid", "pci"),
 ];
-
-/// Is `key` (words joined by `_`, as detectors receive keys) `long`
-/// written without separators?
-fn compact_eq(key: &str, long: &str) -> bool {
-    key.bytes().filter(|&b| b != b'_').eq(long.bytes())
-}
 
 fn short(key: &str) -> &str {
     SHORT.iter().find(|(long, _)| compact_eq(key, long)).map_or(key, |(_, s)| s)

@@ -137,7 +137,7 @@ fn by_oui(word: &str) -> Option<&'static str> {
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
     let keyed = keys::is(&keys::KEYS.mac, key);
     // Keys come as words joined by `_` (`if_none_match`).
-    let ruled_out = NOT_MAC_KEYS.iter().any(|k| key.bytes().filter(|&b| b != b'_').eq(k.bytes()));
+    let ruled_out = NOT_MAC_KEYS.iter().any(|k| keys::compact_eq(key, k));
     for (start, w) in hex12_words(value) {
         if meaningless(w) || !w.bytes().any(|b| b.is_ascii_digit()) || random_uuid_node(value, start) {
             continue;
