@@ -288,18 +288,7 @@ fn scan_binary(path: &Path) {
     let findings = f["high"].as_u64().unwrap_or(0) + f["medium"].as_u64().unwrap_or(0) + f["low"].as_u64().unwrap_or(0);
     let requests = summary["requests"].as_u64().unwrap_or(0);
     let peak = summary["peak_memory_bytes"].as_u64().unwrap_or(0) as f64 / 1e6;
-    let mut cats = Vec::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        let ok = std::process::Command::new("cat")
-            .arg(path)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            cats.push(t.elapsed().as_secs_f64());
-        }
-    }
+    let mut cats = cat_times(path, 3);
     cats.sort_by(f64::total_cmp);
     println!(
         "dense scan (teleaudit scan --format jsonl -j 1, median of 3): {:.1} MB in {median:.3} s = {:.0} MB/s; \
@@ -316,6 +305,24 @@ fn scan_binary(path: &Path) {
             cat / median
         );
     }
+}
+
+/// Seconds `cat` takes to read `path` to a sink, `runs` times (runs that
+/// could not start are left out).
+fn cat_times(path: &Path, runs: usize) -> Vec<f64> {
+    let mut out = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let ok = std::process::Command::new("cat")
+            .arg(path)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            out.push(t.elapsed().as_secs_f64());
+        }
+    }
+    out
 }
 
 fn peak_rss_kb() -> u64 {
@@ -375,18 +382,7 @@ fn scan_only(path: &Path, keylog: Option<&Path>) {
         peak_rss_kb() as f64 / 1024.0
     );
     // The floor: `cat` of the same file, timed in the same run.
-    let mut cat = f64::MAX;
-    for _ in 0..2 {
-        let t = Instant::now();
-        let ok = std::process::Command::new("cat")
-            .arg(path)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            cat = cat.min(t.elapsed().as_secs_f64());
-        }
-    }
+    let cat = cat_times(path, 2).into_iter().fold(f64::MAX, f64::min);
     if cat < f64::MAX {
         println!(
             "  cat of the same file: {:.0} MB/s; the scan takes {:.1}x as long as cat",
