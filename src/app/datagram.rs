@@ -15,6 +15,12 @@ const UDP_SCAN_MAX: usize = 8 << 10;
 /// DNS ports whose answers name hosts (DNS, mDNS, LLMNR).
 const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 
+/// Does a datagram between these ports teach host names (a DNS answer,
+/// read by [`dispatch`])?
+pub fn teaches_names(src_port: u16, dst_port: u16) -> bool {
+    src_port != GSMTAP_PORT && dst_port != GSMTAP_PORT && DNS_PORTS.contains(&src_port)
+}
+
 const QUIC_PORT: u16 = 443;
 /// GSMTAP (osmocom): GSM air-interface frames copied into UDP.
 pub const GSMTAP_PORT: u16 = 4729;

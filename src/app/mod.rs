@@ -343,7 +343,10 @@ pub fn http1_side(data: &[u8]) -> Option<Role> {
 }
 
 /// A closed connection waiting for keys, and the app it was attributed to.
-type Parked = (Box<dyn Dissector>, Option<Arc<AppRef>>);
+/// A closed connection waiting for keys, with its app, and where it
+/// closed: (the frame being read then, its first frame), the order of
+/// the parked connections.
+type Parked = (Box<dyn Dissector>, Option<Arc<AppRef>>, [u64; 2]);
 
 /// The application layer of one capture: key material, output, and
 /// connections waiting for keys.
@@ -362,6 +365,9 @@ pub struct AppLayer {
     held: usize,
     /// Where the last GSMTAP datagram came from (what its events carry).
     gsmtap_last: (SocketAddr, SocketAddr, u64, crate::util::Timestamp),
+    /// The frame being read (set by the caller): where a connection that
+    /// parks closed.
+    pub now: u64,
 }
 
 impl AppLayer {
@@ -380,6 +386,7 @@ impl AppLayer {
                 0,
                 Default::default(),
             ),
+            now: 0,
         }
     }
 
@@ -388,9 +395,15 @@ impl AppLayer {
     }
 
     /// Adds key log text found in the capture (a Decryption Secrets
-    /// Block) and retries the connections that waited for it. Returns
-    /// notes on lines that could not be used.
-    pub fn add_secrets(&mut self, text: &[u8]) -> Vec<tls::keylog::KeyLogNote> {
+    /// Block) and retries the connections that waited for it, in the
+    /// order they parked; `after` gets the output and the parked
+    /// connection's place ([`Parked`]) after each. Returns notes on lines
+    /// that could not be used.
+    pub fn add_secrets(
+        &mut self,
+        text: &[u8],
+        after: &mut dyn FnMut(&mut Emit, [u64; 2]),
+    ) -> Vec<tls::keylog::KeyLogNote> {
         let before = self.keys.generation();
         let notes = self.keys.add_embedded(text);
         if self.keys.generation() == before {
@@ -399,20 +412,22 @@ impl AppLayer {
         }
         let mut parked = std::mem::take(&mut self.parked);
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
-        parked.retain_mut(|(d, app)| {
+        parked.retain_mut(|(d, app, at)| {
             let m = cx.out.marks();
             d.keys_added(&mut cx);
             let waiting = d.close(&mut cx, [0, 0], false) == Closed::WaitingForKeys;
             cx.out.attribute(m, app.as_ref());
+            after(cx.out, *at);
             waiting
         });
         self.parked = parked;
         notes
     }
 
-    /// End of the capture: connections still waiting give up; SMS parts
-    /// and LAPDm segments still held come out (noted as incomplete).
-    pub fn finish(&mut self) {
+    /// End of the capture: SMS parts and LAPDm segments still held come
+    /// out (noted as incomplete), then `after(out, None)`; connections
+    /// still waiting give up, `after(out, Some(place))` after each.
+    pub fn finish(&mut self, after: &mut dyn FnMut(&mut Emit, Option<[u64; 2]>)) {
         let mut done = Vec::new();
         self.out.ims_sms.finish(&mut done);
         let at = self.gsmtap_last;
@@ -429,12 +444,14 @@ impl AppLayer {
         let mut events = Vec::new();
         self.gsmtap.finish(&mut events);
         datagram::gsmtap_events(&mut self.out, events, at);
+        after(&mut self.out, None);
         let parked = std::mem::take(&mut self.parked);
         let mut cx = self.cx();
-        for (mut d, app) in parked {
+        for (mut d, app, place) in parked {
             let m = cx.out.marks();
             d.close(&mut cx, [0, 0], true);
             cx.out.attribute(m, app.as_ref());
+            after(cx.out, Some(place));
         }
     }
 
@@ -520,9 +537,9 @@ impl StreamHandler for AppLayer {
         self.out.attribute(m, ends.app);
     }
 
-    fn close(&mut self, st: Conn, ignored: [u64; 2], app: Option<&Arc<AppRef>>) {
+    fn close(&mut self, st: Conn, ignored: [u64; 2], app: Option<&Arc<AppRef>>, first_frame: u64) {
         let m = self.out.marks();
-        self.conn_close(st, ignored, app);
+        self.conn_close(st, ignored, app, first_frame);
         self.out.attribute(m, app);
     }
 }
@@ -602,7 +619,7 @@ impl AppLayer {
         self.account(st);
     }
 
-    fn conn_close(&mut self, st: Conn, ignored: [u64; 2], app: Option<&Arc<AppRef>>) {
+    fn conn_close(&mut self, st: Conn, ignored: [u64; 2], app: Option<&Arc<AppRef>>, first_frame: u64) {
         let Some(mut st) = st.0 else { return };
         self.release(&mut st);
         if let (Some(p), Some(roles)) = (st.pending.take(), st.roles) {
@@ -624,7 +641,7 @@ impl AppLayer {
         let mut cx = Cx { out: &mut self.out, cfg: &self.cfg, keys: &mut self.keys };
         if d.close(&mut cx, by_role, last) == Closed::WaitingForKeys {
             if self.parked.len() < MAX_PARKED {
-                self.parked.push((d, app.cloned()));
+                self.parked.push((d, app.cloned(), [self.now, first_frame]));
             } else {
                 // Each waits with little, but their number is the peer's
                 // to choose: past the cap they give up at once.
@@ -690,7 +707,7 @@ mod tests {
         client.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x5, 0, 0, 0, 1]);
         client.extend_from_slice(&block);
         app.data(&mut st, 0, c, Chunk { data: &client, frame: 6, ts: Timestamp::default() });
-        app.close(st, [0, 0], None);
+        app.close(st, [0, 0], None, 1);
         let r = &app.out.requests;
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].uri().as_str(), r[0].protocol(), r[0].frame), ("/x", "http/2", 6));
@@ -707,7 +724,7 @@ mod tests {
             let e = ends("10.0.0.1:40000", "192.0.2.1:443");
             send(&mut app, &mut st, e, &hello[..cut]);
             send(&mut app, &mut st, e, &hello[cut..]);
-            app.close(st, [0, 0], None);
+            app.close(st, [0, 0], None, 1);
             assert_eq!(app.out.stats.tls_names, ["late.example"], "cut {cut}");
             assert_eq!(app.out.stats.tls.connections, 1);
         }
@@ -715,7 +732,7 @@ mod tests {
         let mut app = layer();
         let mut st = Conn::default();
         send(&mut app, &mut st, ends("10.0.0.1:40000", "192.0.2.1:443"), &hello[..1]);
-        app.close(st, [0, 0], None);
+        app.close(st, [0, 0], None, 1);
         assert_eq!(app.out.stats.tls.connections, 1);
     }
 }

@@ -150,7 +150,9 @@ pub trait StreamHandler {
     /// `ignored` is the payload of each direction after the handler
     /// declined it, which was counted but never copied; `app` the app it
     /// was attributed to.
-    fn close(&mut self, st: Self::State, ignored: [u64; 2], app: Option<&Arc<AppRef>>);
+    /// `first_frame`: the frame that opened the connection (what orders
+    /// connections closed together).
+    fn close(&mut self, st: Self::State, ignored: [u64; 2], app: Option<&Arc<AppRef>>, first_frame: u64);
 }
 
 type Key = (SocketAddr, SocketAddr);
@@ -188,26 +190,20 @@ pub struct FlowTable<S> {
     flows: HashMap<Key, Box<Flow<S>>, RandomState>,
     limits: FlowLimits,
     early_total: usize,
-    packets_since_sweep: u32,
     pub stats: FlowStats,
 }
 
-const SWEEP_EVERY: u32 = 1 << 16;
-/// Connections closed at once by a sweep or at the end, before what they
-/// produced is taken out.
-pub const CLOSE_BATCH: usize = 4096;
+/// TCP segments between two sweeps for idle connections
+/// ([`FlowTable::sweep`]): the caller counts them across the capture, so
+/// that however its connections are shared among tables, each sweeps at
+/// the same segments.
+pub const SWEEP_EVERY: u64 = 1 << 16;
 /// The table gives memory back when it is used this little.
 const SHRINK_BELOW: usize = 4;
 
 impl<S: Default> FlowTable<S> {
     pub fn new(limits: FlowLimits) -> Self {
-        FlowTable {
-            flows: HashMap::default(),
-            limits,
-            early_total: 0,
-            packets_since_sweep: 0,
-            stats: FlowStats::default(),
-        }
+        FlowTable { flows: HashMap::default(), limits, early_total: 0, stats: FlowStats::default() }
     }
 
     pub fn live(&self) -> usize {
@@ -246,11 +242,6 @@ impl<S: Default> FlowTable<S> {
         app: Option<&Arc<AppRef>>,
         h: &mut H,
     ) {
-        self.packets_since_sweep += 1;
-        if self.packets_since_sweep >= SWEEP_EVERY {
-            self.packets_since_sweep = 0;
-            self.sweep(ts, h);
-        }
         let key = if src <= dst { (src, dst) } else { (dst, src) };
         let d = usize::from(src != key.0);
         let flags = seg.flags;
@@ -386,35 +377,44 @@ impl<S: Default> FlowTable<S> {
             });
             self.early_total = self.early_total.saturating_sub(released);
         }
-        h.close(flow.state, flow.ignored_bytes, flow.app.as_ref());
+        h.close(flow.state, flow.ignored_bytes, flow.app.as_ref(), flow.first_frame);
     }
 
     /// Closes the given connections in the order they started, so output
-    /// does not depend on hash order.
-    fn finish_keys<H: StreamHandler<State = S>>(&mut self, mut keys: Vec<(u64, Key)>, h: &mut H) {
+    /// does not depend on hash order, calling `after` with each one's
+    /// first frame once it is closed.
+    fn finish_keys<H: StreamHandler<State = S>>(
+        &mut self,
+        mut keys: Vec<(u64, Key)>,
+        h: &mut H,
+        after: &mut dyn FnMut(&mut H, u64),
+    ) {
         keys.sort_unstable_by_key(|(first, _)| *first);
-        for (_, k) in keys {
+        for (first, k) in keys {
             self.close(&k, h);
+            after(h, first);
         }
     }
 
-    fn sweep<H: StreamHandler<State = S>>(&mut self, now: Timestamp, h: &mut H) {
+    /// Closes the connections idle for longer than the limit at `now`
+    /// (every [`SWEEP_EVERY`] segments of the capture), oldest first;
+    /// `after` gets each one's first frame once it is closed, to take out
+    /// what it produced.
+    pub fn sweep<H: StreamHandler<State = S>>(
+        &mut self,
+        now: Timestamp,
+        h: &mut H,
+        after: &mut dyn FnMut(&mut H, u64),
+    ) {
         let idle = self.limits.idle_timeout_secs;
-        let mut keys: Vec<(u64, Key)> = self
+        let keys: Vec<(u64, Key)> = self
             .flows
             .iter()
             .filter(|(_, f)| now.secs.saturating_sub(f.last_seen.secs) > idle)
             .map(|(k, f)| (f.first_frame, *k))
             .collect();
-        if keys.len() > CLOSE_BATCH {
-            // The oldest first; the rest at the next packet, once what
-            // these produced was taken out.
-            keys.select_nth_unstable_by_key(CLOSE_BATCH, |(first, _)| *first);
-            keys.truncate(CLOSE_BATCH);
-            self.packets_since_sweep = SWEEP_EVERY - 1;
-        }
         self.stats.evicted_idle += keys.len() as u64;
-        self.finish_keys(keys, h);
+        self.finish_keys(keys, h, after);
         // A burst of connections that ended leaves the table as large as
         // the burst: give the memory back.
         let len = self.flows.len();
@@ -440,26 +440,21 @@ impl<S: Default> FlowTable<S> {
         let keys: Vec<(u64, Key)> =
             self.flows.iter().filter(|(_, f)| rank(f) <= cut).map(|(k, f)| (f.first_frame, *k)).collect();
         self.stats.evicted_full += keys.len() as u64;
-        self.finish_keys(keys, h);
+        self.finish_keys(keys, h, &mut |_, _| {});
     }
 
     /// Ends every connection (end of capture).
     pub fn finish_all<H: StreamHandler<State = S>>(&mut self, h: &mut H) {
-        self.finish_all_with(h, |_| {});
+        self.finish_all_with(h, |_, _| {});
     }
 
-    /// Ends every connection, [`CLOSE_BATCH`] at a time, calling `between`
-    /// after each batch, so that what the handler produced can be taken
-    /// out before it piles up (200,000 connections that each hold a byte).
-    pub fn finish_all_with<H: StreamHandler<State = S>>(&mut self, h: &mut H, mut between: impl FnMut(&mut H)) {
-        let mut keys: Vec<(u64, Key)> = self.flows.iter().map(|(k, f)| (f.first_frame, *k)).collect();
-        keys.sort_unstable_by_key(|(first, _)| *first);
-        for batch in keys.chunks(CLOSE_BATCH) {
-            for (_, k) in batch {
-                self.close(k, h);
-            }
-            between(h);
-        }
+    /// Ends every connection in the order they started, calling `after`
+    /// with each one's first frame once it is closed, so that what the
+    /// handler produced can be taken out before it piles up (200,000
+    /// connections that each hold a byte).
+    pub fn finish_all_with<H: StreamHandler<State = S>>(&mut self, h: &mut H, mut after: impl FnMut(&mut H, u64)) {
+        let keys: Vec<(u64, Key)> = self.flows.iter().map(|(k, f)| (f.first_frame, *k)).collect();
+        self.finish_keys(keys, h, &mut after);
         self.flows = HashMap::default();
     }
 }
@@ -558,7 +553,7 @@ mod tests {
             Interest::Inspect
         }
         fn gap(&mut self, _: &mut (), _: usize, _: Ends<'_>, _: u64) {}
-        fn close(&mut self, _: (), _: [u64; 2], _: Option<&Arc<AppRef>>) {}
+        fn close(&mut self, _: (), _: [u64; 2], _: Option<&Arc<AppRef>>, _: u64) {}
     }
 
     fn seg(seq: u32, payload: &[u8], syn: bool) -> TcpSegment<'_> {
@@ -617,7 +612,7 @@ mod tests {
             Interest::Inspect
         }
         fn gap(&mut self, _: &mut (), _: usize, _: Ends<'_>, _: u64) {}
-        fn close(&mut self, _: (), _: [u64; 2], app: Option<&Arc<AppRef>>) {
+        fn close(&mut self, _: (), _: [u64; 2], app: Option<&Arc<AppRef>>, _: u64) {
             self.0.push(app.map(|a| format!("closed {}", a.display())));
         }
     }
@@ -726,7 +721,7 @@ mod tests {
             t.segment(client(i), s, &rst, u64::from(i) + 50_001, ts, &mut h);
         }
         assert_eq!(t.live(), 0);
-        t.sweep(ts, &mut h);
+        t.sweep(ts, &mut h, &mut |_, _| {});
         assert!(t.flows.capacity() < full / 8, "{} of {full}", t.flows.capacity());
     }
 
@@ -773,7 +768,7 @@ mod tests {
             Interest::Ignore
         }
         fn gap(&mut self, _: &mut (), _: usize, _: Ends<'_>, _: u64) {}
-        fn close(&mut self, _: (), ignored: [u64; 2], _: Option<&Arc<AppRef>>) {
+        fn close(&mut self, _: (), ignored: [u64; 2], _: Option<&Arc<AppRef>>, _: u64) {
             self.0.push(ignored);
         }
     }

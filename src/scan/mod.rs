@@ -293,11 +293,13 @@ pub const EVENTS_AHEAD: usize = 1024;
 /// events in input order, streamed while the capture is scanned. It
 /// returns `false` to stop the run (running captures stop early).
 pub fn run(inputs: &[Input], cfg: &ScanConfig, jobs: usize, mut on_event: impl FnMut(Event) -> bool) {
+    // One capture: its connections shared among `jobs` workers.
+    let within = if inputs.len() == 1 { jobs.max(1) } else { 1 };
     let jobs = jobs.clamp(1, inputs.len().max(1));
     if jobs == 1 {
         for i in inputs {
             let mut open = true;
-            scan_file_to(i, cfg, &mut |e| {
+            scan_file_with(i, cfg, within, &mut |e| {
                 open = open && on_event(e);
                 open
             });
@@ -358,36 +360,116 @@ const MAX_STREAM_SEEN: usize = 100_000;
 /// SLAAC (source, destination) pairs remembered per capture.
 const MAX_SLAAC_SEEN: usize = 100_000;
 
-/// Per-capture state of message processing: what was found goes to the
-/// sink as it is made.
+/// Where an output falls in its capture's order: the frame being read
+/// when it was made ([`END`] after the last), then the step of that
+/// frame's handling ([`step`]), then what orders outputs of one step
+/// (the first frame of the connection that made them, where a step
+/// closes several). Outputs are reported in this order whatever the
+/// number of workers; ties keep the order they were made in.
+type Key = [u64; 4];
+/// The frame of what is made once the capture is read.
+const END: u64 = u64::MAX;
+
+/// The steps of one frame's handling, in their order.
+mod step {
+    /// The reader's own findings (a SLAAC address).
+    pub const READER: u64 = 0;
+    /// Connections closed by the sweep for idle ones.
+    pub const SWEEP: u64 = 1;
+    /// The frame's own packet.
+    pub const PACKET: u64 = 2;
+    /// The capture's notes read with the frame.
+    pub const NOTES: u64 = 3;
+    /// Connections retried with key material found in the frame.
+    pub const SECRETS: u64 = 4;
+    /// Notes on that key material.
+    pub const SECRET_NOTES: u64 = 5;
+    /// After the last frame: connections closed, then what was held for
+    /// the rest of a message (SMS parts), then connections that waited
+    /// for keys.
+    pub const CLOSED: u64 = 0;
+    pub const HELD: u64 = 1;
+    pub const PARKED: u64 = 2;
+}
+
+/// What a part of the scan (the reader, a worker) hands on to the
+/// capture's [`Collector`], in order.
+#[derive(Debug)]
+enum Out {
+    Event(Box<Event>),
+    /// A request (or SIP request, or short message) sent by `app` to
+    /// `host` (else `dst`) at `ts`, to tally.
+    Tally {
+        host: Option<String>,
+        dst: SocketAddr,
+        ts: crate::util::Timestamp,
+        app: Option<Arc<AppRef>>,
+    },
+    /// A note for the capture's record, at its frame.
+    Note(u64, String),
+}
+
+/// One part's message processing (the reader's, or a worker's): what it
+/// finds goes out as [`Out`]s, each with its [`Key`].
 struct Requests<'a> {
     cfg: &'a ScanConfig,
+    /// The capture's name, and this part's counters (`stats`; its notes
+    /// go out as [`Out::Note`]).
     rep: FileReport,
-    hosts: BTreeMap<String, HostActivity>,
-    /// Index in `rep.apps` of each app (by source, id and name).
-    apps: std::collections::HashMap<AppKey, usize>,
     /// Apps named by a uid map after their first packets (by source and
     /// id): what those packets made is given the name.
     named: std::collections::HashMap<(&'static str, i64), Arc<AppRef>>,
-    /// The app of the last attributed frame and its index in `rep.apps`.
-    last_app: Option<(Arc<AppRef>, usize)>,
     /// (source, destination) pairs whose SLAAC EUI-64 source address was
     /// reported: once per capture and destination.
     slaac_seen: std::collections::HashSet<(std::net::Ipv6Addr, std::net::IpAddr)>,
     /// Stream findings already reported, by flow and value: a beacon that
     /// repeats its MAC every two seconds is one finding, at its first frame.
     stream_seen: std::collections::HashSet<(SocketAddr, SocketAddr, usize, String, String)>,
-    sink: &'a mut dyn FnMut(Event) -> bool,
-    /// False once the sink refused an event: the scan stops.
-    open: bool,
+    /// What was made, with its key.
+    outs: Vec<(Key, Out)>,
+    /// The key of what is made now.
+    key: Key,
+    /// Notes sent: past [`MAX_NOTES`](crate::finding::MAX_NOTES) none of
+    /// this part's can be kept.
+    notes: usize,
 }
 
 type AppKey = (&'static str, Option<i64>, Option<String>);
 
-impl Requests<'_> {
+impl<'a> Requests<'a> {
+    fn new(cfg: &'a ScanConfig, capture: &str) -> Self {
+        Requests {
+            cfg,
+            rep: FileReport { capture: capture.to_string(), ..FileReport::default() },
+            named: Default::default(),
+            slaac_seen: Default::default(),
+            stream_seen: Default::default(),
+            outs: Vec::new(),
+            key: [0; 4],
+            notes: 0,
+        }
+    }
+
     fn send(&mut self, e: Event) {
-        if self.open {
-            self.open = (self.sink)(e);
+        self.outs.push((self.key, Out::Event(Box::new(e))));
+    }
+
+    /// Keeps the first notes of a capture for its record.
+    fn note(&mut self, frame: u64, notes: &[String]) {
+        for n in notes {
+            if self.notes < crate::finding::MAX_NOTES {
+                self.notes += 1;
+                self.outs.push((self.key, Out::Note(frame, n.clone())));
+            }
+        }
+    }
+
+    /// Remembers the name a uid map gave an app.
+    fn learn_name(&mut self, a: Arc<AppRef>) {
+        if let Some(id) = a.id
+            && (self.named.len() < MAX_APPS || self.named.contains_key(&(a.source, id)))
+        {
+            self.named.insert((a.source, id), a);
         }
     }
 
@@ -415,66 +497,8 @@ impl Requests<'_> {
     /// Tallies a request (or SIP request, or short message) sent by `app`
     /// to `host` (else `dst`) at `ts`.
     fn tally(&mut self, host: Option<&str>, dst: SocketAddr, ts: crate::util::Timestamp, app: Option<&Arc<AppRef>>) {
-        let mut key = host.map_or_else(|| dst.ip().to_string(), str::to_string);
-        if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&key) {
-            key = OTHER_HOSTS.to_string();
-        }
-        let h = self.hosts.entry(key.clone()).or_insert(HostActivity {
-            host: key,
-            requests: 0,
-            first: ts,
-            last: ts,
-            apps: Vec::new(),
-        });
-        h.requests += 1;
-        h.first = h.first.min(ts);
-        h.last = h.last.max(ts);
-        let Some(app) = app else { return };
-        let name = app.display();
-        if let Err(at) = h.apps.binary_search(&name)
-            && h.apps.len() < MAX_HOST_APPS
-        {
-            h.apps.insert(at, name);
-        }
-        let i = self.app_index(app, ts);
-        self.rep.apps[i].requests += 1;
-    }
-
-    /// Counts a frame the capture tool attributed to `app`.
-    fn frame_app(&mut self, app: &Arc<AppRef>, ts: crate::util::Timestamp) {
-        let i = match &self.last_app {
-            Some((last, i)) if Arc::ptr_eq(last, app) => *i,
-            _ => {
-                let i = self.app_index(app, ts);
-                self.last_app = Some((app.clone(), i));
-                i
-            }
-        };
-        let a = &mut self.rep.apps[i];
-        a.frames += 1;
-        a.last = a.last.max(ts);
-    }
-
-    /// Where `app` is tallied in `rep.apps` (added at `ts` if new).
-    fn app_index(&mut self, app: &Arc<AppRef>, ts: crate::util::Timestamp) -> usize {
-        let mut k: AppKey = (app.source, app.id, app.name.clone());
-        if self.apps.len() >= MAX_APPS && !self.apps.contains_key(&k) {
-            k = ("", None, Some(OTHER_APPS.to_string()));
-        }
-        let apps = &mut self.rep.apps;
-        let i = *self.apps.entry(k).or_insert_with_key(|k| {
-            let app = if k.0.is_empty() {
-                Arc::new(AppRef { id: None, name: k.2.clone(), label: None, source: "" })
-            } else {
-                app.clone()
-            };
-            apps.push(AppActivity { app, frames: 0, requests: 0, first: ts, last: ts });
-            apps.len() - 1
-        });
-        let a = &mut apps[i];
-        a.first = a.first.min(ts);
-        a.last = a.last.max(ts);
-        i
+        let t = Out::Tally { host: host.map(str::to_string), dst, ts, app: app.cloned() };
+        self.outs.push((self.key, t));
     }
 
     fn take(&mut self, req: HttpRequest, names: &Names) {
@@ -484,10 +508,9 @@ impl Requests<'_> {
         if !self.wanted(req.app.as_ref()) {
             return;
         }
-        let stats = &mut self.rep.stats;
         if !req.notes.is_empty() {
-            stats.requests_with_notes += 1;
-            note(stats, req.frame, &req.notes);
+            self.rep.stats.requests_with_notes += 1;
+            self.note(req.frame, &req.notes);
         }
         self.tally(host.as_deref(), req.dst, req.ts, req.app.as_ref());
         match self.cfg.mode {
@@ -514,7 +537,7 @@ impl Requests<'_> {
             if req.notes.is_empty() {
                 self.rep.stats.requests_with_notes += 1;
             }
-            note(&mut self.rep.stats, req.frame, &fields.notes);
+            self.note(req.frame, &fields.notes);
         }
         let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
         let ctx = RequestCtx {
@@ -577,10 +600,9 @@ impl Requests<'_> {
         if !self.wanted(m.app.as_ref()) {
             return;
         }
-        let stats = &mut self.rep.stats;
         if !m.notes.is_empty() {
-            stats.requests_with_notes += 1;
-            note(stats, m.frame, &m.notes);
+            self.rep.stats.requests_with_notes += 1;
+            self.note(m.frame, &m.notes);
         }
         let host = m.host();
         self.tally(host.as_deref(), m.dst, m.ts, m.app.as_ref());
@@ -733,7 +755,7 @@ impl Requests<'_> {
             let found = found_values(raws);
             if !notes.is_empty() {
                 self.rep.stats.requests_with_notes += 1;
-                note(&mut self.rep.stats, t.frame, &notes);
+                self.note(t.frame, &notes);
             }
             let r = RequestRecord {
                 capture: self.rep.capture.clone(),
@@ -760,7 +782,7 @@ impl Requests<'_> {
         }
         if !notes.is_empty() {
             self.rep.stats.requests_with_notes += 1;
-            note(&mut self.rep.stats, t.frame, &notes);
+            self.note(t.frame, &notes);
         }
         if raws.is_empty() {
             return;
@@ -1129,7 +1151,14 @@ pub fn scan_file(input: &Input, cfg: &ScanConfig) -> FileReport {
 /// made: `Begin`, findings or requests, then `End`. A `false` from the
 /// sink stops the scan.
 pub fn scan_file_to(input: &Input, cfg: &ScanConfig, sink: &mut dyn FnMut(Event) -> bool) {
-    let mut keys = KeyStore::new(cfg.keylog.clone());
+    scan_file_with(input, cfg, 1, sink);
+}
+
+/// [`scan_file_to`] with `workers` threads sharing the capture's
+/// connections (one: on the calling thread alone). The events are the
+/// same for any number.
+pub fn scan_file_with(input: &Input, cfg: &ScanConfig, workers: usize, sink: &mut dyn FnMut(Event) -> bool) {
+    let mut beside = Vec::new();
     let mut notes = Vec::new();
     if cfg.keylog_beside && input.path.as_os_str() != "-" {
         for p in keylogs_beside(&input.path) {
@@ -1137,20 +1166,21 @@ pub fn scan_file_to(input: &Input, cfg: &ScanConfig, sink: &mut dyn FnMut(Event)
             let mut text = Vec::new();
             let read = std::fs::File::open(&p).and_then(|f| f.take(MAX_KEYLOG_BESIDE).read_to_end(&mut text));
             if read.is_ok() && crate::app::tls::keylog::looks_like_keylog(&text) {
-                for n in keys.add_local(&text) {
+                // The notes once: every worker reads the same text.
+                for n in KeyStore::new(Default::default()).add_local(&text) {
                     notes.push(format!("key log {}: {}", p.display(), n));
                 }
+                beside.push(text);
             }
         }
     }
-    scan_opened(&input.display, CaptureReader::open_path(&input.path), cfg, keys, notes, sink);
+    let opened = CaptureReader::open_path(&input.path);
+    scan_opened(&input.display, opened, cfg, &beside, notes, workers, sink);
 }
 
 /// Scans a capture from any reader (tests, fuzzing, other front ends).
 pub fn scan_reader(display: &str, src: Box<dyn std::io::Read + Send>, cfg: &ScanConfig) -> FileReport {
-    collect(|sink| {
-        scan_opened(display, CaptureReader::open(src), cfg, KeyStore::new(cfg.keylog.clone()), Vec::new(), sink)
-    })
+    collect(|sink| scan_opened(display, CaptureReader::open(src), cfg, &[], Vec::new(), 1, sink))
 }
 
 /// Gathers the events of one capture into its report.
@@ -1171,118 +1201,660 @@ fn collect(scan: impl FnOnce(&mut dyn FnMut(Event) -> bool)) -> FileReport {
     rep
 }
 
+/// The apps of a capture: frames and requests of each, in order of first
+/// appearance, at most [`MAX_APPS`] (the rest together).
+#[derive(Default)]
+struct AppTable {
+    index: std::collections::HashMap<AppKey, usize>,
+    list: Vec<AppActivity>,
+    /// The app of the last attributed frame and its index.
+    last: Option<(Arc<AppRef>, usize)>,
+}
+
+impl AppTable {
+    /// Where `app` is tallied (added at `ts` if new).
+    fn index(&mut self, app: &Arc<AppRef>, ts: crate::util::Timestamp) -> usize {
+        let mut k: AppKey = (app.source, app.id, app.name.clone());
+        if self.index.len() >= MAX_APPS && !self.index.contains_key(&k) {
+            k = ("", None, Some(OTHER_APPS.to_string()));
+        }
+        let list = &mut self.list;
+        let i = *self.index.entry(k).or_insert_with_key(|k| {
+            let app = if k.0.is_empty() {
+                Arc::new(AppRef { id: None, name: k.2.clone(), label: None, source: "" })
+            } else {
+                app.clone()
+            };
+            list.push(AppActivity { app, frames: 0, requests: 0, first: ts, last: ts });
+            list.len() - 1
+        });
+        let a = &mut list[i];
+        a.first = a.first.min(ts);
+        a.last = a.last.max(ts);
+        i
+    }
+
+    /// Counts a frame the capture tool attributed to `app`.
+    fn frame(&mut self, app: &Arc<AppRef>, ts: crate::util::Timestamp) {
+        let i = match &self.last {
+            Some((last, i)) if Arc::ptr_eq(last, app) => *i,
+            _ => {
+                let i = self.index(app, ts);
+                self.last = Some((app.clone(), i));
+                i
+            }
+        };
+        let a = &mut self.list[i];
+        a.frames += 1;
+        a.last = a.last.max(ts);
+    }
+
+    /// Adds another table's counts (requests tallied apart from frames).
+    fn absorb(&mut self, other: AppTable) {
+        for a in other.list {
+            let i = self.index(&a.app, a.first);
+            let t = &mut self.list[i];
+            t.frames += a.frames;
+            t.requests += a.requests;
+            t.last = t.last.max(a.last);
+        }
+    }
+}
+
+/// The capture's end of the pipeline: takes the parts' outputs in order,
+/// tallies hosts and apps, keeps the first notes, and hands events on.
+struct Collector<'a> {
+    hosts: BTreeMap<String, HostActivity>,
+    /// Requests per app (frames are counted by the reader).
+    apps: AppTable,
+    notes: Vec<(u64, String)>,
+    sink: &'a mut dyn FnMut(Event) -> bool,
+    /// False once the sink refused an event: the scan stops.
+    open: bool,
+}
+
+impl Collector<'_> {
+    fn send(&mut self, e: Event) {
+        if self.open {
+            self.open = (self.sink)(e);
+        }
+    }
+
+    fn take(&mut self, o: Out) {
+        match o {
+            Out::Event(e) => self.send(*e),
+            Out::Note(frame, n) => {
+                if self.notes.len() < crate::finding::MAX_NOTES {
+                    self.notes.push((frame, n));
+                }
+            }
+            Out::Tally { host, dst, ts, app } => self.tally(host, dst, ts, app),
+        }
+    }
+
+    /// Takes the outputs of one round of several parts (each in its order,
+    /// the parts in theirs), in [`Key`] order.
+    fn merge(&mut self, mut outs: Vec<(Key, Out)>) {
+        // Stable: ties keep the parts' order, and each part's own.
+        outs.sort_by_key(|(k, _)| *k);
+        for (_, o) in outs {
+            self.take(o);
+        }
+    }
+
+    fn tally(&mut self, host: Option<String>, dst: SocketAddr, ts: crate::util::Timestamp, app: Option<Arc<AppRef>>) {
+        let mut key = host.unwrap_or_else(|| dst.ip().to_string());
+        if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&key) {
+            key = OTHER_HOSTS.to_string();
+        }
+        let h = match self.hosts.get_mut(&key) {
+            Some(h) => h,
+            None => self.hosts.entry(key.clone()).or_insert(HostActivity {
+                host: key,
+                requests: 0,
+                first: ts,
+                last: ts,
+                apps: Vec::new(),
+            }),
+        };
+        h.requests += 1;
+        h.first = h.first.min(ts);
+        h.last = h.last.max(ts);
+        let Some(app) = app else { return };
+        let name = app.display();
+        if let Err(at) = h.apps.binary_search(&name)
+            && h.apps.len() < MAX_HOST_APPS
+        {
+            h.apps.insert(at, name);
+        }
+        let i = self.apps.index(&app, ts);
+        self.apps.list[i].requests += 1;
+    }
+}
+
+/// The key store of one part: the run's key log, and those beside the
+/// capture.
+fn key_store(cfg: &ScanConfig, beside: &[Vec<u8>], pcapng: bool) -> KeyStore {
+    let mut keys = KeyStore::new(cfg.keylog.clone());
+    for text in beside {
+        keys.add_local(text);
+    }
+    // A pcapng file may carry its keys in a Decryption Secrets Block
+    // anywhere, even after the connections they open.
+    keys.set_may_grow(pcapng);
+    keys
+}
+
+/// A worker: the connections it was given, their application layer and
+/// message processing. With one worker it has every connection and every
+/// datagram; with several, connections are shared out by their
+/// addresses and the first worker takes the datagrams (which share
+/// state: DNS names, SMS parts, multicast repeats) and reports what
+/// concerns the capture once (notes on key material).
+struct Part<'a> {
+    flows: FlowTable<crate::app::Conn>,
+    app: AppLayer,
+    names: Names,
+    reqs: Requests<'a>,
+    first: bool,
+}
+
+impl<'a> Part<'a> {
+    fn new(cfg: &'a ScanConfig, capture: &str, keys: KeyStore, of: usize, first: bool) -> Self {
+        // Limits on all connections together are shared out.
+        let share = |n: usize| (n / of.max(1)).max(1);
+        let mut limits = cfg.flow_limits;
+        limits.max_flows = share(limits.max_flows);
+        limits.early_total = share(limits.early_total);
+        let mut app_cfg = cfg.app;
+        app_cfg.max_held = share(app_cfg.max_held);
+        app_cfg.tls.max_held_total = share(app_cfg.tls.max_held_total);
+        app_cfg.tls.max_partial_total = share(app_cfg.tls.max_partial_total);
+        let mut app = AppLayer::new(app_cfg, keys);
+        app.out.keep_binary = cfg.engine.has_profile();
+        Part { flows: FlowTable::new(limits), app, names: Names::default(), reqs: Requests::new(cfg, capture), first }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &crate::decode::TcpSegment<'_>,
+        frame: u64,
+        ts: crate::util::Timestamp,
+        app: Option<&Arc<AppRef>>,
+    ) {
+        self.reqs.key = [frame, step::PACKET, 0, 0];
+        self.app.now = frame;
+        self.flows.segment_from(src, dst, seg, frame, ts, app, &mut self.app);
+        drain(&mut self.app.out, &mut self.reqs, &self.names);
+    }
+
+    fn udp(&mut self, d: Datagram<'_>) {
+        self.reqs.key = [d.frame, step::PACKET, 0, 0];
+        self.app.now = d.frame;
+        self.app.datagram(d, &mut self.names);
+        drain(&mut self.app.out, &mut self.reqs, &self.names);
+    }
+
+    /// Closes the connections idle at `frame`.
+    fn sweep(&mut self, frame: u64, ts: crate::util::Timestamp) {
+        self.app.now = frame;
+        let (reqs, names) = (&mut self.reqs, &self.names);
+        self.flows.sweep(ts, &mut self.app, &mut |app, first| {
+            reqs.key = [frame, step::SWEEP, first, 0];
+            drain(&mut app.out, reqs, names);
+        });
+    }
+
+    /// Key material found in the capture at `frame`.
+    fn secrets(&mut self, frame: u64, text: &[u8]) {
+        self.app.now = frame;
+        let (reqs, names) = (&mut self.reqs, &self.names);
+        let notes = self.app.add_secrets(text, &mut |out, [closed, first]| {
+            reqs.key = [frame, step::SECRETS, closed, first];
+            drain(out, reqs, names);
+        });
+        if self.first {
+            let notes: Vec<String> = notes.into_iter().map(|n| format!("embedded key log: {n}")).collect();
+            self.reqs.key = [frame, step::SECRET_NOTES, 0, 0];
+            self.reqs.note(frame, &notes);
+        }
+    }
+
+    /// End of the capture: every connection closes; the part's counters.
+    fn finish(&mut self) -> crate::finding::FileStats {
+        let (reqs, names) = (&mut self.reqs, &self.names);
+        self.flows.finish_all_with(&mut self.app, |app, first| {
+            reqs.key = [END, step::CLOSED, first, 0];
+            drain(&mut app.out, reqs, names);
+        });
+        self.app.finish(&mut |out, parked| {
+            reqs.key = match parked {
+                None => [END, step::HELD, 0, 0],
+                Some([closed, first]) => [END, step::PARKED, closed, first],
+            };
+            drain(out, reqs, names);
+        });
+        let mut s = std::mem::take(&mut self.reqs.rep.stats);
+        let flows = &mut self.flows.stats;
+        s.flows = flows.flows;
+        s.retransmitted_bytes = flows.retransmitted_bytes;
+        s.overlap_conflicts = flows.overlap_conflicts;
+        s.flows_evicted = flows.evicted_idle + flows.evicted_full;
+        s.reorder_limit_hits = flows.early_total_limit_hits + flows.early_limit_hits;
+        s.attributed_flows = flows.attributed;
+        s.app_conflicts = flows.app_conflicts;
+        // Kept apart: merged in frame order (see `absorb_stats`).
+        s.notes = std::mem::take(&mut flows.conflict_notes);
+        let a = std::mem::take(&mut self.app.out.stats);
+        s.tls_server_names = a.tls_names;
+        s.held_limit_hits = a.held_limit_hits;
+        let (g, c) = self.app.gsmtap_stats();
+        let ims = self.app.out.ims_sms.stats();
+        s.sms_incomplete = c.partial + ims.partial;
+        s.sms_limit_evictions = c.limit_evictions + ims.limit_evictions;
+        s.gsmtap_datagrams = g.datagrams;
+        s.gsmtap_not_decoded = g.other_types + g.other_channels + g.l3_not_decoded;
+        s.tls = a.tls;
+        s.quic_server_names = a.quic_names;
+        s.http2 = a.http2;
+        // Every worker reads every key block: counted once.
+        s.tls.embedded_keys = if self.first { self.app.keys.embedded_entries } else { 0 };
+        s.not_inspected = NotInspected {
+            http2_bytes: a.http2_bytes,
+            quic_packets: a.quic_packets,
+            quic_bytes: a.quic_bytes,
+            response_bytes: a.response_bytes,
+            other_tcp_bytes: a.other_bytes,
+            udp_bytes: a.udp_bytes,
+            gaps: flows.gaps,
+            gap_bytes: flows.gap_bytes,
+            ..NotInspected::default()
+        };
+        s
+    }
+}
+
+/// Adds a worker's counters to the capture's. Lists of names are merged
+/// sorted (which worker saw a name first is not the capture's order);
+/// the flow layer's notes (`from.notes`) are kept for [`finish_notes`].
+fn absorb_stats(
+    s: &mut crate::finding::FileStats,
+    from: crate::finding::FileStats,
+    conflicts: &mut Vec<(u64, String)>,
+) {
+    use crate::finding::FileStats;
+    let FileStats {
+        format: _,
+        frames: _,
+        bytes: _,
+        flows,
+        requests,
+        link_types: _,
+        encapsulated_frames: _,
+        reassembled_datagrams: _,
+        retransmitted_bytes,
+        overlap_conflicts,
+        flows_evicted,
+        reorder_limit_hits,
+        held_limit_hits,
+        tls_server_names,
+        quic_server_names,
+        tls,
+        http2,
+        not_inspected,
+        requests_with_notes,
+        sms_messages,
+        sms_downlink,
+        sms_incomplete,
+        sms_limit_evictions,
+        nas_identities,
+        gsmtap_datagrams,
+        gsmtap_not_decoded,
+        sip_requests,
+        sip_responses,
+        attributed_frames,
+        attributed_flows,
+        app_conflicts,
+        app_filtered,
+        attribution_notes,
+        findings,
+        emails_set_aside,
+        test_device_imeis,
+        requests_with_findings,
+        payloads_with_findings,
+        notes,
+        elapsed_secs: _,
+    } = from;
+    s.flows += flows;
+    s.requests += requests;
+    s.retransmitted_bytes += retransmitted_bytes;
+    s.overlap_conflicts += overlap_conflicts;
+    s.flows_evicted += flows_evicted;
+    s.reorder_limit_hits += reorder_limit_hits;
+    s.held_limit_hits += held_limit_hits;
+    merge_names(&mut s.tls_server_names, tls_server_names);
+    merge_names(&mut s.quic_server_names, quic_server_names);
+    merge_names(&mut s.tls.server_names, tls.server_names);
+    let t = &mut s.tls;
+    t.connections += tls.connections;
+    t.decrypted += tls.decrypted;
+    t.partly += tls.partly;
+    t.client_bytes += tls.client_bytes;
+    t.server_bytes += tls.server_bytes;
+    for (a, b) in [
+        (&mut t.no_key, tls.no_key),
+        (&mut t.bad_key, tls.bad_key),
+        (&mut t.midstream, tls.midstream),
+        (&mut t.gap, tls.gap),
+        (&mut t.limit, tls.limit),
+        (&mut t.malformed, tls.malformed),
+        (&mut t.handshake_only, tls.handshake_only),
+    ] {
+        a.0 += b.0;
+        a.1 += b.1;
+    }
+    for (name, c, b) in tls.unsupported {
+        match t.unsupported.iter_mut().find(|u| u.0 == name) {
+            Some(u) => {
+                u.1 += c;
+                u.2 += b;
+            }
+            None => t.unsupported.push((name, c, b)),
+        }
+    }
+    t.unsupported.sort_by(|a, b| a.0.cmp(&b.0));
+    t.bad_records += tls.bad_records;
+    t.embedded_keys += tls.embedded_keys;
+    t.parked_limit += tls.parked_limit;
+    let h = &mut s.http2;
+    h.connections += http2.connections;
+    h.streams += http2.streams;
+    h.streams_over_limit += http2.streams_over_limit;
+    h.bad_blocks += http2.bad_blocks;
+    h.unknown_frame_bytes += http2.unknown_frame_bytes;
+    let n = &mut s.not_inspected;
+    n.http2_bytes += not_inspected.http2_bytes;
+    n.quic_packets += not_inspected.quic_packets;
+    n.quic_bytes += not_inspected.quic_bytes;
+    n.response_bytes += not_inspected.response_bytes;
+    n.other_tcp_bytes += not_inspected.other_tcp_bytes;
+    n.udp_bytes += not_inspected.udp_bytes;
+    n.gaps += not_inspected.gaps;
+    n.gap_bytes += not_inspected.gap_bytes;
+    s.requests_with_notes += requests_with_notes;
+    s.sms_messages += sms_messages;
+    s.sms_downlink += sms_downlink;
+    s.sms_incomplete += sms_incomplete;
+    s.sms_limit_evictions += sms_limit_evictions;
+    s.nas_identities += nas_identities;
+    s.gsmtap_datagrams += gsmtap_datagrams;
+    s.gsmtap_not_decoded += gsmtap_not_decoded;
+    s.sip_requests += sip_requests;
+    s.sip_responses += sip_responses;
+    s.attributed_frames += attributed_frames;
+    s.attributed_flows += attributed_flows;
+    s.app_conflicts += app_conflicts;
+    s.app_filtered += app_filtered;
+    s.attribution_notes += attribution_notes;
+    s.findings += findings;
+    s.emails_set_aside += emails_set_aside;
+    s.test_device_imeis += test_device_imeis;
+    s.requests_with_findings += requests_with_findings;
+    s.payloads_with_findings += payloads_with_findings;
+    conflicts.extend(notes);
+}
+
+/// Adds distinct names to a list kept sorted, at most
+/// [`MAX_SERVER_NAMES`](crate::app::MAX_SERVER_NAMES).
+fn merge_names(into: &mut Vec<String>, from: Vec<String>) {
+    into.extend(from);
+    into.sort_unstable();
+    into.dedup();
+    into.truncate(crate::app::MAX_SERVER_NAMES);
+}
+
+/// The capture's notes: those of its parts in order, then the first of
+/// the flow layer's (the connections attributed to two apps), by frame.
+fn finish_notes(s: &mut crate::finding::FileStats, notes: Vec<(u64, String)>, mut conflicts: Vec<(u64, String)>) {
+    s.notes = notes;
+    conflicts.sort_by_key(|(frame, _)| *frame);
+    conflicts.truncate(crate::flow::MAX_CONFLICT_NOTES);
+    for (frame, n) in conflicts {
+        note(s, frame, &[n]);
+    }
+}
+
+/// What reading a capture hands the workers, per frame or for all.
+enum Msg {
+    Tcp {
+        frame: u64,
+        ts: crate::util::Timestamp,
+        app: Option<Arc<AppRef>>,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        ack: u32,
+        flags: crate::decode::TcpFlags,
+        missing: u32,
+        payload: (usize, usize),
+    },
+    Udp {
+        frame: u64,
+        ts: crate::util::Timestamp,
+        app: Option<Arc<AppRef>>,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: (usize, usize),
+    },
+    /// A DNS answer the first worker reads: its names, for the others.
+    Names((usize, usize)),
+    Sweep(u64, crate::util::Timestamp),
+    Secrets(u64, (usize, usize)),
+    Named(Arc<AppRef>),
+}
+
+/// Messages for one worker and the bytes they point into.
+#[derive(Default)]
+struct Batch {
+    msgs: Vec<Msg>,
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    fn put(&mut self, b: &[u8]) -> (usize, usize) {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        (at, self.bytes.len())
+    }
+}
+
+/// Frames per round: every worker gets its share of a round's frames,
+/// and the reporter takes what a round made from all of them before the
+/// next (so that memory stays bounded, each worker's output waits at
+/// most [`ROUNDS_AHEAD`] rounds).
+const ROUND_FRAMES: u64 = 2048;
+/// Payload bytes per round, at most (a round of large frames ends early).
+const ROUND_BYTES: usize = 1 << 20;
+/// Rounds a worker may run ahead of the reporter.
+const ROUNDS_AHEAD: usize = 4;
+
+/// What a worker hands the reporter: a round's outputs, or its last ones
+/// and its counters.
+enum Up {
+    Round(Vec<(Key, Out)>),
+    Done(Vec<(Key, Out)>, Box<crate::finding::FileStats>),
+}
+
+/// Where what is read goes: one worker on this thread, or workers on
+/// their own threads fed in rounds.
+enum Route<'a, 'p> {
+    Here(&'p mut Part<'a>),
+    Workers {
+        batches: Vec<Batch>,
+        to: Vec<mpsc::SyncSender<Batch>>,
+        back: mpsc::Receiver<Batch>,
+        up: mpsc::SyncSender<Up>,
+        hasher: std::collections::hash_map::RandomState,
+        frames: u64,
+        bytes: usize,
+    },
+}
+
+impl Route<'_, '_> {
+    /// The worker of the connection between `a` and `b`.
+    fn worker(hasher: &std::collections::hash_map::RandomState, n: usize, a: SocketAddr, b: SocketAddr) -> usize {
+        use std::hash::BuildHasher;
+        let key = if a <= b { (a, b) } else { (b, a) };
+        (hasher.hash_one(key) % n as u64) as usize
+    }
+}
+
+/// The reader's side of a capture: frames in, packets to the workers;
+/// what concerns the capture as a whole (frames, link types, errors,
+/// notes, apps by frame, SLAAC addresses) stays here.
+struct Reading<'a> {
+    capture: String,
+    reqs: Requests<'a>,
+    /// DNS names as the workers know them (for SLAAC findings), when they
+    /// run elsewhere.
+    names: Names,
+    apps: AppTable,
+    errors: Vec<ErrorRecord>,
+    tcp_segments: u64,
+}
+
 fn scan_opened(
     display: &str,
     opened: Result<CaptureReader, crate::capture::CaptureError>,
     cfg: &ScanConfig,
-    mut keys: KeyStore,
+    beside: &[Vec<u8>],
     notes: Vec<String>,
+    workers: usize,
     sink: &mut dyn FnMut(Event) -> bool,
 ) {
     let started = Instant::now();
-    let mut reqs = Requests {
-        cfg,
-        rep: FileReport { capture: display.to_string(), ..FileReport::default() },
-        hosts: BTreeMap::new(),
-        apps: Default::default(),
-        named: Default::default(),
-        slaac_seen: Default::default(),
-        last_app: None,
-        stream_seen: Default::default(),
-        sink,
-        open: true,
-    };
+    let mut col = Collector { hosts: BTreeMap::new(), apps: AppTable::default(), notes: Vec::new(), sink, open: true };
     for n in notes.into_iter().take(crate::finding::MAX_NOTES) {
-        reqs.rep.stats.notes.push((0, n));
+        col.notes.push((0, n));
     }
-    reqs.send(Event::Begin(display.to_string()));
+    col.send(Event::Begin(display.to_string()));
     let capture = display.to_string();
     let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {
-            reqs.rep.errors.push(error(&capture, None, e.to_string()));
-            let rep = std::mem::take(&mut reqs.rep);
-            reqs.send(Event::End(Box::new(rep)));
+            let mut rep = FileReport { capture: capture.clone(), ..FileReport::default() };
+            rep.errors.push(error(&capture, None, e.to_string()));
+            rep.stats.notes = std::mem::take(&mut col.notes);
+            col.send(Event::End(Box::new(rep)));
             return;
         }
     };
-    // A pcapng file may carry its keys in a Decryption Secrets Block
-    // anywhere, even after the connections they open.
-    keys.set_may_grow(reader.kind() == FileKind::PcapNg);
+    let pcapng = reader.kind() == FileKind::PcapNg;
+    let mut rd = Reading {
+        capture: capture.clone(),
+        reqs: Requests::new(cfg, display),
+        names: Names::default(),
+        apps: AppTable::default(),
+        errors: Vec::new(),
+        tcp_segments: 0,
+    };
     let mut decoder = Decoder::new();
-    let mut flows: FlowTable<crate::app::Conn> = FlowTable::new(cfg.flow_limits);
-    let mut app = AppLayer::new(cfg.app, keys);
-    app.out.keep_binary = cfg.engine.has_profile();
-    let mut names = Names::default();
+    let mut parts_stats = Vec::new();
     let mut bytes = 0u64;
-    let mut reported = 0u64;
-    while reqs.open {
-        let frame = match reader.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                let n = reader.frames() + 1;
-                reqs.rep.errors.push(error(&capture, Some(n), e.to_string()));
-                break;
+    if workers <= 1 {
+        let mut part = Part::new(cfg, display, key_store(cfg, beside, pcapng), 1, true);
+        let mut route = Route::Here(&mut part);
+        bytes = read_all(&mut reader, &mut decoder, &mut rd, &mut route, cfg, &mut |rd, route| {
+            let Route::Here(part) = route else { return false };
+            let mut outs = std::mem::take(&mut rd.reqs.outs);
+            outs.append(&mut part.reqs.outs);
+            col.merge(outs);
+            col.open
+        });
+        let s = part.finish();
+        let mut outs = std::mem::take(&mut rd.reqs.outs);
+        outs.append(&mut part.reqs.outs);
+        col.merge(outs);
+        parts_stats.push(s);
+    } else {
+        let col = &mut col;
+        let parts_stats = &mut parts_stats;
+        let (reader_ref, decoder_ref, rd_ref, bytes_ref) = (&mut reader, &mut decoder, &mut rd, &mut bytes);
+        std::thread::scope(|sc| {
+            let (up_tx, up_rx) = mpsc::sync_channel::<Up>(ROUNDS_AHEAD);
+            let (back_tx, back_rx) = mpsc::channel::<Batch>();
+            let mut to = Vec::new();
+            let mut ups = Vec::new();
+            for w in 0..workers {
+                let (tx, rx) = mpsc::sync_channel::<Batch>(2);
+                let (wtx, wrx) = mpsc::sync_channel::<Up>(ROUNDS_AHEAD);
+                to.push(tx);
+                ups.push(wrx);
+                let back = back_tx.clone();
+                let keys = key_store(cfg, beside, pcapng);
+                sc.spawn(move || work(cfg, display, keys, workers, w, rx, wtx, back));
             }
-        };
-        bytes += frame.data.len() as u64;
-        if let Some(p) = &cfg.progress
-            && bytes - reported >= PROGRESS_STEP
-        {
-            p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
-            reported = bytes;
-        }
-        let number = frame.number;
-        if let Some(a) = frame.app {
-            reqs.rep.stats.attributed_frames += 1;
-            reqs.frame_app(a, frame.ts);
-        }
-        match decoder.decode(&frame) {
-            Decoded::Packet(p) => match p.transport {
-                Transport::Tcp(seg) => {
-                    let src = SocketAddr::new(p.src, seg.src_port);
-                    let dst = SocketAddr::new(p.dst, seg.dst_port);
-                    if p.src.is_ipv6() {
-                        reqs.slaac(src, dst, (frame.number, frame.ts), frame.app, &names);
+            drop(back_tx);
+            // The reader runs on its own thread; this one reports.
+            sc.spawn(move || {
+                let mut route = Route::Workers {
+                    batches: (0..workers).map(|_| Batch::default()).collect(),
+                    to,
+                    back: back_rx,
+                    up: up_tx,
+                    hasher: Default::default(),
+                    frames: 0,
+                    bytes: 0,
+                };
+                *bytes_ref = read_all(reader_ref, decoder_ref, rd_ref, &mut route, cfg, &mut |rd, route| {
+                    round(rd, route, false)
+                });
+                round(rd_ref, &mut route, true);
+            });
+            // Round by round: the reader's outputs, then each worker's.
+            while let Ok(Up::Round(mut outs)) = up_rx.recv() {
+                for w in &ups {
+                    match w.recv() {
+                        Ok(Up::Round(mut o)) => outs.append(&mut o),
+                        _ => return,
                     }
-                    flows.segment_from(src, dst, &seg, frame.number, frame.ts, frame.app, &mut app);
                 }
-                Transport::Udp(u) => {
-                    if p.src.is_ipv6() {
-                        let (src, dst) = (SocketAddr::new(p.src, u.src_port), SocketAddr::new(p.dst, u.dst_port));
-                        reqs.slaac(src, dst, (frame.number, frame.ts), frame.app, &names);
+                col.merge(outs);
+                if !col.open {
+                    return;
+                }
+            }
+            // The reader is done: each worker's last outputs.
+            let mut outs = Vec::new();
+            for w in &ups {
+                match w.recv() {
+                    Ok(Up::Done(mut o, s)) => {
+                        outs.append(&mut o);
+                        parts_stats.push(*s);
                     }
-                    app.datagram(
-                        Datagram {
-                            src: SocketAddr::new(p.src, u.src_port),
-                            dst: SocketAddr::new(p.dst, u.dst_port),
-                            payload: u.payload,
-                            frame: frame.number,
-                            ts: frame.ts,
-                            app: frame.app,
-                        },
-                        &mut names,
-                    )
+                    _ => return,
                 }
-            },
-            Decoded::Unsupported { first } => unsupported_link(&mut reqs.rep.errors, &capture, first, Some(&frame)),
-            Decoded::Skipped => {}
-        }
-        take_capture_notes(&mut reader, &mut app, &mut reqs, &capture, number);
-        drain(&mut app, &mut reqs, &names);
+            }
+            col.merge(outs);
+        });
     }
-    let last_frame = reader.frames();
-    take_capture_notes(&mut reader, &mut app, &mut reqs, &capture, last_frame);
-    unsupported_link(&mut reqs.rep.errors, &capture, Some(decoder.stats.unsupported_interfaces), None);
-    if let Some(p) = &cfg.progress {
-        p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
+    col.merge(std::mem::take(&mut rd.reqs.outs));
+    unsupported_link(&mut rd.errors, &capture, Some(decoder.stats.unsupported_interfaces), None);
+    let mut rep =
+        FileReport { capture: capture.clone(), errors: std::mem::take(&mut rd.errors), ..FileReport::default() };
+    rep.stats = std::mem::take(&mut rd.reqs.rep.stats);
+    let mut conflicts = Vec::new();
+    for s in parts_stats {
+        absorb_stats(&mut rep.stats, s, &mut conflicts);
     }
-    flows.finish_all_with(&mut app, |app| drain(app, &mut reqs, &names));
-    app.finish();
-    drain(&mut app, &mut reqs, &names);
-    let mut rep = std::mem::take(&mut reqs.rep);
-    rep.hosts = std::mem::take(&mut reqs.hosts).into_values().collect();
+    finish_notes(&mut rep.stats, std::mem::take(&mut col.notes), conflicts);
+    rep.hosts = std::mem::take(&mut col.hosts).into_values().collect();
+    let mut apps = std::mem::take(&mut rd.apps);
+    apps.absorb(std::mem::take(&mut col.apps));
+    rep.apps = apps.list;
     fold_named(&mut rep.apps);
     if !cfg.apps.is_empty() {
         rep.apps.retain(|a| cfg.apps.iter().any(|g| a.app.matches(g)));
@@ -1299,83 +1871,264 @@ fn scan_opened(
     }
     s.frames = reader.frames();
     s.bytes = bytes;
-    s.flows = flows.stats.flows;
     s.link_types = d.by_link.iter().map(|(l, n)| (link_name(*l), *n)).collect();
     s.encapsulated_frames = d.encapsulated;
     s.reassembled_datagrams = d.reassembled;
-    s.retransmitted_bytes = flows.stats.retransmitted_bytes;
-    s.overlap_conflicts = flows.stats.overlap_conflicts + decoder.defrag.stats.conflicts;
-    s.flows_evicted = flows.stats.evicted_idle + flows.stats.evicted_full;
-    s.reorder_limit_hits = flows.stats.early_total_limit_hits + flows.stats.early_limit_hits;
-    s.attributed_flows = flows.stats.attributed;
-    s.app_conflicts = flows.stats.app_conflicts;
-    for (frame, n) in std::mem::take(&mut flows.stats.conflict_notes) {
-        note(s, frame, &[n]);
-    }
-    let a = std::mem::take(&mut app.out.stats);
-    s.tls_server_names = a.tls_names;
-    s.held_limit_hits = a.held_limit_hits;
-    let (g, c) = app.gsmtap_stats();
-    let ims = app.out.ims_sms.stats();
-    s.sms_incomplete = c.partial + ims.partial;
-    s.sms_limit_evictions = c.limit_evictions + ims.limit_evictions;
-    s.gsmtap_datagrams = g.datagrams;
-    s.gsmtap_not_decoded = g.other_types + g.other_channels + g.l3_not_decoded;
-    s.tls = a.tls;
-    s.quic_server_names = a.quic_names;
-    s.http2 = a.http2;
-    s.tls.embedded_keys = app.keys.embedded_entries;
+    s.overlap_conflicts += decoder.defrag.stats.conflicts;
     s.elapsed_secs = started.elapsed().as_secs_f64();
     let (tls_connections, tls_bytes) = s.tls.not_decrypted();
-    s.not_inspected = NotInspected {
-        unsupported_link_frames: d.unsupported,
-        fragments_incomplete: d.ip_fragments.saturating_sub(decoder.defrag.stats.fragments_used),
-        truncated_frames: d.truncated,
-        malformed_frames: d.malformed + d.too_deep,
-        wifi_protected_frames: d.wifi_protected,
-        other_protocol_frames: d.not_ip + d.other_ip,
-        tls_connections,
-        tls_bytes,
-        http2_bytes: a.http2_bytes,
-        quic_packets: a.quic_packets,
-        quic_bytes: a.quic_bytes,
-        response_bytes: a.response_bytes,
-        other_tcp_bytes: a.other_bytes,
-        udp_bytes: a.udp_bytes,
-        gaps: flows.stats.gaps,
-        gap_bytes: flows.stats.gap_bytes,
-    };
-    reqs.send(Event::End(Box::new(rep)));
+    let n = &mut s.not_inspected;
+    n.unsupported_link_frames = d.unsupported;
+    n.fragments_incomplete = d.ip_fragments.saturating_sub(decoder.defrag.stats.fragments_used);
+    n.truncated_frames = d.truncated;
+    n.malformed_frames = d.malformed + d.too_deep;
+    n.wifi_protected_frames = d.wifi_protected;
+    n.other_protocol_frames = d.not_ip + d.other_ip;
+    n.tls_connections = tls_connections;
+    n.tls_bytes = tls_bytes;
+    col.send(Event::End(Box::new(rep)));
 }
 
-/// Moves the capture reader's notes and embedded key logs on.
-fn take_capture_notes(
+/// Reads every frame, decodes it and hands its packet on; `flush` is
+/// called after each frame (returns false to stop). Returns the bytes
+/// read.
+fn read_all(
     reader: &mut CaptureReader,
-    app: &mut AppLayer,
-    reqs: &mut Requests<'_>,
+    decoder: &mut Decoder,
+    rd: &mut Reading<'_>,
+    route: &mut Route<'_, '_>,
+    cfg: &ScanConfig,
+    flush: &mut dyn FnMut(&mut Reading<'_>, &mut Route<'_, '_>) -> bool,
+) -> u64 {
+    let mut bytes = 0u64;
+    let mut reported = 0u64;
+    loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let n = reader.frames() + 1;
+                rd.errors.push(error(&rd.capture, Some(n), e.to_string()));
+                break;
+            }
+        };
+        bytes += frame.data.len() as u64;
+        if let Some(p) = &cfg.progress
+            && bytes - reported >= PROGRESS_STEP
+        {
+            p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
+            reported = bytes;
+        }
+        let number = frame.number;
+        if let Some(a) = frame.app {
+            rd.reqs.rep.stats.attributed_frames += 1;
+            rd.apps.frame(a, frame.ts);
+        }
+        match decoder.decode(&frame) {
+            Decoded::Packet(p) => {
+                let (src_port, dst_port) = match &p.transport {
+                    Transport::Tcp(seg) => (seg.src_port, seg.dst_port),
+                    Transport::Udp(u) => (u.src_port, u.dst_port),
+                };
+                let (src, dst) = (SocketAddr::new(p.src, src_port), SocketAddr::new(p.dst, dst_port));
+                if p.src.is_ipv6() {
+                    rd.reqs.key = [number, step::READER, 0, 0];
+                    let names = match route {
+                        Route::Here(part) => &part.names,
+                        Route::Workers { .. } => &rd.names,
+                    };
+                    rd.reqs.slaac(src, dst, (number, frame.ts), frame.app, names);
+                }
+                match p.transport {
+                    Transport::Tcp(seg) => {
+                        rd.tcp_segments += 1;
+                        let sweep = rd.tcp_segments.is_multiple_of(crate::flow::SWEEP_EVERY);
+                        match route {
+                            Route::Here(part) => {
+                                if sweep {
+                                    part.sweep(number, frame.ts);
+                                }
+                                part.tcp(src, dst, &seg, number, frame.ts, frame.app);
+                            }
+                            Route::Workers { batches, hasher, bytes, .. } => {
+                                if sweep {
+                                    for b in batches.iter_mut() {
+                                        b.msgs.push(Msg::Sweep(number, frame.ts));
+                                    }
+                                }
+                                let w = Route::worker(hasher, batches.len(), src, dst);
+                                let b = &mut batches[w];
+                                let payload = b.put(seg.payload);
+                                *bytes += seg.payload.len();
+                                b.msgs.push(Msg::Tcp {
+                                    frame: number,
+                                    ts: frame.ts,
+                                    app: frame.app.cloned(),
+                                    src,
+                                    dst,
+                                    seq: seg.seq,
+                                    ack: seg.ack,
+                                    flags: seg.flags,
+                                    missing: seg.missing,
+                                    payload,
+                                });
+                            }
+                        }
+                    }
+                    Transport::Udp(u) => match route {
+                        Route::Here(part) => part.udp(Datagram {
+                            src,
+                            dst,
+                            payload: u.payload,
+                            frame: number,
+                            ts: frame.ts,
+                            app: frame.app,
+                        }),
+                        Route::Workers { batches, bytes, .. } => {
+                            if crate::app::datagram::teaches_names(src_port, dst_port) {
+                                rd.names.learn(u.payload);
+                                for b in batches.iter_mut().skip(1) {
+                                    let at = b.put(u.payload);
+                                    b.msgs.push(Msg::Names(at));
+                                }
+                            }
+                            let b = &mut batches[0];
+                            let payload = b.put(u.payload);
+                            *bytes += u.payload.len();
+                            b.msgs.push(Msg::Udp {
+                                frame: number,
+                                ts: frame.ts,
+                                app: frame.app.cloned(),
+                                src,
+                                dst,
+                                payload,
+                            });
+                        }
+                    },
+                }
+            }
+            Decoded::Unsupported { first } => unsupported_link(&mut rd.errors, &rd.capture, first, Some(&frame)),
+            Decoded::Skipped => {}
+        }
+        take_capture_notes(reader, rd, route, number);
+        if let Route::Workers { frames, .. } = route {
+            *frames += 1;
+        }
+        if !flush(rd, route) {
+            break;
+        }
+    }
+    // Blocks after the last frame (notes, key material).
+    let last = reader.frames();
+    take_capture_notes(reader, rd, route, last);
+    if let Some(p) = &cfg.progress {
+        p.bytes.fetch_add(bytes - reported, Ordering::Relaxed);
+    }
+    bytes
+}
+
+/// Ends a round when it is full (or `last`): each worker gets its batch,
+/// the reporter the reader's outputs. False once the reporter stopped.
+fn round(rd: &mut Reading<'_>, route: &mut Route<'_, '_>, last: bool) -> bool {
+    let Route::Workers { batches, to, back, up, frames, bytes, .. } = route else { return true };
+    if !last && *frames < ROUND_FRAMES && *bytes < ROUND_BYTES {
+        return true;
+    }
+    *frames = 0;
+    *bytes = 0;
+    for (b, tx) in batches.iter_mut().zip(to.iter()) {
+        let fresh = back.try_recv().unwrap_or_default();
+        let full = std::mem::replace(b, fresh);
+        if tx.send(full).is_err() {
+            return false;
+        }
+    }
+    up.send(Up::Round(std::mem::take(&mut rd.reqs.outs))).is_ok()
+}
+
+/// A worker's thread: its batches in, what they made out, round by round.
+#[allow(clippy::too_many_arguments)]
+fn work(
+    cfg: &ScanConfig,
     capture: &str,
-    frame: u64,
+    keys: KeyStore,
+    of: usize,
+    index: usize,
+    rx: mpsc::Receiver<Batch>,
+    up: mpsc::SyncSender<Up>,
+    back: mpsc::Sender<Batch>,
 ) {
+    let mut part = Part::new(cfg, capture, keys, of, index == 0);
+    for mut batch in rx {
+        for m in batch.msgs.drain(..) {
+            let at = |(a, b): (usize, usize)| &batch.bytes[a..b];
+            match m {
+                Msg::Tcp { frame, ts, app, src, dst, seq, ack, flags, missing, payload } => {
+                    let seg = crate::decode::TcpSegment {
+                        src_port: src.port(),
+                        dst_port: dst.port(),
+                        seq,
+                        ack,
+                        flags,
+                        payload: at(payload),
+                        missing,
+                    };
+                    part.tcp(src, dst, &seg, frame, ts, app.as_ref());
+                }
+                Msg::Udp { frame, ts, app, src, dst, payload } => {
+                    part.udp(Datagram { src, dst, payload: at(payload), frame, ts, app: app.as_ref() })
+                }
+                Msg::Names(p) => part.names.learn(at(p)),
+                Msg::Sweep(frame, ts) => part.sweep(frame, ts),
+                Msg::Secrets(frame, p) => part.secrets(frame, at(p)),
+                Msg::Named(a) => part.reqs.learn_name(a),
+            }
+        }
+        batch.bytes.clear();
+        let _ = back.send(batch);
+        if up.send(Up::Round(std::mem::take(&mut part.reqs.outs))).is_err() {
+            return;
+        }
+    }
+    let s = part.finish();
+    let _ = up.send(Up::Done(std::mem::take(&mut part.reqs.outs), Box::new(s)));
+}
+
+/// Moves the capture reader's notes, app names and embedded key logs on
+/// (to the workers, when `route` is given).
+fn take_capture_notes(reader: &mut CaptureReader, rd: &mut Reading<'_>, route: &mut Route<'_, '_>, frame: u64) {
+    rd.reqs.key = [frame, step::NOTES, 0, 0];
     for n in reader.take_notes() {
         let message = format!("offset {}: {}", n.offset, n.message);
         if n.attribution {
             // Every packet was inspected: a note on the capture, not an error.
-            reqs.rep.stats.attribution_notes += 1;
-            note(&mut reqs.rep.stats, n.frame.unwrap_or(frame), &[message]);
+            rd.reqs.rep.stats.attribution_notes += 1;
+            rd.reqs.note(n.frame.unwrap_or(frame), &[message]);
         } else {
-            reqs.rep.errors.push(error(capture, n.frame, message));
+            rd.errors.push(error(&rd.capture, n.frame, message));
         }
     }
     for a in reader.take_named_apps() {
-        if let Some(id) = a.id
-            && (reqs.named.len() < MAX_APPS || reqs.named.contains_key(&(a.source, id)))
-        {
-            reqs.named.insert((a.source, id), a);
+        match route {
+            Route::Here(part) => part.reqs.learn_name(a.clone()),
+            Route::Workers { batches, .. } => {
+                for b in batches.iter_mut() {
+                    b.msgs.push(Msg::Named(a.clone()));
+                }
+            }
         }
+        rd.reqs.learn_name(a);
     }
     for text in reader.take_secrets() {
-        let notes: Vec<String> = app.add_secrets(&text).into_iter().map(|n| format!("embedded key log: {n}")).collect();
-        note(&mut reqs.rep.stats, frame, &notes);
+        match route {
+            Route::Here(part) => part.secrets(frame, &text),
+            Route::Workers { batches, .. } => {
+                for b in batches.iter_mut() {
+                    let at = b.put(&text);
+                    b.msgs.push(Msg::Secrets(frame, at));
+                }
+            }
+        }
     }
 }
 
@@ -1416,20 +2169,20 @@ fn unsupported_link(
 }
 
 /// Hands what the application layer produced to extraction.
-fn drain(app: &mut AppLayer, reqs: &mut Requests<'_>, names: &Names) {
-    for mut req in app.out.requests.drain(..) {
+fn drain(out: &mut crate::app::Emit, reqs: &mut Requests<'_>, names: &Names) {
+    for mut req in out.requests.drain(..) {
         reqs.name(&mut req.app);
         reqs.take(req, names);
     }
-    for mut p in app.out.streams.drain(..) {
+    for mut p in out.streams.drain(..) {
         reqs.name(&mut p.app);
         reqs.stream(p, names);
     }
-    for mut m in app.out.sip.drain(..) {
+    for mut m in out.sip.drain(..) {
         reqs.name(&mut m.app);
         reqs.sip(m);
     }
-    for mut t in app.out.telephony.drain(..) {
+    for mut t in out.telephony.drain(..) {
         reqs.name(&mut t.app);
         reqs.telephony(t);
     }

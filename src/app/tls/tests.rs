@@ -173,10 +173,10 @@ fn keys_that_arrive_later_open_held_records() {
     let mut cx = Cx { out: &mut app.out, cfg: &app.cfg, keys: &mut app.keys };
     assert_eq!(d.close(&mut cx, [0, 0], false), Closed::WaitingForKeys);
     assert!(app.out.tls.held > 0);
-    app.parked.push((d, None));
+    app.parked.push((d, None, [0, 0]));
     let cr = hex::encode(CLIENT_RANDOM);
     let text: String = SECRETS.iter().map(|(l, b)| format!("{l} {cr} {}\n", hex::encode([*b; 32]))).collect();
-    assert!(app.add_secrets(text.as_bytes()).is_empty());
+    assert!(app.add_secrets(text.as_bytes(), &mut |_, _| {}).is_empty());
     assert_eq!(uris(&app.out), ["/u", "/second"]);
     assert_eq!(app.out.tls.held, 0);
     assert_eq!(app.out.stats.tls.decrypted, 1);
