@@ -215,7 +215,7 @@ impl Privacy {
     /// Changes whenever a value is learnt: text masked at one generation
     /// is masked the same until the next (what a reporter may cache).
     pub fn generation(&self) -> usize {
-        self.masker.len()
+        self.masker.generation()
     }
 
     /// Remembers the values of a finding (and the profile value it stands

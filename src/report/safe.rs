@@ -18,7 +18,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 
 use crate::finding::mask;
@@ -114,26 +113,94 @@ fn apply(s: &str, ranges: &[(usize, usize)]) -> String {
 }
 
 /// Shortest value a [`Masker`] learns: shorter ones (a two-digit MNC, a
-/// three-letter word) would mask half of every line.
+/// three-letter word) would mask half of every line. Also the width of
+/// the window its index is keyed by.
 pub const MIN_LEARNT: usize = 4;
 /// Most distinct strings (values and their encoded forms) a [`Masker`]
 /// keeps.
 pub const MAX_LEARNT: usize = 100_000;
 /// Most bytes of learnt strings a [`Masker`] keeps.
 pub const MAX_LEARNT_BYTES: usize = 16 << 20;
-/// Values learnt before they are compiled into an automaton; until then
-/// they are searched one by one.
-const PENDING_MAX: usize = 64;
-/// Contiguous NFAs: a DFA (what the crate picks for small sets) costs
-/// several times as much to build and memory per state, for little gain
-/// on the short texts masked here.
-const KIND: Option<aho_corasick::AhoCorasickKind> = Some(aho_corasick::AhoCorasickKind::ContiguousNFA);
+/// Work a [`Masker::mask`] call may do per byte of its text (plus
+/// [`BUDGET_BASE`]) before it gives up matching and masks the rest of the
+/// text. A step is a window looked up, a byte hashed or compared, a
+/// learnt string tried. Ordinary sets take a few steps per byte; only
+/// strings built to share prefixes (hundreds of lengths under one head)
+/// come near it.
+const BUDGET_PER_BYTE: usize = 64;
+const BUDGET_BASE: usize = 4096;
+/// Bits of the head filter when the first string is learnt; it doubles
+/// whenever there are more than one head per [`FILTER_LOAD`] bits.
+const FILTER_MIN_BITS: u32 = 16;
+const FILTER_LOAD: usize = 16;
+/// End of a chain of learnt strings with equal hashes.
+const NONE: u32 = u32::MAX;
+/// The FNV-1a 64-bit prime: the per-byte step of [`Masker`]'s string
+/// hash, seeded per masker.
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-/// One compiled run of learnt strings: `values[start..end]`, `start` being
-/// the previous level's end.
-struct Level {
-    end: usize,
-    automaton: AhoCorasick,
+/// ASCII lower case of each byte; other bytes are themselves.
+static LOWER: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).to_ascii_lowercase();
+        i += 1;
+    }
+    t
+};
+
+/// One byte of the string hash: FNV-1a over ASCII-lowercased bytes, so
+/// the hash of `text[i..i + n + 1]` is one step from that of
+/// `text[i..i + n]`.
+fn hash_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(LOWER[usize::from(b)])).wrapping_mul(FNV_PRIME)
+}
+
+/// Hasher for map keys that are already hashes or short windows of text:
+/// one seeded folded multiply (the 128-bit product's halves xored), in
+/// place of SipHash. Seeded per masker, so keys chosen to crowd one
+/// bucket cannot be prepared in advance.
+#[derive(Clone, Copy)]
+struct Fold {
+    seed: u64,
+    mult: u64,
+}
+
+impl Fold {
+    fn mix(&self, n: u64) -> u64 {
+        let p = u128::from(n ^ self.seed) * u128::from(self.mult);
+        (p as u64) ^ ((p >> 64) as u64)
+    }
+}
+
+struct FoldHasher {
+    fold: Fold,
+    h: u64,
+}
+
+impl std::hash::Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.h
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.h = self.fold.mix(self.h.rotate_left(8) ^ u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.h = self.fold.mix(self.h ^ n);
+    }
+}
+
+impl BuildHasher for Fold {
+    type Hasher = FoldHasher;
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher { fold: *self, h: 0 }
+    }
 }
 
 /// Every identifier value found during a run, to mask wherever it is
@@ -145,26 +212,45 @@ struct Level {
 /// value too costs nothing). Each occurrence becomes the [`mask`] of the
 /// text it covers; occurrences that overlap are masked as one run.
 ///
-/// Cost: learnt strings are compiled into Aho-Corasick automata kept as
-/// levels of decreasing size (a binary counter: two levels of equal size
-/// merge), so each string is compiled O(log n) times over a run and a
-/// [`Masker::mask`] call is O(log n) scans of its text, plus up to
-/// [`PENDING_MAX`] substring searches for strings not yet compiled.
+/// Index: every learnt string is at least [`MIN_LEARNT`] bytes, so it
+/// starts with a 4-byte head. A bit filter over the heads turns most
+/// positions of a text away with one load; a map gives the lengths of the
+/// strings under a head, and a map from a seeded hash of each string
+/// finds the string of that length, if any, to compare. Learning is one
+/// hash and a few map inserts (nothing is compiled); [`Masker::mask`] is
+/// one pass over its text plus, where a head matches, a hash extended
+/// over the lengths under it. A hostile set (many strings of many lengths
+/// under one head) could make that walk quadratic: past a budget of
+/// [`BUDGET_PER_BYTE`] steps per byte the rest of the text is masked
+/// whole instead, so no value shows and the cost stays linear.
+///
 /// Beyond [`MAX_LEARNT`] strings or [`MAX_LEARNT_BYTES`] bytes (or the
 /// caps given to [`Masker::with_limits`]) nothing more is learnt and
 /// [`mask_shapes`] is applied as well.
 pub struct Masker {
     /// Learnt strings, ASCII-lowercased, in learning order.
     values: Vec<Box<str>>,
-    /// Hash of a learnt string to its index: deduplication without a
-    /// second copy. A collision only learns the string twice.
-    seen: HashMap<u64, u32>,
-    /// Hashes of the values given to [`Masker::learn`] (their forms
-    /// learnt with them): a repeated value is one lookup.
-    whole: std::collections::HashSet<u64>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Whether each string was given to [`Masker::learn`] and its forms
+    /// learnt with it: a repeated value is one lookup.
+    formed: Vec<bool>,
+    /// Hash of a learnt string to the last one learnt with that hash;
+    /// `next` chains the earlier ones (a collision costs a comparison,
+    /// never a value left unmasked).
+    by_hash: HashMap<u64, u32, Fold>,
+    next: Vec<u32>,
+    /// The first [`MIN_LEARNT`] bytes of learnt strings (big-endian) to
+    /// the lengths of those that start with them, ascending.
+    heads: HashMap<u32, Vec<u32>, Fold>,
+    /// One bit per multiplicative hash of a head: empty until the first
+    /// string is learnt, then a power of two bits.
+    filter: Vec<u64>,
+    /// `32 - log2(bits of filter)`.
+    filter_shift: u32,
+    /// Odd multiplier of the filter hash.
+    filter_mult: u32,
+    /// Start of the string hash.
+    seed: u64,
     bytes: usize,
-    levels: Vec<Level>,
     full: bool,
     max_values: usize,
     max_bytes: usize,
@@ -186,13 +272,21 @@ impl Masker {
     /// A masker that learns at most `max_values` strings of at most
     /// `max_bytes` bytes in all (`max_values` at most [`MAX_LEARNT`]).
     pub fn with_limits(max_values: usize, max_bytes: usize) -> Masker {
+        // Random words from the standard library's per-process keys.
+        let random = std::collections::hash_map::RandomState::new();
+        let word = |i: u8| random.hash_one(i);
+        let fold = Fold { seed: word(0), mult: word(1) | 1 };
         Masker {
             values: Vec::new(),
-            seen: HashMap::new(),
-            whole: Default::default(),
-            hasher: Default::default(),
+            formed: Vec::new(),
+            by_hash: HashMap::with_hasher(fold),
+            next: Vec::new(),
+            heads: HashMap::with_hasher(fold),
+            filter: Vec::new(),
+            filter_shift: 32 - FILTER_MIN_BITS,
+            filter_mult: (word(2) as u32) | 1,
+            seed: word(3),
             bytes: 0,
-            levels: Vec::new(),
             full: false,
             max_values: max_values.min(MAX_LEARNT),
             max_bytes,
@@ -209,11 +303,10 @@ impl Masker {
         }
         // A value seen before brought its forms with it: most findings
         // repeat a value already learnt, and its forms cost allocations.
-        let h = self.hasher.hash_one(value.to_ascii_lowercase().as_bytes());
-        if !self.whole.insert(h) {
+        let Some(i) = self.learn_one(value) else { return };
+        if std::mem::replace(&mut self.formed[i], true) {
             return;
         }
-        self.learn_raw(value);
         let pct = percent_encoding::utf8_percent_encode(value, URI_COMPONENT).to_string();
         self.learn_raw(&pct);
         self.learn_raw(&hex::encode(value));
@@ -222,35 +315,98 @@ impl Masker {
         }
     }
 
-    /// Was this lower-case string learnt?
-    fn knows(&self, lower: &str) -> bool {
-        let h = self.hasher.hash_one(lower.as_bytes());
-        self.seen.get(&h).is_some_and(|&i| self.values.get(i as usize).is_some_and(|v| **v == *lower))
-    }
-
     /// Learns one string as it is: the raw (encoded) text a value was
     /// matched in.
     pub fn learn_raw(&mut self, raw: &str) {
-        if raw.len() < MIN_LEARNT || self.full {
-            return;
+        if raw.len() >= MIN_LEARNT && !self.full {
+            self.learn_one(raw);
         }
-        let lower = raw.to_ascii_lowercase();
-        if self.knows(&lower) {
-            return;
+    }
+
+    /// The index of `raw` (at least [`MIN_LEARNT`] bytes) among the learnt
+    /// strings, learning it if it is new; `None` if it did not fit.
+    fn learn_one(&mut self, raw: &str) -> Option<usize> {
+        let h = self.hash(raw.as_bytes());
+        if let Some(i) = self.index_of(h, raw.as_bytes()) {
+            return Some(i);
         }
-        let h = self.hasher.hash_one(lower.as_bytes());
-        if self.values.len() >= self.max_values || self.bytes.saturating_add(lower.len()) > self.max_bytes {
+        let len = u32::try_from(raw.len()).ok();
+        let Some(len) = len
+            .filter(|_| self.values.len() < self.max_values && self.bytes.saturating_add(raw.len()) <= self.max_bytes)
+        else {
             self.full = true;
-            // Nothing more will come: compile what is pending.
-            self.compile();
-            return;
-        }
+            return None;
+        };
+        let lower = raw.to_ascii_lowercase().into_boxed_str();
+        let i = self.values.len();
         self.bytes += lower.len();
-        // MAX_LEARNT fits in u32.
-        self.seen.entry(h).or_insert(self.values.len() as u32);
-        self.values.push(lower.into_boxed_str());
-        if self.values.len() - self.compiled() >= PENDING_MAX {
-            self.compile();
+        // MAX_LEARNT fits in u32 (and below NONE).
+        self.next.push(self.by_hash.insert(h, i as u32).unwrap_or(NONE));
+        self.formed.push(false);
+        let head = head_key(lower.as_bytes());
+        self.values.push(lower);
+        let lens = self.heads.entry(head).or_default();
+        if let Err(at) = lens.binary_search(&len) {
+            lens.insert(at, len);
+        }
+        if lens.len() == 1 {
+            self.add_head(head);
+        }
+        Some(i)
+    }
+
+    /// The seeded hash of ASCII-lowercased `bytes`.
+    fn hash(&self, bytes: &[u8]) -> u64 {
+        bytes.iter().fold(self.seed, |h, &b| hash_step(h, b))
+    }
+
+    /// The learnt string equal to `bytes` (ignoring ASCII case) whose
+    /// hash is `h`.
+    fn index_of(&self, h: u64, bytes: &[u8]) -> Option<usize> {
+        let mut i = self.by_hash.get(&h).copied().unwrap_or(NONE);
+        while i != NONE {
+            let at = i as usize;
+            if self.values[at].as_bytes().eq_ignore_ascii_case(bytes) {
+                return Some(at);
+            }
+            i = self.next[at];
+        }
+        None
+    }
+
+    fn filter_bit(&self, head: u32) -> usize {
+        (head.wrapping_mul(self.filter_mult) >> self.filter_shift) as usize
+    }
+
+    fn filter_has(&self, head: u32) -> bool {
+        let bit = self.filter_bit(head);
+        self.filter.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 != 0)
+    }
+
+    /// Sets the filter bit of a new head, first doubling the filter (and
+    /// setting the bits of every head again) if it is too loaded.
+    fn add_head(&mut self, head: u32) {
+        let bits = |shift: u32| 1usize << (32 - shift);
+        let mut shift = self.filter_shift;
+        while shift > 6 && self.heads.len() > bits(shift) / FILTER_LOAD {
+            shift -= 1;
+        }
+        if self.filter.is_empty() || shift != self.filter_shift {
+            self.filter_shift = shift;
+            self.filter = vec![0; bits(shift) / 64];
+            let all: Vec<u32> = self.heads.keys().copied().collect();
+            for h in all {
+                self.set_filter(h);
+            }
+        } else {
+            self.set_filter(head);
+        }
+    }
+
+    fn set_filter(&mut self, head: u32) {
+        let bit = self.filter_bit(head);
+        if let Some(w) = self.filter.get_mut(bit / 64) {
+            *w |= 1 << (bit % 64);
         }
     }
 
@@ -269,46 +425,10 @@ impl Masker {
         self.full
     }
 
-    /// Strings held in automata (the rest are pending).
-    fn compiled(&self) -> usize {
-        self.levels.last().map_or(0, |l| l.end)
-    }
-
-    /// Compiles the pending strings into a level, then merges the last
-    /// two levels while the older is not larger.
-    fn compile(&mut self) {
-        let end = self.values.len();
-        let start = self.compiled();
-        if start == end {
-            return;
-        }
-        self.push_level(start, end);
-        loop {
-            let n = self.levels.len();
-            if n < 2 {
-                break;
-            }
-            let a_start = if n >= 3 { self.levels[n - 3].end } else { 0 };
-            let (a_end, b_end) = (self.levels[n - 2].end, self.levels[n - 1].end);
-            if a_end - a_start > b_end - a_end {
-                break;
-            }
-            self.levels.truncate(n - 2);
-            self.push_level(a_start, b_end);
-        }
-    }
-
-    fn push_level(&mut self, start: usize, end: usize) {
-        let built = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(KIND)
-            .build(self.values[start..end].iter().map(|v| v.as_bytes()));
-        match built {
-            Ok(automaton) => self.levels.push(Level { end, automaton }),
-            // Only an automaton over the size limits of the crate fails
-            // to build, far beyond MAX_LEARNT_BYTES; mask by shape then.
-            Err(_) => self.full = true,
-        }
+    /// Changes whenever what [`Masker::mask`] does changes: a string
+    /// learnt, or the cap reached (shapes masked from then on).
+    pub fn generation(&self) -> usize {
+        self.values.len() + usize::from(self.full)
     }
 
     /// `s` with every occurrence of every learnt string masked (and digit
@@ -318,11 +438,14 @@ impl Masker {
             return Cow::Borrowed(s);
         }
         let mut ranges = Vec::new();
-        for level in &self.levels {
-            ranges.extend(level.automaton.find_overlapping_iter(s).map(|m| (m.start(), m.end())));
-        }
-        for v in &self.values[self.compiled()..] {
-            find_ignore_case(s.as_bytes(), v.as_bytes(), &mut ranges);
+        let budget = s.len().saturating_mul(BUDGET_PER_BYTE).saturating_add(BUDGET_BASE);
+        if let (_, Some(mut from)) = self.find(s.as_bytes(), budget, &mut ranges) {
+            // Every string starting before `from` was found; mask all
+            // from there on (from a character boundary, for `apply`).
+            while !s.is_char_boundary(from) {
+                from -= 1;
+            }
+            ranges.push((from, s.len()));
         }
         if self.full {
             ranges.extend(digit_runs(s));
@@ -333,23 +456,60 @@ impl Masker {
         ranges.sort_unstable();
         Cow::Owned(apply(s, &ranges))
     }
+
+    /// Appends the range of every occurrence of a learnt string in `s`,
+    /// by start then length. Returns the steps taken and, if they would
+    /// pass `budget`, the position it stopped at (occurrences starting
+    /// before it are all appended).
+    fn find(&self, s: &[u8], budget: usize, out: &mut Vec<(usize, usize)>) -> (usize, Option<usize>) {
+        let mut steps = 0usize;
+        if self.values.is_empty() {
+            return (steps, None);
+        }
+        let mut key = 0u32;
+        for (last, &b) in s.iter().enumerate() {
+            key = key << 8 | u32::from(LOWER[usize::from(b)]);
+            let Some(start) = (last + 1).checked_sub(MIN_LEARNT) else { continue };
+            if !self.filter_has(key) {
+                continue;
+            }
+            steps += 1;
+            let Some(lens) = self.heads.get(&key) else { continue };
+            let (mut h, mut at) = (self.seed, start);
+            for &len in lens {
+                let Some(end) = start.checked_add(len as usize).filter(|&e| e <= s.len()) else { break };
+                steps += end - at;
+                if steps > budget {
+                    return (steps, Some(start));
+                }
+                h = s[at..end].iter().fold(h, |h, &b| hash_step(h, b));
+                at = end;
+                let mut i = self.by_hash.get(&h).copied().unwrap_or(NONE);
+                while i != NONE {
+                    let v = self.values[i as usize].as_bytes();
+                    let same_len = v.len() == end - start;
+                    steps += 1 + if same_len { v.len() } else { 0 };
+                    if steps > budget {
+                        return (steps, Some(start));
+                    }
+                    if same_len && v.eq_ignore_ascii_case(&s[start..end]) {
+                        out.push((start, end));
+                        // Learnt strings are distinct: no other one
+                        // covers the same bytes.
+                        break;
+                    }
+                    i = self.next[i as usize];
+                }
+            }
+        }
+        (steps, None)
+    }
 }
 
-/// Appends the ranges where `needle` (ASCII-lowercased, not empty) occurs
-/// in `hay`, ignoring ASCII case: candidates by its first byte (memchr),
-/// then a comparison. No searcher is built, so a search costs nothing
-/// beyond the scan: pending strings are searched once per masked text.
-fn find_ignore_case(hay: &[u8], needle: &[u8], out: &mut Vec<(usize, usize)>) {
-    let Some(&first) = needle.first() else { return };
-    let n = needle.len();
-    let mut from = 0;
-    while let Some(i) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
-        let at = from + i;
-        if hay.get(at..at + n).is_some_and(|w| w.eq_ignore_ascii_case(needle)) {
-            out.push((at, at + n));
-        }
-        from = at + 1;
-    }
+/// The first [`MIN_LEARNT`] bytes of `lower` as one number, the way
+/// [`Masker::find`] rolls them over a text.
+fn head_key(lower: &[u8]) -> u32 {
+    lower.iter().take(MIN_LEARNT).fold(0, |k, &b| k << 8 | u32::from(b))
 }
 
 /// Characters percent-encoded in a URI component: all but the unreserved
@@ -475,16 +635,16 @@ mod tests {
     }
 
     #[test]
-    fn pending_and_compiled_values_both_mask() {
+    fn a_thousand_values_under_one_head_all_mask() {
         let mut m = Masker::new();
         let vals: Vec<String> = (0..1000).map(|i| format!("{:015}", 356_938_035_000_000u64 + i)).collect();
         for v in &vals {
             m.learn_raw(v);
         }
         assert_eq!(m.len(), 1000);
-        // 1000 = 15 levels of 64 compiled (merged) + 40 pending.
-        assert!(m.levels.len() <= 10);
-        assert_eq!(m.compiled(), 960);
+        // One head ("3569"), one length.
+        assert_eq!(m.heads.len(), 1);
+        assert_eq!(m.heads.get(&head_key(b"3569")).map(Vec::as_slice), Some(&[15][..]));
         for v in [&vals[0], &vals[500], &vals[999]] {
             assert_eq!(m.mask(&format!("id={v};")), format!("id={};", mask(v)), "{v}");
         }
@@ -511,9 +671,9 @@ mod tests {
         let masked = t.elapsed();
         let hwm = crate::report::peak_memory_bytes().unwrap_or(0) >> 20;
         eprintln!(
-            "{n} values, {} strings, {} levels: learnt in {learnt:?}; 100k masks of a {}-byte line in {masked:?} ({hits} hits); peak {hwm} MiB",
+            "{n} values, {} strings, {} heads: learnt in {learnt:?}; 100k masks of a {}-byte line in {masked:?} ({hits} hits); peak {hwm} MiB",
             m.len(),
-            m.levels.len(),
+            m.heads.len(),
             line.len()
         );
     }
@@ -526,7 +686,8 @@ mod tests {
         }
         assert_eq!(m.len(), 5000);
         assert!(m.is_full());
-        assert!(m.levels.len() <= 7);
+        // Reaching the cap changed what is masked, and the generation.
+        assert_eq!(m.generation(), 5001);
         assert_eq!(m.mask("x v0000000 y"), format!("x {} y", mask("v0000000")));
         assert_eq!(m.mask("v0004999"), mask("v0004999"));
         // Not learnt, but past the cap digit shapes are masked.
@@ -543,5 +704,198 @@ mod tests {
         d.learn_raw("ABCDEF");
         d.learn_raw("abcdef");
         assert_eq!(d.len(), 1);
+    }
+
+    /// A tiny seeded generator (xorshift64*) for the property test.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+        }
+    }
+
+    /// What [`Masker::mask`] must give: every occurrence of every learnt
+    /// string, found by trying each one at each position.
+    fn naive_mask<'a>(m: &Masker, s: &'a str) -> Cow<'a, str> {
+        let mut ranges = Vec::new();
+        for v in &m.values {
+            let n = v.len();
+            for i in 0..s.len().saturating_sub(n - 1) {
+                if s.as_bytes()[i..i + n].eq_ignore_ascii_case(v.as_bytes()) {
+                    ranges.push((i, i + n));
+                }
+            }
+        }
+        ranges.sort_unstable();
+        if ranges.is_empty() { Cow::Borrowed(s) } else { Cow::Owned(apply(s, &ranges)) }
+    }
+
+    #[test]
+    fn masks_as_a_naive_search_does() {
+        // Small alphabets, so learnt strings share heads and overlap; "é"
+        // puts two-byte characters next to matches.
+        let alphabet = ["a", "b", "A", "B", "1", "é", ":"];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut matched = 0;
+        for case in 0..4000 {
+            let letters = 2 + rng.below(alphabet.len() - 1);
+            let word = |rng: &mut Rng, max: usize| -> String {
+                (0..rng.below(max + 1)).map(|_| alphabet[rng.below(letters)]).collect()
+            };
+            let mut m = Masker::new();
+            let mut learnt = Vec::new();
+            for _ in 0..1 + rng.below(8) {
+                let v = word(&mut rng, 9);
+                if rng.below(8) == 0 {
+                    m.learn(&v)
+                } else {
+                    m.learn_raw(&v)
+                }
+                learnt.push(v);
+            }
+            for v in learnt.iter().filter(|v| v.len() >= MIN_LEARNT) {
+                assert!(m.values.iter().any(|k| **k == v.to_ascii_lowercase()), "case {case}: {v:?} not learnt");
+            }
+            for _ in 0..4 {
+                let text = word(&mut rng, 40);
+                let mut ranges = Vec::new();
+                let (steps, stopped) = m.find(text.as_bytes(), usize::MAX, &mut ranges);
+                assert_eq!(stopped, None);
+                assert!(steps <= 64 * text.len() + 64, "case {case}: {steps} steps for {text:?}");
+                let want = naive_mask(&m, &text);
+                let got = m.mask(&text);
+                matched += usize::from(matches!(want, Cow::Owned(_)));
+                assert_eq!(got, want, "case {case}: {text:?} with {:?}", m.values);
+                assert_eq!(matches!(got, Cow::Borrowed(_)), matches!(want, Cow::Borrowed(_)));
+            }
+        }
+        // The cases are not all misses.
+        assert!(matched > 2000, "{matched}");
+    }
+
+    #[test]
+    fn thousands_of_values_sharing_a_prefix_mask_in_linear_steps() {
+        // 5,000 IMEIs of one 8-digit TAC: one head, one length, however
+        // many values.
+        let mut m = Masker::new();
+        let vals: Vec<String> = (0..5000u64).map(|i| format!("35693803{:07}", i * 37)).collect();
+        for v in &vals {
+            m.learn(v);
+        }
+        for v in &vals {
+            assert_eq!(m.mask(&format!("id={v};")), format!("id={};", mask(v)), "{v}");
+        }
+        let text: String = vals.iter().step_by(25).map(|v| format!("imei={v}&")).collect();
+        let mut ranges = Vec::new();
+        let (steps, stopped) = m.find(text.as_bytes(), usize::MAX, &mut ranges);
+        assert_eq!((ranges.len(), stopped), (200, None));
+        // Each of the 200 starts hashes and compares its 15 bytes; other
+        // positions cost at most a lookup.
+        assert!(steps <= 2 * text.len(), "{steps} steps for {} bytes", text.len());
+        let out = m.mask(&text);
+        assert!(vals.iter().all(|v| !out.contains(v.as_str())));
+    }
+
+    #[test]
+    fn the_head_filter_grows_and_keeps_every_head() {
+        let mut m = Masker::new();
+        let vals: Vec<String> = (0..20_000u64).map(|i| format!("{:08x}", i.wrapping_mul(0x9e37_79b9) as u32)).collect();
+        for v in &vals {
+            m.learn_raw(v);
+        }
+        assert_eq!(m.heads.len(), 20_000);
+        assert!(m.filter.len() * 64 >= FILTER_LOAD * m.heads.len(), "{} words", m.filter.len());
+        for v in &vals {
+            assert_eq!(m.mask(&format!("/{v}/")), format!("/{}/", mask(v)), "{v}");
+        }
+    }
+
+    #[test]
+    fn values_at_the_edges_of_the_text_mask() {
+        let mut m = Masker::new();
+        m.learn_raw("abcd1234");
+        m.learn_raw("wxyz");
+        assert_eq!(m.mask("abcd1234"), mask("abcd1234"));
+        assert_eq!(m.mask("abcd1234/x"), format!("{}/x", mask("abcd1234")));
+        assert_eq!(m.mask("x/abcd1234"), format!("x/{}", mask("abcd1234")));
+        assert_eq!(m.mask("wxyz"), "****");
+        assert_eq!(m.mask("wxyz-abcd-wxyz"), "****-abcd-****");
+        // A prefix of a value is not the value.
+        assert!(matches!(m.mask("x/abcd123"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn nested_overlapping_and_adjacent_values() {
+        let mut m = Masker::new();
+        m.learn_raw("aaaa1111");
+        m.learn_raw("a111");
+        m.learn_raw("1111bbbb");
+        // Nested and overlapping: one run.
+        assert_eq!(m.mask("<aaaa1111bbbb>"), format!("<{}>", mask("aaaa1111bbbb")));
+        assert_eq!(m.mask("<a111>"), "<****>");
+        // Touching but not overlapping: two.
+        assert_eq!(m.mask("aaaa11111111bbbb"), format!("{}{}", mask("aaaa1111"), mask("1111bbbb")));
+        // A value under the same head as a longer one, both present.
+        m.learn_raw("aaaa1111cc");
+        assert_eq!(m.mask("aaaa1111c aaaa1111cc"), format!("{}c {}", mask("aaaa1111"), mask("aaaa1111cc")));
+    }
+
+    #[test]
+    fn hex_matches_in_either_case() {
+        let mut m = Masker::new();
+        m.learn("a1b2c3d4e5f6");
+        m.learn_raw("DEADBEEF0042");
+        for text in ["A1B2C3D4E5F6", "a1B2c3D4e5F6", "a1b2c3d4e5f6"] {
+            assert_eq!(m.mask(text), mask(text), "{text}");
+        }
+        assert_eq!(m.mask("id=deadbeef0042"), format!("id={}", mask("deadbeef0042")));
+        assert_eq!(m.mask("id=DeadBeef0042"), format!("id={}", mask("DeadBeef0042")));
+        // Its hex form ("613162...") too, in upper case.
+        let h = hex::encode("a1b2c3d4e5f6").to_uppercase();
+        assert_eq!(m.mask(&h), mask(&h));
+    }
+
+    #[test]
+    fn past_the_budget_the_rest_of_the_text_is_masked() {
+        // Strings built to share a head at every length: trying each one
+        // at each position of a long run of "a" would be cubic.
+        let mut m = Masker::new();
+        for n in MIN_LEARNT..400 {
+            m.learn_raw(&"a".repeat(n));
+        }
+        m.learn(IMEI);
+        let text = format!("GET /é?{}&imei={IMEI}", "a".repeat(3000));
+        let budget = text.len() * BUDGET_PER_BYTE + BUDGET_BASE;
+        let mut ranges = Vec::new();
+        let (steps, stopped) = m.find(text.as_bytes(), budget, &mut ranges);
+        assert!(stopped.is_some());
+        assert!(steps <= budget + 400, "{steps}");
+        let out = m.mask(&text);
+        // Nothing learnt shows; what comes before the first value does.
+        assert!(out.starts_with("GET /é?aa*"), "{out}");
+        assert!(!out.contains("aaa") && !out.contains(IMEI) && !out.contains("imei"), "{out}");
+        // A short text with the same set is matched exactly.
+        assert_eq!(m.mask("x aaaaa y"), format!("x {} y", mask("aaaaa")));
+    }
+
+    #[test]
+    fn repeated_values_are_one_lookup_and_do_not_change_the_generation() {
+        let mut m = Masker::new();
+        m.learn(IMEI);
+        let g = m.generation();
+        assert!(g > 1, "the value and its forms");
+        m.learn(IMEI);
+        m.learn_raw(IMEI);
+        assert_eq!(m.generation(), g);
+        // A string first learnt raw, then as a value, gets its forms.
+        m.learn_raw("ab:cd:ef:01");
+        let g = m.generation();
+        m.learn("AB:CD:EF:01");
+        assert!(m.generation() > g);
+        assert_eq!(m.mask("ab%3Acd%3Aef%3A01"), mask("ab%3Acd%3Aef%3A01"));
     }
 }
