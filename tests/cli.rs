@@ -1042,6 +1042,7 @@ fn hostile_bodies_are_bounded_and_reported() {
 }
 
 mod conversations;
+mod sharded;
 
 /// HTTP conversation files (tests/conversations) in every chunking.
 #[test]
