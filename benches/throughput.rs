@@ -174,11 +174,15 @@ fn generate_tls(path: &Path, keylog: &Path, target_bytes: u64) -> std::io::Resul
 
 /// One small upload carrying two identifiers, in one of three shapes.
 fn dense_upload(i: u64) -> Vec<u8> {
-    let imei = "356938035643809";
+    // Twenty devices, each with its own IMEI; GPS positions that change
+    // with every fix, as a phone's do: values that repeat and values
+    // seen once (what the masker of printed text must keep up with).
+    let imei = device_imei(i % 20);
     let gaid = "38400000-8cf0-11bd-b23e-10b96e40000d";
+    let (lat, lon) = (48.85 + (i % 9973) as f64 * 1e-6, 2.35 + (i % 7919) as f64 * 1e-6);
     match i % 3 {
         0 => format!(
-            "GET /v2/track?ev=open&imei={imei}&gaid={gaid}&t={} HTTP/1.1\r\nHost: t{}.ads.example\r\nUser-Agent: okhttp/4.9.0\r\n\r\n",
+            "GET /v2/track?ev=open&imei={imei}&gaid={gaid}&lat={lat:.6}&lon={lon:.6}&t={} HTTP/1.1\r\nHost: t{}.ads.example\r\nUser-Agent: okhttp/4.9.0\r\n\r\n",
             1_600_000_000_000u64 + i,
             i % 40
         )
@@ -205,6 +209,27 @@ fn dense_upload(i: u64) -> Vec<u8> {
             .into_bytes()
         }
     }
+}
+
+/// The IMEI of bench device `d`: a fixed TAC and serial, with its Luhn
+/// check digit.
+fn device_imei(d: u64) -> String {
+    let body = format!("35693803{:06}", 564_380 + d);
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(k, b)| {
+            let v = u32::from(b - b'0');
+            if k % 2 == 0 {
+                let x = v * 2;
+                x / 10 + x % 10
+            } else {
+                v
+            }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
 }
 
 /// The finding-dense capture: connections of 24 uploads each, every
@@ -256,18 +281,56 @@ fn generate_dense(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)>
 }
 
 /// Scans `path` with the release binary (`--format jsonl`, default rules,
-/// output to a sink) 3 times; prints the median with requests, findings
-/// and peak memory from its summary line, and `cat` of the same file.
+/// output to a sink) with one worker and with two, 3 times each; prints
+/// the medians with requests, findings and peak memory from the summary
+/// line, `cat` of the same file, and whether both gave the same lines.
 fn scan_binary(path: &Path) {
-    let bin = env!("CARGO_BIN_EXE_teleaudit");
     let size = std::fs::metadata(path).expect("capture").len() as f64;
+    let mut cats = cat_times(path, 3);
+    cats.sort_by(f64::total_cmp);
+    let cat = cats.get(cats.len() / 2).copied();
+    if let Some(cat) = cat {
+        println!("  cat of the same file: {:.0} MB/s", size / 1e6 / cat);
+    }
+    let mut outputs = Vec::new();
+    let mut medians = Vec::new();
+    for jobs in [1, 2] {
+        let (median, summary, lines) = scan_median(path, jobs);
+        let f = &summary["findings"];
+        let findings =
+            f["high"].as_u64().unwrap_or(0) + f["medium"].as_u64().unwrap_or(0) + f["low"].as_u64().unwrap_or(0);
+        let requests = summary["requests"].as_u64().unwrap_or(0);
+        let peak = summary["peak_memory_bytes"].as_u64().unwrap_or(0) as f64 / 1e6;
+        println!(
+            "dense scan (teleaudit scan --format jsonl -j {jobs}, median of 3): {:.1} MB in {median:.3} s = {:.0} MB/s \
+             ({:.3}x cat); {requests} requests ({:.0}/s), {findings} findings ({:.0}/s); peak memory {peak:.1} MB",
+            size / 1e6,
+            size / 1e6 / median,
+            cat.map_or(0.0, |c| c / median),
+            requests as f64 / median,
+            findings as f64 / median
+        );
+        outputs.push(lines);
+        medians.push(median);
+    }
+    println!(
+        "  -j 2 against -j 1: {:.2}x; the same lines: {}",
+        medians[0] / medians[1],
+        if outputs[0] == outputs[1] { "yes" } else { "NO" }
+    );
+}
+
+/// Median seconds of 3 scans (after one to warm the page cache), the
+/// summary line, and the output lines but the capture and summary
+/// records (which hold timings).
+fn scan_median(path: &Path, jobs: usize) -> (f64, serde_json::Value, Vec<String>) {
+    let bin = env!("CARGO_BIN_EXE_teleaudit");
     let mut times = Vec::new();
-    let mut summary = serde_json::Value::Null;
-    // One run to warm the page cache, then three timed.
+    let (mut summary, mut lines) = (serde_json::Value::Null, Vec::new());
     for run in 0..4 {
         let t = Instant::now();
         let out = std::process::Command::new(bin)
-            .args(["scan", "--format", "jsonl", "-j", "1"])
+            .args(["scan", "--format", "jsonl", "-j", &jobs.to_string()])
             .arg(path)
             .stderr(std::process::Stdio::null())
             .output()
@@ -281,30 +344,14 @@ fn scan_binary(path: &Path) {
         if let Some(last) = text.lines().last() {
             summary = serde_json::from_str(last).unwrap_or_default();
         }
+        lines = text
+            .lines()
+            .filter(|l| !l.contains(r#""type":"capture""#) && !l.contains(r#""type":"summary""#))
+            .map(str::to_string)
+            .collect();
     }
     times.sort_by(f64::total_cmp);
-    let median = times[1];
-    let f = &summary["findings"];
-    let findings = f["high"].as_u64().unwrap_or(0) + f["medium"].as_u64().unwrap_or(0) + f["low"].as_u64().unwrap_or(0);
-    let requests = summary["requests"].as_u64().unwrap_or(0);
-    let peak = summary["peak_memory_bytes"].as_u64().unwrap_or(0) as f64 / 1e6;
-    let mut cats = cat_times(path, 3);
-    cats.sort_by(f64::total_cmp);
-    println!(
-        "dense scan (teleaudit scan --format jsonl -j 1, median of 3): {:.1} MB in {median:.3} s = {:.0} MB/s; \
-         {requests} requests ({:.0}/s), {findings} findings ({:.0}/s); peak memory {peak:.1} MB",
-        size / 1e6,
-        size / 1e6 / median,
-        requests as f64 / median,
-        findings as f64 / median
-    );
-    if let Some(cat) = cats.get(cats.len() / 2) {
-        println!(
-            "  cat of the same file: {:.0} MB/s; the scan runs at {:.3}x the speed of cat",
-            size / 1e6 / cat,
-            cat / median
-        );
-    }
+    (times[1], summary, lines)
 }
 
 /// Seconds `cat` takes to read `path` to a sink, `runs` times (runs that
@@ -479,7 +526,7 @@ fn main() {
 }
 
 fn dense_bench(dir: &Path, mb: u64) {
-    let dense = dir.join(format!("bench-dense-{mb}mb.pcap"));
+    let dense = dir.join(format!("bench-dense-v2-{mb}mb.pcap"));
     if !dense.exists() {
         let t = Instant::now();
         let (written, requests) = generate_dense(&dense, mb * 1_000_000).expect("write dense bench capture");

@@ -76,7 +76,8 @@ struct DiffArgs {
     /// Print identifier values unmasked.
     #[arg(long)]
     show_values: bool,
-    /// Files scanned in parallel (default: number of cores).
+    /// Workers: files scanned in parallel, or, for one capture, its
+    /// connections shared among N workers (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
     #[command(flatten)]
@@ -275,7 +276,8 @@ struct ScanArgs {
     /// Print identifier values unmasked.
     #[arg(long)]
     show_values: bool,
-    /// Files scanned in parallel (default: number of cores).
+    /// Workers: files scanned in parallel, or, for one capture, its
+    /// connections shared among N workers (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
     /// Report only what apps matching GLOB sent (repeatable; `*` any run;
@@ -304,7 +306,8 @@ struct RequestsArgs {
     /// Write the list there instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Files read in parallel (default: number of cores).
+    /// Workers: files read in parallel, or, for one capture, its
+    /// connections shared among N workers (default: number of cores).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
     /// Print identifier values found in the requests unmasked (default:

@@ -1697,18 +1697,33 @@ enum Route<'a, 'p> {
         to: Vec<mpsc::SyncSender<Batch>>,
         back: mpsc::Receiver<Batch>,
         up: mpsc::SyncSender<Up>,
-        hasher: std::collections::hash_map::RandomState,
+        /// Of [`Route::worker`], random per capture.
+        seed: u64,
         frames: u64,
         bytes: usize,
     },
 }
 
 impl Route<'_, '_> {
-    /// The worker of the connection between `a` and `b`.
-    fn worker(hasher: &std::collections::hash_map::RandomState, n: usize, a: SocketAddr, b: SocketAddr) -> usize {
-        use std::hash::BuildHasher;
-        let key = if a <= b { (a, b) } else { (b, a) };
-        (hasher.hash_one(key) % n as u64) as usize
+    /// The worker of the connection between `a` and `b` (either way
+    /// round): a seeded mix of both addresses, cheap per packet; a
+    /// capture cannot aim its connections at one worker without the seed.
+    fn worker(seed: u64, n: usize, a: SocketAddr, b: SocketAddr) -> usize {
+        fn fold(s: SocketAddr) -> u64 {
+            let ip = match s.ip() {
+                std::net::IpAddr::V4(v4) => u64::from(u32::from(v4)),
+                std::net::IpAddr::V6(v6) => {
+                    let x = u128::from(v6);
+                    (x as u64) ^ ((x >> 64) as u64).rotate_left(17)
+                }
+            };
+            ip ^ (u64::from(s.port()) << 40)
+        }
+        let mut h = fold(a).wrapping_add(fold(b)) ^ seed;
+        h ^= h >> 31;
+        h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 29;
+        ((h >> 32) % n as u64) as usize
     }
 }
 
@@ -1805,7 +1820,10 @@ fn scan_opened(
                     to,
                     back: back_rx,
                     up: up_tx,
-                    hasher: Default::default(),
+                    seed: {
+                        use std::hash::BuildHasher;
+                        std::collections::hash_map::RandomState::new().hash_one(0u8)
+                    },
                     frames: 0,
                     bytes: 0,
                 };
@@ -1950,13 +1968,13 @@ fn read_all(
                                 }
                                 part.tcp(src, dst, &seg, number, frame.ts, frame.app);
                             }
-                            Route::Workers { batches, hasher, bytes, .. } => {
+                            Route::Workers { batches, seed, bytes, .. } => {
                                 if sweep {
                                     for b in batches.iter_mut() {
                                         b.msgs.push(Msg::Sweep(number, frame.ts));
                                     }
                                 }
-                                let w = Route::worker(hasher, batches.len(), src, dst);
+                                let w = Route::worker(*seed, batches.len(), src, dst);
                                 let b = &mut batches[w];
                                 let payload = b.put(seg.payload);
                                 *bytes += seg.payload.len();
