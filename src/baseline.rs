@@ -85,11 +85,11 @@ impl Writer {
             }
             self.leaks.entry(f.fingerprint()).or_insert_with_key(|fp| Entry {
                 fingerprint: fp.clone(),
-                rule: f.rule.clone(),
+                rule: f.rule.to_string(),
                 kind: f.kind.clone(),
                 host: f.host.clone(),
                 field: f.field.clone(),
-                capture: f.capture.clone(),
+                capture: f.capture.to_string(),
                 frame: f.frame,
             });
         }

@@ -156,7 +156,8 @@ impl Location {
 /// One identifier (or known endpoint) seen in one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    pub rule: String,
+    /// Shared by every finding of the rule.
+    pub rule: Arc<str>,
     pub severity: Severity,
     pub title: String,
     pub kind: String,
@@ -168,7 +169,8 @@ pub struct Finding {
     pub encoding: Vec<String>,
     pub location: Location,
     pub field: Option<String>,
-    pub capture: String,
+    /// Shared by every finding of the capture.
+    pub capture: Arc<str>,
     pub frame: u64,
     pub time: Timestamp,
     pub src: SocketAddr,
@@ -232,7 +234,7 @@ impl Finding {
         let path = self.uri.as_deref().map(|u| u.split('?').next().unwrap_or(u)).unwrap_or("");
         let value_hash = hex::encode(sha2::Sha256::digest(self.value.as_bytes()));
         let key = [
-            self.rule.as_str(),
+            &self.rule,
             self.kind.as_str(),
             self.host.as_deref().unwrap_or(""),
             self.method.as_deref().unwrap_or(""),

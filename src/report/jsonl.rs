@@ -2,7 +2,9 @@
 //! `error`, and a final `summary`); the fields of DESIGN.md, all present,
 //! `null` where unknown.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -18,7 +20,7 @@ pub struct JsonlReporter<W: Write> {
     apps: AppTotals,
     /// The capture's name as last masked, and the masker's generation
     /// then: every finding of a capture carries the name.
-    capture: Option<(String, usize, String)>,
+    capture: Option<(Arc<str>, usize, String)>,
 }
 
 #[derive(Default)]
@@ -41,40 +43,51 @@ impl<W: Write> JsonlReporter<W> {
 }
 
 /// A finding as its JSON Lines record, written straight from the
-/// finding (no `serde_json::Value` built per finding). Fields in
-/// alphabetical order, as a `Value` map writes them: the two forms are
-/// byte-identical (`finding_json` is this, as a `Value`, for SARIF).
+/// finding (no `serde_json::Value` built per finding, and no copy of a
+/// text that masking leaves as it is). Fields in alphabetical order, as
+/// a `Value` map writes them: the two forms are byte-identical
+/// (`finding_json` is this, as a `Value`, for SARIF).
 #[derive(serde::Serialize)]
 struct FindingLine<'a> {
     app: Value,
     app_id: Option<i64>,
     app_source: Option<&'static str>,
-    capture: std::borrow::Cow<'a, str>,
+    capture: Cow<'a, str>,
     confidence: &'static str,
-    dst: String,
+    dst: Shown<&'a std::net::SocketAddr>,
     encoding: &'a [String],
-    field: Option<String>,
+    field: Option<Cow<'a, str>>,
     frame: u64,
-    host: Option<String>,
+    host: Option<Cow<'a, str>>,
     http_version: Value,
     kind: &'a str,
     location: &'static str,
     matched: Option<String>,
-    method: Option<String>,
+    method: Option<Cow<'a, str>>,
     protocol: &'static str,
     role: Option<&'static str>,
     rule: &'a str,
     scope: &'static str,
     severity: &'static str,
-    src: String,
+    src: Shown<&'a std::net::SocketAddr>,
     stream_id: Option<u32>,
-    time: String,
+    time: Shown<&'a crate::util::Timestamp>,
     title: &'a str,
     tls: Value,
     #[serde(rename = "type")]
     record: &'static str,
-    uri: Option<String>,
+    uri: Option<Cow<'a, str>>,
     value: String,
+}
+
+/// A value written as the JSON string of its `Display` form, without a
+/// `String` in between.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> serde::Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 fn finding_line<'a>(f: &'a Finding, p: &'a Privacy) -> FindingLine<'a> {
@@ -82,35 +95,36 @@ fn finding_line<'a>(f: &'a Finding, p: &'a Privacy) -> FindingLine<'a> {
 }
 
 /// The record, with the capture's name as already masked.
-fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: std::borrow::Cow<'a, str>) -> FindingLine<'a> {
+fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: Cow<'a, str>) -> FindingLine<'a> {
+    let text = |s: Option<&'a str>| s.map(|s| p.text(s));
     FindingLine {
         app: app_name(f.app.as_deref(), p),
         app_id: f.app.as_ref().and_then(|a| a.id),
         app_source: f.app.as_ref().map(|a| a.source),
         capture,
         confidence: f.confidence.as_str(),
-        dst: f.dst.to_string(),
+        dst: Shown(&f.dst),
         encoding: &f.encoding,
-        field: p.opt(f.field.as_deref()),
+        field: text(f.field.as_deref()),
         frame: f.frame,
-        host: p.opt(f.host.as_deref()),
+        host: text(f.host.as_deref()),
         http_version: http_version(f.protocol),
         kind: &f.kind,
         location: f.location.as_str(),
         matched: f.matched.as_deref().map(|m| p.value(m)),
-        method: p.opt(f.method.as_deref()),
+        method: text(f.method.as_deref()),
         protocol: f.protocol,
         role: f.role,
         rule: &f.rule,
         scope: scope(f.dst.ip()),
         severity: f.severity.as_str(),
-        src: f.src.to_string(),
+        src: Shown(&f.src),
         stream_id: f.stream_id,
-        time: f.time.rfc3339(),
+        time: Shown(&f.time),
         title: &f.title,
         tls: tls_json(f.tls.as_deref(), p),
         record: "finding",
-        uri: p.uri(f),
+        uri: text(super::shown_uri(p.opts, f)),
         value: p.value(&f.value),
     }
 }
@@ -322,7 +336,7 @@ impl<W: Write> Reporter for JsonlReporter<W> {
             self.capture = Some((f.capture.clone(), generation, self.p.text(&f.capture).into_owned()));
         }
         let capture = self.capture.as_ref().map_or("", |(_, _, masked)| masked.as_str());
-        let line = finding_line_in(f, &self.p, std::borrow::Cow::Borrowed(capture));
+        let line = finding_line_in(f, &self.p, Cow::Borrowed(capture));
         serde_json::to_writer(&mut self.out, &line)?;
         self.out.write_all(b"\n")
     }

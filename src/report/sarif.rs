@@ -101,7 +101,7 @@ impl<W: Write> SarifReporter<W> {
 
     fn result_json(&self, f: &Finding, artifact: usize) -> Value {
         let p = &self.p;
-        let rule_index = self.rules.iter().position(|r| r.id == f.rule);
+        let rule_index = self.rules.iter().position(|r| *r.id == *f.rule);
         let place = match &f.field {
             Some(field) => format!("{} `{}`", f.location.as_str(), p.text(field)),
             None => f.location.as_str().to_string(),
@@ -115,7 +115,7 @@ impl<W: Write> SarifReporter<W> {
             m.remove("type");
         }
         let mut r = json!({
-            "ruleId": f.rule,
+            "ruleId": &*f.rule,
             "level": level(f.severity),
             "message": {"text": text},
             "locations": [{

@@ -336,8 +336,8 @@ impl<W: Write> TextReporter<W> {
                 enc,
                 matched
             )?;
-            if f.kind == "endpoint" && !self.file.titled_rules.contains(&f.rule) {
-                self.file.titled_rules.push(f.rule.clone());
+            if f.kind == "endpoint" && !self.file.titled_rules.iter().any(|r| **r == *f.rule) {
+                self.file.titled_rules.push(f.rule.to_string());
                 writeln!(o, "           {}", f.title)?;
             }
         }

@@ -432,6 +432,9 @@ struct Requests<'a> {
     /// Notes sent: past [`MAX_NOTES`](crate::finding::MAX_NOTES) none of
     /// this part's can be kept.
     notes: usize,
+    /// The capture's name and the rules' ids, shared by the findings.
+    capture: Arc<str>,
+    rule_ids: Vec<Arc<str>>,
 }
 
 type AppKey = (&'static str, Option<i64>, Option<String>);
@@ -447,6 +450,8 @@ impl<'a> Requests<'a> {
             outs: Vec::new(),
             key: [0; 4],
             notes: 0,
+            capture: capture.into(),
+            rule_ids: cfg.engine.rules.rules.iter().map(|r| Arc::from(r.id.as_str())).collect(),
         }
     }
 
@@ -942,7 +947,7 @@ impl<'a> Requests<'a> {
             let rule = &self.cfg.engine.rules.rules[r.rule];
             self.rep.stats.findings += 1;
             let f = Finding {
-                rule: rule.id.clone(),
+                rule: self.rule_ids.get(r.rule).cloned().unwrap_or_else(|| rule.id.as_str().into()),
                 severity: if lower { rule.severity.lower() } else { rule.severity },
                 title: r.title,
                 kind: r.kind,
@@ -952,7 +957,7 @@ impl<'a> Requests<'a> {
                 encoding: r.encoding,
                 location: r.location,
                 field: r.field,
-                capture: self.rep.capture.clone(),
+                capture: self.capture.clone(),
                 frame: at.frame,
                 time: at.ts,
                 src: at.src,
