@@ -497,12 +497,32 @@ fn raw(rule: usize, title: String, h: Hit, f: &Field, keyed: bool) -> RawFinding
 /// it, and a later profile match only adds what it stands for. A value
 /// found both in a field and in what decodes out of it (`meta` and
 /// `meta:device@iccid`) is one finding, at the inner field.
+///
+/// A value found by its shape alone (medium confidence) that a key, a
+/// structure or the profile names as another kind in the same field or in
+/// one decoded out of it is that other kind only: a US IMSI passes Luhn and
+/// has an IMEI's prefix, so `data` = `{"subscriber_id":"310410861336275"}`
+/// is an IMSI at `data:$.subscriber_id`, not also an IMEI of `data`.
 fn push(out: &mut Vec<RawFinding>, f: RawFinding) {
     let nested = |outer: &Option<String>, inner: &Option<String>| match (outer, inner) {
         (Some(o), Some(i)) => i.len() > o.len() && i.starts_with(o.as_str()) && i.as_bytes()[o.len()] == b':',
         (None, Some(_)) => true,
         _ => false,
     };
+    let named_otherwise = |shape: &RawFinding, named: &RawFinding| {
+        shape.confidence == Confidence::Medium
+            && named.confidence == Confidence::High
+            && shape.kind != named.kind
+            && shape.location == named.location
+            && (shape.field == named.field || nested(&shape.field, &named.field))
+            && shape.value.eq_ignore_ascii_case(&named.value)
+    };
+    if out.iter().any(|o| named_otherwise(&f, o)) {
+        return;
+    }
+    if f.confidence == Confidence::High {
+        out.retain(|o| !named_otherwise(o, &f));
+    }
     let same = |o: &RawFinding| {
         (o.rule == f.rule || o.kind == f.kind)
             && o.location == f.location
@@ -636,6 +656,55 @@ mod tests {
         let got: Vec<(&str, Confidence)> = f.iter().map(|r| (r.value.as_str(), r.confidence)).collect();
         assert_eq!(got, vec![("jane@example.net", Confidence::High), ("tom@example.org", Confidence::Medium)]);
         assert_eq!(tally.emails_set_aside, 3, "support@ once, noreply@, ops@ at the vendor's domain");
+    }
+
+    #[test]
+    fn shape_gives_way_to_a_key_inside() {
+        let ctx = RequestCtx { dst: None, method: "POST", host: None, path: "/", dst_port: 80, app: None };
+        // d200.pcap frame 7319: a form field holding JSON, a US IMSI (Luhn
+        // passes, `31` is a reporting body) under its key inside.
+        let req = crate::http::HttpRequest {
+            head: crate::http::Head {
+                method: "POST".into(),
+                target: b"/v1/t".to_vec(),
+                version: Some(1),
+                headers: vec![("Content-Type".into(), b"application/x-www-form-urlencoded".to_vec())],
+                lenient: false,
+            },
+            body: b"data=%7B%22subscriber_id%22%3A%22310410861336275%22%2C%22ts%22%3A1709280000123%7D&v=2".to_vec(),
+            ..example_request("")
+        };
+        let fields = crate::extract::request_fields(&req).fields;
+        let engine = Engine::new(RuleSet::builtin().unwrap(), None);
+        let f = engine.detect(&ctx, &fields);
+        let got: Vec<(&str, Option<&str>)> = f.iter().map(|r| (r.kind.as_str(), r.field.as_deref())).collect();
+        assert_eq!(got, vec![("imsi", Some("data:$.subscriber_id"))], "{f:?}");
+        // Whichever comes first: the key's finding stays, at either field.
+        let shape = |field: &str| RawFinding {
+            rule: 0,
+            kind: "imei".into(),
+            title: String::new(),
+            value: "310410861336275".into(),
+            matched: None,
+            confidence: Confidence::Medium,
+            encoding: Vec::new(),
+            location: Location::Body,
+            field: Some(field.into()),
+        };
+        let keyed =
+            |field: &str| RawFinding { rule: 1, kind: "imsi".into(), confidence: Confidence::High, ..shape(field) };
+        for (a, b) in [(shape("data"), keyed("data:$.subscriber_id")), (keyed("data:$.subscriber_id"), shape("data"))] {
+            let mut out = Vec::new();
+            push(&mut out, a);
+            push(&mut out, b);
+            assert_eq!(out, vec![keyed("data:$.subscriber_id")]);
+        }
+        // Elsewhere (a sibling field, the body at large), the shape stands.
+        let mut out = Vec::new();
+        push(&mut out, keyed("data:$.subscriber_id"));
+        push(&mut out, shape("other"));
+        push(&mut out, shape("data:$.note"));
+        assert_eq!(out.len(), 3);
     }
 
     #[test]

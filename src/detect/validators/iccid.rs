@@ -3,10 +3,12 @@
 //! sometimes padded with a trailing `F`. Example: `8933101234567890121`.
 //!
 //! Found with or without a key: the `89` prefix and the Luhn check
-//! together make a bare match rare by chance (1 in 1000 of such runs).
-//! Traps: 19-digit payment card numbers (they do not start with 89).
+//! together make a bare match rare by chance (1 in 1000 of such runs); by
+//! shape the run must stand alone (a trailing `F` filler aside), not
+//! inside a hex token ([`super::number_runs`]). Traps: 19-digit payment
+//! card numbers (they do not start with 89), digit runs inside digests.
 
-use super::{Hit, digit_runs, luhn_ok};
+use super::{Hit, luhn_ok, number_runs};
 use crate::detect::keys;
 
 fn valid(d: &str) -> bool {
@@ -27,7 +29,7 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
     if names_other_id(key) {
         return;
     }
-    for run in digit_runs(value, 19..=20) {
+    for run in number_runs(value, 19..=20, Some(b'F')) {
         if valid(run) {
             out.push(Hit::new("iccid", run));
         }
@@ -60,5 +62,14 @@ mod tests {
         assert!(o.is_empty(), "{o:?}");
         detect("payload", "8996644849620026032", &mut o);
         assert_eq!(o.len(), 1);
+    }
+
+    #[test]
+    fn by_shape_alone_or_with_its_filler() {
+        let mut o = Vec::new();
+        detect("x", "sim=8933101234567890121F&v=2", &mut o);
+        detect("x", "ab8933101234567890121cd", &mut o);
+        detect("x", "8933101234567890121FF", &mut o);
+        assert_eq!(o, vec![Hit::new("iccid", "8933101234567890121")], "the filler once, not a hex token");
     }
 }

@@ -5,8 +5,10 @@
 //! With an IMEI-like key (`imei`, `deviceid`, `imei1`...) a 15-digit Luhn
 //! value is an IMEI and a 16-digit value an IMEISV. Without a key only a
 //! whole 15-digit run that passes Luhn and starts with a GSMA reporting
-//! body prefix counts. Traps: 15-digit order numbers and timestamps (about
-//! one in ten passes Luhn: the prefix check removes most), runs of one
+//! body prefix counts, and only standing alone, not inside a token of hex
+//! digits (a digest, a request id: [`super::number_runs`]). Traps: 15-digit
+//! order numbers and timestamps (about one in ten passes Luhn: the prefix
+//! check removes most), Luhn-valid runs inside hex ids, runs of one
 //! digit, `000000000000000`, and the emulators' IMEIs (Android SDK
 //! `358240051111110`, Genymotion `004999010640000`), which identify no
 //! device.
@@ -15,7 +17,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Hit, all_same, digit_runs, digits_only, luhn_ok};
+use super::{Hit, all_same, digits_only, luhn_ok, number_runs};
 use crate::detect::keys;
 
 /// The IMEI URN of RFC 7254 (`urn:gsma:imei:TAC-SNR-check`), as IMS
@@ -72,7 +74,7 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
     if [&keys::KEYS.imsi, &keys::KEYS.msisdn, &keys::KEYS.iccid, &keys::KEYS.meid].iter().any(|l| keys::is(l, key)) {
         return;
     }
-    for run in digit_runs(value, 15..=15) {
+    for run in number_runs(value, 15..=15, None) {
         // An IMSI of the realm beside it is not an IMEI, Luhn or not.
         if plausible(run) && REPORTING_BODIES.contains(&&run[..2]) && !super::imsi::of_realm(value, run) {
             out.push(Hit::new("imei", run));
@@ -114,5 +116,16 @@ mod tests {
         assert!(hits("order", "123456789012347").is_empty(), "bare, Luhn ok, prefix 12 not a reporting body");
         assert!(hits("ts", "1356938035643809").is_empty(), "16 digits bare");
         assert!(hits("", "sip:310410010001002@ims.mnc410.mcc310.3gppnetwork.org").is_empty(), "an IMSI");
+        // d200.pcap frame 241784: a Luhn-valid run of a reporting body's
+        // prefix inside a random request id.
+        assert!(hits("req_id", "0eb6dd664787d313418281594602ede5").is_empty(), "inside a hex token");
+        assert!(hits("x", "trace=0EB6DD664787D313418281594602EDE5;").is_empty(), "upper-case hex");
+    }
+
+    #[test]
+    fn bare_runs_beside_labels_and_punctuation() {
+        for v in ["IMEI:356938035643809", "id=356938035643809,", "imei356938035643809", "[356938035643809]"] {
+            assert_eq!(hits("x", v), vec![Hit::new("imei", "356938035643809")], "{v}");
+        }
     }
 }

@@ -55,7 +55,7 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
         // Without a key: a 15-digit user part whose MCC and MNC are those
         // of the realm beside it is an IMSI (IMS public and private
         // identities, EAP-SIM/AKA NAIs). Realms give the MNC in 3 digits.
-        for run in super::digit_runs(value, 15..=15) {
+        for run in super::number_runs(value, 15..=15, None) {
             if of_realm(value, run) {
                 out.push(Hit::certain("imsi", run));
             }

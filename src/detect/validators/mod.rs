@@ -221,9 +221,14 @@ pub fn luhn_ok(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Runs of ASCII digits in `s` that are exactly `len` long (not part of a
-/// longer run of digits), with their start.
+/// Runs of ASCII digits in `s` whose length is in `lens` (whole runs, not
+/// part of a longer run of digits).
 pub fn digit_runs(s: &str, lens: std::ops::RangeInclusive<usize>) -> impl Iterator<Item = &str> {
+    digit_spans(s, lens).map(|(a, e)| &s[a..e])
+}
+
+/// [`digit_runs`] as byte ranges of `s`.
+fn digit_spans(s: &str, lens: std::ops::RangeInclusive<usize>) -> impl Iterator<Item = (usize, usize)> {
     let b = s.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
@@ -237,11 +242,39 @@ pub fn digit_runs(s: &str, lens: std::ops::RangeInclusive<usize>) -> impl Iterat
                 i += 1;
             }
             if lens.contains(&(i - start)) {
-                return Some(&s[start..i]);
+                return Some((start, i));
             }
         }
         None
     })
+}
+
+/// [`digit_runs`] that stand alone as numbers, for the detectors that go
+/// by shape (IMEI, IMSI, ICCID): not inside a longer token of hex digits.
+/// A digest or random id (`0eb6dd664787d313418281594602ede5`) holds
+/// digit runs of any length by chance: one random 32-digit hex token in
+/// about 370 has a run of exactly 15 digits. Other letters do not bind a run to its token
+/// (`IMEI356938035643809`, `sn356938035643809`); neither does punctuation
+/// (`IMEI:…`, `id=…,`). `pad` is a letter allowed as a token's last
+/// character just after the run (an ICCID's `F` filler): `None` for none.
+pub fn number_runs(s: &str, lens: std::ops::RangeInclusive<usize>, pad: Option<u8>) -> impl Iterator<Item = &str> {
+    let b = s.as_bytes();
+    digit_spans(s, lens).filter(move |&(a, e)| !in_hex_token(b, a, e, pad)).map(|(a, e)| &s[a..e])
+}
+
+/// Is `b[a..e]` part of a longer run of letters and digits that are all hex
+/// digits (a single `pad` letter closing the token after it excepted)?
+/// Looks at the token's other characters only: no allocation.
+fn in_hex_token(b: &[u8], a: usize, e: usize, pad: Option<u8>) -> bool {
+    let before = b[..a].iter().rev().take_while(|c| c.is_ascii_alphanumeric());
+    let after = b[e..].iter().take_while(|c| c.is_ascii_alphanumeric());
+    let (mut others, mut hex) = (0usize, true);
+    for c in before.chain(after) {
+        others += 1;
+        hex &= c.is_ascii_hexdigit();
+    }
+    let padded = others == 1 && pad.is_some_and(|p| b.get(e).is_some_and(|c| c.eq_ignore_ascii_case(&p)));
+    others > 0 && hex && !padded
 }
 
 /// All digits of `s` if `s` is only digits and light separators.
@@ -275,5 +308,32 @@ mod tests {
     fn runs_are_whole() {
         let v: Vec<&str> = digit_runs("a123456789012345b1234567890123456", 15..=15).collect();
         assert_eq!(v, vec!["123456789012345"]);
+    }
+
+    #[test]
+    fn numbers_stand_alone_not_inside_hex_tokens() {
+        fn runs(s: &str, pad: Option<u8>) -> Vec<&str> {
+            number_runs(s, 15..=15, pad).collect()
+        }
+        // A random request id with a Luhn-valid run in it (d200.pcap frame 241784).
+        assert!(runs("req_id=0eb6dd664787d313418281594602ede5", None).is_empty());
+        assert!(runs("0EB6DD664787D313418281594602EDE5", None).is_empty());
+        assert!(runs("a313418281594602", None).is_empty(), "an Android ID's shape");
+        for s in [
+            "IMEI:356938035643809",
+            "id=356938035643809,",
+            "imei356938035643809",
+            "356938035643809",
+            "x 356938035643809",
+        ] {
+            assert_eq!(runs(s, None), vec!["356938035643809"], "{s}");
+        }
+        // A filler letter after the run only, and only alone.
+        assert_eq!(runs("356938035643809F", Some(b'F')), vec!["356938035643809"]);
+        assert_eq!(runs("356938035643809f;", Some(b'F')), vec!["356938035643809"]);
+        assert!(runs("356938035643809F", None).is_empty());
+        assert!(runs("356938035643809FF", Some(b'F')).is_empty());
+        assert!(runs("a356938035643809F", Some(b'F')).is_empty());
+        assert!(runs("F356938035643809", Some(b'F')).is_empty());
     }
 }

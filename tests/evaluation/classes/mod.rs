@@ -104,6 +104,7 @@ pub fn get(host: &str, target: &str, headers: &str) -> Vec<u8> {
 mod independent;
 mod lan;
 mod profile;
+mod shapes;
 
 /// Every class's cases.
 pub fn all() -> Vec<ClassCase> {
@@ -116,6 +117,7 @@ pub fn all() -> Vec<ClassCase> {
     v.extend(keys::cases());
     v.extend(nested::cases());
     v.extend(independent::cases());
+    v.extend(shapes::cases());
     v
 }
 
