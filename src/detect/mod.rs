@@ -174,6 +174,9 @@ impl Engine {
                 (key, key.detectors(), Features::of(&f.value))
             })
             .collect();
+        // Each field's key without separators, validated once (pattern
+        // rules compare it for every field).
+        let compacts: Vec<&str> = views.iter().map(|(key, _, _)| key.compact()).collect();
         let mut hits: Vec<Hit> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
             if !rule.scope.request(ctx) {
@@ -248,9 +251,9 @@ impl Engine {
                     }
                 }
                 Matcher::Pattern { re, keys } => {
-                    for (f, (key, _, _)) in fields.iter().zip(&views) {
+                    for (f, compact) in fields.iter().zip(&compacts) {
                         let keyed = !keys.is_empty();
-                        if !rule.scope.location(f.location) || (keyed && !keys.iter().any(|k| k == key.compact())) {
+                        if !rule.scope.location(f.location) || (keyed && !keys.iter().any(|k| k == compact)) {
                             continue;
                         }
                         let found: Vec<&str> = match re {
