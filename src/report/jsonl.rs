@@ -21,6 +21,8 @@ pub struct JsonlReporter<W: Write> {
     /// The capture's name as last masked, and the masker's generation
     /// then: every finding of a capture carries the name.
     capture: Option<(Arc<str>, usize, String)>,
+    /// One line being written.
+    buf: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -33,7 +35,14 @@ struct HostTally {
 
 impl<W: Write> JsonlReporter<W> {
     pub fn new(out: W, opts: ReportOptions) -> Self {
-        JsonlReporter { out, p: Privacy::new(opts), hosts: Default::default(), apps: Default::default(), capture: None }
+        JsonlReporter {
+            out,
+            p: Privacy::new(opts),
+            hosts: Default::default(),
+            apps: Default::default(),
+            capture: None,
+            buf: Vec::new(),
+        }
     }
 
     fn line(&mut self, v: &Value) -> io::Result<()> {
@@ -337,8 +346,12 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         }
         let capture = self.capture.as_ref().map_or("", |(_, _, masked)| masked.as_str());
         let line = finding_line_in(f, &self.p, Cow::Borrowed(capture));
-        serde_json::to_writer(&mut self.out, &line)?;
-        self.out.write_all(b"\n")
+        // Serialised into a reused buffer, then written at once: the
+        // writer sees one call per line, not one per JSON token.
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, &line)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
     }
 
     fn request(&mut self, q: &RequestRecord) -> io::Result<()> {
