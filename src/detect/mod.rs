@@ -177,6 +177,7 @@ impl Engine {
         // Each field's key without separators, validated once (pattern
         // rules compare it for every field).
         let compacts: Vec<&str> = views.iter().map(|(key, _, _)| key.compact()).collect();
+        let texts: Vec<&str> = views.iter().map(|(key, _, _)| key.as_str()).collect();
         let mut hits: Vec<Hit> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
             if !rule.scope.request(ctx) {
@@ -189,7 +190,7 @@ impl Engine {
                         .zip(&views)
                         .enumerate()
                         .filter(|(_, (f, v))| v.1 & d.bit() != 0 && rule.scope.location(f.location))
-                        .map(|(i, (f, v))| Part { group: group_of(f), key: v.0.as_str(), value: &f.value, index: i })
+                        .map(|(i, (f, _))| Part { group: group_of(f), key: texts[i], value: &f.value, index: i })
                         .collect();
                     if parts.is_empty() {
                         continue;
@@ -204,7 +205,7 @@ impl Engine {
                     }
                 }
                 Matcher::Detector(d) => {
-                    for (f, (key, bits, feat)) in fields.iter().zip(&views) {
+                    for ((f, (key, bits, feat)), text) in fields.iter().zip(&views).zip(&texts) {
                         if !rule.scope.location(f.location) {
                             continue;
                         }
@@ -225,7 +226,7 @@ impl Engine {
                             continue;
                         }
                         hits.clear();
-                        d.field(key.as_str(), &f.value, &mut hits);
+                        d.field(text, &f.value, &mut hits);
                         if !self.include_test_devices {
                             hits.retain(|h| {
                                 let test = h.kind == "imei" && validators::imei::is_test_imei(&h.value);

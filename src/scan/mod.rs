@@ -1077,7 +1077,9 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
             let (k, _) = crate::codec::text::url_decode(k.as_bytes());
             let hit = raws.iter().any(|r| {
                 r.location == Location::Query
-                    && r.field.as_deref().is_some_and(|f| f.strip_prefix(&*k).is_some_and(|t| t.is_empty() || t.starts_with(':')))
+                    && r.field
+                        .as_deref()
+                        .is_some_and(|f| f.strip_prefix(&*k).is_some_and(|t| t.is_empty() || t.starts_with(':')))
             });
             if hit {
                 values.push(v.to_string());
