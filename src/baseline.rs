@@ -86,8 +86,8 @@ impl Writer {
             self.leaks.entry(f.fingerprint()).or_insert_with_key(|fp| Entry {
                 fingerprint: fp.clone(),
                 rule: f.rule.to_string(),
-                kind: f.kind.clone(),
-                host: f.host.clone(),
+                kind: f.kind.to_string(),
+                host: f.host.as_deref().map(str::to_string),
                 field: f.field.clone(),
                 capture: f.capture.to_string(),
                 frame: f.frame,

@@ -159,8 +159,8 @@ pub struct Finding {
     /// Shared by every finding of the rule.
     pub rule: Arc<str>,
     pub severity: Severity,
-    pub title: String,
-    pub kind: String,
+    pub title: Arc<str>,
+    pub kind: std::borrow::Cow<'static, str>,
     /// The value as found (after the decodings in `encoding`), unmasked.
     pub value: String,
     /// For a profile match, the profile value it stands for.
@@ -175,13 +175,13 @@ pub struct Finding {
     pub time: Timestamp,
     pub src: SocketAddr,
     pub dst: SocketAddr,
-    pub host: Option<String>,
+    pub host: Option<Arc<str>>,
     /// Request method and target as sent; `None` for a finding in a
     /// non-HTTP stream.
-    pub method: Option<String>,
-    pub uri: Option<String>,
+    pub method: Option<Arc<str>>,
+    pub uri: Option<Arc<str>>,
     /// The target with every identifier of the request masked.
-    pub uri_masked: Option<String>,
+    pub uri_masked: Option<Arc<str>>,
     /// What carried it: `http/1.1`, `http/1.0`, `dns`, `stream`...
     pub protocol: &'static str,
     /// The TLS session it was decrypted from; `None` in clear.
@@ -234,8 +234,8 @@ impl Finding {
         let path = self.uri.as_deref().map(|u| u.split('?').next().unwrap_or(u)).unwrap_or("");
         let value_hash = hex::encode(sha2::Sha256::digest(self.value.as_bytes()));
         let key = [
-            &self.rule,
-            self.kind.as_str(),
+            &*self.rule,
+            &*self.kind,
             self.host.as_deref().unwrap_or(""),
             self.method.as_deref().unwrap_or(""),
             path,

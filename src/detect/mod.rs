@@ -52,8 +52,8 @@ pub struct Tally {
 pub struct RawFinding {
     /// Index into the engine's rules.
     pub rule: usize,
-    pub kind: String,
-    pub title: String,
+    pub kind: std::borrow::Cow<'static, str>,
+    pub title: std::sync::Arc<str>,
     pub value: String,
     pub matched: Option<String>,
     pub confidence: Confidence,
@@ -153,7 +153,7 @@ impl Engine {
                 if let Some(children) = crate::extract::apply_steps(f, &d.steps) {
                     push(&mut out, raw(ri, rule.title.clone(), Hit::certain("", f.value.clone()), f, true));
                     if let Some(last) = out.last_mut() {
-                        last.kind = rule.kind.clone();
+                        last.kind = rule.kind.clone().into();
                     }
                     decoded.extend(children);
                 }
@@ -263,7 +263,7 @@ impl Engine {
                         };
                         for v in found {
                             let mut r = raw(ri, rule.title.clone(), Hit::new("", v), f, keyed);
-                            r.kind = rule.kind.clone();
+                            r.kind = rule.kind.clone().into();
                             push(&mut out, r);
                         }
                     }
@@ -285,13 +285,13 @@ impl Engine {
                     let title = if ep.carries.is_empty() {
                         rule.title.clone()
                     } else {
-                        format!("{}; payload known to carry: {}", rule.title, ep.carries.join(", "))
+                        format!("{}; payload known to carry: {}", rule.title, ep.carries.join(", ")).into()
                     };
                     push(
                         &mut out,
                         RawFinding {
                             rule: ri,
-                            kind: rule.kind.clone(),
+                            kind: rule.kind.clone().into(),
                             title,
                             value: evidence.map_or_else(|| ctx.path.to_string(), |f| f.value.clone()),
                             matched: None,
@@ -326,7 +326,7 @@ impl Engine {
                             && o.value.eq_ignore_ascii_case(&h.found)
                             && h.encoding.is_some_and(|e| o.encoding.last().is_some_and(|l| l == e))
                     }) {
-                        o.kind = h.kind.clone();
+                        o.kind = h.kind.clone().into();
                         o.rule = ri;
                         o.title = rule.title.clone();
                     }
@@ -383,7 +383,7 @@ fn profile_finding(
 ) -> RawFinding {
     RawFinding {
         rule: ri,
-        kind: h.kind,
+        kind: h.kind.into(),
         title: rule.title.clone(),
         value: h.found,
         matched: Some(h.original),
@@ -479,12 +479,12 @@ fn group_of(f: &Field) -> &str {
     }
 }
 
-fn raw(rule: usize, title: String, h: Hit, f: &Field, keyed: bool) -> RawFinding {
+fn raw(rule: usize, title: std::sync::Arc<str>, h: Hit, f: &Field, keyed: bool) -> RawFinding {
     RawFinding {
         rule,
-        kind: h.kind.to_string(),
+        kind: h.kind.into(),
         title: match &h.why {
-            Some(why) if !keyed => format!("{title} ({why})"),
+            Some(why) if !keyed => format!("{title} ({why})").into(),
             _ => title,
         },
         confidence: if keyed || h.certain { Confidence::High } else { Confidence::Medium },
@@ -591,7 +591,7 @@ mod tests {
             field(Some("$.order.gender"), "unknown-ish"),
         ];
         let f = engine.detect(&ctx, &fields);
-        let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_str()).collect();
+        let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_ref()).collect();
         assert_eq!(kinds, vec!["person_name", "birth_date", "gender", "postal_address", "postal_address"]);
         assert!(f.iter().all(|r| engine.severity(r.rule) == Severity::Medium));
         assert!(engine.might_match("$.child.firstName", "Zoé"));
@@ -615,7 +615,7 @@ mod tests {
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let f = engine.detect(&ctx, &fields);
         let got: Vec<(&str, &str, &[String])> =
-            f.iter().map(|r| (r.kind.as_str(), r.field.as_deref().unwrap_or(""), r.encoding.as_slice())).collect();
+            f.iter().map(|r| (r.kind.as_ref(), r.field.as_deref().unwrap_or(""), r.encoding.as_slice())).collect();
         let md5s = ["md5".to_string()];
         assert_eq!(got, vec![("imei", "$.imei_md5", &md5s[..]), ("imei", "$.device_id_md5", &md5s[..])]);
         assert!(f.iter().all(|r| r.confidence == Confidence::High));
@@ -624,7 +624,7 @@ mod tests {
         let profile = Profile::parse("p", "imei = \"356938035643809\"\nandroid_id = \"9774d56d682e549c\"\n").unwrap();
         let engine = Engine::new(RuleSet::builtin().unwrap(), Some(&profile));
         let f = engine.detect(&ctx, &fields);
-        let got: Vec<(&str, Option<&str>)> = f.iter().map(|r| (r.kind.as_str(), r.matched.as_deref())).collect();
+        let got: Vec<(&str, Option<&str>)> = f.iter().map(|r| (r.kind.as_ref(), r.matched.as_deref())).collect();
         assert_eq!(
             got,
             vec![
@@ -681,13 +681,13 @@ mod tests {
         let fields = crate::extract::request_fields(&req).fields;
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let f = engine.detect(&ctx, &fields);
-        let got: Vec<(&str, Option<&str>)> = f.iter().map(|r| (r.kind.as_str(), r.field.as_deref())).collect();
+        let got: Vec<(&str, Option<&str>)> = f.iter().map(|r| (r.kind.as_ref(), r.field.as_deref())).collect();
         assert_eq!(got, vec![("imsi", Some("data:$.subscriber_id"))], "{f:?}");
         // Whichever comes first: the key's finding stays, at either field.
         let shape = |field: &str| RawFinding {
             rule: 0,
             kind: "imei".into(),
-            title: String::new(),
+            title: "".into(),
             value: "310410861336275".into(),
             matched: None,
             confidence: Confidence::Medium,
@@ -716,7 +716,7 @@ mod tests {
         let ctx = RequestCtx { dst: None, method: "POST", host: None, path: "/", dst_port: 80, app: None };
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let f = engine.detect(&ctx, &[field(Some("meid"), "A10000009296F2"), field(Some("imei"), "358240051111110")]);
-        let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_str()).collect();
+        let kinds: Vec<&str> = f.iter().map(|r| r.kind.as_ref()).collect();
         assert_eq!(kinds, vec!["meid"]);
         let mut engine = Engine::new(RuleSet::builtin().unwrap(), None);
         engine.include_test_devices = true;

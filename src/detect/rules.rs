@@ -229,7 +229,8 @@ pub enum Matcher {
 #[derive(Clone, Debug)]
 pub struct Rule {
     pub id: String,
-    pub title: String,
+    /// Shared by every finding of the rule.
+    pub title: std::sync::Arc<str>,
     pub severity: Severity,
     pub kind: String,
     pub description: String,
@@ -442,7 +443,7 @@ impl RuleSet {
             }
             self.rules.push(Rule {
                 id,
-                title: r.title,
+                title: r.title.into(),
                 severity: r.severity,
                 kind: kind.unwrap_or_else(|| "profile".to_string()),
                 description: r.description,

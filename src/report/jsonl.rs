@@ -334,9 +334,9 @@ impl<W: Write> Reporter for JsonlReporter<W> {
     }
 
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
-        let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
+        let host = f.host.as_deref().map_or_else(|| f.dst.ip().to_string(), str::to_string);
         let k = host_key(&self.hosts, &host);
-        *self.hosts.entry(k).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
+        *self.hosts.entry(k).or_default().kinds.entry(f.kind.to_string()).or_default() += 1;
         self.apps.finding(f);
         self.p.learn(f);
         let generation = self.p.generation();

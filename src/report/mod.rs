@@ -164,11 +164,11 @@ impl AppTotals {
     /// counted here).
     pub fn finding(&mut self, f: &Finding) {
         let Some(app) = &f.app else { return };
-        let host = f.host.clone().unwrap_or_else(|| f.dst.ip().to_string());
+        let host = f.host.as_deref().map_or_else(|| f.dst.ip().to_string(), str::to_string);
         let t = self.entry(app);
-        *t.kinds.entry(f.kind.clone()).or_default() += 1;
+        *t.kinds.entry(f.kind.to_string()).or_default() += 1;
         let k = host_key(&t.hosts, &host);
-        *t.hosts.entry(k).or_default().entry(f.kind.clone()).or_default() += 1;
+        *t.hosts.entry(k).or_default().entry(f.kind.to_string()).or_default() += 1;
     }
 
     /// Counts a capture's requests per app.

@@ -88,8 +88,8 @@ impl<W: Write> SarifReporter<W> {
             "id": r.id,
             "name": r.id.replace('-', ""),
             "shortDescription": {"text": r.title},
-            "fullDescription": {"text": if r.description.is_empty() { r.title.clone() } else { r.description.clone() }},
-            "help": {"text": if help.is_empty() { r.title.clone() } else { help }},
+            "fullDescription": {"text": if r.description.is_empty() { r.title.to_string() } else { r.description.clone() }},
+            "help": {"text": if help.is_empty() { r.title.to_string() } else { help }},
             "defaultConfiguration": {"level": level(r.severity)},
             "properties": {"kind": r.kind, "severity": r.severity.as_str(), "tags": ["privacy", r.kind.clone()]},
         });

@@ -258,7 +258,7 @@ fn set_aside_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
 }
 
 fn host_of(f: &Finding) -> String {
-    f.host.clone().unwrap_or_else(|| f.dst.ip().to_string())
+    f.host.as_deref().map_or_else(|| f.dst.ip().to_string(), str::to_string)
 }
 
 impl<W: Write> TextReporter<W> {
@@ -448,9 +448,9 @@ impl<W: Write> Reporter for TextReporter<W> {
         let host = host_of(f);
         let k = host_key(&self.file.kinds, &host);
         self.file.scopes.entry(k.clone()).or_insert_with(|| crate::finding::scope_of(f.dst.ip()));
-        *self.file.kinds.entry(k).or_default().entry(f.kind.clone()).or_default() += 1;
+        *self.file.kinds.entry(k).or_default().entry(f.kind.to_string()).or_default() += 1;
         let k = host_key(&self.hosts, &host);
-        *self.hosts.entry(k).or_default().kinds.entry(f.kind.clone()).or_default() += 1;
+        *self.hosts.entry(k).or_default().kinds.entry(f.kind.to_string()).or_default() += 1;
         self.file.apps.finding(f);
         self.apps.finding(f);
         let same = self.file.pending.first().is_some_and(|p| (p.frame, p.src) == (f.frame, f.src));

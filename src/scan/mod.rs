@@ -875,7 +875,7 @@ impl<'a> Requests<'a> {
         if self.stream_seen.len() >= MAX_STREAM_SEEN {
             self.stream_seen.clear();
         }
-        raws.retain(|r| self.stream_seen.insert((src, dst, r.rule, r.kind.clone(), r.value.to_ascii_lowercase())));
+        raws.retain(|r| self.stream_seen.insert((src, dst, r.rule, r.kind.to_string(), r.value.to_ascii_lowercase())));
     }
 
     /// A packet from an IPv6 address whose interface identifier is the
@@ -943,6 +943,11 @@ impl<'a> Requests<'a> {
         // What only the local network hears (SSDP, mDNS, broadcasts) is one
         // severity lower, as non-HTTP streams are.
         let lower = lower || crate::finding::local_only(at.dst.ip());
+        // One copy of the request's place for all its findings.
+        let host: Option<Arc<str>> = at.host.as_deref().map(Arc::from);
+        let method: Option<Arc<str>> = request.map(|(m, _, _)| m.into());
+        let uri: Option<Arc<str>> = request.map(|(_, u, _)| u.into());
+        let uri_masked: Option<Arc<str>> = request.map(|(_, _, u)| u.into());
         for r in raws {
             let rule = &self.cfg.engine.rules.rules[r.rule];
             self.rep.stats.findings += 1;
@@ -962,10 +967,10 @@ impl<'a> Requests<'a> {
                 time: at.ts,
                 src: at.src,
                 dst: at.dst,
-                host: at.host.clone(),
-                method: request.map(|(m, _, _)| m.to_string()),
-                uri: request.map(|(_, u, _)| u.to_string()),
-                uri_masked: request.map(|(_, _, u)| u.to_string()),
+                host: host.clone(),
+                method: method.clone(),
+                uri: uri.clone(),
+                uri_masked: uri_masked.clone(),
                 protocol: at.protocol,
                 tls: at.tls.clone(),
                 stream_id: at.stream_id,
