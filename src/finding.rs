@@ -166,7 +166,7 @@ pub struct Finding {
     /// For a profile match, the profile value it stands for.
     pub matched: Option<String>,
     pub confidence: Confidence,
-    pub encoding: Vec<String>,
+    pub encoding: Vec<std::borrow::Cow<'static, str>>,
     pub location: Location,
     pub field: Option<String>,
     /// Shared by every finding of the capture.

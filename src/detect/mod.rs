@@ -57,7 +57,7 @@ pub struct RawFinding {
     pub value: String,
     pub matched: Option<String>,
     pub confidence: Confidence,
-    pub encoding: Vec<String>,
+    pub encoding: Vec<std::borrow::Cow<'static, str>>,
     pub location: Location,
     pub field: Option<String>,
 }
@@ -217,8 +217,8 @@ impl Engine {
                             && let Some(g) = validators::digest::detect(algo, &f.value)
                         {
                             let mut r = raw(ri, rule.title.clone(), Hit::certain(d.kind(), g.value), f, true);
-                            r.encoding.extend(g.base64.then(|| "base64".to_string()));
-                            r.encoding.push(g.algo.to_string());
+                            r.encoding.extend(g.base64.then_some("base64".into()));
+                            r.encoding.push(g.algo.to_string().into());
                             push(&mut out, r);
                             continue;
                         }
@@ -315,7 +315,7 @@ impl Engine {
                         continue;
                     };
                     let mut encoding = f.encoding.to_vec();
-                    encoding.extend(h.encoding.map(str::to_string));
+                    encoding.extend(h.encoding.map(std::borrow::Cow::Borrowed));
                     // A digest found by its key's name under another kind
                     // (`device_id_md5` read as an IMEI's) is the profile
                     // value's kind: one finding, the profile's.
@@ -357,7 +357,7 @@ impl Engine {
         for h in ph {
             let Some((ri, rule)) = self.profile_rule(&h.kind, location) else { continue };
             // A value's own text found among the bytes is `binary`.
-            let encoding = vec![h.encoding.unwrap_or("binary").to_string()];
+            let encoding = vec![std::borrow::Cow::Borrowed(h.encoding.unwrap_or("binary"))];
             push(&mut out, profile_finding(ri, rule, h, encoding, location, None));
         }
         out
@@ -377,7 +377,7 @@ fn profile_finding(
     ri: usize,
     rule: &rules::Rule,
     h: ProfileHit,
-    encoding: Vec<String>,
+    encoding: Vec<std::borrow::Cow<'static, str>>,
     location: Location,
     field: Option<String>,
 ) -> RawFinding {
@@ -614,9 +614,9 @@ mod tests {
         ];
         let engine = Engine::new(RuleSet::builtin().unwrap(), None);
         let f = engine.detect(&ctx, &fields);
-        let got: Vec<(&str, &str, &[String])> =
+        let got: Vec<(&str, &str, &[std::borrow::Cow<'static, str>])> =
             f.iter().map(|r| (r.kind.as_ref(), r.field.as_deref().unwrap_or(""), r.encoding.as_slice())).collect();
-        let md5s = ["md5".to_string()];
+        let md5s: [std::borrow::Cow<'static, str>; 1] = ["md5".into()];
         assert_eq!(got, vec![("imei", "$.imei_md5", &md5s[..]), ("imei", "$.device_id_md5", &md5s[..])]);
         assert!(f.iter().all(|r| r.confidence == Confidence::High));
         assert!(engine.might_match("imei_md5", &imei) && !engine.might_match("md5", &imei));

@@ -65,8 +65,8 @@ impl Chain {
         &self.steps[..usize::from(self.len)]
     }
 
-    pub fn to_vec(&self) -> Vec<String> {
-        self.as_slice().iter().map(|s| s.to_string()).collect()
+    pub fn to_vec(&self) -> Vec<std::borrow::Cow<'static, str>> {
+        self.as_slice().iter().map(|&s| std::borrow::Cow::Borrowed(s)).collect()
     }
 }
 
@@ -800,7 +800,7 @@ mod tests {
         let imei = find(&x, "imei");
         assert_eq!(
             (imei.location, imei.value.as_str(), imei.encoding.to_vec()),
-            (Location::Query, "35 69", vec!["url".to_string()])
+            (Location::Query, "35 69", vec![std::borrow::Cow::Borrowed("url")])
         );
         assert_eq!(find(&x, "uid").location, Location::Cookie);
         assert_eq!(find(&x, "X-Serial").location, Location::Header);

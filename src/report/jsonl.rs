@@ -64,7 +64,7 @@ struct FindingLine<'a> {
     capture: Cow<'a, str>,
     confidence: &'static str,
     dst: Shown<&'a std::net::SocketAddr>,
-    encoding: &'a [String],
+    encoding: &'a [Cow<'static, str>],
     field: Option<Cow<'a, str>>,
     frame: u64,
     host: Option<Cow<'a, str>>,

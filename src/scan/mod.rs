@@ -395,8 +395,11 @@ mod step {
 /// What a part of the scan (the reader, a worker) hands on to the
 /// capture's [`Collector`], in order.
 #[derive(Debug)]
+// Unboxed: a box per finding would be freed on the reporter's thread,
+// which costs more than moving the finding twice.
+#[allow(clippy::large_enum_variant)]
 enum Out {
-    Event(Box<Event>),
+    Event(Event),
     /// A request (or SIP request, or short message) sent by `app` to
     /// `host` (else `dst`) at `ts`, to tally.
     Tally {
@@ -456,7 +459,7 @@ impl<'a> Requests<'a> {
     }
 
     fn send(&mut self, e: Event) {
-        self.outs.push((self.key, Out::Event(Box::new(e))));
+        self.outs.push((self.key, Out::Event(e)));
     }
 
     /// Keeps the first notes of a capture for its record.
@@ -1294,7 +1297,7 @@ impl Collector<'_> {
 
     fn take(&mut self, o: Out) {
         match o {
-            Out::Event(e) => self.send(*e),
+            Out::Event(e) => self.send(e),
             Out::Note(frame, n) => {
                 if self.notes.len() < crate::finding::MAX_NOTES {
                     self.notes.push((frame, n));
