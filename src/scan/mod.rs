@@ -403,7 +403,7 @@ enum Out {
     /// A request (or SIP request, or short message) sent by `app` to
     /// `host` (else `dst`) at `ts`, to tally.
     Tally {
-        host: Option<String>,
+        host: Option<Arc<str>>,
         dst: SocketAddr,
         ts: crate::util::Timestamp,
         app: Option<Arc<AppRef>>,
@@ -504,13 +504,19 @@ impl<'a> Requests<'a> {
 
     /// Tallies a request (or SIP request, or short message) sent by `app`
     /// to `host` (else `dst`) at `ts`.
-    fn tally(&mut self, host: Option<&str>, dst: SocketAddr, ts: crate::util::Timestamp, app: Option<&Arc<AppRef>>) {
-        let t = Out::Tally { host: host.map(str::to_string), dst, ts, app: app.cloned() };
+    fn tally(
+        &mut self,
+        host: Option<Arc<str>>,
+        dst: SocketAddr,
+        ts: crate::util::Timestamp,
+        app: Option<&Arc<AppRef>>,
+    ) {
+        let t = Out::Tally { host, dst, ts, app: app.cloned() };
         self.outs.push((self.key, t));
     }
 
     fn take(&mut self, req: HttpRequest, names: &Names) {
-        let host = req.host().or_else(|| names.get(&req.dst.ip()).map(str::to_string));
+        let host: Option<Arc<str>> = req.host().map(Arc::from).or_else(|| names.get(&req.dst.ip()).map(Arc::from));
         let stats = &mut self.rep.stats;
         stats.requests += 1;
         if !self.wanted(req.app.as_ref()) {
@@ -520,13 +526,13 @@ impl<'a> Requests<'a> {
             self.rep.stats.requests_with_notes += 1;
             self.note(req.frame, &req.notes);
         }
-        self.tally(host.as_deref(), req.dst, req.ts, req.app.as_ref());
+        self.tally(host.clone(), req.dst, req.ts, req.app.as_ref());
         match self.cfg.mode {
             Mode::Requests => {
                 // Detection runs here only so the values it finds can be
                 // masked in the listing.
                 let (raws, notes) = self.found(&req, host.as_deref());
-                let mut r = record(&self.rep.capture, &req, host);
+                let mut r = record(&self.rep.capture, &req, host.as_deref().map(str::to_string));
                 r.uri_masked = mask_uri(&r.uri, &raws);
                 r.notes.extend(notes);
                 r.found = found_values(raws);
@@ -567,7 +573,7 @@ impl<'a> Requests<'a> {
         (raws, fields.notes)
     }
 
-    fn detect(&mut self, req: HttpRequest, host: Option<String>) {
+    fn detect(&mut self, req: HttpRequest, host: Option<Arc<str>>) {
         let (mut raws, _) = self.found(&req, host.as_deref());
         if crate::finding::local_only(req.dst.ip()) {
             // Announcements to the local network (SSDP NOTIFY every few
@@ -613,7 +619,7 @@ impl<'a> Requests<'a> {
             self.note(m.frame, &m.notes);
         }
         let host = m.host();
-        self.tally(host.as_deref(), m.dst, m.ts, m.app.as_ref());
+        self.tally(host.as_deref().map(Arc::from), m.dst, m.ts, m.app.as_ref());
         let uri = m.uri().unwrap_or("").to_string();
         let fields = extract::sip::sip_fields(&m);
         let ctx = RequestCtx {
@@ -665,7 +671,7 @@ impl<'a> Requests<'a> {
             ts: m.ts,
             src: m.src,
             dst: m.dst,
-            host,
+            host: host.as_deref().map(Arc::from),
             protocol: "sip",
             tls: m.tls.clone(),
             stream_id: None,
@@ -745,7 +751,7 @@ impl<'a> Requests<'a> {
         let uri = address.as_deref().map_or_else(|| "sms:".to_string(), |a| format!("sms:{a}"));
         let uri = if text.is_some() { uri } else { String::new() };
         if text.is_some() {
-            self.tally(address.as_deref(), t.dst, t.ts, t.app.as_ref());
+            self.tally(address.as_deref().map(Arc::from), t.dst, t.ts, t.app.as_ref());
         }
         let ctx = RequestCtx {
             dst: Some(t.dst.ip()),
@@ -801,7 +807,7 @@ impl<'a> Requests<'a> {
             ts: t.ts,
             src: t.src,
             dst: t.dst,
-            host: address,
+            host: address.as_deref().map(Arc::from),
             protocol,
             tls: None,
             stream_id: None,
@@ -862,7 +868,7 @@ impl<'a> Requests<'a> {
             ts: p.ts,
             src: p.src,
             dst: p.dst,
-            host,
+            host: host.as_deref().map(Arc::from),
             protocol,
             tls: p.tls.clone(),
             stream_id: None,
@@ -932,7 +938,17 @@ impl<'a> Requests<'a> {
             return;
         }
         self.rep.stats.payloads_with_findings += 1;
-        let at = Where { frame, ts, src, dst, host, protocol: "ipv6", tls: None, stream_id: None, app: app.cloned() };
+        let at = Where {
+            frame,
+            ts,
+            src,
+            dst,
+            host: host.as_deref().map(Arc::from),
+            protocol: "ipv6",
+            tls: None,
+            stream_id: None,
+            app: app.cloned(),
+        };
         self.push_findings(raws, &at, None, false);
     }
 
@@ -947,7 +963,7 @@ impl<'a> Requests<'a> {
         // severity lower, as non-HTTP streams are.
         let lower = lower || crate::finding::local_only(at.dst.ip());
         // One copy of the request's place for all its findings.
-        let host: Option<Arc<str>> = at.host.as_deref().map(Arc::from);
+        let host = at.host.clone();
         let method: Option<Arc<str>> = request.map(|(m, _, _)| m.into());
         let uri: Option<Arc<str>> = request.map(|(_, u, _)| u.into());
         let uri_masked: Option<Arc<str>> = request.map(|(_, _, u)| u.into());
@@ -1059,7 +1075,7 @@ struct Where {
     ts: crate::util::Timestamp,
     src: SocketAddr,
     dst: SocketAddr,
-    host: Option<String>,
+    host: Option<Arc<str>>,
     protocol: &'static str,
     tls: Option<std::sync::Arc<crate::finding::TlsInfo>>,
     stream_id: Option<u32>,
@@ -1317,8 +1333,8 @@ impl Collector<'_> {
         }
     }
 
-    fn tally(&mut self, host: Option<String>, dst: SocketAddr, ts: crate::util::Timestamp, app: Option<Arc<AppRef>>) {
-        let mut key = host.unwrap_or_else(|| dst.ip().to_string());
+    fn tally(&mut self, host: Option<Arc<str>>, dst: SocketAddr, ts: crate::util::Timestamp, app: Option<Arc<AppRef>>) {
+        let mut key = host.as_deref().map_or_else(|| dst.ip().to_string(), str::to_string);
         if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&key) {
             key = OTHER_HOSTS.to_string();
         }
