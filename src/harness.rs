@@ -53,7 +53,16 @@ pub fn packets(data: &[u8]) {
         rest = &tail[n..];
         t += 1;
     }
-    let _ = scan_reader("fuzz", Box::new(Cursor::new(w.into_inner())), &CONFIG);
+    let pcap = w.into_inner();
+    let one = scan_reader("fuzz", Box::new(Cursor::new(pcap.clone())), &CONFIG);
+    // The same capture with its connections shared among three workers
+    // gives the same report (DESIGN: the order of outputs).
+    let three = crate::scan::scan_reader_with("fuzz", Box::new(Cursor::new(pcap)), &CONFIG, 3);
+    let shown = |mut r: crate::finding::FileReport| {
+        r.stats.elapsed_secs = 0.0;
+        format!("{r:?}")
+    };
+    assert_eq!(shown(one), shown(three), "one worker and three differ");
 }
 
 /// HTTP request parsing, extraction and detection: the first byte sets

@@ -1211,7 +1211,17 @@ pub fn scan_file_with(input: &Input, cfg: &ScanConfig, workers: usize, sink: &mu
 
 /// Scans a capture from any reader (tests, fuzzing, other front ends).
 pub fn scan_reader(display: &str, src: Box<dyn std::io::Read + Send>, cfg: &ScanConfig) -> FileReport {
-    collect(|sink| scan_opened(display, CaptureReader::open(src), cfg, &[], Vec::new(), 1, sink))
+    scan_reader_with(display, src, cfg, 1)
+}
+
+/// [`scan_reader`] with `workers` threads sharing the connections.
+pub fn scan_reader_with(
+    display: &str,
+    src: Box<dyn std::io::Read + Send>,
+    cfg: &ScanConfig,
+    workers: usize,
+) -> FileReport {
+    collect(|sink| scan_opened(display, CaptureReader::open(src), cfg, &[], Vec::new(), workers, sink))
 }
 
 /// Gathers the events of one capture into its report.
