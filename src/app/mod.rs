@@ -80,35 +80,40 @@ pub struct AppStats {
     pub quic_packets: u64,
     pub quic_bytes: u64,
     pub tls: TlsStats,
-    /// Server names of TLS connections (ClientHello SNI), in order of
-    /// first appearance, at most [`MAX_SERVER_NAMES`].
+    /// Server names of TLS connections (ClientHello SNI), sorted: the
+    /// first [`MAX_SERVER_NAMES`] in alphabetical order, so that the list
+    /// does not depend on which names came first (nor on which worker of
+    /// a capture saw them).
     pub tls_names: Vec<String>,
     /// Server names of QUIC connections, from their Initial packets.
     pub quic_names: Vec<String>,
-    /// Names in `tls_names` (0), `tls.server_names` (1) and `quic_names`
-    /// (2): one lookup per connection, whatever the number of names.
-    names_seen: std::collections::HashSet<(u8, String)>,
+}
+
+/// Adds `name` to a sorted list of at most [`MAX_SERVER_NAMES`] distinct
+/// names, keeping the alphabetically first: one binary search per
+/// connection, whatever the number of names.
+fn keep_name(list: &mut Vec<String>, name: &str) {
+    if let Err(at) = list.binary_search_by(|n| n.as_str().cmp(name))
+        && at < MAX_SERVER_NAMES
+    {
+        list.insert(at, name.to_string());
+        list.truncate(MAX_SERVER_NAMES);
+    }
 }
 
 impl AppStats {
     fn server_name(&mut self, name: &str) {
-        if self.tls_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((0, name.to_string())) {
-            self.tls_names.push(name.to_string());
-        }
+        keep_name(&mut self.tls_names, name);
     }
 
     /// The server name of a connection not decrypted.
     fn undecrypted_name(&mut self, name: &str) {
-        if self.tls.server_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((1, name.to_string())) {
-            self.tls.server_names.push(name.to_string());
-        }
+        keep_name(&mut self.tls.server_names, name);
     }
 
     /// The server name of a QUIC connection (from its Initial packets).
     fn quic_name(&mut self, name: &str) {
-        if self.quic_names.len() < MAX_SERVER_NAMES && self.names_seen.insert((2, name.to_string())) {
-            self.quic_names.push(name.to_string());
-        }
+        keep_name(&mut self.quic_names, name);
     }
 }
 
@@ -654,6 +659,23 @@ impl AppLayer {
 
 #[cfg(test)]
 mod tests {
+
+    /// The list kept is the alphabetically first names, whatever order
+    /// they came in (the same for any split of the connections).
+    #[test]
+    fn server_names_kept_do_not_depend_on_their_order() {
+        let names: Vec<String> = (0..MAX_SERVER_NAMES + 300).map(|i| format!("h{i:05}.example")).collect();
+        let (mut up, mut down) = (Vec::new(), Vec::new());
+        for n in &names {
+            keep_name(&mut up, n);
+            keep_name(&mut up, n);
+        }
+        for n in names.iter().rev() {
+            keep_name(&mut down, n);
+        }
+        assert_eq!(up, down);
+        assert_eq!(up, names[..MAX_SERVER_NAMES]);
+    }
     use super::*;
     use crate::util::Timestamp;
 

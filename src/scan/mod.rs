@@ -425,9 +425,14 @@ struct Requests<'a> {
     /// (source, destination) pairs whose SLAAC EUI-64 source address was
     /// reported: once per capture and destination.
     slaac_seen: std::collections::HashSet<(std::net::Ipv6Addr, std::net::IpAddr)>,
-    /// Stream findings already reported, by flow and value: a beacon that
-    /// repeats its MAC every two seconds is one finding, at its first frame.
-    stream_seen: std::collections::HashSet<(SocketAddr, SocketAddr, usize, String, String)>,
+    /// Stream findings already reported, by flow (UDP or not, then the
+    /// addresses) and value: a beacon that repeats its MAC every two
+    /// seconds is one finding, at its first frame.
+    stream_seen: std::collections::HashSet<(bool, SocketAddr, SocketAddr, usize, String, String)>,
+    /// What is taken now came from a UDP datagram: its repeats are not
+    /// those of a TCP connection between the same ends (which another
+    /// worker may read).
+    udp: bool,
     /// What was made, with its key.
     outs: Vec<(Key, Out)>,
     /// The key of what is made now.
@@ -450,6 +455,7 @@ impl<'a> Requests<'a> {
             named: Default::default(),
             slaac_seen: Default::default(),
             stream_seen: Default::default(),
+            udp: false,
             outs: Vec::new(),
             key: [0; 4],
             notes: 0,
@@ -884,7 +890,10 @@ impl<'a> Requests<'a> {
         if self.stream_seen.len() >= MAX_STREAM_SEEN {
             self.stream_seen.clear();
         }
-        raws.retain(|r| self.stream_seen.insert((src, dst, r.rule, r.kind.to_string(), r.value.to_ascii_lowercase())));
+        let udp = self.udp;
+        raws.retain(|r| {
+            self.stream_seen.insert((udp, src, dst, r.rule, r.kind.to_string(), r.value.to_ascii_lowercase()))
+        });
     }
 
     /// A packet from an IPv6 address whose interface identifier is the
@@ -1436,7 +1445,9 @@ impl<'a> Part<'a> {
         self.reqs.key = [d.frame, step::PACKET, 0, 0];
         self.app.now = d.frame;
         self.app.datagram(d, &mut self.names);
+        self.reqs.udp = true;
         drain(&mut self.app.out, &mut self.reqs, &self.names);
+        self.reqs.udp = false;
     }
 
     /// Closes the connections idle at `frame`.
@@ -2015,7 +2026,15 @@ fn read_all(
                                         b.msgs.push(Msg::Sweep(number, frame.ts));
                                     }
                                 }
-                                let w = Route::worker(*seed, batches.len(), src, dst);
+                                // To a multicast or broadcast address: to the
+                                // first worker, which has every such
+                                // announcement (one finding per sender and
+                                // group, whatever its source port).
+                                let w = if crate::finding::local_only(p.dst) || crate::finding::local_only(p.src) {
+                                    0
+                                } else {
+                                    Route::worker(*seed, batches.len(), src, dst)
+                                };
                                 let b = &mut batches[w];
                                 let payload = b.put(seg.payload);
                                 *bytes += seg.payload.len();
