@@ -311,6 +311,33 @@ pub struct ErrorRecord {
     pub message: String,
 }
 
+/// One HTTP request whole, as `teleaudit show` prints it: what a
+/// researcher needs to judge its findings.
+#[derive(Clone, Debug)]
+pub struct ShownRequest {
+    pub capture: String,
+    pub frame: u64,
+    pub time: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub protocol: &'static str,
+    pub method: String,
+    /// The target as sent (lossy UTF-8).
+    pub target: String,
+    /// `Some(1)` for HTTP/1.1, `Some(0)` for 1.0; `None` for 0.9 and HTTP/2.
+    pub version: Option<u8>,
+    /// Names and values (lossy UTF-8), in order.
+    pub headers: Vec<(String, String)>,
+    /// The body after de-chunking and decompression (up to the limits).
+    pub body: Vec<u8>,
+    /// Content codings undone, outer first.
+    pub decoded: Vec<&'static str>,
+    pub notes: Vec<String>,
+    pub tls: Option<Arc<TlsInfo>>,
+    pub stream_id: Option<u32>,
+    pub app: Option<Arc<AppRef>>,
+}
+
 /// One rebuilt HTTP request, as `teleaudit requests` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestRecord {

@@ -8,6 +8,7 @@
 //! names and captures.
 
 mod output;
+mod show;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -58,6 +59,9 @@ enum Command {
     /// List or check rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// One HTTP request whole: request line, headers, decoded body, and
+    /// every finding in it with its decoding chain.
+    Show(show::ShowArgs),
 }
 
 #[derive(Args, Debug)]
@@ -250,6 +254,7 @@ impl LimitArgs {
             mode,
             progress,
             apps: Vec::new(),
+            show_frame: None,
         })
     }
 
@@ -381,6 +386,7 @@ pub fn main() -> ExitCode {
         Command::Diff(a) => diff(a),
         Command::Rules(RulesCommand::List { rules }) => rules_list(&rules),
         Command::Rules(RulesCommand::Check { paths }) => rules_check(&paths),
+        Command::Show(a) => show::show(a),
     }
 }
 
@@ -497,6 +503,7 @@ fn drive(
                     }
                 }
                 Event::Request(r) => reporter.request(&r),
+                Event::Shown(_) => Ok(()),
                 Event::End(rep) => {
                     files_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     summary.add(&rep);
@@ -660,7 +667,7 @@ fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> (std::collections::BTr
                 leaks.entry(f.fingerprint()).or_insert(f);
             }
             Event::End(rep) => errors.extend(rep.errors.iter().map(error_line)),
-            Event::Begin(_) | Event::Request(_) => {}
+            Event::Begin(_) | Event::Request(_) | Event::Shown(_) => {}
         }
         true
     });

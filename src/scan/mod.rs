@@ -62,6 +62,9 @@ pub struct ScanConfig {
     /// `--app`: only what these apps sent is reported (globs over the
     /// app's name, label or id, [`AppRef::matches`]); empty: everything.
     pub apps: Vec<String>,
+    /// `teleaudit show`: the HTTP requests that start in this frame are
+    /// handed out whole ([`Event::Shown`]), before their findings.
+    pub show_frame: Option<u64>,
 }
 
 impl ScanConfig {
@@ -76,6 +79,7 @@ impl ScanConfig {
             mode,
             progress: None,
             apps: Vec::new(),
+            show_frame: None,
         }
     }
 }
@@ -281,6 +285,8 @@ pub enum Event {
     Begin(String),
     Finding(Finding),
     Request(RequestRecord),
+    /// A request whole (`show_frame`), before its findings.
+    Shown(Box<crate::finding::ShownRequest>),
     /// The capture is done: its errors, per-host activity and statistics
     /// (`findings` and `requests` are empty: they came before).
     End(Box<FileReport>),
@@ -533,6 +539,9 @@ impl<'a> Requests<'a> {
             self.note(req.frame, &req.notes);
         }
         self.tally(host.clone(), req.dst, req.ts, req.app.as_ref());
+        if self.cfg.show_frame == Some(req.frame) {
+            self.send(Event::Shown(Box::new(shown(&self.rep.capture, &req))));
+        }
         match self.cfg.mode {
             Mode::Requests => {
                 // Detection runs here only so the values it finds can be
@@ -1123,6 +1132,29 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
     mask_all(uri, &refs)
 }
 
+/// A request whole, for `teleaudit show`.
+fn shown(capture: &str, req: &HttpRequest) -> crate::finding::ShownRequest {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    crate::finding::ShownRequest {
+        capture: capture.to_string(),
+        frame: req.frame,
+        time: req.ts,
+        src: req.src,
+        dst: req.dst,
+        protocol: req.protocol(),
+        method: req.head.method.clone(),
+        target: text(&req.head.target),
+        version: req.head.version,
+        headers: req.head.headers.iter().map(|(n, v)| (n.clone(), text(v))).collect(),
+        body: req.body.clone(),
+        decoded: req.decoded.clone(),
+        notes: req.notes.clone(),
+        tls: req.tls.clone(),
+        stream_id: req.stream_id,
+        app: req.app.clone(),
+    }
+}
+
 fn record(capture: &str, req: &HttpRequest, host: Option<String>) -> RequestRecord {
     RequestRecord {
         capture: capture.to_string(),
@@ -1241,6 +1273,7 @@ fn collect(scan: impl FnOnce(&mut dyn FnMut(Event) -> bool)) -> FileReport {
             Event::Begin(_) => {}
             Event::Finding(f) => findings.push(f),
             Event::Request(r) => requests.push(r),
+            Event::Shown(_) => {}
             Event::End(r) => end = Some(*r),
         }
         true
