@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::finding::Finding;
 use crate::report::safe::Masker;
 
-const FORMAT: u32 = 1;
+/// Format 2: fingerprints leave out the value of the kinds that change
+/// by nature ([`crate::finding::VARYING_KINDS`]). Format 1 files are still
+/// read (their fingerprints hold every value).
+const FORMAT: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
@@ -46,6 +49,8 @@ struct File {
 #[derive(Debug, Default)]
 pub struct Baseline {
     known: HashSet<String>,
+    /// Written in format 1: fingerprints with every value.
+    v1: bool,
 }
 
 impl Baseline {
@@ -54,16 +59,23 @@ impl Baseline {
         let bad = |message: String| BaselineError::Invalid { path: shown.clone(), message };
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let file: File = serde_json::from_str(&text).map_err(|e| bad(format!("not a teleaudit baseline: {e}")))?;
-        if file.teleaudit_baseline != FORMAT {
-            return Err(bad(format!("baseline format {} (this teleaudit reads {FORMAT})", file.teleaudit_baseline)));
+        if file.teleaudit_baseline != FORMAT && file.teleaudit_baseline != 1 {
+            return Err(bad(format!(
+                "baseline format {} (this teleaudit reads 1 and {FORMAT})",
+                file.teleaudit_baseline
+            )));
         }
-        Ok(Baseline { known: file.leaks.into_iter().map(|e| e.fingerprint).collect() })
+        let v1 = file.teleaudit_baseline == 1;
+        Ok(Baseline { known: file.leaks.into_iter().map(|e| e.fingerprint).collect(), v1 })
     }
 
     /// Removes the known findings; returns how many.
     pub fn suppress(&self, findings: &mut Vec<Finding>) -> u64 {
         let before = findings.len();
-        findings.retain(|f| !self.known.contains(&f.fingerprint()));
+        findings.retain(|f| {
+            let fp = if self.v1 { f.fingerprint_v1() } else { f.fingerprint() };
+            !self.known.contains(&fp)
+        });
         (before - findings.len()) as u64
     }
 }

@@ -224,15 +224,32 @@ pub struct TlsInfo {
     pub sni: Option<String>,
 }
 
+/// Kinds whose value changes by nature from one report to the next (an
+/// encrypted payload, a position, a cell, a version after an update): the
+/// same leak whatever the value, so their fingerprint leaves it out.
+pub const VARYING_KINDS: &[&str] =
+    &["endpoint", "cell_location", "geo_location", "os_version", "sts_cleartext", "sdk_upload"];
+
 impl Finding {
     /// The leak's identity across runs and captures: where it goes and what
-    /// it carries (rule, kind, host, method, path, location, field, a hash
-    /// of the value), not when, from which port or in which frame. SARIF
-    /// fingerprints, baselines and `diff` use it.
+    /// it carries (rule, kind, host, method, path, location, field, and a
+    /// hash of the value for identities: an IMEI, a MAC; not for the
+    /// [`VARYING_KINDS`]), not when, from which port or in which frame.
+    /// SARIF fingerprints, baselines and `diff` use it.
     pub fn fingerprint(&self) -> String {
+        self.fingerprint_of(!VARYING_KINDS.contains(&&*self.kind))
+    }
+
+    /// The fingerprint baselines of format 1 held: the value always in.
+    pub fn fingerprint_v1(&self) -> String {
+        self.fingerprint_of(true)
+    }
+
+    fn fingerprint_of(&self, with_value: bool) -> String {
         use sha2::Digest as _;
         let path = self.uri.as_deref().map(|u| u.split('?').next().unwrap_or(u)).unwrap_or("");
-        let value_hash = hex::encode(sha2::Sha256::digest(self.value.as_bytes()));
+        let value_hash =
+            if with_value { hex::encode(sha2::Sha256::digest(self.value.as_bytes())) } else { String::new() };
         let key = [
             &*self.rule,
             &*self.kind,

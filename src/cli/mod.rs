@@ -578,7 +578,8 @@ fn scan(a: ScanArgs) -> ExitCode {
     {
         return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
     }
-    let threshold = fail_threshold(a.fail_on);
+    // Writing a baseline accepts what it found: only errors fail.
+    let threshold = if a.write_baseline.is_some() { None } else { fail_threshold(a.fail_on) };
     if summary.errors > 0 {
         ExitCode::from(EXIT_ERROR)
     } else if threshold.is_some_and(|t| summary.at_or_above(t) > 0) {
