@@ -72,8 +72,11 @@ struct DiffArgs {
     new: PathBuf,
     #[command(flatten)]
     detection: DetectionArgs,
-    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
-    format: ListFormat,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the leaks there instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Exit 1 if a new leak is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Low)]
     fail_on: FailOn,
@@ -655,12 +658,22 @@ fn save_baseline(w: &baseline::Writer, path: &Path) -> io::Result<()> {
     file.commit()
 }
 
-/// Scans every capture under `path`; returns findings by fingerprint
-/// (first occurrence) and the errors met.
-fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> (std::collections::BTreeMap<String, Finding>, Vec<String>) {
+/// What one side of a `diff` holds: findings by fingerprint (first
+/// occurrence) and the errors met.
+type Side = (std::collections::BTreeMap<String, Finding>, Vec<String>);
+
+/// Scans every capture under `path`. `Err`: nothing could be read there
+/// (a wrong path, no capture, a file that cannot be opened).
+fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> Result<Side, String> {
     let found = scan::discover(&[path.to_path_buf()]);
     warn_skipped(&found);
-    let mut errors: Vec<String> = found.errors.iter().map(error_line).collect();
+    if let Some(e) = found.errors.first() {
+        return Err(error_line(e));
+    }
+    if found.inputs.is_empty() {
+        return Err(format!("{}: no capture to read", path.display()));
+    }
+    let mut errors: Vec<String> = Vec::new();
     let mut leaks = std::collections::BTreeMap::new();
     scan::run(&found.inputs, cfg, jobs, |event| {
         match event {
@@ -672,7 +685,19 @@ fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> (std::collections::BTr
         }
         true
     });
-    (leaks, errors)
+    Ok((leaks, errors))
+}
+
+/// Leaks in the order a reader wants them: the most severe first, then
+/// by destination, rule and field.
+fn by_severity(list: &mut [&Finding]) {
+    list.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.host.cmp(&b.host))
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.field.cmp(&b.field))
+    });
 }
 
 fn diff(a: DiffArgs) -> ExitCode {
@@ -685,15 +710,30 @@ fn diff(a: DiffArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();
+    let sides = [("a capture compared", a.old.clone()), ("a capture compared", a.new.clone())];
+    if let Err(e) = check_outputs(&outputs, sides) {
+        return fail(e);
+    }
     let j = jobs(a.jobs);
-    let (old, mut errors) = collect(&a.old, &cfg, j);
-    let (new, new_errors) = collect(&a.new, &cfg, j);
+    // A side that cannot be read is an error, and nothing is listed: an
+    // unreadable OLD would make every leak look new.
+    let (old, mut errors) = match collect(&a.old, &cfg, j) {
+        Ok(side) => side,
+        Err(e) => return fail(format_args!("old side: {e}")),
+    };
+    let (new, new_errors) = match collect(&a.new, &cfg, j) {
+        Ok(side) => side,
+        Err(e) => return fail(format_args!("new side: {e}")),
+    };
     errors.extend(new_errors);
     for e in &errors {
         eprintln!("teleaudit: {e}");
     }
-    let added: Vec<&Finding> = new.iter().filter(|(k, _)| !old.contains_key(*k)).map(|(_, f)| f).collect();
-    let gone: Vec<&Finding> = old.iter().filter(|(k, _)| !new.contains_key(*k)).map(|(_, f)| f).collect();
+    let mut added: Vec<&Finding> = new.iter().filter(|(k, _)| !old.contains_key(*k)).map(|(_, f)| f).collect();
+    let mut gone: Vec<&Finding> = old.iter().filter(|(k, _)| !new.contains_key(*k)).map(|(_, f)| f).collect();
+    by_severity(&mut added);
+    by_severity(&mut gone);
     let unchanged = new.len() - added.len();
     let opts = ReportOptions { show_values: a.show_values, color: false };
     // Hosts, field paths and capture names may hold a value (an IMEI as
@@ -703,10 +743,29 @@ fn diff(a: DiffArgs) -> ExitCode {
     for f in old.values().chain(new.values()) {
         p.learn(f);
     }
-    let mut out = io::stdout().lock();
+    let (mut out, file) = match output(&a.output) {
+        Ok(o) => o,
+        Err(e) => return fail(format_args!("cannot write the output: {e}")),
+    };
     let written = (|| -> io::Result<()> {
         match a.format {
-            ListFormat::Jsonl => {
+            Format::Sarif => {
+                // The new leaks as results, grouped by capture (each an
+                // artifact).
+                let mut list = added.clone();
+                list.sort_by(|a, b| a.capture.cmp(&b.capture));
+                let mut r = SarifReporter::new(&mut out, opts, cfg.engine.rules.rules.clone());
+                let mut capture: Option<&str> = None;
+                for f in list {
+                    if capture != Some(&*f.capture) {
+                        r.begin(&f.capture)?;
+                        capture = Some(&f.capture);
+                    }
+                    r.finding(f)?;
+                }
+                r.finish(&Summary::default())
+            }
+            Format::Jsonl => {
                 for (t, list) in [("new", &added), ("gone", &gone)] {
                     for f in list.iter() {
                         let mut v = crate::report::jsonl::finding_json(f, &p);
@@ -718,7 +777,7 @@ fn diff(a: DiffArgs) -> ExitCode {
                 let s = serde_json::json!({"type": "diff_summary", "new": added.len(), "gone": gone.len(), "unchanged": unchanged, "errors": errors.len()});
                 writeln!(out, "{s}")
             }
-            ListFormat::Text => {
+            Format::Text => {
                 for (title, list) in [("new leaks", &added), ("gone leaks", &gone)] {
                     writeln!(out, "{title} ({}):", list.len())?;
                     for f in list.iter() {
@@ -747,10 +806,17 @@ fn diff(a: DiffArgs) -> ExitCode {
             }
         }
     })();
+    let written = written.and_then(|()| out.flush());
+    drop(out);
     match written {
         Err(e) if is_broken_pipe(&e) => return ExitCode::from(EXIT_CLEAN),
         Err(e) => return fail(format_args!("cannot write the output: {e}")),
         Ok(()) => {}
+    }
+    if let Some(f) = file
+        && let Err(e) = f.commit()
+    {
+        return fail(format_args!("cannot write the output: {e}"));
     }
     let threshold = fail_threshold(a.fail_on);
     if !errors.is_empty() {
