@@ -3,9 +3,15 @@
 # folder of captures: python3 tests/tshark_compare.py ../shared/corpus
 # (needs tshark and a release build). A measurement, not a CI test.
 import subprocess, json, os, sys, collections
-corpus = sys.argv[1]
+if len(sys.argv) != 2:
+    sys.exit("usage: python3 tests/tshark_compare.py CORPUS_FOLDER")
+corpus = os.path.abspath(sys.argv[1])
+# The release binary of this checkout, wherever the script is run from.
+binary = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "teleaudit")
+if not os.path.exists(binary):
+    sys.exit(f"{binary} not found: run `cargo build --release` first")
 ours = collections.defaultdict(list)
-out = subprocess.run(["./target/release/teleaudit","requests","--format","jsonl",corpus],capture_output=True,text=True).stdout
+out = subprocess.run([binary,"requests","--format","jsonl",corpus],capture_output=True,text=True).stdout
 for l in out.splitlines():
     o=json.loads(l)
     if o["type"]=="request":
