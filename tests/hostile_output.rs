@@ -65,7 +65,7 @@ fn unreadable_file_in_a_folder_is_an_error_naming_it() {
     let locked = fixture_in(&dir, "locked.pcap");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     if std::fs::read(&locked).is_ok() {
-        eprintln!("skipped: this user reads files whatever their mode (root)");
+        support::skip(format_args!("skipped: this user reads files whatever their mode (root)"));
         return;
     }
     let out = run(&["scan", "--format", "jsonl", s(&dir)]);
@@ -91,7 +91,7 @@ fn a_fifo_on_the_command_line_is_read_and_in_a_folder_is_skipped_with_a_word() {
     let dir = tmpdir("fifo");
     let fifo = dir.join("live.pcap");
     if !mkfifo(&fifo) {
-        eprintln!("skipped: no mkfifo");
+        support::skip(format_args!("skipped: no mkfifo"));
         return;
     }
     fixture_in(&dir, "a.pcap");

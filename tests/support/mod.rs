@@ -79,6 +79,14 @@ fn udp_packet(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
 /// `../shared/corpus-extra` (or `$TELEAUDIT_CORPUS_EXTRA`, or beside
 /// `$TELEAUDIT_CORPUS`), when it is there; outside CI a test skips
 /// without it, in CI its absence fails.
+/// Says on the terminal that a test skipped part of its work (a corpus
+/// or a tool missing): written to stderr itself, which `cargo test`
+/// does not capture, so a skip is seen, not only with `--nocapture`.
+pub fn skip(why: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "note: SKIPPED {why}");
+}
+
 pub fn corpus_extra() -> Option<std::path::PathBuf> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
@@ -90,7 +98,7 @@ pub fn corpus_extra() -> Option<std::path::PathBuf> {
     let found = candidates.into_iter().flatten().find(|c| c.is_dir());
     if found.is_none() {
         assert!(std::env::var_os("CI").is_none(), "CI is set but corpus-extra is missing");
-        eprintln!("corpus-extra not found: skipped outside CI");
+        skip(format_args!("corpus-extra not found: skipped outside CI"));
     }
     found
 }
