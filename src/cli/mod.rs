@@ -7,6 +7,7 @@
 //! goes through [`escape_text`]: paths and messages hold bytes from file
 //! names and captures.
 
+mod meta;
 mod output;
 mod show;
 
@@ -62,6 +63,11 @@ enum Command {
     /// One HTTP request whole: request line, headers, decoded body, and
     /// every finding in it with its decoding chain.
     Show(show::ShowArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish,
+    /// powershell) to stdout.
+    Completions(meta::CompletionsArgs),
+    /// Write the manual pages (roff) into a folder (default target/man).
+    Man(meta::ManArgs),
 }
 
 #[derive(Args, Debug)]
@@ -390,6 +396,8 @@ pub fn main() -> ExitCode {
         Command::Rules(RulesCommand::List { rules }) => rules_list(&rules),
         Command::Rules(RulesCommand::Check { paths }) => rules_check(&paths),
         Command::Show(a) => show::show(a),
+        Command::Completions(a) => meta::completions(a),
+        Command::Man(a) => meta::man(a),
     }
 }
 
