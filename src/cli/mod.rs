@@ -102,6 +102,8 @@ enum Format {
     Text,
     Jsonl,
     Sarif,
+    /// A SQLite database (`-o FILE` required; a run is appended).
+    Sqlite,
 }
 
 /// Formats of `requests` (a listing has no SARIF form).
@@ -544,6 +546,8 @@ fn make_reporter(format: Format, out: Box<dyn Write>, opts: ReportOptions, rules
         Format::Text => Box::new(TextReporter::new(out, opts)),
         Format::Jsonl => Box::new(JsonlReporter::new(out, opts)),
         Format::Sarif => Box::new(SarifReporter::new(out, opts, rules.rules.clone())),
+        // Opened by `report` (it needs a path, not a writer).
+        Format::Sqlite => Box::new(JsonlReporter::new(out, opts)),
     }
 }
 
@@ -640,6 +644,19 @@ fn report(
     baselines: &mut Baselines,
 ) -> Result<Option<Summary>, ExitCode> {
     let shown = || output_path.as_deref().unwrap_or(Path::new("-")).display().to_string();
+    if format == Format::Sqlite {
+        // A database is appended to in one transaction, not replaced.
+        let Some(path) = output_path.as_deref().filter(|p| *p != Path::new("-")) else {
+            return Err(fail("--format sqlite needs -o FILE (the database to create or append to)"));
+        };
+        let mut db = crate::report::sqlite::SqliteReporter::open(path, opts)
+            .map_err(|e| fail(format_args!("cannot open {}: {e}", shown())))?;
+        warn_skipped(&found);
+        return match drive(found, cfg, jobs(jobs_arg), &mut db, baselines) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => Err(fail(format_args!("cannot write {}: {e}", shown()))),
+        };
+    }
     let (out, file) = output(output_path).map_err(|e| fail(format_args!("cannot write {}: {e}", shown())))?;
     warn_skipped(&found);
     let mut reporter = make_reporter(format, out, opts, &cfg.engine.rules);
@@ -718,6 +735,9 @@ fn diff(a: DiffArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if a.format == Format::Sqlite {
+        return fail("diff writes text, jsonl or sarif (for a database, scan each side with --format sqlite)");
+    }
     let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();
     let sides = [("a capture compared", a.old.clone()), ("a capture compared", a.new.clone())];
     if let Err(e) = check_outputs(&outputs, sides) {
@@ -773,6 +793,8 @@ fn diff(a: DiffArgs) -> ExitCode {
                 }
                 r.finish(&Summary::default())
             }
+            // Refused above.
+            Format::Sqlite => Ok(()),
             Format::Jsonl => {
                 for (t, list) in [("new", &added), ("gone", &gone)] {
                     for f in list.iter() {

@@ -10,6 +10,7 @@
 pub mod jsonl;
 pub mod safe;
 pub mod sarif;
+pub mod sqlite;
 pub mod text;
 
 use std::io;
