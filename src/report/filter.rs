@@ -12,7 +12,7 @@ pub struct DisplayFilter {
     /// Kinds shown (`imei`, `endpoint`...); empty: all.
     pub kinds: Vec<String>,
     /// Globs (`*` any run, ASCII case ignored) matched against the
-    /// destination's host name and its address; empty: all.
+    /// destination's host name, else its address; empty: all.
     pub hosts: Vec<String>,
     pub min_severity: Option<Severity>,
 }
@@ -33,15 +33,15 @@ impl DisplayFilter {
         }
         if !self.hosts.is_empty() {
             let glob = crate::detect::rules::glob;
-            let host = f.host.as_deref();
-            // The address only when a glob may match one (no per-finding
-            // formatting otherwise).
-            let ip = || f.dst.ip().to_string();
-            let matches = |g: &String| {
-                host.is_some_and(|h| glob(g, h))
-                    || (g.bytes().any(|b| b.is_ascii_digit() || b == b':') && glob(g, &ip()))
+            // The host name, else the address (formatted only then).
+            let matches = match f.host.as_deref() {
+                Some(h) => self.hosts.iter().any(|g| glob(g, h)),
+                None => {
+                    let ip = f.dst.ip().to_string();
+                    self.hosts.iter().any(|g| glob(g, &ip))
+                }
             };
-            if !self.hosts.iter().any(matches) {
+            if !matches {
                 return false;
             }
         }
@@ -58,35 +58,12 @@ impl DisplayFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{Confidence, Location};
 
     fn finding(kind: &'static str, severity: Severity, host: Option<&str>) -> Finding {
-        Finding {
-            rule: "TA-X".into(),
-            severity,
-            title: "t".into(),
-            kind: kind.into(),
-            value: "v".into(),
-            matched: None,
-            confidence: Confidence::High,
-            encoding: Vec::new(),
-            location: Location::Body,
-            field: None,
-            capture: "c".into(),
-            frame: 1,
-            time: Default::default(),
-            src: "10.0.0.1:1000".parse().unwrap(),
-            dst: "198.51.100.7:80".parse().unwrap(),
-            host: host.map(Into::into),
-            method: None,
-            uri: None,
-            uri_masked: None,
-            protocol: "http/1.1",
-            tls: None,
-            stream_id: None,
-            app: None,
-            role: None,
-        }
+        let mut f = crate::report::leaks::tests::finding(kind, "v", "/", 1, 1000);
+        f.severity = severity;
+        f.host = host.map(Into::into);
+        f
     }
 
     #[test]

@@ -281,10 +281,12 @@ impl LeakTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn finding(kind: &'static str, value: &str, uri: &str, secs: i64, port: u16) -> Finding {
+    /// A high-severity query finding to `h.example` (198.51.100.1) from
+    /// port `port` at `secs`, for the report modules' tests.
+    pub(crate) fn finding(kind: &'static str, value: &str, uri: &str, secs: i64, port: u16) -> Finding {
         Finding {
             rule: "TA-X".into(),
             severity: Severity::High,

@@ -200,6 +200,16 @@ fn sev_label(s: Severity) -> &'static str {
     }
 }
 
+/// The severity label, in its colour when `color`.
+fn sev_painted(color: bool, s: Severity) -> String {
+    let style = match s {
+        Severity::High => RED,
+        Severity::Medium => YELLOW,
+        Severity::Low => CYAN,
+    };
+    paint(color, style, sev_label(s))
+}
+
 /// How many TLS connections were decrypted, when there were any.
 fn tls_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
     let t = &r.stats.tls;
@@ -325,11 +335,7 @@ impl<W: Write> TextReporter<W> {
                     None => matched.push_str(" (by shape only)"),
                 }
             }
-            let label = match f.severity {
-                Severity::High => paint(color, RED, sev_label(f.severity)),
-                Severity::Medium => paint(color, YELLOW, sev_label(f.severity)),
-                Severity::Low => paint(color, CYAN, sev_label(f.severity)),
-            };
+            let label = sev_painted(color, f.severity);
             writeln!(
                 o,
                 "    {} {:<20} {:<14} {} = {}{}{}",
@@ -526,11 +532,7 @@ fn destination_line(
 /// how encoded, the (masked) value, when, the rule, the app.
 fn leak_line(o: &mut impl Write, l: &Leak, p: &Privacy, indent: &str) -> io::Result<()> {
     let color = p.opts.color;
-    let label = match l.severity {
-        Severity::High => paint(color, RED, sev_label(l.severity)),
-        Severity::Medium => paint(color, YELLOW, sev_label(l.severity)),
-        Severity::Low => paint(color, CYAN, sev_label(l.severity)),
-    };
+    let label = sev_painted(color, l.severity);
     let target = if p.opts.show_values { l.path.as_deref() } else { l.path_masked.as_deref() };
     let request = match (&l.method, target) {
         (Some(m), Some(t)) => format!("{} {}", p.line(m), p.line(t)),
