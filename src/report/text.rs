@@ -323,18 +323,7 @@ impl<W: Write> TextReporter<W> {
                 None => f.location.as_str().to_string(),
             };
             let enc = if f.encoding.is_empty() { String::new() } else { format!(" [{}]", f.encoding.join(" > ")) };
-            let mut matched =
-                f.matched.as_deref().map(|m| format!(" (profile: {})", p.line(&p.value(m)))).unwrap_or_default();
-            if let Some(role) = f.role {
-                matched.push_str(&format!(" ({role})"));
-            }
-            if f.confidence == crate::finding::Confidence::Medium {
-                // The evidence the detector named (a vendor OUI), else shape.
-                match f.title.find(" (by ") {
-                    Some(i) => matched.push_str(&f.title[i..]),
-                    None => matched.push_str(" (by shape only)"),
-                }
-            }
+            let matched = value_notes(f.matched.as_deref(), f.role, f.confidence, &f.title, p);
             let label = sev_painted(color, f.severity);
             writeln!(
                 o,
@@ -483,6 +472,29 @@ fn inspected_lines(o: &mut impl Write, r: &FileReport, p: &Privacy) -> io::Resul
     Ok(())
 }
 
+/// What follows a value: the profile value it matched, its role (`bssid`),
+/// and for a medium-confidence finding the evidence its detector named (a
+/// vendor OUI), else that only its shape did.
+fn value_notes(
+    matched: Option<&str>,
+    role: Option<&str>,
+    confidence: crate::finding::Confidence,
+    title: &str,
+    p: &Privacy,
+) -> String {
+    let mut notes = matched.map(|m| format!(" (profile: {})", p.line(&p.value(m)))).unwrap_or_default();
+    if let Some(role) = role {
+        notes.push_str(&format!(" ({role})"));
+    }
+    if confidence == crate::finding::Confidence::Medium {
+        match title.find(" (by ") {
+            Some(i) => notes.push_str(&title[i..]),
+            None => notes.push_str(" (by shape only)"),
+        }
+    }
+    notes
+}
+
 /// A time to the second: the leak table's resolution.
 fn short_time(t: crate::util::Timestamp) -> String {
     let full = t.rfc3339();
@@ -548,18 +560,7 @@ fn leak_line(o: &mut impl Write, l: &Leak, p: &Privacy, indent: &str) -> io::Res
     if l.values_vary {
         value.push_str(" (values vary)");
     }
-    if let Some(m) = &l.matched {
-        value.push_str(&format!(" (profile: {})", p.line(&p.value(m))));
-    }
-    if let Some(role) = l.role {
-        value.push_str(&format!(" ({role})"));
-    }
-    if l.confidence == crate::finding::Confidence::Medium {
-        match l.title.find(" (by ") {
-            Some(i) => value.push_str(&l.title[i..]),
-            None => value.push_str(" (by shape only)"),
-        }
-    }
+    value.push_str(&value_notes(l.matched.as_deref(), l.role, l.confidence, &l.title, p));
     let app = match &l.app {
         Some(a) if l.other_apps => format!("  [app {} and others]", app_label(a, p)),
         Some(a) => format!("  [app {}]", app_label(a, p)),
