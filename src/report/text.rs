@@ -424,8 +424,9 @@ impl<W: Write> TextReporter<W> {
         if leaks.untabled() > 0 {
             writeln!(
                 o,
-                "  and {} more of further distinct leaks (the table keeps {} per capture; --details lists them all)",
-                plural(leaks.untabled(), "finding", "findings"),
+                "  and {} more {} of further distinct leaks (the table keeps {} per capture; --details lists them all)",
+                leaks.untabled(),
+                if leaks.untabled() == 1 { "finding" } else { "findings" },
                 super::leaks::MAX_LEAKS
             )?;
         }
