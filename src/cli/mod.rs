@@ -28,6 +28,7 @@ use crate::detect::rules::{Matcher, RuleSet};
 use crate::finding::{FileReport, Finding, Severity};
 use crate::flow::FlowLimits;
 use crate::http::HttpLimits;
+use crate::report::filter::DisplayFilter;
 use crate::report::jsonl::JsonlReporter;
 use crate::report::safe::escape_text;
 use crate::report::sarif::SarifReporter;
@@ -111,6 +112,14 @@ enum Format {
 enum ListFormat {
     Text,
     Jsonl,
+}
+
+/// `--min-severity`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum MinSeverity {
+    Low,
+    Medium,
+    High,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -292,6 +301,22 @@ struct ScanArgs {
     /// Print identifier values unmasked.
     #[arg(long)]
     show_values: bool,
+    /// Text report: list every request with its findings too, not only
+    /// each capture's distinct leaks.
+    #[arg(long, short = 'v')]
+    details: bool,
+    /// Report only findings of this kind (repeatable: `imei`, `serial`,
+    /// `endpoint`...; `teleaudit rules list` shows them). In every format;
+    /// the exit code counts only what is reported.
+    #[arg(long = "kind", value_name = "KIND")]
+    kinds: Vec<String>,
+    /// Report only findings sent to hosts matching GLOB (repeatable; `*`
+    /// any run; the host name, or the address when there is none).
+    #[arg(long = "host", value_name = "GLOB")]
+    hosts: Vec<String>,
+    /// Report only findings at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    min_severity: Option<MinSeverity>,
     /// Workers: files scanned in parallel, or, for one capture, its
     /// connections shared among N workers (default: number of cores).
     #[arg(short, long, value_name = "N")]
@@ -460,6 +485,8 @@ fn jobs(j: Option<usize>) -> usize {
 struct Baselines {
     suppress: Option<Baseline>,
     write: Option<baseline::Writer>,
+    /// Then what is reported (`--kind`, `--host`, `--min-severity`).
+    filter: DisplayFilter,
 }
 
 fn drive(
@@ -507,6 +534,10 @@ fn drive(
                         summary.suppressed += b.suppress(&mut one);
                     }
                     match one.pop() {
+                        Some(f) if !baselines.filter.shows(&f) => {
+                            summary.filtered += 1;
+                            Ok(())
+                        }
                         Some(f) => {
                             findings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             summary.finding(&f);
@@ -551,6 +582,23 @@ fn make_reporter(format: Format, out: Box<dyn Write>, opts: ReportOptions, rules
     }
 }
 
+/// The display filters of a scan; a `--kind` that no rule or detector
+/// reports is warned about (it would show nothing).
+fn display_filter(a: &ScanArgs, rules: &RuleSet) -> DisplayFilter {
+    let min_severity = a.min_severity.map(|m| match m {
+        MinSeverity::Low => Severity::Low,
+        MinSeverity::Medium => Severity::Medium,
+        MinSeverity::High => Severity::High,
+    });
+    let filter = DisplayFilter { kinds: a.kinds.clone(), hosts: a.hosts.clone(), min_severity };
+    let mut known: Vec<&str> = crate::detect::validators::Detector::ALL.iter().map(|(n, _)| *n).collect();
+    known.extend(rules.rules.iter().map(|r| r.kind.as_str()));
+    for k in filter.unknown_kinds(&known) {
+        warn(format_args!("--kind {k}: no rule reports this kind; nothing of it can be shown"));
+    }
+    filter
+}
+
 fn scan(a: ScanArgs) -> ExitCode {
     let engine = match a.detection.engine() {
         Ok(e) => e,
@@ -560,8 +608,8 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(c) => ScanConfig { apps: a.apps.clone(), ..c },
         Err(code) => return code,
     };
-    let opts = ReportOptions { show_values: a.show_values, color: use_color(a.format, &a.output) };
-    let mut baselines = Baselines::default();
+    let opts = ReportOptions { show_values: a.show_values, color: use_color(a.format, &a.output), details: a.details };
+    let mut baselines = Baselines { filter: display_filter(&a, &cfg.engine.rules), ..Baselines::default() };
     if let Some(p) = &a.baseline {
         match Baseline::load(p) {
             Ok(b) => baselines.suppress = Some(b),
@@ -618,7 +666,7 @@ fn requests(a: RequestsArgs) -> ExitCode {
         ListFormat::Text => Format::Text,
         ListFormat::Jsonl => Format::Jsonl,
     };
-    let opts = ReportOptions { show_values: a.show_values, color: false };
+    let opts = ReportOptions { show_values: a.show_values, color: false, details: false };
     let found = scan::discover(&a.paths);
     let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();
     if let Err(e) = check_outputs(&outputs, reads(&found, &a.limits.keys, None)) {
@@ -763,7 +811,7 @@ fn diff(a: DiffArgs) -> ExitCode {
     by_severity(&mut added);
     by_severity(&mut gone);
     let unchanged = new.len() - added.len();
-    let opts = ReportOptions { show_values: a.show_values, color: false };
+    let opts = ReportOptions { show_values: a.show_values, color: false, details: false };
     // Hosts, field paths and capture names may hold a value (an IMEI as
     // a JSON key, in a host name): every value of either side is masked
     // wherever it shows, and the text is escaped for the terminal.

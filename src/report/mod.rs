@@ -7,7 +7,9 @@
 //! nothing is held per finding; what they aggregate (per host) is bounded
 //! by distinct keys, with a cap.
 
+pub mod filter;
 pub mod jsonl;
+pub mod leaks;
 pub mod safe;
 pub mod sarif;
 pub mod sqlite;
@@ -31,6 +33,8 @@ pub struct Summary {
     pub not_captures_skipped: u64,
     /// Findings suppressed by a baseline.
     pub suppressed: u64,
+    /// Findings left out by the display filters ([`filter::DisplayFilter`]).
+    pub filtered: u64,
     pub elapsed_secs: f64,
     /// Peak resident memory of the process (Linux), when known.
     pub peak_memory_bytes: Option<u64>,
@@ -75,6 +79,9 @@ pub struct ReportOptions {
     pub show_values: bool,
     /// ANSI colour in the text report (a terminal, and `NO_COLOR` unset).
     pub color: bool,
+    /// The text report lists every request with its findings, not only
+    /// the leak table (`--details`).
+    pub details: bool,
 }
 
 /// A report format, fed as results are made (ripgrep's `Sink`).

@@ -1,13 +1,17 @@
-//! Text for people: per capture, its findings as they are made, each
-//! request (or stream payload) once with its findings under it; then the
-//! capture's totals, what was not inspected, and one line per destination
-//! host (how many requests, first and last time, what kinds were sent and
-//! how often); a summary line at the end. `requests` mode prints one line
-//! per request.
+//! Text for people: per capture, its totals, what was not inspected, and
+//! then its leaks ([`super::leaks`]): one line per distinct leak (what,
+//! where in the request, how encoded, how many times, first and last
+//! time, which app), grouped by destination host and sorted by severity.
+//! With `details` each request (or stream payload) is also listed as it
+//! is read, once, with its findings under it, before the capture's
+//! summary (listed as they come, so memory stays bounded). A summary line
+//! at the end. `requests` mode prints one line per request.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::sync::Arc;
 
+use super::leaks::{Destination, Leak, LeakTable};
 use super::{AppTotals, Privacy, ReportOptions, Reporter, Summary, host_key};
 use crate::finding::{AppRef, FileReport, Finding, RequestRecord, Severity};
 
@@ -32,13 +36,11 @@ struct FileState {
     /// (so its request line can highlight them all), at most
     /// [`PENDING_MAX`].
     pending: Vec<Finding>,
-    /// The request whose line was written last: (frame, source).
-    last_request: Option<(u64, std::net::SocketAddr)>,
-    /// Findings by kind per destination host.
-    kinds: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Where each of those hosts is (`internet`, `lan`, `multicast`,
-    /// `broadcast`), by its first finding's destination.
-    scopes: BTreeMap<String, &'static str>,
+    /// The request whose line was written last: (frame, source, host,
+    /// target).
+    last_request: Option<RequestKey>,
+    /// The capture's distinct leaks (bounded).
+    leaks: LeakTable,
     /// Findings by app, kind and host.
     apps: AppTotals,
     /// Endpoint rules whose title was written.
@@ -46,6 +48,9 @@ struct FileState {
     /// `requests` mode wrote a line for this capture.
     requests_listed: bool,
 }
+
+/// A request line's identity: frame, source, host, target.
+type RequestKey = (u64, std::net::SocketAddr, Option<Arc<str>>, Option<Arc<str>>);
 
 /// Findings of one request held before they are written.
 const PENDING_MAX: usize = 256;
@@ -195,6 +200,16 @@ fn sev_label(s: Severity) -> &'static str {
     }
 }
 
+/// The severity label, in its colour when `color`.
+fn sev_painted(color: bool, s: Severity) -> String {
+    let style = match s {
+        Severity::High => RED,
+        Severity::Medium => YELLOW,
+        Severity::Low => CYAN,
+    };
+    paint(color, style, sev_label(s))
+}
+
 /// How many TLS connections were decrypted, when there were any.
 fn tls_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
     let t = &r.stats.tls;
@@ -258,7 +273,7 @@ fn set_aside_line(o: &mut impl Write, r: &FileReport) -> io::Result<()> {
 }
 
 fn host_of(f: &Finding) -> String {
-    f.host.as_deref().map_or_else(|| f.dst.ip().to_string(), str::to_string)
+    super::leaks::host_of(f).into_owned()
 }
 
 impl<W: Write> TextReporter<W> {
@@ -274,8 +289,8 @@ impl<W: Write> TextReporter<W> {
             writeln!(o, "{}", paint(color, BOLD, &p.line(&self.file.capture)))?;
             self.file.titled = true;
         }
-        let request = (first.frame, first.src);
-        if self.file.last_request != Some(request) {
+        let request = (first.frame, first.src, first.host.clone(), first.uri.clone());
+        if self.file.last_request.as_ref() != Some(&request) {
             // The request line, each identifier of it highlighted.
             let mut uri = p.uri(first).map_or_else(|| "(not HTTP)".to_string(), |u| p.line(&u).into_owned());
             if color {
@@ -308,23 +323,8 @@ impl<W: Write> TextReporter<W> {
                 None => f.location.as_str().to_string(),
             };
             let enc = if f.encoding.is_empty() { String::new() } else { format!(" [{}]", f.encoding.join(" > ")) };
-            let mut matched =
-                f.matched.as_deref().map(|m| format!(" (profile: {})", p.line(&p.value(m)))).unwrap_or_default();
-            if let Some(role) = f.role {
-                matched.push_str(&format!(" ({role})"));
-            }
-            if f.confidence == crate::finding::Confidence::Medium {
-                // The evidence the detector named (a vendor OUI), else shape.
-                match f.title.find(" (by ") {
-                    Some(i) => matched.push_str(&f.title[i..]),
-                    None => matched.push_str(" (by shape only)"),
-                }
-            }
-            let label = match f.severity {
-                Severity::High => paint(color, RED, sev_label(f.severity)),
-                Severity::Medium => paint(color, YELLOW, sev_label(f.severity)),
-                Severity::Low => paint(color, CYAN, sev_label(f.severity)),
-            };
+            let matched = value_notes(f.matched.as_deref(), f.role, f.confidence, &f.title, p);
+            let label = sev_painted(color, f.severity);
             writeln!(
                 o,
                 "    {} {:<20} {:<14} {} = {}{}{}",
@@ -344,58 +344,67 @@ impl<W: Write> TextReporter<W> {
         Ok(())
     }
 
-    /// The capture's totals, what was not inspected, and its hosts.
+    /// The capture's totals, what was not inspected, its leaks by
+    /// destination, and its apps.
     fn totals(&mut self, r: &FileReport) -> io::Result<()> {
         let o = &mut self.out;
         let p = &self.p;
         let s = &r.stats;
-        write!(o, "{}: {} findings", p.line(&r.capture), s.findings)?;
+        let leaks = &self.file.leaks;
+        let destinations = leaks.destinations();
+        let shown = leaks.findings();
+        let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        write!(
+            o,
+            "{}: {} to {} (",
+            p.line(&r.capture),
+            plural(leaks.len() as u64, "leak", "leaks"),
+            plural(destinations.len() as u64, "host", "hosts"),
+        )?;
+        let left_out = s.findings.saturating_sub(shown);
         let streams = s.payloads_with_findings;
-        if s.requests > 0 {
-            write!(o, " in {} of {} requests to {} hosts", s.requests_with_findings, s.requests, r.hosts.len())?;
+        if left_out > 0 {
+            // Which requests held the findings shown is not counted:
+            // say only how many there were.
+            write!(
+                o,
+                "{shown} of {} findings shown, the rest left out by the baseline or the display filters; {}",
+                s.findings,
+                plural(s.requests, "request", "requests")
+            )?;
+        } else {
+            write!(o, "{}", plural(shown, "finding", "findings"))?;
+            if s.requests > 0 {
+                write!(o, " in {} of {} requests", s.requests_with_findings, s.requests)?;
+                if streams > 0 {
+                    write!(o, " and")?;
+                }
+            }
             if streams > 0 {
-                write!(o, ", and")?;
+                write!(o, " in {streams} SIP, SMS or other non-HTTP messages")?;
             }
         }
-        if streams > 0 {
-            write!(o, " in {streams} SIP, SMS or other non-HTTP messages")?;
+        if !r.hosts.is_empty() {
+            write!(o, "; {} contacted", plural(r.hosts.len() as u64, "host", "hosts"))?;
         }
+        write!(o, ")")?;
         writeln!(o)?;
-        tls_line(o, r)?;
-        if let Some(line) = not_inspected_line(r, p) {
-            writeln!(o, "  not inspected: {line}")?;
-        }
-        set_aside_line(o, r)?;
-        if s.attribution_notes > 0 {
-            writeln!(
-                o,
-                "  attribution: {} notes on app metadata that could not be read whole (in the capture record's notes)",
-                s.attribution_notes
-            )?;
-        }
-        if s.requests_with_notes > 0 {
-            let (frame, first) = s.notes.first().map_or((0, ""), |(f, m)| (*f, m.as_str()));
-            let first = p.line(first);
-            writeln!(
-                o,
-                "  limits or damage: {} requests (first, frame {frame}: {first}); all in `teleaudit requests`",
-                s.requests_with_notes
-            )?;
-        }
+        inspected_lines(o, r, p)?;
         let activity: std::collections::HashMap<&str, &crate::finding::HostActivity> =
             r.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
         // Grouped by where the hosts are, when not all on the internet.
-        let scope_of = |h: &str| self.file.scopes.get(h).copied().unwrap_or("internet");
-        let grouped = self.file.kinds.keys().any(|h| scope_of(h) != "internet");
-        let mut hosts: Vec<(&String, &BTreeMap<String, u64>)> = self.file.kinds.iter().collect();
+        let grouped = destinations.iter().any(|d| d.scope != "internet");
+        let mut destinations = destinations;
         let order = |s: &str| ["internet", "lan", "multicast", "broadcast"].iter().position(|x| *x == s).unwrap_or(4);
-        hosts.sort_by_key(|(h, _)| order(scope_of(h)));
+        // Stable: by severity and count within each scope.
+        destinations.sort_by_key(|d| order(d.scope));
         let mut heading = None;
-        for (host, kinds) in hosts {
+        let mut titled_rules: Vec<&str> = Vec::new();
+        for d in &destinations {
             let indent = if grouped { "    " } else { "  " };
-            if grouped && heading != Some(scope_of(host)) {
-                heading = Some(scope_of(host));
-                let label = match scope_of(host) {
+            if grouped && heading != Some(d.scope) {
+                heading = Some(d.scope);
+                let label = match d.scope {
                     "internet" => "to the internet:",
                     "lan" => "on the local network (private or link-local destinations):",
                     "multicast" => "to multicast groups (the local network hears them):",
@@ -403,31 +412,29 @@ impl<W: Write> TextReporter<W> {
                 };
                 writeln!(o, "  {label}")?;
             }
-            let sent: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
-            let name = paint(p.opts.color, BOLD, &p.line(host));
-            match activity.get(host.as_str()) {
-                Some(a) => writeln!(
-                    o,
-                    "{indent}{name}  ({} request{}, {} .. {})  sent: {}{}",
-                    a.requests,
-                    if a.requests == 1 { "" } else { "s" },
-                    a.first.rfc3339(),
-                    a.last.rfc3339(),
-                    sent.join(", "),
-                    if a.apps.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  by {}", a.apps.iter().map(|n| p.line(n).into_owned()).collect::<Vec<_>>().join(", "))
-                    }
-                )?,
-                None => writeln!(o, "{indent}{name}  sent: {}", sent.join(", "))?,
+            destination_line(o, d, activity.get(d.host).copied(), p, indent)?;
+            for l in &d.leaks {
+                leak_line(o, l, p, indent)?;
+                if l.kind == "endpoint" && !titled_rules.contains(&&*l.rule) {
+                    titled_rules.push(&l.rule);
+                    writeln!(o, "{indent}         {}", l.title)?;
+                }
             }
+        }
+        if leaks.untabled() > 0 {
+            writeln!(
+                o,
+                "  and {} more {} of further distinct leaks (the table keeps {} per capture; --details lists them all)",
+                leaks.untabled(),
+                if leaks.untabled() == 1 { "finding" } else { "findings" },
+                super::leaks::MAX_LEAKS
+            )?;
         }
         if !self.file.apps.is_empty() {
             // Requests per app come from the capture's record.
             let mut apps = std::mem::take(&mut self.file.apps);
             apps.capture(r);
-            let unattributed = s.findings.saturating_sub(apps.apps.values().flat_map(|t| t.kinds.values()).sum());
+            let unattributed = shown.saturating_sub(apps.apps.values().flat_map(|t| t.kinds.values()).sum());
             let tail =
                 if unattributed > 0 { format!(" ({unattributed} findings of no known app)") } else { String::new() };
             writeln!(o, "  by app{tail}:")?;
@@ -435,6 +442,139 @@ impl<W: Write> TextReporter<W> {
         }
         writeln!(o)
     }
+}
+
+/// Decrypted TLS, what was not inspected (always, `nothing` when all was),
+/// what detection set aside, and notes on limits.
+fn inspected_lines(o: &mut impl Write, r: &FileReport, p: &Privacy) -> io::Result<()> {
+    let s = &r.stats;
+    tls_line(o, r)?;
+    match not_inspected_line(r, p) {
+        Some(line) => writeln!(o, "  not inspected: {line}")?,
+        None => writeln!(o, "  not inspected: nothing")?,
+    }
+    set_aside_line(o, r)?;
+    if s.attribution_notes > 0 {
+        writeln!(
+            o,
+            "  attribution: {} notes on app metadata that could not be read whole (in the capture record's notes)",
+            s.attribution_notes
+        )?;
+    }
+    if s.requests_with_notes > 0 {
+        let (frame, first) = s.notes.first().map_or((0, ""), |(f, m)| (*f, m.as_str()));
+        let first = p.line(first);
+        writeln!(
+            o,
+            "  limits or damage: {} requests (first, frame {frame}: {first}); all in `teleaudit requests`",
+            s.requests_with_notes
+        )?;
+    }
+    Ok(())
+}
+
+/// What follows a value: the profile value it matched, its role (`bssid`),
+/// and for a medium-confidence finding the evidence its detector named (a
+/// vendor OUI), else that only its shape did.
+fn value_notes(
+    matched: Option<&str>,
+    role: Option<&str>,
+    confidence: crate::finding::Confidence,
+    title: &str,
+    p: &Privacy,
+) -> String {
+    let mut notes = matched.map(|m| format!(" (profile: {})", p.line(&p.value(m)))).unwrap_or_default();
+    if let Some(role) = role {
+        notes.push_str(&format!(" ({role})"));
+    }
+    if confidence == crate::finding::Confidence::Medium {
+        match title.find(" (by ") {
+            Some(i) => notes.push_str(&title[i..]),
+            None => notes.push_str(" (by shape only)"),
+        }
+    }
+    notes
+}
+
+/// A time to the second: the leak table's resolution.
+fn short_time(t: crate::util::Timestamp) -> String {
+    let full = t.rfc3339();
+    match full.find('.') {
+        Some(i) => format!("{}Z", &full[..i]),
+        None => full,
+    }
+}
+
+/// `first .. last`, or the one time.
+fn span(first: crate::util::Timestamp, last: crate::util::Timestamp) -> String {
+    if short_time(first) == short_time(last) {
+        short_time(first)
+    } else {
+        format!("{} .. {}", short_time(first), short_time(last))
+    }
+}
+
+/// A destination's heading: its requests and their times when it had
+/// HTTP requests, the apps that sent them.
+fn destination_line(
+    o: &mut impl Write,
+    d: &Destination<'_>,
+    a: Option<&crate::finding::HostActivity>,
+    p: &Privacy,
+    indent: &str,
+) -> io::Result<()> {
+    let name = paint(p.opts.color, BOLD, &p.line(d.host));
+    match a {
+        Some(a) => writeln!(
+            o,
+            "{indent}{name}  ({} request{}, {}){}",
+            a.requests,
+            if a.requests == 1 { "" } else { "s" },
+            span(a.first, a.last),
+            if a.apps.is_empty() {
+                String::new()
+            } else {
+                format!("  by {}", a.apps.iter().map(|n| p.line(n).into_owned()).collect::<Vec<_>>().join(", "))
+            }
+        ),
+        None => writeln!(o, "{indent}{name}"),
+    }
+}
+
+/// One leak: severity, how many times, kind, method and path, where,
+/// how encoded, the (masked) value, when, the rule, the app.
+fn leak_line(o: &mut impl Write, l: &Leak, p: &Privacy, indent: &str) -> io::Result<()> {
+    let color = p.opts.color;
+    let label = sev_painted(color, l.severity);
+    let target = if p.opts.show_values { l.path.as_deref() } else { l.path_masked.as_deref() };
+    let request = match (&l.method, target) {
+        (Some(m), Some(t)) => format!("{} {}", p.line(m), p.line(t)),
+        (Some(m), None) => p.line(m).into_owned(),
+        (None, _) => "stream".to_string(),
+    };
+    let where_ = match &l.field {
+        Some(field) => format!("{}:{}", l.location.as_str(), p.line(field)),
+        None => l.location.as_str().to_string(),
+    };
+    let enc = if l.encoding.is_empty() { String::new() } else { format!(" [{}]", l.encoding.join(" > ")) };
+    let mut value = paint(color, BOLD, &p.line(&p.value(&l.value)));
+    if l.values_vary {
+        value.push_str(" (values vary)");
+    }
+    value.push_str(&value_notes(l.matched.as_deref(), l.role, l.confidence, &l.title, p));
+    let app = match &l.app {
+        Some(a) if l.other_apps => format!("  [app {} and others]", app_label(a, p)),
+        Some(a) => format!("  [app {}]", app_label(a, p)),
+        None => String::new(),
+    };
+    writeln!(
+        o,
+        "{indent}  {label} {:<6} {:<14} {request}  {where_}{enc} = {value}  {}  {}{app}",
+        format!("x{}", l.count),
+        l.kind,
+        span(l.first, l.last),
+        l.rule,
+    )
 }
 
 impl<W: Write> Reporter for TextReporter<W> {
@@ -445,19 +585,23 @@ impl<W: Write> Reporter for TextReporter<W> {
 
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
         self.p.learn(f);
+        self.file.leaks.add(f);
         let host = host_of(f);
-        let k = host_key(&self.file.kinds, &host);
-        self.file.scopes.entry(k.clone()).or_insert_with(|| crate::finding::scope_of(f.dst.ip()));
-        *self.file.kinds.entry(k).or_default().entry(f.kind.to_string()).or_default() += 1;
         let k = host_key(&self.hosts, &host);
         *self.hosts.entry(k).or_default().kinds.entry(f.kind.to_string()).or_default() += 1;
         self.file.apps.finding(f);
         self.apps.finding(f);
-        let same = self.file.pending.first().is_some_and(|p| (p.frame, p.src) == (f.frame, f.src));
-        if !same || self.file.pending.len() >= PENDING_MAX {
-            self.flush_request()?;
+        if self.p.opts.details {
+            // One request line per message: a SIP MESSAGE carries a short
+            // message to another destination in the same frame.
+            let same = self.file.pending.first().is_some_and(|p| {
+                (p.frame, p.src, &p.host, &p.method, &p.uri) == (f.frame, f.src, &f.host, &f.method, &f.uri)
+            });
+            if !same || self.file.pending.len() >= PENDING_MAX {
+                self.flush_request()?;
+            }
+            self.file.pending.push(f.clone());
         }
-        self.file.pending.push(f.clone());
         Ok(())
     }
 
@@ -503,19 +647,18 @@ impl<W: Write> Reporter for TextReporter<W> {
             let (capture, message) = (self.p.line(&e.capture).into_owned(), self.p.line(&e.message));
             self.errors.push((capture, format!("{at}{message}{more}")));
         }
-        if r.stats.findings > 0 {
+        if !self.file.leaks.is_empty() || self.file.leaks.untabled() > 0 {
             self.totals(r)?;
         } else if (r.stats.frames > 0 || !r.stats.format.is_empty()) && !self.file.requests_listed {
             // Nothing found: say so, and what was not looked at, so an
             // all-TLS capture does not read as clean.
             let o = &mut self.out;
-            writeln!(o, "{}: 0 findings in {} requests", self.p.line(&r.capture), r.stats.requests)?;
-            tls_line(o, r)?;
-            match not_inspected_line(r, &self.p) {
-                Some(line) => writeln!(o, "  not inspected: {line}")?,
-                None => writeln!(o, "  not inspected: nothing")?,
+            write!(o, "{}: 0 findings in {} requests", self.p.line(&r.capture), r.stats.requests)?;
+            if r.stats.findings > 0 {
+                write!(o, "; {} findings left out by the baseline or the display filters", r.stats.findings)?;
             }
-            set_aside_line(o, r)?;
+            writeln!(o)?;
+            inspected_lines(o, r, &self.p)?;
             writeln!(o)?;
         }
         self.file = FileState::default();
@@ -546,6 +689,13 @@ impl<W: Write> Reporter for TextReporter<W> {
         }
         if s.suppressed > 0 {
             writeln!(self.out, "{} known findings suppressed by the baseline", s.suppressed)?;
+        }
+        if s.filtered > 0 {
+            writeln!(
+                self.out,
+                "{} findings not shown (--kind, --host, --min-severity); they do not count towards --fail-on",
+                s.filtered
+            )?;
         }
         if !self.errors.is_empty() {
             writeln!(self.out, "Captures with errors ({}):", self.errors.len())?;

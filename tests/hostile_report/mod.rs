@@ -89,15 +89,29 @@ fn many_findings_stream_in_bounded_memory() {
     assert!(other["findings_by_kind"]["imei"].as_u64().unwrap_or(0) > 0);
     assert!(peak < PEAK_LIMIT, "JSON Lines: peak RSS {peak} bytes ({how}) over {PEAK_LIMIT}");
 
+    // Text: one leak per host (the same IMEI to each), the table capped
+    // at MAX_LEAKS with the rest counted; --details streams every request.
     let (out, peak, how) = run_measured(&["scan", p]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{REQUESTS} findings in text: peak RSS {:.1} MB ({how})", peak as f64 / (1 << 20) as f64);
-    assert!(text.contains(&format!("{REQUESTS} findings in {REQUESTS} of {REQUESTS} requests")), "{}", &text[..2000]);
-    let host_lines = text.lines().filter(|l| l.contains("  sent: ")).count();
-    assert_eq!(host_lines, teleaudit::finding::MAX_HOSTS + 1);
-    assert_eq!(text.matches("35***********09").count(), 2 * REQUESTS as usize, "request line and finding line");
+    let cap = teleaudit::report::leaks::MAX_LEAKS;
+    let head = format!("{cap} leaks to {cap} hosts ({REQUESTS} findings in {REQUESTS} of {REQUESTS} requests");
+    assert!(text.contains(&head), "{}", &text[..2000]);
+    let leak_lines = text.lines().filter(|l| l.starts_with("    HIGH ")).count();
+    assert_eq!(leak_lines, cap);
+    assert!(text.lines().all(|l| !l.starts_with("    HIGH ") || l.contains(" x10 ")), "ten requests per host");
+    let untabled = u64::from(REQUESTS) - 10 * cap as u64;
+    assert!(text.contains(&format!("  and {untabled} more findings of further distinct leaks")), "{}", &text[..2000]);
+    assert_eq!(text.matches("35***********09").count(), cap, "one per leak line");
     assert!(peak < PEAK_LIMIT, "text: peak RSS {peak} bytes ({how}) over {PEAK_LIMIT}");
+
+    let (out, peak, how) = run_measured(&["scan", "--details", p]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{REQUESTS} findings in text --details: peak RSS {:.1} MB ({how})", peak as f64 / (1 << 20) as f64);
+    assert_eq!(text.matches("35***********09").count(), 2 * REQUESTS as usize + cap, "request, finding, leak lines");
+    assert!(peak < PEAK_LIMIT, "text --details: peak RSS {peak} bytes ({how}) over {PEAK_LIMIT}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
