@@ -90,7 +90,7 @@ pub(super) fn show(a: ShowArgs) -> ExitCode {
         };
         return fail(format_args!("{}: no HTTP request starts in frame {}{hint}", input.display, a.frame));
     }
-    let mut p = Privacy::new(ReportOptions { show_values: a.show_values, color: false });
+    let mut p = Privacy::new(ReportOptions { show_values: a.show_values, color: false, details: false });
     for f in &findings {
         p.learn(f);
     }

@@ -73,9 +73,11 @@ pub struct Leak {
 
 /// Is the value part of what makes a leak distinct? Yes for identities
 /// (an IMEI, a MAC, a serial: two IMEIs are two leaks); no for kinds whose
-/// value changes from one upload to the next by nature.
+/// value changes from one upload to the next by nature
+/// ([`VARYING_KINDS`](crate::finding::VARYING_KINDS), which baselines'
+/// fingerprints leave out the same way).
 pub fn value_is_identity(kind: &str) -> bool {
-    !matches!(kind, "endpoint" | "cell_location" | "geo_location" | "sdk_upload")
+    !crate::finding::VARYING_KINDS.contains(&kind)
 }
 
 /// A finding's destination as reports name it: its host, else its address.
