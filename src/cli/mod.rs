@@ -122,6 +122,16 @@ enum MinSeverity {
     High,
 }
 
+/// When the text report is coloured.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set or `TERM=dumb`;
+    /// `CLICOLOR_FORCE=1` colours stdout that is not a terminal.
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum FailOn {
     Low,
@@ -152,9 +162,25 @@ struct DetectionArgs {
 impl DetectionArgs {
     /// Loads, checks and compiles rules and profile, before any capture
     /// is opened: a bad file is reported and nothing is scanned.
+    /// `--no-default-rules` without `--rules`, a rule set with no rule,
+    /// and a profile with a kind that is no identifier kind or that no
+    /// loaded rule reports are errors: such a run could only pass.
     fn engine(&self) -> Result<Engine, ExitCode> {
-        let rules = load_rules(&self.rules, !self.no_default_rules).map_err(fail)?;
-        let profile = self.profile.as_deref().map(Profile::load).transpose().map_err(fail)?;
+        if self.no_default_rules && self.rules.is_empty() {
+            return Err(fail("--no-default-rules needs --rules PATH: with no rules nothing can be found"));
+        }
+        let rules = load_rules(&self.rules, !self.no_default_rules).map_err(fail_all)?;
+        if rules.rules.is_empty() {
+            let paths: Vec<String> = self.rules.iter().map(|p| p.display().to_string()).collect();
+            return Err(fail(format_args!("no rules loaded from {}: nothing could be found", paths.join(", "))));
+        }
+        let profile = self.profile.as_deref().map(Profile::load).transpose().map_err(fail_all)?;
+        if let Some(p) = &profile {
+            let problems = p.check_kinds(&rules);
+            if !problems.is_empty() {
+                return Err(fail_all(problems));
+            }
+        }
         let mut engine = Engine::new(rules, profile.as_ref());
         engine.include_test_devices = self.include_test_devices;
         Ok(engine)
@@ -295,6 +321,9 @@ struct ScanArgs {
     /// Write the report there instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Colour in the text report.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     /// Exit 1 if a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Low)]
     fail_on: FailOn,
@@ -347,6 +376,9 @@ struct RequestsArgs {
     /// Write the list there instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Colour in the text listing.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     /// Workers: files read in parallel, or, for one capture, its
     /// connections shared among N workers (default: number of cores).
     #[arg(short, long, value_name = "N")]
@@ -373,14 +405,28 @@ enum RulesCommand {
     /// Validate rule files and run every rule's examples (the built-in
     /// rules' too); errors give file, line and column.
     Check {
-        /// Rule files or folders; none checks the built-in rules alone.
+        /// Rule files or folders; none checks the built-in rules alone. A
+        /// folder laid out as the built-in `rules/` (it holds `keys.toml`)
+        /// is checked in place of the compiled-in rules.
         paths: Vec<PathBuf>,
+        /// Check the files alone, without the built-in rules (duplicate
+        /// ids with them are then not caught).
+        #[arg(long)]
+        no_default_rules: bool,
     },
 }
 
 /// An error before any scanning: message for stderr, on one line.
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("teleaudit: {}", escape_text(&msg.to_string()));
+    ExitCode::from(EXIT_ERROR)
+}
+
+/// Several errors before any scanning, one line each.
+fn fail_all<E: std::fmt::Display>(errors: impl IntoIterator<Item = E>) -> ExitCode {
+    for e in errors {
+        eprintln!("teleaudit: {}", escape_text(&e.to_string()));
+    }
     ExitCode::from(EXIT_ERROR)
 }
 
@@ -409,6 +455,29 @@ fn warn_skipped(found: &Discovery) {
     }
 }
 
+/// A run that would read no capture and meets no error (an empty
+/// folder, a folder of other files) is an error, exit 2, before any
+/// output is made: otherwise it reports "0 findings" and passes. A path
+/// that is missing or cannot be read is already an error of the run: it
+/// goes into the report (an `error` record) and the run exits 2.
+fn some_capture(found: &Discovery, paths: &[PathBuf]) -> Result<(), ExitCode> {
+    if !found.inputs.is_empty() || !found.errors.is_empty() {
+        return Ok(());
+    }
+    warn_skipped(found);
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let why = if found.not_captures > 0 {
+        let more = found.not_captures.saturating_sub(found.not_capture_names.len() as u64);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        format!("{} files there are not captures ({}{more})", found.not_captures, found.not_capture_names.join(", "))
+    } else if found.skipped > 0 {
+        format!("{} special files or broken links there, and no regular file", found.skipped)
+    } else {
+        "no files there".to_string()
+    };
+    Err(fail(format_args!("no capture read from {}: {why}", shown.join(", "))))
+}
+
 fn is_broken_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
 }
@@ -421,19 +490,28 @@ pub fn main() -> ExitCode {
         Command::Requests(a) => requests(a),
         Command::Diff(a) => diff(a),
         Command::Rules(RulesCommand::List { rules }) => rules_list(&rules),
-        Command::Rules(RulesCommand::Check { paths }) => rules_check(&paths),
+        Command::Rules(RulesCommand::Check { paths, no_default_rules }) => rules_check(&paths, !no_default_rules),
         Command::Show(a) => show::show(a),
         Command::Completions(a) => meta::completions(a),
         Command::Man(a) => meta::man(a),
     }
 }
 
-fn load_rules(extra: &[PathBuf], builtin: bool) -> Result<RuleSet, String> {
-    let mut set = if builtin { RuleSet::builtin().map_err(|e| e.to_string())? } else { RuleSet::default() };
+/// The built-in rules (unless `builtin` is false) and the extra files;
+/// every error of every file. The key dictionary and OUI list of a
+/// rules folder are recognised and passed over, with a warning: the
+/// built-in ones are compiled in.
+fn load_rules(extra: &[PathBuf], builtin: bool) -> Result<RuleSet, Vec<String>> {
+    let mut set = if builtin { RuleSet::builtin().map_err(|e| vec![e.to_string()])? } else { RuleSet::default() };
+    let mut errors = Vec::new();
     for p in extra {
-        set.add_path(p).map_err(|e| e.to_string())?;
+        let loaded = set.load_path(p);
+        errors.extend(loaded.errors.iter().map(ToString::to_string));
+        for (file, what) in &loaded.recognised {
+            warn(format_args!("{file}: a {}, not rules: not loaded (the built-in one is compiled in)", what.as_str()));
+        }
     }
-    Ok(set)
+    if errors.is_empty() { Ok(set) } else { Err(errors) }
 }
 
 /// The report's writer, and the file to commit when it is a file.
@@ -497,8 +575,8 @@ fn drive(
     baselines: &mut Baselines,
 ) -> io::Result<Summary> {
     let started = Instant::now();
-    let Discovery { inputs, errors, skipped, .. } = found;
-    let mut summary = Summary { not_captures_skipped: skipped, ..Summary::default() };
+    let Discovery { inputs, errors, skipped, not_captures, not_capture_names, .. } = found;
+    let mut summary = Summary { not_captures_skipped: skipped, not_captures, not_capture_names, ..Summary::default() };
     let discovery = FileReport { errors, ..FileReport::default() };
     let mut result = Ok(());
     // Errors go to stderr as they come, and into the report.
@@ -608,7 +686,11 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(c) => ScanConfig { apps: a.apps.clone(), ..c },
         Err(code) => return code,
     };
-    let opts = ReportOptions { show_values: a.show_values, color: use_color(a.format, &a.output), details: a.details };
+    let opts = ReportOptions {
+        show_values: a.show_values,
+        color: use_color(a.color, a.format, &a.output),
+        details: a.details,
+    };
     let mut baselines = Baselines { filter: display_filter(&a, &cfg.engine.rules), ..Baselines::default() };
     if let Some(p) = &a.baseline {
         match Baseline::load(p) {
@@ -620,6 +702,9 @@ fn scan(a: ScanArgs) -> ExitCode {
         baselines.write = Some(baseline::Writer::default());
     }
     let found = scan::discover(&a.paths);
+    if let Err(code) = some_capture(&found, &a.paths) {
+        return code;
+    }
     let mut outputs = Vec::new();
     outputs.extend(a.output.as_deref().map(|path| Output { option: "-o", path }));
     outputs.extend(a.write_baseline.as_deref().map(|path| Output { option: "--write-baseline", path }));
@@ -666,8 +751,12 @@ fn requests(a: RequestsArgs) -> ExitCode {
         ListFormat::Text => Format::Text,
         ListFormat::Jsonl => Format::Jsonl,
     };
-    let opts = ReportOptions { show_values: a.show_values, color: false, details: false };
+    let opts =
+        ReportOptions { show_values: a.show_values, color: use_color(a.color, format, &a.output), details: false };
     let found = scan::discover(&a.paths);
+    if let Err(code) = some_capture(&found, &a.paths) {
+        return code;
+    }
     let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();
     if let Err(e) = check_outputs(&outputs, reads(&found, &a.limits.keys, None)) {
         return fail(e);
@@ -906,10 +995,11 @@ fn diff(a: DiffArgs) -> ExitCode {
     }
 }
 
-/// Progress counters when stderr is a terminal (a person is watching);
-/// none on a pipe or in CI logs.
+/// Progress counters when stderr is a terminal (a person is watching)
+/// that can move the cursor (not `TERM=dumb`); none on a pipe or in CI
+/// logs.
 fn progress_counters() -> Option<std::sync::Arc<scan::Progress>> {
-    io::stderr().is_terminal().then(Default::default)
+    (io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")).then(Default::default)
 }
 
 /// Redraws one status line on stderr until `done` is set, then clears it.
@@ -936,13 +1026,35 @@ fn show_progress(
     eprint!("\r\x1b[K");
 }
 
-/// Colour only for people: text on a terminal, and `NO_COLOR` unset
-/// (https://no-color.org).
-fn use_color(format: Format, output: &Option<PathBuf>) -> bool {
+/// Colour in a text report: `--color always` or `never` as said; `auto`
+/// decides by [`auto_color`] from the environment and whether stdout is
+/// a terminal. Other formats are never coloured.
+fn use_color(choice: ColorChoice, format: Format, output: &Option<PathBuf>) -> bool {
     format == Format::Text
-        && output.is_none()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && io::stdout().is_terminal()
+        && match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                output.is_none() && auto_color(|name| std::env::var_os(name), io::stdout().is_terminal())
+            }
+        }
+}
+
+/// `--color auto` on stdout, as most tools decide it (anstream's order):
+/// `NO_COLOR` set and not empty turns colour off (https://no-color.org);
+/// else `CLICOLOR_FORCE` set and not `0` turns it on, terminal or not;
+/// else colour when stdout is a terminal, `TERM` is not `dumb` and
+/// `CLICOLOR` is not `0` (https://bixense.com/clicolors/). A report
+/// written with `-o` is coloured only with `--color always`.
+fn auto_color(var: impl Fn(&str) -> Option<std::ffi::OsString>, terminal: bool) -> bool {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        return false;
+    }
+    if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    terminal && var("TERM").is_none_or(|t| t != "dumb") && set("CLICOLOR").is_none_or(|v| v != "0")
 }
 
 fn fail_threshold(f: FailOn) -> Option<Severity> {
@@ -957,7 +1069,7 @@ fn fail_threshold(f: FailOn) -> Option<Severity> {
 fn rules_list(extra: &[PathBuf]) -> ExitCode {
     let set = match load_rules(extra, true) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return fail_all(e),
     };
     let mut out = io::stdout().lock();
     for r in &set.rules {
@@ -978,27 +1090,70 @@ fn rules_list(extra: &[PathBuf]) -> ExitCode {
     ExitCode::from(EXIT_CLEAN)
 }
 
-fn rules_check(paths: &[PathBuf]) -> ExitCode {
-    // Built-in rules load first so duplicate ids are caught too.
-    let mut set = match RuleSet::builtin() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let before = set.rules.len();
-    for p in paths {
-        if let Err(e) = set.add_path(p) {
-            return fail(e);
+/// Checks every file and reports every problem: each error of each
+/// file (stderr, `file:line:col: message`), then each rule example that
+/// misbehaves; the key dictionary and OUI list of a rules folder are
+/// recognised and checked as what they are.
+fn rules_check(paths: &[PathBuf], builtin: bool) -> ExitCode {
+    if !builtin && paths.is_empty() {
+        return fail("--no-default-rules needs a PATH to check");
+    }
+    // Built-in rules load first so duplicate ids are caught too; those
+    // of a built-in rules folder being checked come from that folder.
+    let replaced: Vec<&str> = paths.iter().flat_map(|p| crate::detect::rules::builtin_files_in(p)).collect();
+    let mut set = RuleSet::default();
+    let mut errors: Vec<String> = Vec::new();
+    if builtin {
+        for (name, text) in crate::detect::rules::BUILTIN.iter().filter(|(n, _)| !replaced.contains(n)) {
+            errors.extend(set.add_all(name, text).iter().map(ToString::to_string));
         }
     }
-    let problems = crate::detect::check_examples(&set);
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("teleaudit: {p}");
+    let before = set.rules.len();
+    let mut out = io::stdout().lock();
+    for p in paths {
+        let loaded = set.load_path(p);
+        errors.extend(loaded.errors.iter().map(ToString::to_string));
+        for (file, what) in &loaded.recognised {
+            let _ = writeln!(out, "{}: {} OK", escape_text(file), what.as_str());
         }
+    }
+    errors.extend(crate::detect::check_examples(&set));
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("teleaudit: {}", escape_text(e));
+        }
+        eprintln!("teleaudit: {} problems found", errors.len());
         return ExitCode::from(EXIT_ERROR);
     }
     let checked = if paths.is_empty() { &set.rules[..] } else { &set.rules[before..] };
     let examples: usize = checked.iter().map(|r| r.examples.len()).sum();
-    println!("{} rules OK ({examples} examples behave)", checked.len());
+    let _ = writeln!(out, "{} rules OK ({examples} examples behave)", checked.len());
     ExitCode::from(EXIT_CLEAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_color_follows_the_conventions() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        assert!(auto_color(env(&[]), true));
+        assert!(!auto_color(env(&[]), false));
+        assert!(!auto_color(env(&[("TERM", "dumb")]), true));
+        assert!(auto_color(env(&[("TERM", "xterm-256color")]), true));
+        assert!(!auto_color(env(&[("NO_COLOR", "1")]), true));
+        assert!(auto_color(env(&[("NO_COLOR", "")]), true), "an empty NO_COLOR is unset");
+        assert!(auto_color(env(&[("CLICOLOR_FORCE", "1")]), false));
+        assert!(auto_color(env(&[("CLICOLOR_FORCE", "1"), ("TERM", "dumb")]), false));
+        assert!(!auto_color(env(&[("CLICOLOR_FORCE", "0")]), false));
+        assert!(!auto_color(env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]), false), "NO_COLOR wins");
+        assert!(!auto_color(env(&[("CLICOLOR", "0")]), true));
+        let out = Some(PathBuf::from("r.txt"));
+        assert!(use_color(ColorChoice::Always, Format::Text, &out));
+        assert!(!use_color(ColorChoice::Always, Format::Jsonl, &None));
+        assert!(!use_color(ColorChoice::Never, Format::Text, &None));
+    }
 }

@@ -467,6 +467,11 @@ static DICTIONARY: LazyLock<Dictionary> = LazyLock::new(|| {
         .expect("rules/keys.toml is valid: the test `keys_file_loads` checks it")
 });
 
+/// Checks a key dictionary's text (`rules check rules/keys.toml`).
+pub fn check_dictionary(text: &str) -> Result<(), String> {
+    compile(text).map(|_| ())
+}
+
 fn compile(text: &str) -> Result<Dictionary, String> {
     let file: KeysFile = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut d = Dictionary { tokens: HashMap::default(), longest: 0 };

@@ -17,7 +17,6 @@
 //! run; and, in binary payloads ([`CompiledProfile::find_bytes`]), the raw
 //! bytes of every form: the text, a MAC's 6 bytes, its EUI-64, the BCD.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -31,10 +30,13 @@ const MAX_FORM_LEN: usize = 512;
 /// Hash prefixes some SDKs send instead of the whole digest.
 const HASH_PREFIX_LEN: usize = 16;
 
+/// A profile problem, with its position when known.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
+    #[error("{path}:{line}:{col}: {message}")]
+    At { path: String, line: usize, col: usize, message: String },
 }
 
 /// A loaded profile: (kind, value) pairs in file order.
@@ -42,50 +44,154 @@ pub enum ProfileError {
 pub struct Profile {
     pub name: Option<String>,
     pub values: Vec<(String, String)>,
+    /// The file as shown in messages.
+    pub path: String,
+    /// Each kind's key and where it is written (line, column), for
+    /// [`Profile::check_kinds`].
+    pub keys: Vec<(String, usize, usize)>,
+}
+
+/// Line and column (1-based) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1)
 }
 
 impl Profile {
-    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+    pub fn load(path: &Path) -> Result<Profile, Vec<ProfileError>> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ProfileError::Invalid { path: shown.clone(), message: e.to_string() })?;
+            .map_err(|e| vec![ProfileError::Invalid { path: shown.clone(), message: e.to_string() }])?;
         Profile::parse(&shown, &text)
     }
 
-    pub fn parse(path: &str, text: &str) -> Result<Profile, ProfileError> {
-        let bad = |message: String| ProfileError::Invalid { path: path.to_string(), message };
-        let table: BTreeMap<String, toml::Value> = toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map_or((0, 0), |s| {
-                let before = &text[..s.start.min(text.len())];
-                (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1)
-            });
-            bad(format!("line {line}, column {col}: {}", e.message()))
-        })?;
-        let mut p = Profile::default();
-        for (key, v) in table {
+    /// Parses a profile; every problem is returned, each with its line
+    /// and column.
+    pub fn parse(path: &str, text: &str) -> Result<Profile, Vec<ProfileError>> {
+        use toml::de::{DeTable, DeValue};
+        let at = |offset: usize, message: String| {
+            let (line, col) = line_col(text, offset);
+            ProfileError::At { path: path.to_string(), line, col, message }
+        };
+        let (doc, syntax) = DeTable::parse_recoverable(text);
+        if !syntax.is_empty() {
+            return Err(syntax
+                .into_iter()
+                .map(|e| match e.span() {
+                    Some(s) => at(s.start, e.message().to_string()),
+                    None => ProfileError::Invalid { path: path.to_string(), message: e.message().to_string() },
+                })
+                .collect());
+        }
+        let mut p = Profile { path: path.to_string(), ..Profile::default() };
+        let mut errors = Vec::new();
+        let mut entries: Vec<_> = doc.into_inner().into_iter().collect();
+        // In file order (the document's keys come sorted by name).
+        entries.sort_by_key(|(k, _)| k.span().start);
+        for (key, v) in entries {
+            let (key_at, key) = (key.span().start, key.into_inner().into_owned());
+            let (v_at, v) = (v.span().start, v.into_inner());
             if key == "name" {
-                p.name = v.as_str().map(str::to_string);
+                match v.as_str() {
+                    Some(n) => p.name = Some(n.to_string()),
+                    None => errors.push(at(v_at, "`name` must be a string".to_string())),
+                }
                 continue;
             }
-            let list = match v {
-                toml::Value::String(s) => vec![s],
-                toml::Value::Array(a) => a
-                    .into_iter()
-                    .map(|x| {
-                        x.as_str().map(str::to_string).ok_or_else(|| bad(format!("`{key}`: values must be strings")))
-                    })
-                    .collect::<Result<_, _>>()?,
-                _ => return Err(bad(format!("`{key}`: give a string or a list of strings"))),
+            let list: Vec<(usize, Option<String>)> = match v {
+                DeValue::String(s) => vec![(v_at, Some(s.into_owned()))],
+                DeValue::Array(a) => {
+                    a.into_iter().map(|x| (x.span().start, x.get_ref().as_str().map(str::to_string))).collect()
+                }
+                _ => {
+                    errors.push(at(v_at, format!("`{key}`: give a string or a list of strings")));
+                    continue;
+                }
             };
-            for s in list {
+            let (line, col) = line_col(text, key_at);
+            p.keys.push((key.clone(), line, col));
+            for (x_at, s) in list {
+                let Some(s) = s else {
+                    errors.push(at(x_at, format!("`{key}`: values must be strings")));
+                    continue;
+                };
                 if s.trim().len() < MIN_FORM_LEN.min(4) {
-                    return Err(bad(format!("`{key}`: value {s:?} is too short to search for")));
+                    errors.push(at(x_at, format!("`{key}`: value {s:?} is too short to search for")));
+                    continue;
                 }
                 p.values.push((key.clone(), s.trim().to_string()));
             }
         }
-        Ok(p)
+        if errors.is_empty() { Ok(p) } else { Err(errors) }
     }
+
+    /// Checks the profile's kinds against the rules that will run: a key
+    /// that is no identifier kind (`imie`) is an error at its line and
+    /// column, with the nearest kind as a suggestion; so is a kind that
+    /// no loaded rule reports (`--no-default-rules` with rules that have
+    /// neither its detector nor `detector = "profile"`): its values could
+    /// never be found.
+    ///
+    /// Known kinds: every detector's, `imeisv`, and the `kind` of every
+    /// loaded pattern rule (`device_uuid`, `person_name`, a rule file's
+    /// own).
+    pub fn check_kinds(&self, rules: &super::rules::RuleSet) -> Vec<ProfileError> {
+        use super::rules::Matcher;
+        use super::validators::Detector;
+        // The STS detector reports several kinds; endpoint and decoder
+        // rules name an upload, not a value.
+        let mut known: Vec<&str> =
+            Detector::ALL.iter().filter(|(_, d)| *d != Detector::StsCleartext).map(|(n, _)| *n).collect();
+        known.push("imeisv");
+        known.extend(
+            rules.rules.iter().filter(|r| matches!(r.matcher, Matcher::Pattern { .. })).map(|r| r.kind.as_str()),
+        );
+        known.sort_unstable();
+        known.dedup();
+        let has_profile_rule = rules.rules.iter().any(|r| matches!(r.matcher, Matcher::Profile));
+        let mut errors = Vec::new();
+        for (kind, line, col) in &self.keys {
+            let at = |message: String| ProfileError::At { path: self.path.clone(), line: *line, col: *col, message };
+            if !known.contains(&kind.as_str()) {
+                let nearest = known.iter().map(|k| (edit_distance(kind, k), *k)).filter(|(d, _)| *d <= 2).min();
+                let hint = nearest.map_or(String::new(), |(_, k)| format!("; did you mean `{k}`?"));
+                errors.push(at(format!("unknown identifier kind `{kind}`{hint} (known: name, {})", known.join(", "))));
+                continue;
+            }
+            let detector = rules.rules.iter().any(|r| matches!(r.matcher, Matcher::Detector(d) if d.kind() == kind));
+            if !detector && !has_profile_rule {
+                errors.push(at(format!(
+                    "no loaded rule reports `{kind}` values: load a rule with `detector = \"{}\"` or `detector = \"profile\"` (the built-in rules have both)",
+                    if Detector::by_name(kind).is_some() { kind.as_str() } else { "profile" }
+                )));
+            }
+        }
+        errors
+    }
+}
+
+/// Edit distance with adjacent transpositions counted as one edit
+/// (`imie` is one edit from `imei`); for suggestions on short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// What a form stands for.
@@ -617,5 +723,34 @@ mod tests {
     #[test]
     fn rejects_non_string_values() {
         assert!(Profile::parse("p.toml", "imei = 356938035643809\n").is_err());
+        let e = Profile::parse("p.toml", "name = \"x\"\nimei = [\"356938035643809\", 3]\nmac = \"ab\"\n").unwrap_err();
+        let e: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].starts_with("p.toml:2:28: `imei`: values must be strings"), "{e:?}");
+        assert!(e[1].starts_with("p.toml:3:7: `mac`: value \"ab\" is too short"), "{e:?}");
+    }
+
+    #[test]
+    fn unknown_kinds_name_their_line_and_a_suggestion() {
+        let rules = crate::detect::rules::RuleSet::builtin().unwrap();
+        let p = Profile::parse("p.toml", "name = \"x\"\nimei = \"356938035643809\"\n  imie = \"356938035643817\"\n")
+            .unwrap();
+        let e: Vec<String> = p.check_kinds(&rules).iter().map(ToString::to_string).collect();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("p.toml:3:3: unknown identifier kind `imie`; did you mean `imei`?"), "{e:?}");
+        // Kinds of loaded rules are known; far typos get no suggestion.
+        let p = Profile::parse("p.toml", "device_uuid = \"0f8fad5b-d9cb-469f\"\nwibble = \"123456\"\n").unwrap();
+        let e: Vec<String> = p.check_kinds(&rules).iter().map(ToString::to_string).collect();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("p.toml:2:1: unknown identifier kind `wibble` (known: name, "), "{e:?}");
+        // No rule that reports serial values: an error too.
+        let mut only_imei = crate::detect::rules::RuleSet::default();
+        only_imei.rules.extend(rules.rules.iter().filter(|r| r.id == "TA-IMEI").cloned());
+        let p = Profile::parse("p.toml", "imei = \"356938035643809\"\nserial = \"WKL3A1B2C3D4\"\n").unwrap();
+        let e: Vec<String> = p.check_kinds(&only_imei).iter().map(ToString::to_string).collect();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("p.toml:2:1: no loaded rule reports `serial` values"), "{e:?}");
+        assert_eq!(edit_distance("imie", "imei"), 1);
+        assert_eq!(edit_distance("", "mac"), 3);
     }
 }

@@ -14,6 +14,7 @@ use std::path::Path;
 use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::validators::Detector;
 use crate::extract::Step;
@@ -35,13 +36,6 @@ pub enum RuleError {
     At { path: String, line: usize, col: usize, message: String },
     #[error("{path}: {message}")]
     File { path: String, message: String },
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFileDef {
-    #[serde(default)]
-    rule: Vec<RuleDef>,
 }
 
 #[derive(Deserialize)]
@@ -297,171 +291,320 @@ impl RuleSet {
         Ok(set)
     }
 
-    /// Adds a rule file, or every `.toml` file under a folder (sorted).
+    /// Adds a rule file, or every `.toml` file under a folder (sorted);
+    /// stops at the first error (see [`RuleSet::load_path`] for all).
     pub fn add_path(&mut self, path: &Path) -> Result<(), RuleError> {
-        let shown = path.display().to_string();
-        let io_err = |e: std::io::Error| RuleError::File { path: shown.clone(), message: e.to_string() };
-        if path.is_dir() {
+        self.load_path(path).errors.into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Adds a rule file, or every `.toml` file under a folder (sorted),
+    /// and says what it found: every error of every file, and the files
+    /// that are not rule files but belong in a rules folder (the key
+    /// dictionary, the vendor OUI list), which are recognised and not
+    /// loaded. A file named here that is neither is read as a rule file.
+    pub fn load_path(&mut self, path: &Path) -> Loaded {
+        let mut loaded = Loaded::default();
+        let files = if path.is_dir() {
             let mut files: Vec<_> = walkdir::WalkDir::new(path)
                 .sort_by_file_name()
                 .into_iter()
                 .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml"))
+                .filter(|e| e.file_type().is_file())
                 .map(|e| e.into_path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml" || x == "txt"))
                 .collect();
             files.sort();
-            for f in files {
-                self.add_path(&f)?;
+            files
+        } else {
+            vec![path.to_path_buf()]
+        };
+        let given = !path.is_dir();
+        for f in files {
+            let shown = f.display().to_string();
+            let text = match std::fs::read_to_string(&f) {
+                Ok(t) => t,
+                Err(e) => {
+                    loaded.errors.push(RuleError::File { path: shown, message: e.to_string() });
+                    continue;
+                }
+            };
+            let is_toml = f.extension().is_some_and(|x| x == "toml");
+            if !is_toml && is_oui_list(&text) {
+                loaded.recognised.push((shown, Recognised::OuiList));
+            } else if !is_toml && !given {
+                // Other text in a folder (notes): not ours to judge.
+            } else if is_key_dictionary(&text) {
+                match super::keys::check_dictionary(&text) {
+                    Ok(()) => loaded.recognised.push((shown, Recognised::KeyDictionary)),
+                    Err(message) => loaded.errors.push(RuleError::File { path: shown, message }),
+                }
+            } else {
+                let before = self.rules.len();
+                loaded.errors.extend(self.add_all(&shown, &text));
+                loaded.rules += self.rules.len() - before;
             }
-            return Ok(());
         }
-        let text = std::fs::read_to_string(path).map_err(io_err)?;
-        self.add(&shown, &text)
+        loaded
     }
 
-    /// Parses, validates and adds the rules of one file.
+    /// Parses, validates and adds the rules of one file; stops at the
+    /// first error (see [`RuleSet::add_all`] for all).
     pub fn add(&mut self, path: &str, text: &str) -> Result<(), RuleError> {
+        self.add_all(path, text).into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Parses, validates and adds the rules of one file; returns every
+    /// error: all syntax errors, else each bad rule's (the good rules of
+    /// the file are added).
+    pub fn add_all(&mut self, path: &str, text: &str) -> Vec<RuleError> {
         let at = |offset: usize, message: String| {
             let (line, col) = line_col(text, offset);
             RuleError::At { path: path.to_string(), line, col, message }
         };
-        let def: RuleFileDef = toml::from_str(text).map_err(|e| match e.span() {
+        let toml_error = |e: toml::de::Error| match e.span() {
             Some(span) => at(span.start, e.message().to_string()),
             None => RuleError::File { path: path.to_string(), message: e.message().to_string() },
-        })?;
-        let mut ids: HashSet<String> = self.rules.iter().map(|r| r.id.clone()).collect();
-        for r in def.rule {
-            let id_at = r.id.span().start;
-            let id = r.id.into_inner();
-            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(at(id_at, format!("rule id {id:?} must be letters, digits, '-' or '_'")));
-            }
-            if !ids.insert(id.clone()) {
-                return Err(at(id_at, format!("duplicate rule id {id:?}")));
-            }
-            let keyed_pattern = r.pattern.is_some() || !r.keys.is_empty();
-            let chosen = [r.detector.is_some(), keyed_pattern, r.endpoint.is_some(), r.decoder.is_some()];
-            if chosen.iter().filter(|c| **c).count() != 1 {
-                return Err(at(
-                    id_at,
-                    format!("rule {id}: give exactly one of `detector`, `pattern`, `endpoint`, `decoder`"),
-                ));
-            }
-            let mut kind = r.kind.clone();
-            let matcher = if let Some(d) = r.detector {
-                let span = d.span().start;
-                let name = d.into_inner();
-                if name == "profile" {
-                    Matcher::Profile
-                } else {
-                    let det = Detector::by_name(&name).ok_or_else(|| {
-                        let known: Vec<&str> = Detector::ALL.iter().map(|(n, _)| *n).collect();
-                        at(span, format!("unknown detector {name:?}; known: profile, {}", known.join(", ")))
-                    })?;
-                    kind.get_or_insert_with(|| det.kind().to_string());
-                    Matcher::Detector(det)
-                }
-            } else if keyed_pattern {
-                let re = match &r.pattern {
-                    Some(p) => {
-                        Some(Regex::new(p.get_ref()).map_err(|e| at(p.span().start, format!("bad pattern: {e}")))?)
-                    }
-                    None => None,
-                };
-                if kind.is_none() {
-                    return Err(at(id_at, format!("rule {id}: a `pattern` or `keys` rule needs a `kind`")));
-                }
-                let keys = r.keys.iter().map(|k| super::keys::normalize(k)).filter(|k| !k.is_empty()).collect();
-                Matcher::Pattern { re, keys }
-            } else if let Some(e) = r.endpoint {
-                let e = e.into_inner();
-                let mut params = Vec::new();
-                for (name, pat) in e.params {
-                    let span = pat.span().start;
-                    let re = Regex::new(pat.get_ref())
-                        .map_err(|err| at(span, format!("bad pattern for parameter {name:?}: {err}")))?;
-                    params.push((name, re));
-                }
-                kind.get_or_insert_with(|| "endpoint".to_string());
-                Matcher::Endpoint(Endpoint {
-                    hosts: e.hosts,
-                    ports: e.ports,
-                    paths: e.paths,
-                    params,
-                    evidence: e.evidence,
-                    carries: e.carries,
-                    payload: e.payload,
-                })
-            } else if let Some(d) = r.decoder {
-                let d = d.into_inner();
-                let mut steps = Vec::new();
-                for st in &d.steps {
-                    steps.push(Step::by_name(st.get_ref()).ok_or_else(|| {
-                        let known: Vec<&str> = Step::NAMES.iter().map(|(n, _)| *n).collect();
-                        at(
-                            st.span().start,
-                            format!("unknown decoding step {:?}; known: {}", st.get_ref(), known.join(", ")),
-                        )
-                    })?);
-                }
-                if steps.is_empty() {
-                    return Err(at(id_at, format!("rule {id}: a decoder needs at least one step")));
-                }
-                kind.get_or_insert_with(|| "sdk_upload".to_string());
-                Matcher::Decoder(Decoder { field: d.field, steps, hosts: d.hosts, paths: d.paths })
-            } else {
-                unreachable!("exactly one matcher checked above")
-            };
-            let mut locations = Vec::new();
-            for l in r.scope.locations {
-                let span = l.span().start;
-                locations.push(Location::parse(l.get_ref()).ok_or_else(|| {
-                    at(
-                        span,
-                        format!(
-                            "unknown location {:?}; known: query, path, body, header, cookie, stream, sms, address",
-                            l.get_ref()
-                        ),
-                    )
-                })?);
-            }
-            let mut destinations = Vec::new();
-            for d in r.scope.destinations {
-                let span = d.span().start;
-                let known = DESTINATIONS.iter().find(|k| **k == d.get_ref().as_str()).ok_or_else(|| {
-                    at(span, format!("unknown destination {:?}; known: {}", d.get_ref(), DESTINATIONS.join(", ")))
-                })?;
-                destinations.push(*known);
-            }
-            let mut examples = Vec::new();
-            let ex = r.examples.unwrap_or_default();
-            for (list, should_match) in [(ex.matches, true), (ex.no_match, false)] {
-                for e in list {
-                    let (line, col) = line_col(text, e.span().start);
-                    examples.push(Example { text: e.into_inner(), should_match, line, col });
-                }
-            }
-            self.rules.push(Rule {
-                id,
-                title: r.title.into(),
-                severity: r.severity,
-                kind: kind.unwrap_or_else(|| "profile".to_string()),
-                description: r.description,
-                references: r.references,
-                source: path.to_string(),
-                matcher,
-                scope: Scope {
-                    locations,
-                    methods: r.scope.methods,
-                    hosts: r.scope.hosts,
-                    ports: r.scope.ports,
-                    apps: r.scope.apps,
-                    destinations,
-                },
-                examples,
-            });
+        };
+        let (doc, syntax) = DeTable::parse_recoverable(text);
+        if !syntax.is_empty() {
+            return syntax.into_iter().map(toml_error).collect();
         }
-        Ok(())
+        let mut errors = Vec::new();
+        let mut items = Vec::new();
+        for (key, value) in doc.into_inner() {
+            if key.get_ref() != "rule" {
+                errors.push(at(key.span().start, format!("unknown field `{}`, expected `rule`", key.get_ref())));
+                continue;
+            }
+            let span = value.span().start;
+            match value.into_inner() {
+                DeValue::Array(a) => items.extend(a),
+                _ => errors.push(at(span, "`rule` must be an array of tables: write `[[rule]]`".to_string())),
+            }
+        }
+        let mut ids: HashSet<String> = self.rules.iter().map(|r| r.id.clone()).collect();
+        for item in items {
+            match RuleDef::deserialize(ValueDeserializer::from(item)) {
+                Ok(r) => match compile(r, path, text, &mut ids) {
+                    Ok(rule) => self.rules.push(rule),
+                    Err(e) => errors.extend(e),
+                },
+                Err(e) => errors.push(toml_error(e)),
+            }
+        }
+        // In file order (the document's keys come sorted by name).
+        errors.sort_by_key(|e| match e {
+            RuleError::At { line, col, .. } => (*line, *col),
+            RuleError::File { .. } => (0, 0),
+        });
+        errors
+    }
+}
+
+/// What [`RuleSet::load_path`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Rules added.
+    pub rules: usize,
+    /// Files of a rules folder that are not rule files: checked, not loaded.
+    pub recognised: Vec<(String, Recognised)>,
+    pub errors: Vec<RuleError>,
+}
+
+/// A file of the rules folder that holds no rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recognised {
+    /// `keys.toml`: the key names each detector trusts (compiled in).
+    KeyDictionary,
+    /// `oui.txt`: vendor MAC prefixes (compiled in).
+    OuiList,
+}
+
+impl Recognised {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recognised::KeyDictionary => "key dictionary",
+            Recognised::OuiList => "vendor OUI list",
+        }
+    }
+}
+
+/// A key dictionary has lists and an `[around]` table, and no rules.
+fn is_key_dictionary(text: &str) -> bool {
+    DeTable::parse(text).is_ok_and(|d| {
+        let d = d.get_ref();
+        !d.contains_key("rule") && d.get("around").is_some_and(|v| v.get_ref().is_table())
+    })
+}
+
+/// An OUI list: comment lines and lines that start with six hex digits
+/// (`A45E60 Apple`), at least one of them.
+fn is_oui_list(text: &str) -> bool {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).peekable();
+    lines.peek().is_some() && lines.all(|l| l.len() >= 6 && l.as_bytes()[..6].iter().all(u8::is_ascii_hexdigit))
+}
+
+/// Is `path` a folder laid out as the built-in `rules/` (it holds the key
+/// dictionary beside the built-in rule files)? The names of the built-in
+/// files it holds, which `rules check` takes from it instead of the
+/// compiled-in copies.
+pub fn builtin_files_in(path: &Path) -> Vec<&'static str> {
+    if !path.join("keys.toml").is_file() {
+        return Vec::new();
+    }
+    BUILTIN
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| name.rsplit('/').next().is_some_and(|f| path.join(f).is_file()))
+        .collect()
+}
+
+/// Validates one rule and compiles it; `ids` holds the ids taken so far
+/// (the rule's is added). Every problem of the rule is returned.
+fn compile(r: RuleDef, path: &str, text: &str, ids: &mut HashSet<String>) -> Result<Rule, Vec<RuleError>> {
+    let at = |offset: usize, message: String| {
+        let (line, col) = line_col(text, offset);
+        RuleError::At { path: path.to_string(), line, col, message }
+    };
+    let mut errors = Vec::new();
+    // The first problem of one part of a rule; the other parts are still
+    // checked.
+    macro_rules! check {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        };
+    }
+    let id_at = r.id.span().start;
+    let id = r.id.into_inner();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        errors.push(at(id_at, format!("rule id {id:?} must be letters, digits, '-' or '_'")));
+    } else if !ids.insert(id.clone()) {
+        errors.push(at(id_at, format!("duplicate rule id {id:?}")));
+    }
+    let keyed_pattern = r.pattern.is_some() || !r.keys.is_empty();
+    let chosen = [r.detector.is_some(), keyed_pattern, r.endpoint.is_some(), r.decoder.is_some()];
+    if chosen.iter().filter(|c| **c).count() != 1 {
+        errors.push(at(id_at, format!("rule {id}: give exactly one of `detector`, `pattern`, `endpoint`, `decoder`")));
+        return Err(errors);
+    }
+    let mut kind = r.kind.clone();
+    let matcher = if let Some(d) = r.detector {
+        let span = d.span().start;
+        let name = d.into_inner();
+        if name == "profile" {
+            Some(Matcher::Profile)
+        } else {
+            check!(Detector::by_name(&name).ok_or_else(|| {
+                let known: Vec<&str> = Detector::ALL.iter().map(|(n, _)| *n).collect();
+                at(span, format!("unknown detector {name:?}; known: profile, {}", known.join(", ")))
+            }))
+            .map(|det| {
+                kind.get_or_insert_with(|| det.kind().to_string());
+                Matcher::Detector(det)
+            })
+        }
+    } else if keyed_pattern {
+        let re = match &r.pattern {
+            Some(p) => check!(Regex::new(p.get_ref()).map_err(|e| at(p.span().start, format!("bad pattern: {e}")))),
+            None => None,
+        };
+        if kind.is_none() {
+            errors.push(at(id_at, format!("rule {id}: a `pattern` or `keys` rule needs a `kind`")));
+        }
+        let keys = r.keys.iter().map(|k| super::keys::normalize(k)).filter(|k| !k.is_empty()).collect();
+        (r.pattern.is_none() || re.is_some()).then_some(Matcher::Pattern { re, keys })
+    } else if let Some(e) = r.endpoint {
+        let e = e.into_inner();
+        let mut params = Vec::new();
+        for (name, pat) in e.params {
+            let span = pat.span().start;
+            let re = check!(
+                Regex::new(pat.get_ref()).map_err(|err| at(span, format!("bad pattern for parameter {name:?}: {err}")))
+            );
+            params.extend(re.map(|re| (name, re)));
+        }
+        kind.get_or_insert_with(|| "endpoint".to_string());
+        Some(Matcher::Endpoint(Endpoint {
+            hosts: e.hosts,
+            ports: e.ports,
+            paths: e.paths,
+            params,
+            evidence: e.evidence,
+            carries: e.carries,
+            payload: e.payload,
+        }))
+    } else if let Some(d) = r.decoder {
+        let d = d.into_inner();
+        let mut steps = Vec::new();
+        for st in &d.steps {
+            steps.extend(check!(Step::by_name(st.get_ref()).ok_or_else(|| {
+                let known: Vec<&str> = Step::NAMES.iter().map(|(n, _)| *n).collect();
+                at(st.span().start, format!("unknown decoding step {:?}; known: {}", st.get_ref(), known.join(", ")))
+            })));
+        }
+        if d.steps.is_empty() {
+            errors.push(at(id_at, format!("rule {id}: a decoder needs at least one step")));
+        }
+        kind.get_or_insert_with(|| "sdk_upload".to_string());
+        Some(Matcher::Decoder(Decoder { field: d.field, steps, hosts: d.hosts, paths: d.paths }))
+    } else {
+        unreachable!("exactly one matcher checked above")
+    };
+    let mut locations = Vec::new();
+    for l in r.scope.locations {
+        let span = l.span().start;
+        locations.extend(check!(Location::parse(l.get_ref()).ok_or_else(|| {
+            at(
+                span,
+                format!(
+                    "unknown location {:?}; known: query, path, body, header, cookie, stream, sms, address",
+                    l.get_ref()
+                ),
+            )
+        })));
+    }
+    let mut destinations = Vec::new();
+    for d in r.scope.destinations {
+        let span = d.span().start;
+        destinations.extend(check!(DESTINATIONS.iter().find(|k| **k == d.get_ref().as_str()).copied().ok_or_else(
+            || at(span, format!("unknown destination {:?}; known: {}", d.get_ref(), DESTINATIONS.join(", ")))
+        )));
+    }
+    let mut examples = Vec::new();
+    let ex = r.examples.unwrap_or_default();
+    for (list, should_match) in [(ex.matches, true), (ex.no_match, false)] {
+        for e in list {
+            let (line, col) = line_col(text, e.span().start);
+            examples.push(Example { text: e.into_inner(), should_match, line, col });
+        }
+    }
+    match matcher {
+        Some(matcher) if errors.is_empty() => Ok(Rule {
+            id,
+            title: r.title.into(),
+            severity: r.severity,
+            kind: kind.unwrap_or_else(|| "profile".to_string()),
+            description: r.description,
+            references: r.references,
+            source: path.to_string(),
+            matcher,
+            scope: Scope {
+                locations,
+                methods: r.scope.methods,
+                hosts: r.scope.hosts,
+                ports: r.scope.ports,
+                apps: r.scope.apps,
+                destinations,
+            },
+            examples,
+        }),
+        _ => Err(errors),
     }
 }
 
@@ -485,6 +628,53 @@ mod tests {
         let text = "[[rule]]\nid = \"X-2\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imei\"\ncolour = 1\n";
         let e = set.add("r.toml", text).unwrap_err().to_string();
         assert!(e.starts_with("r.toml:6:1: unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn every_error_of_a_file() {
+        let mut set = RuleSet::default();
+        let text = concat!(
+            "[[rule]]\nid = \"A\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imeii\"\n",
+            "[[rule]]\nid = \"B\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imei\"\ncolour = 1\n",
+            "[[rule]]\nid = \"C\"\ntitle = \"t\"\nseverity = \"high\"\nkind = \"k\"\npattern = \"(\"\n",
+            "[rule.scope]\nlocations = [\"nowhere\"]\n",
+            "[[rule]]\nid = \"D\"\ntitle = \"t\"\nseverity = \"high\"\ndetector = \"imei\"\n",
+        );
+        let e: Vec<String> = set.add_all("r.toml", text).iter().map(ToString::to_string).collect();
+        assert_eq!(e.len(), 4, "{e:#?}");
+        assert!(e[0].starts_with("r.toml:5:12: unknown detector \"imeii\""), "{e:#?}");
+        assert!(e[1].starts_with("r.toml:11:1: unknown field `colour`"), "{e:#?}");
+        assert!(e[2].starts_with("r.toml:17:11: bad pattern"), "{e:#?}");
+        assert!(e[3].starts_with("r.toml:19:14: unknown location \"nowhere\""), "{e:#?}");
+        // The good rule is kept; a bad one is not.
+        assert_eq!(set.rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["D"]);
+        // Syntax errors: all of them, and nothing else.
+        let e = RuleSet::default().add_all("s.toml", "[[rule]\nid = 1\n[x\n");
+        assert!(!e.is_empty() && e.iter().all(|e| matches!(e, RuleError::At { .. })), "{e:?}");
+        let e = RuleSet::default().add_all("t.toml", "rules = 1\nrule = 2\n");
+        let e: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            e,
+            [
+                "t.toml:1:1: unknown field `rules`, expected `rule`",
+                "t.toml:2:8: `rule` must be an array of tables: write `[[rule]]`"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_builtin_folder_is_recognised() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let mut set = RuleSet::default();
+        let loaded = set.load_path(&dir);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let kinds: Vec<Recognised> = loaded.recognised.iter().map(|(_, k)| *k).collect();
+        assert_eq!(kinds, [Recognised::KeyDictionary, Recognised::OuiList]);
+        assert_eq!(loaded.rules, RuleSet::builtin().unwrap().rules.len());
+        assert_eq!(builtin_files_in(&dir).len(), BUILTIN.len());
+        assert!(builtin_files_in(&dir.join("keys.toml")).is_empty());
+        assert!(!is_key_dictionary(include_str!("../../rules/identifiers.toml")));
+        assert!(!is_oui_list("not an oui\n"));
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct Summary {
     pub findings: [u64; 3],
     pub errors: u64,
     pub not_captures_skipped: u64,
+    /// Regular files in folders that are not captures, and the first
+    /// names of them ([`crate::scan::NOT_CAPTURE_NAMES`]).
+    pub not_captures: u64,
+    pub not_capture_names: Vec<String>,
     /// Findings suppressed by a baseline.
     pub suppressed: u64,
     /// Findings left out by the display filters ([`filter::DisplayFilter`]).

@@ -697,6 +697,12 @@ impl<W: Write> Reporter for TextReporter<W> {
                 s.filtered
             )?;
         }
+        if s.not_captures > 0 {
+            let names: Vec<String> = s.not_capture_names.iter().map(|n| self.p.line(n).into_owned()).collect();
+            let more = s.not_captures.saturating_sub(names.len() as u64);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            writeln!(self.out, "{} files skipped as not captures: {}{more}", s.not_captures, names.join(", "))?;
+        }
         if !self.errors.is_empty() {
             writeln!(self.out, "Captures with errors ({}):", self.errors.len())?;
             for (capture, message) in &self.errors {

@@ -134,7 +134,15 @@ pub struct Discovery {
     /// `warnings_omitted`).
     pub warnings: Vec<ErrorRecord>,
     pub warnings_omitted: u64,
+    /// Regular files in folders that do not start like a capture: how
+    /// many, and the first [`NOT_CAPTURE_NAMES`] of them (for the text
+    /// summary and the message when nothing at all was a capture).
+    pub not_captures: u64,
+    pub not_capture_names: Vec<String>,
 }
+
+/// Names of files passed over as not captures that are kept.
+pub const NOT_CAPTURE_NAMES: usize = 5;
 
 /// Special files and broken links in folders described one by one; a
 /// folder such as `/dev` holds thousands.
@@ -272,7 +280,13 @@ fn walk(root: &Path, display: &str, d: &mut Discovery) {
         }
         match sniff_capture(e.path()) {
             Ok(true) => d.inputs.push(Input { path: e.path().to_path_buf(), display: shown() }),
-            Ok(false) => d.skipped += 1,
+            Ok(false) => {
+                d.skipped += 1;
+                d.not_captures += 1;
+                if d.not_capture_names.len() < NOT_CAPTURE_NAMES {
+                    d.not_capture_names.push(shown());
+                }
+            }
             Err(err) => d.error(shown(), format!("cannot read: {err}")),
         }
     }
