@@ -211,3 +211,20 @@ fn display_filters_select_in_every_format() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--kind imie: no rule reports this kind"));
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// The JSON Lines summary counts what a display filter left out: with
+/// `--kind imei`, the other findings.
+#[test]
+fn the_summary_counts_the_findings_filtered_out() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/wiko-sts.pcap");
+    let lines = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_teleaudit")).args(args).output().expect("run");
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect()
+    };
+    let all = lines(&["scan", "--format", "jsonl", fixture]);
+    let imei = lines(&["scan", "--format", "jsonl", "--kind", "imei", fixture]);
+    let count = |v: &[serde_json::Value]| v.iter().filter(|l| l["type"] == "finding").count() as u64;
+    let summary = imei.iter().find(|l| l["type"] == "summary").expect("summary");
+    assert!(count(&imei) > 0 && count(&imei) < count(&all));
+    assert_eq!(summary["filtered"].as_u64(), Some(count(&all) - count(&imei)));
+}

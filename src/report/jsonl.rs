@@ -323,6 +323,7 @@ pub fn summary_json(s: &Summary) -> Value {
         "errors": s.errors,
         "not_captures_skipped": s.not_captures_skipped,
         "suppressed": s.suppressed,
+        "filtered": s.filtered,
         "elapsed_seconds": (s.elapsed_secs * 1000.0).round() / 1000.0,
         "peak_memory_bytes": s.peak_memory_bytes,
     })
