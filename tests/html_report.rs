@@ -113,7 +113,10 @@ fn chromium() -> Option<&'static str> {
 fn render(browser: &str, page: &Path, args: &[&str]) -> (String, String) {
     let url = format!("file://{}", page.canonicalize().unwrap().display());
     let profile = tmpdir("chromium-profile");
-    let o = Command::new(browser)
+    // Under coreutils' `timeout`: a browser that hangs fails the test
+    // instead of stalling CI.
+    let o = Command::new("timeout")
+        .args(["300", browser])
         .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)

@@ -876,7 +876,9 @@ fn diff(a: DiffArgs) -> ExitCode {
         Err(code) => return code,
     };
     if matches!(a.format, Format::Sqlite | Format::Html) {
-        return fail("diff writes text, jsonl or sarif (for a database or a page, scan each side with --format sqlite or html)");
+        return fail(
+            "diff writes text, jsonl or sarif (for a database or a page, scan each side with --format sqlite or html)",
+        );
     }
     let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();
     let sides = [("a capture compared", a.old.clone()), ("a capture compared", a.new.clone())];

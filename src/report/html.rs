@@ -135,6 +135,12 @@ fn nanos(t: Timestamp) -> i128 {
     i128::from(t.secs) * 1_000_000_000 + i128::from(t.nanos)
 }
 
+/// The inverse of [`nanos`] (0 for a time outside `i64` seconds).
+fn from_nanos(t: i128) -> Timestamp {
+    let secs = i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(0);
+    Timestamp::new(secs, u32::try_from(t.rem_euclid(1_000_000_000)).unwrap_or(0))
+}
+
 impl Histogram {
     fn add(&mut self, t: Timestamp) {
         self.total = self.total.saturating_add(1);
@@ -364,12 +370,12 @@ th,td{border:1px solid var(--line);padding:4px 6px;text-align:left;vertical-alig
 th{background:#f2f4f4;font-weight:600}
 table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[aria-sort=ascending]::after{content:" \25B2"}table.sortable th[aria-sort=descending]::after{content:" \25BC"}
-td.num,th.num{text-align:right}td.when{white-space:nowrap;font-size:12px}
+td.num,th.num{text-align:right}td.when,td.rule{white-space:nowrap;font-size:12px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;word-break:break-all}
 .sev{font-weight:700;font-size:12px}.sev.high{color:var(--high)}.sev.medium{color:var(--medium)}.sev.low{color:var(--low)}
 details summary{cursor:pointer;color:var(--low)}
 details table{margin-top:4px}details td,details th{font-size:12px}
-.matrix td.num{min-width:44px}
+.matrix td.num{min-width:44px}.scroll{overflow-x:auto;max-height:640px;overflow-y:auto}
 .muted{color:var(--muted)}
 svg text{font:11px system-ui,sans-serif;fill:var(--fg)}
 svg .axis{stroke:var(--muted);stroke-width:1}svg .grid{stroke:var(--line);stroke-width:1}
@@ -420,6 +426,15 @@ impl<W: Write> HtmlReporter<W> {
         self.p.line(s).into_owned()
     }
 
+    /// `GET /path`, `MESSAGE tel:...`, or `stream` outside a request.
+    fn request_line(&self, method: Option<&str>, target: Option<&str>) -> String {
+        match (method, target) {
+            (Some(m), Some(t)) => format!("{} {}", self.shown(m), self.shown(t)),
+            (Some(m), None) => self.shown(m),
+            (None, _) => "stream".to_string(),
+        }
+    }
+
     fn page(&self, s: &Summary) -> String {
         let mut h = Html::default();
         h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
@@ -439,7 +454,7 @@ impl<W: Write> HtmlReporter<W> {
         self.cards(&mut h, s);
         h.raw("<h2>Uploads carrying identifiers, per destination</h2>\n");
         self.timeline_svg(&mut h);
-        h.raw("<h2>Kinds by destination</h2>\n");
+        h.raw("<h2>Destinations by kind</h2>\n");
         self.matrix_table(&mut h);
         h.raw("<h2>Leaks</h2>\n");
         self.leak_table(&mut h);
@@ -465,11 +480,16 @@ impl<W: Write> HtmlReporter<W> {
         card(h, "medium", self.leak_counts[1], "medium");
         card(h, "low", self.leak_counts[0], "low");
         card(h, "", s.total_findings(), "findings");
-        card(h, "", self.matrix.len() as u64, "destinations");
+        // Past MAX_ROWS destinations the rest share one row: "at least".
+        let other = self.matrix.contains_key(OTHER_HOSTS);
+        let destinations = self.matrix.len().saturating_sub(usize::from(other)) as u64;
+        card(h, "", destinations, if other { "destinations and more" } else { "destinations" });
         h.raw("</div>\n");
         if self.untabled > 0 {
             h.raw("<p class=\"muted\">").num(self.untabled);
-            h.raw(" findings of further distinct leaks past the table's limit per capture are counted, not listed.</p>");
+            h.raw(
+                " findings of further distinct leaks past the table's limit per capture are counted, not listed.</p>",
+            );
         }
         let mut notes = Vec::new();
         if s.suppressed > 0 {
@@ -513,17 +533,17 @@ impl<W: Write> HtmlReporter<W> {
             h.raw("<line class=\"grid\" x1=\"").coord(LEFT).raw("\" x2=\"").coord(LEFT + plot);
             h.raw("\" y1=\"").coord(y).raw("\" y2=\"").coord(y).raw("\"/>");
             let label = self.shown(host);
-            let short: String =
-                if label.chars().count() > 38 { label.chars().take(37).chain(['…']).collect() } else { label.clone() };
+            let short: String = if label.chars().count() > 38 {
+                label.chars().take(37).chain(['…']).collect()
+            } else {
+                label.clone()
+            };
             h.raw("<text x=\"").coord(LEFT - 8.0).raw("\" y=\"").coord(y + 4.0).raw("\" text-anchor=\"end\">");
             h.raw("<title>").text(&label).raw("</title>").text(&short).raw(" (").num(hist.total).raw(")</text>");
             for (t, n) in hist.marks() {
                 let r = 3.0 + (n as f64).log2().min(8.0);
                 h.raw("<circle cx=\"").coord(x_of(t)).raw("\" cy=\"").coord(y).raw("\" r=\"").coord(r).raw("\">");
-                let when = Timestamp::new(
-                    i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(0),
-                    u32::try_from(t.rem_euclid(1_000_000_000)).unwrap_or(0),
-                );
+                let when = from_nanos(t);
                 h.raw("<title>").num(n).raw(if n == 1 { " upload" } else { " uploads" }).raw(" around ");
                 h.text(&short_time(when)).raw("</title></circle>");
             }
@@ -533,10 +553,7 @@ impl<W: Write> HtmlReporter<W> {
         h.raw("\" y1=\"").coord(axis).raw("\" y2=\"").coord(axis).raw("\"/>");
         for (i, anchor) in [(0, "start"), (1, "middle"), (2, "end")] {
             let t = t0 + (t1 - t0) * i / 2;
-            let when = Timestamp::new(
-                i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(0),
-                u32::try_from(t.rem_euclid(1_000_000_000)).unwrap_or(0),
-            );
+            let when = from_nanos(t);
             h.raw("<text x=\"").coord(x_of(t)).raw("\" y=\"").coord(axis + 18.0).raw("\" text-anchor=\"");
             h.raw(anchor).raw("\">").text(&short_time(when)).raw("</text>");
         }
@@ -560,16 +577,20 @@ impl<W: Write> HtmlReporter<W> {
                 *kinds.entry(k).or_default() += n;
             }
         }
+        let mut kinds: Vec<(&str, u64)> = kinds.into_iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let mut hosts: Vec<(&String, u64)> = self.matrix.iter().map(|(h, r)| (h, r.values().sum())).collect();
         hosts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        h.raw("<table class=\"matrix\" id=\"matrix\"><thead><tr><th>kind \\ destination</th>");
-        for (host, _) in &hosts {
-            h.raw("<th class=\"mono\">").text(&self.shown(host)).raw("</th>");
+        // One row per destination (there can be many), one column per
+        // kind (a few dozen at most: the rules' kinds).
+        h.raw("<div class=\"scroll\"><table class=\"matrix\" id=\"matrix\"><thead><tr><th>destination \\ kind</th>");
+        for (kind, _) in &kinds {
+            h.raw("<th class=\"num\">").text(kind).raw("</th>");
         }
         h.raw("<th class=\"num\">total</th></tr></thead><tbody>");
-        for (kind, total) in &kinds {
-            h.raw("<tr><th>").text(kind).raw("</th>");
-            for (host, _) in &hosts {
+        for (host, total) in &hosts {
+            h.raw("<tr><th class=\"mono\">").text(&self.shown(host)).raw("</th>");
+            for (kind, _) in &kinds {
                 match self.matrix[*host].get(*kind) {
                     Some(n) => h.raw("<td class=\"num\">").num(*n).raw("</td>"),
                     None => h.raw("<td></td>"),
@@ -577,7 +598,13 @@ impl<W: Write> HtmlReporter<W> {
             }
             h.raw("<td class=\"num\"><b>").num(*total).raw("</b></td></tr>");
         }
-        h.raw("</tbody></table>\n<p class=\"muted\">Findings of each kind sent to each destination.</p>\n");
+        h.raw("<tr><th>total</th>");
+        for (_, n) in &kinds {
+            h.raw("<td class=\"num\"><b>").num(*n).raw("</b></td>");
+        }
+        let all: u64 = kinds.iter().map(|(_, n)| n).sum();
+        h.raw("<td class=\"num\"><b>").num(all).raw("</b></td></tr>");
+        h.raw("</tbody></table></div>\n<p class=\"muted\">Findings of each kind sent to each destination.</p>\n");
     }
 
     fn leak_table(&self, h: &mut Html) {
@@ -595,7 +622,11 @@ impl<W: Write> HtmlReporter<W> {
         h.raw("<th>requests</th></tr></thead><tbody>\n");
         let mut order: Vec<&PageLeak> = self.leaks.iter().collect();
         order.sort_by(|a, b| {
-            b.leak.severity.cmp(&a.leak.severity).then(b.leak.count.cmp(&a.leak.count)).then(a.leak.host.cmp(&b.leak.host))
+            b.leak
+                .severity
+                .cmp(&a.leak.severity)
+                .then(b.leak.count.cmp(&a.leak.count))
+                .then(a.leak.host.cmp(&b.leak.host))
         });
         for pl in order {
             self.leak_row(h, pl, many);
@@ -604,7 +635,9 @@ impl<W: Write> HtmlReporter<W> {
         let listed = self.leaks.len() as u64;
         let total: u64 = self.leak_counts.iter().sum();
         if total > listed {
-            h.raw("<p class=\"muted\">").num(total - listed).raw(" further leaks are counted above but not listed (the page lists ");
+            h.raw("<p class=\"muted\">")
+                .num(total - listed)
+                .raw(" further leaks are counted above but not listed (the page lists ");
             h.num(MAX_PAGE_LEAKS).raw(").</p>\n");
         }
     }
@@ -618,11 +651,7 @@ impl<W: Write> HtmlReporter<W> {
         h.raw("<td>").text(&l.kind).raw("</td>");
         h.raw("<td class=\"mono\">").text(&self.shown(&l.host)).raw("</td>");
         let target = if p.opts.show_values { l.path.as_deref() } else { l.path_masked.as_deref() };
-        let request = match (&l.method, target) {
-            (Some(m), Some(t)) => format!("{} {}", self.shown(m), self.shown(t)),
-            (Some(m), None) => self.shown(m),
-            (None, _) => "stream".to_string(),
-        };
+        let request = self.request_line(l.method.as_deref(), target);
         h.raw("<td class=\"mono\">").text(&request).raw("</td>");
         let mut where_ = match &l.field {
             Some(field) => format!("{}:{}", l.location.as_str(), self.shown(field)),
@@ -644,7 +673,7 @@ impl<W: Write> HtmlReporter<W> {
             let s = short_time(t);
             h.raw("<td class=\"mono when\"").attr("data-sort", &t.rfc3339()).raw(">").text(&s).raw("</td>");
         }
-        h.raw("<td").attr("title", &l.title).raw(">").text(&l.rule).raw("</td>");
+        h.raw("<td class=\"rule\"").attr("title", &l.title).raw(">").text(&l.rule).raw("</td>");
         if many {
             h.raw("<td class=\"mono\">").text(&self.shown(&self.captures[pl.capture])).raw("</td>");
         }
@@ -659,11 +688,7 @@ impl<W: Write> HtmlReporter<W> {
             h.raw("<tr><td class=\"num\">").num(q.frame).raw("</td><td class=\"mono\">").text(&q.time.rfc3339());
             h.raw("</td><td class=\"mono\">").text(&format!("{} \u{2192} {}", q.src, q.dst)).raw("</td>");
             let uri = if p.opts.show_values { q.uri.as_deref() } else { q.uri_masked.as_deref() };
-            let line = match (&q.method, uri) {
-                (Some(m), Some(u)) => format!("{} {}", self.shown(m), self.shown(u)),
-                (Some(m), None) => self.shown(m),
-                (None, _) => "stream".to_string(),
-            };
+            let line = self.request_line(q.method.as_deref(), uri);
             h.raw("<td class=\"mono\">").text(&line).raw("</td>");
             h.raw("<td class=\"mono\">").text(&self.shown(&p.value(&q.value))).raw("</td></tr>");
         }
@@ -686,7 +711,9 @@ impl<W: Write> HtmlReporter<W> {
             h.raw("<p class=\"muted\">error: ").text(&self.shown(e)).raw("</p>\n");
         }
         if self.captures.len() > self.rows.len() {
-            h.raw("<p class=\"muted\">").num(self.captures.len() - self.rows.len()).raw(" more captures not listed.</p>\n");
+            h.raw("<p class=\"muted\">")
+                .num(self.captures.len() - self.rows.len())
+                .raw(" more captures not listed.</p>\n");
         }
     }
 }
@@ -753,7 +780,7 @@ mod tests {
         }
         assert_eq!(r.timeline["h.example"].total, 50);
         assert!(r.samples.iter().all(|s| s.len() == SAMPLES));
-        r.end(&FileReport::default()).unwrap();
+        r.end(&FileReport { capture: "c".into(), ..FileReport::default() }).unwrap();
         assert_eq!(r.leak_counts, [0, 0, 2]);
         assert_eq!(r.matrix["h.example"]["imei"], 50);
     }
