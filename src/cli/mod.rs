@@ -103,6 +103,8 @@ enum Format {
     Text,
     Jsonl,
     Sarif,
+    /// One self-contained HTML page (`-o report.html`).
+    Html,
     /// A SQLite database (`-o FILE` required; a run is appended).
     Sqlite,
 }
@@ -655,6 +657,7 @@ fn make_reporter(format: Format, out: Box<dyn Write>, opts: ReportOptions, rules
         Format::Text => Box::new(TextReporter::new(out, opts)),
         Format::Jsonl => Box::new(JsonlReporter::new(out, opts)),
         Format::Sarif => Box::new(SarifReporter::new(out, opts, rules.rules.clone())),
+        Format::Html => Box::new(crate::report::html::HtmlReporter::new(out, opts)),
         // Opened by `report` (it needs a path, not a writer).
         Format::Sqlite => Box::new(JsonlReporter::new(out, opts)),
     }
@@ -872,8 +875,10 @@ fn diff(a: DiffArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if a.format == Format::Sqlite {
-        return fail("diff writes text, jsonl or sarif (for a database, scan each side with --format sqlite)");
+    if matches!(a.format, Format::Sqlite | Format::Html) {
+        return fail(
+            "diff writes text, jsonl or sarif (for a database or a page, scan each side with --format sqlite or html)",
+        );
     }
     let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();
     let sides = [("a capture compared", a.old.clone()), ("a capture compared", a.new.clone())];
@@ -931,7 +936,7 @@ fn diff(a: DiffArgs) -> ExitCode {
                 r.finish(&Summary::default())
             }
             // Refused above.
-            Format::Sqlite => Ok(()),
+            Format::Sqlite | Format::Html => Ok(()),
             Format::Jsonl => {
                 for (t, list) in [("new", &added), ("gone", &gone)] {
                     for f in list.iter() {

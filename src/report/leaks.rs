@@ -204,15 +204,16 @@ impl LeakTable {
         LeakTable { leaks: Vec::new(), index: HashMap::new(), cap, findings: 0, untabled: 0 }
     }
 
-    /// Folds one finding in.
-    pub fn add(&mut self, f: &Finding) {
+    /// Folds one finding in; returns the index of its leak in
+    /// [`LeakTable::leaks`], or `None` when the table is full.
+    pub fn add(&mut self, f: &Finding) -> Option<usize> {
         self.findings = self.findings.saturating_add(1);
         let mut h = key_hash(f);
         loop {
             match self.index.get(&h) {
                 Some(&i) if self.leaks[i].same(f) => {
                     self.leaks[i].add(f);
-                    return;
+                    return Some(i);
                 }
                 Some(_) => h = h.wrapping_add(1),
                 None => break,
@@ -220,12 +221,13 @@ impl LeakTable {
         }
         if self.leaks.len() >= self.cap {
             self.untabled = self.untabled.saturating_add(1);
-            return;
+            return None;
         }
         let mut leak = Leak::new(f);
         leak.add(f);
         self.index.insert(h, self.leaks.len());
         self.leaks.push(leak);
+        Some(self.leaks.len() - 1)
     }
 
     /// Distinct leaks in the table.

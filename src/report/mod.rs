@@ -1,4 +1,4 @@
-//! report: findings and requests to text, JSON Lines.
+//! report: findings and requests to text, JSON Lines, SARIF, HTML, SQLite.
 //!
 //! Input: per capture, in a stable order, `begin`, its findings (or
 //! requests) as they are made, and `end` with its record; then a
@@ -8,6 +8,7 @@
 //! by distinct keys, with a cap.
 
 pub mod filter;
+pub mod html;
 pub mod jsonl;
 pub mod leaks;
 pub mod safe;
