@@ -163,3 +163,26 @@ fn corpus_counts_match_json_lines() {
     assert_eq!(db_counts(&db, 1), jsonl_counts(&[c]).0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--all-requests`: every HTTP request has its row, with findings or
+/// not; the findings are the same and point to their request.
+#[test]
+fn all_requests_lists_the_requests_without_findings_too() {
+    let dir = tmpdir("sqlite-all");
+    let some = dir.join("some.db");
+    let all = dir.join("all.db");
+    scan_to(&some, &[FIXTURE]);
+    run(&["scan", "--format", "sqlite", "--all-requests", "-o", all.to_str().unwrap(), FIXTURE]);
+    let listed = run(&["scan", "--format", "jsonl", "--all-requests", FIXTURE]);
+    let http: i64 =
+        String::from_utf8_lossy(&listed.stdout).lines().filter(|l| l.contains(r#""type":"request""#)).count() as i64;
+    let (a, s) = (Connection::open(&all).unwrap(), Connection::open(&some).unwrap());
+    let count = |db: &Connection, q: &str| -> i64 { db.query_row(q, [], |r| r.get(0)).unwrap() };
+    let without = "SELECT count(*) FROM requests WHERE request_id NOT IN (SELECT request_id FROM findings)";
+    assert_eq!(count(&s, without), 0, "without the flag, only requests with findings");
+    assert!(count(&a, without) > 0);
+    let http_rows = count(&a, "SELECT count(*) FROM requests WHERE protocol LIKE 'http%'");
+    assert_eq!(http_rows, http);
+    assert_eq!(db_counts(&a, 1), db_counts(&s, 1), "the same findings");
+    let _ = std::fs::remove_dir_all(&dir);
+}

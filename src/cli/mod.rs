@@ -303,6 +303,7 @@ impl LimitArgs {
             progress,
             apps: Vec::new(),
             show_frame: None,
+            all_requests: false,
         })
     }
 
@@ -358,6 +359,10 @@ struct ScanArgs {
     /// known app is then left out.
     #[arg(long = "app", value_name = "GLOB")]
     apps: Vec<String>,
+    /// Also list every HTTP request, with findings or not (JSON Lines
+    /// `request` lines, SQLite `requests` rows).
+    #[arg(long)]
+    all_requests: bool,
     /// Suppress the leaks of this baseline (written by --write-baseline).
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
@@ -685,8 +690,11 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
+    if a.all_requests && !matches!(a.format, Format::Jsonl | Format::Sqlite) {
+        return fail("--all-requests lists requests in JSON Lines or SQLite (--format jsonl or sqlite)");
+    }
     let cfg = match a.limits.config(engine, Mode::Scan, progress_counters()) {
-        Ok(c) => ScanConfig { apps: a.apps.clone(), ..c },
+        Ok(c) => ScanConfig { apps: a.apps.clone(), all_requests: a.all_requests, ..c },
         Err(code) => return code,
     };
     let opts = ReportOptions {

@@ -223,7 +223,40 @@ impl Reporter for SqliteReporter {
         Ok(())
     }
 
-    fn request(&mut self, _r: &RequestRecord) -> io::Result<()> {
+    /// A request of `--all-requests`: listed with or without findings
+    /// (its findings, which follow it, point to it).
+    fn request(&mut self, r: &RequestRecord) -> io::Result<()> {
+        self.p.learn_values(&r.found);
+        let capture_id = self.capture()?;
+        let key = (r.frame, r.src, r.dst, r.stream_id);
+        if self.requests.contains_key(&key) {
+            return Ok(());
+        }
+        let p = &self.p;
+        let uri = if p.opts.show_values { &r.uri } else { &r.uri_masked };
+        self.db
+            .prepare_cached(
+                "INSERT INTO requests (capture_id, frame, time, src, dst, host, method, uri, protocol, stream_id, app)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    capture_id,
+                    r.frame as i64,
+                    r.time.rfc3339(),
+                    r.src.to_string(),
+                    r.dst.to_string(),
+                    p.opt(r.host.as_deref()),
+                    p.text(&r.method),
+                    p.text(uri),
+                    r.protocol,
+                    r.stream_id,
+                    r.app.as_ref().map(|a| p.text(&a.display()).into_owned()),
+                ])
+            })
+            .map_err(db_err)?;
+        let id = self.db.last_insert_rowid();
+        self.requests.insert(key, id);
         Ok(())
     }
 

@@ -65,6 +65,9 @@ pub struct ScanConfig {
     /// `teleaudit show`: the HTTP requests that start in this frame are
     /// handed out whole ([`Event::Shown`]), before their findings.
     pub show_frame: Option<u64>,
+    /// `--all-requests`: in a scan, every HTTP request is also handed out
+    /// as a [`RequestRecord`] (before its findings), with or without them.
+    pub all_requests: bool,
 }
 
 impl ScanConfig {
@@ -80,6 +83,7 @@ impl ScanConfig {
             progress: None,
             apps: Vec::new(),
             show_frame: None,
+            all_requests: false,
         }
     }
 }
@@ -609,6 +613,16 @@ impl<'a> Requests<'a> {
             // seconds, from any port) repeat: each value once per sending
             // address and group.
             self.seen_once(SocketAddr::new(req.src.ip(), 0), req.dst, &mut raws);
+        }
+        if self.cfg.all_requests {
+            let mut r = record(&self.rep.capture, &req, host.as_deref().map(str::to_string));
+            r.uri_masked = mask_uri(&r.uri, &raws);
+            for v in raws.iter().flat_map(|f| [Some(&f.value), f.matched.as_ref()]).flatten() {
+                if !r.found.contains(v) {
+                    r.found.push(v.clone());
+                }
+            }
+            self.send(Event::Request(r));
         }
         if raws.is_empty() {
             return;
