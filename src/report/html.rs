@@ -662,8 +662,8 @@ impl<W: Write> HtmlReporter<W> {
         }
         h.raw("<td class=\"mono\">").text(&where_).raw("</td>");
         h.raw("<td class=\"mono\">").text(&self.shown(&p.value(&l.value)));
-        if l.values_vary {
-            h.raw(" <span class=\"muted\">(values vary)</span>");
+        if let Some(label) = l.values_label() {
+            h.raw(" <span class=\"muted\">").text(&label).raw("</span>");
         }
         if let Some(m) = &l.matched {
             h.raw(" <span class=\"muted\">(profile: ").text(&self.shown(&p.value(m))).raw(")</span>");

@@ -55,9 +55,12 @@ pub struct Leak {
     /// The first value seen (unmasked), and the profile value it matched.
     pub value: String,
     pub matched: Option<String>,
-    /// The value is not part of the leak's identity
-    /// ([`value_is_identity`]), and a later finding carried another one.
+    /// A later finding carried another value (a leak is where a kind
+    /// goes, whatever the value: twenty phones' IMEIs in one field are one
+    /// line with its count of values).
     pub values_vary: bool,
+    /// Hashes of the distinct values seen, at most [`MAX_VALUES_COUNTED`].
+    values: Vec<u64>,
     pub confidence: Confidence,
     pub role: Option<&'static str>,
     /// Findings folded into it.
@@ -70,6 +73,9 @@ pub struct Leak {
     pub app: Option<Arc<AppRef>>,
     pub other_apps: bool,
 }
+
+/// Distinct values counted per leak (past it: "16 or more").
+pub const MAX_VALUES_COUNTED: usize = 16;
 
 /// Is the value part of what makes a leak distinct? Yes for identities
 /// (an IMEI, a MAC, a serial: two IMEIs are two leaks); no for kinds whose
@@ -111,6 +117,7 @@ impl Leak {
             value: f.value.clone(),
             matched: f.matched.clone(),
             values_vary: false,
+            values: vec![value_hash(&f.value)],
             confidence: f.confidence,
             role: f.role,
             count: 0,
@@ -132,8 +139,28 @@ impl Leak {
             && self.path.as_deref() == path_of(f.uri.as_deref())
             && self.field == f.field
             && self.encoding == f.encoding
-            && (!value_is_identity(&self.kind) || self.value == f.value)
             && self.host == host_of(f)
+    }
+
+    /// Distinct values seen, and whether there may be more than counted.
+    pub fn distinct_values(&self) -> (usize, bool) {
+        (self.values.len(), self.values.len() >= MAX_VALUES_COUNTED)
+    }
+
+    /// How a report says the values varied: `(3 values)`, `(16 or more
+    /// values)`; for the kinds whose value changes by nature, `(values
+    /// vary)`.
+    pub fn values_label(&self) -> Option<String> {
+        if !self.values_vary {
+            return None;
+        }
+        if !value_is_identity(&self.kind) {
+            return Some("(values vary)".to_string());
+        }
+        Some(match self.distinct_values() {
+            (n, false) => format!("({n} values)"),
+            (n, true) => format!("({n} or more values)"),
+        })
     }
 
     fn add(&mut self, f: &Finding) {
@@ -142,6 +169,10 @@ impl Leak {
         self.last = self.last.max(f.time);
         if f.value != self.value {
             self.values_vary = true;
+            let h = value_hash(&f.value);
+            if self.values.len() < MAX_VALUES_COUNTED && !self.values.contains(&h) {
+                self.values.push(h);
+            }
         }
         if f.app.as_deref() != self.app.as_deref() {
             self.other_apps = true;
@@ -162,10 +193,18 @@ fn key_hash(f: &Finding) -> u64 {
     path_of(f.uri.as_deref()).hash(&mut h);
     f.field.hash(&mut h);
     f.encoding.hash(&mut h);
-    if value_is_identity(&f.kind) {
-        f.value.hash(&mut h);
-    }
     host_of(f).hash(&mut h);
+    h.finish()
+}
+
+/// A value's hash, for counting distinct values (ASCII case folded:
+/// hex identifiers come in either case).
+fn value_hash(v: &str) -> u64 {
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    for b in v.bytes() {
+        h.write_u8(b.to_ascii_lowercase());
+    }
     h.finish()
 }
 
@@ -333,28 +372,38 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn identities_differ_by_value_payloads_do_not() {
+    fn values_fold_into_one_leak_and_are_counted() {
         let mut t = LeakTable::default();
         t.add(&finding("imei", "356938035643809", "/r", 1, 1));
         t.add(&finding("imei", "356938035643817", "/r", 2, 2));
+        t.add(&finding("imei", "356938035643809", "/r", 3, 3));
         t.add(&finding("endpoint", "payload-one", "/r", 3, 3));
         t.add(&finding("endpoint", "payload-two", "/r", 4, 4));
-        assert_eq!(t.len(), 3);
+        assert_eq!(t.len(), 2);
+        let imei = t.leaks().iter().find(|l| l.kind == "imei").unwrap();
+        assert_eq!((imei.count, imei.distinct_values()), (3, (2, false)));
+        assert_eq!(imei.values_label().as_deref(), Some("(2 values)"));
         let ep = t.leaks().iter().find(|l| l.kind == "endpoint").unwrap();
         assert_eq!(ep.count, 2);
-        assert!(ep.values_vary);
+        assert_eq!(ep.values_label().as_deref(), Some("(values vary)"));
         // Another path is another leak.
         t.add(&finding("imei", "356938035643809", "/other", 5, 1));
-        assert_eq!(t.len(), 4);
+        assert_eq!(t.len(), 3);
+        // Past the count: "or more".
+        for i in 0..40 {
+            t.add(&finding("imei", &format!("35693803564{i:04}"), "/r", 9, 1));
+        }
+        let imei = t.leaks().iter().find(|l| l.kind == "imei" && l.path.as_deref() == Some("/r")).unwrap();
+        assert_eq!(imei.distinct_values(), (MAX_VALUES_COUNTED, true));
     }
 
     #[test]
     fn the_table_is_capped_and_counts_the_rest() {
         let mut t = LeakTable::with_cap(3);
         for i in 0..10 {
-            t.add(&finding("imei", &format!("35693803564{i:04}"), "/r", i, 1));
+            t.add(&finding("imei", "356938035643809", &format!("/r{i}"), i, 1));
         }
-        t.add(&finding("imei", "356938035640000", "/r", 99, 1));
+        t.add(&finding("imei", "356938035643809", "/r0", 99, 1));
         assert_eq!((t.len(), t.untabled(), t.findings()), (3, 7, 11));
         assert_eq!(t.leaks()[0].count, 2);
     }

@@ -558,8 +558,9 @@ fn leak_line(o: &mut impl Write, l: &Leak, p: &Privacy, indent: &str) -> io::Res
     };
     let enc = if l.encoding.is_empty() { String::new() } else { format!(" [{}]", l.encoding.join(" > ")) };
     let mut value = paint(color, BOLD, &p.line(&p.value(&l.value)));
-    if l.values_vary {
-        value.push_str(" (values vary)");
+    if let Some(label) = l.values_label() {
+        value.push(' ');
+        value.push_str(&label);
     }
     value.push_str(&value_notes(l.matched.as_deref(), l.role, l.confidence, &l.title, p));
     let app = match &l.app {
