@@ -151,6 +151,24 @@ impl SqliteReporter {
             return Ok(*id);
         }
         let p = &self.p;
+        let row = RequestRow {
+            frame: f.frame,
+            time: f.time,
+            src: f.src,
+            dst: f.dst,
+            host: p.opt(f.host.as_deref()),
+            method: p.opt(f.method.as_deref()),
+            uri: p.uri(f),
+            protocol: f.protocol,
+            stream_id: f.stream_id,
+            app: f.app.as_ref().map(|a| p.text(&a.display()).into_owned()),
+        };
+        let id = self.insert_request(capture_id, row)?;
+        self.requests.insert(key, id);
+        Ok(id)
+    }
+
+    fn insert_request(&self, capture_id: i64, r: RequestRow) -> io::Result<i64> {
         self.db
             .prepare_cached(
                 "INSERT INTO requests (capture_id, frame, time, src, dst, host, method, uri, protocol, stream_id, app)
@@ -159,23 +177,35 @@ impl SqliteReporter {
             .and_then(|mut s| {
                 s.execute(params![
                     capture_id,
-                    f.frame as i64,
-                    f.time.rfc3339(),
-                    f.src.to_string(),
-                    f.dst.to_string(),
-                    p.opt(f.host.as_deref()),
-                    p.opt(f.method.as_deref()),
-                    p.uri(f),
-                    f.protocol,
-                    f.stream_id,
-                    f.app.as_ref().map(|a| p.text(&a.display()).into_owned()),
+                    r.frame as i64,
+                    r.time.rfc3339(),
+                    r.src.to_string(),
+                    r.dst.to_string(),
+                    r.host,
+                    r.method,
+                    r.uri,
+                    r.protocol,
+                    r.stream_id,
+                    r.app,
                 ])
             })
             .map_err(db_err)?;
-        let id = self.db.last_insert_rowid();
-        self.requests.insert(key, id);
-        Ok(id)
+        Ok(self.db.last_insert_rowid())
     }
+}
+
+/// One row of `requests`, its texts already masked.
+struct RequestRow {
+    frame: u64,
+    time: crate::util::Timestamp,
+    src: SocketAddr,
+    dst: SocketAddr,
+    host: Option<String>,
+    method: Option<String>,
+    uri: Option<String>,
+    protocol: &'static str,
+    stream_id: Option<u32>,
+    app: Option<String>,
 }
 
 impl Reporter for SqliteReporter {
@@ -234,28 +264,19 @@ impl Reporter for SqliteReporter {
         }
         let p = &self.p;
         let uri = if p.opts.show_values { &r.uri } else { &r.uri_masked };
-        self.db
-            .prepare_cached(
-                "INSERT INTO requests (capture_id, frame, time, src, dst, host, method, uri, protocol, stream_id, app)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    capture_id,
-                    r.frame as i64,
-                    r.time.rfc3339(),
-                    r.src.to_string(),
-                    r.dst.to_string(),
-                    p.opt(r.host.as_deref()),
-                    p.text(&r.method),
-                    p.text(uri),
-                    r.protocol,
-                    r.stream_id,
-                    r.app.as_ref().map(|a| p.text(&a.display()).into_owned()),
-                ])
-            })
-            .map_err(db_err)?;
-        let id = self.db.last_insert_rowid();
+        let row = RequestRow {
+            frame: r.frame,
+            time: r.time,
+            src: r.src,
+            dst: r.dst,
+            host: p.opt(r.host.as_deref()),
+            method: Some(p.text(&r.method).into_owned()),
+            uri: Some(p.text(uri).into_owned()),
+            protocol: r.protocol,
+            stream_id: r.stream_id,
+            app: r.app.as_ref().map(|a| p.text(&a.display()).into_owned()),
+        };
+        let id = self.insert_request(capture_id, row)?;
         self.requests.insert(key, id);
         Ok(())
     }

@@ -87,6 +87,14 @@ pub fn skip(why: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr(), "note: SKIPPED {why}");
 }
 
+/// A fresh temporary folder for one test (this process, this name).
+pub fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("teleaudit-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
 pub fn corpus_extra() -> Option<std::path::PathBuf> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
