@@ -369,6 +369,11 @@ struct ScanArgs {
     /// Write the leaks found to FILE as a baseline.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
+    /// Scan only shard I of N of the inputs (0 <= I < N), split by a
+    /// stable hash of each file's path under the folder given; `auto` from
+    /// a Slurm job array, `auto/N` from a Kubernetes Indexed Job.
+    #[arg(long, value_name = "I/N|auto|auto/N")]
+    shard: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -397,6 +402,11 @@ struct RequestsArgs {
     /// List only what apps matching GLOB sent (repeatable; as in `scan`).
     #[arg(long = "app", value_name = "GLOB")]
     apps: Vec<String>,
+    /// Scan only shard I of N of the inputs (0 <= I < N), split by a
+    /// stable hash of each file's path under the folder given; `auto` from
+    /// a Slurm job array, `auto/N` from a Kubernetes Indexed Job.
+    #[arg(long, value_name = "I/N|auto|auto/N")]
+    shard: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -483,6 +493,14 @@ fn some_capture(found: &Discovery, paths: &[PathBuf]) -> Result<(), ExitCode> {
         "no files there".to_string()
     };
     Err(fail(format_args!("no capture read from {}: {why}", shown.join(", "))))
+}
+
+/// Keeps this shard's part of what was discovered (`--shard`).
+fn shard_of(spec: Option<&str>, found: &mut Discovery, paths: &[PathBuf]) -> Result<(), ExitCode> {
+    let Some(spec) = spec else { return Ok(()) };
+    let shard = scan::shard::Shard::parse(spec, |k| std::env::var(k).ok()).map_err(fail)?;
+    shard.apply(found, paths);
+    Ok(())
 }
 
 fn is_broken_pipe(e: &io::Error) -> bool {
@@ -712,8 +730,13 @@ fn scan(a: ScanArgs) -> ExitCode {
     if a.write_baseline.is_some() {
         baselines.write = Some(baseline::Writer::default());
     }
-    let found = scan::discover(&a.paths);
+    let mut found = scan::discover(&a.paths);
     if let Err(code) = some_capture(&found, &a.paths) {
+        return code;
+    }
+    // After the check: a shard may be empty when there are more shards
+    // than captures.
+    if let Err(code) = shard_of(a.shard.as_deref(), &mut found, &a.paths) {
         return code;
     }
     let mut outputs = Vec::new();
@@ -764,8 +787,13 @@ fn requests(a: RequestsArgs) -> ExitCode {
     };
     let opts =
         ReportOptions { show_values: a.show_values, color: use_color(a.color, format, &a.output), details: false };
-    let found = scan::discover(&a.paths);
+    let mut found = scan::discover(&a.paths);
     if let Err(code) = some_capture(&found, &a.paths) {
+        return code;
+    }
+    // After the check: a shard may be empty when there are more shards
+    // than captures.
+    if let Err(code) = shard_of(a.shard.as_deref(), &mut found, &a.paths) {
         return code;
     }
     let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();

@@ -37,6 +37,8 @@ use crate::finding::{
 use crate::flow::{FlowLimits, FlowTable};
 use crate::http::HttpRequest;
 
+pub mod shard;
+
 /// What to produce for each capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
