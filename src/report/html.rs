@@ -28,6 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::leaks::{Leak, LeakTable};
+use super::short_time;
 use super::{OTHER_HOSTS, Privacy, ReportOptions, Reporter, Summary};
 use crate::finding::{FileReport, Finding, RequestRecord, Severity};
 use crate::util::Timestamp;
@@ -409,15 +410,6 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 
 fn sev_class(s: Severity) -> &'static str {
     s.as_str()
-}
-
-/// A time to the second, as the text report's leak table shows it.
-fn short_time(t: Timestamp) -> String {
-    let full = t.rfc3339();
-    match full.find('.') {
-        Some(i) => format!("{}Z", &full[..i]),
-        None => full,
-    }
 }
 
 impl<W: Write> HtmlReporter<W> {

@@ -20,6 +20,16 @@ use std::io;
 
 use crate::finding::{AppRef, FileReport, Finding, RequestRecord, Severity};
 
+/// A time to the second (`2017-01-05T09:12:03Z`), as the leak tables
+/// show first and last times.
+pub fn short_time(t: crate::util::Timestamp) -> String {
+    let full = t.rfc3339();
+    match full.find('.') {
+        Some(i) => format!("{}Z", &full[..i]),
+        None => full,
+    }
+}
+
 /// Totals over the run, for the last line of every format.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use super::leaks::{Destination, Leak, LeakTable};
-use super::{AppTotals, Privacy, ReportOptions, Reporter, Summary, host_key};
+use super::{AppTotals, Privacy, ReportOptions, Reporter, Summary, host_key, short_time};
 use crate::finding::{AppRef, FileReport, Finding, RequestRecord, Severity};
 
 pub struct TextReporter<W: Write> {
@@ -497,14 +497,6 @@ fn value_notes(
 }
 
 /// A time to the second: the leak table's resolution.
-fn short_time(t: crate::util::Timestamp) -> String {
-    let full = t.rfc3339();
-    match full.find('.') {
-        Some(i) => format!("{}Z", &full[..i]),
-        None => full,
-    }
-}
-
 /// `first .. last`, or the one time.
 fn span(first: crate::util::Timestamp, last: crate::util::Timestamp) -> String {
     if short_time(first) == short_time(last) {
