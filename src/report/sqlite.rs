@@ -10,8 +10,7 @@
 //!
 //! The run is one transaction: a run that fails leaves the database as it
 //! was. Streaming: each finding is one insert; nothing is held per
-//! finding besides the current capture's request ids (bounded by its
-//! requests with findings).
+//! finding besides the ids of the latest requests (bounded).
 
 use std::collections::HashMap;
 use std::io;
@@ -85,12 +84,18 @@ CREATE VIEW IF NOT EXISTS leaks AS
     GROUP BY f.capture_id, f.fingerprint;
 ";
 
+/// Request ids remembered before the map starts again.
+const RECENT_REQUESTS: usize = 4096;
+
 pub struct SqliteReporter {
     db: Connection,
     p: Privacy,
     run_id: i64,
     capture_id: Option<i64>,
-    /// Request ids of the current capture, by where the request was seen.
+    /// Request ids of the capture's latest requests, by where each was
+    /// seen. A request's findings come together, right after it, so the
+    /// map is cleared past [`RECENT_REQUESTS`]: memory does not grow with
+    /// the capture.
     requests: HashMap<(u64, SocketAddr, SocketAddr, Option<u32>), i64>,
 }
 
@@ -164,8 +169,15 @@ impl SqliteReporter {
             app: f.app.as_ref().map(|a| p.text(&a.display()).into_owned()),
         };
         let id = self.insert_request(capture_id, row)?;
-        self.requests.insert(key, id);
+        self.remember(key, id);
         Ok(id)
+    }
+
+    fn remember(&mut self, key: (u64, SocketAddr, SocketAddr, Option<u32>), id: i64) {
+        if self.requests.len() >= RECENT_REQUESTS {
+            self.requests.clear();
+        }
+        self.requests.insert(key, id);
     }
 
     fn insert_request(&self, capture_id: i64, r: RequestRow) -> io::Result<i64> {
@@ -277,7 +289,7 @@ impl Reporter for SqliteReporter {
             app: r.app.as_ref().map(|a| p.text(&a.display()).into_owned()),
         };
         let id = self.insert_request(capture_id, row)?;
-        self.requests.insert(key, id);
+        self.remember(key, id);
         Ok(())
     }
 
