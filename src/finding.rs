@@ -12,7 +12,7 @@ use crate::util::Timestamp;
 
 /// The app or process that sent or received a frame, as its capture
 /// tool recorded it (`capture::appmeta`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AppRef {
     /// Android uid (PCAPdroid) or process id (ptcpdump, PKTAP).
     pub id: Option<i64>,
@@ -24,7 +24,8 @@ pub struct AppRef {
     /// name of the uid map, or ptcpdump's full `Cmd` path.
     pub label: Option<String>,
     /// `"pcapdroid"`, `"ptcpdump"` or `"pktap"`.
-    pub source: &'static str,
+    #[serde(deserialize_with = "interned::de")]
+    pub source: interned::Name,
 }
 
 impl AppRef {
@@ -92,7 +93,8 @@ impl fmt::Display for Severity {
 /// How sure a finding is: `high` when a key, a structure (URN, STS
 /// string, IMSI realm) or the profile names the value; `medium` when only
 /// its shape does (a bare Luhn-valid 15-digit number).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Confidence {
     Medium,
     High,
@@ -108,7 +110,7 @@ impl Confidence {
 }
 
 /// Where in a request a value was found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Location {
     Query,
@@ -154,7 +156,7 @@ impl Location {
 }
 
 /// One identifier (or known endpoint) seen in one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Shared by every finding of the rule.
     pub rule: Arc<str>,
@@ -183,7 +185,8 @@ pub struct Finding {
     /// The target with every identifier of the request masked.
     pub uri_masked: Option<Arc<str>>,
     /// What carried it: `http/1.1`, `http/1.0`, `dns`, `stream`...
-    pub protocol: &'static str,
+    #[serde(deserialize_with = "interned::de")]
+    pub protocol: interned::Name,
     /// The TLS session it was decrypted from; `None` in clear.
     pub tls: Option<Arc<TlsInfo>>,
     /// The HTTP/2 stream that carried it.
@@ -193,7 +196,8 @@ pub struct Finding {
     /// What the identifier belongs to when it is not the device itself:
     /// `bssid` (a Wi-Fi access point's MAC, which locates the device),
     /// `beacon` (a Bluetooth beacon's). `None` otherwise.
-    pub role: Option<&'static str>,
+    #[serde(deserialize_with = "interned::de_opt")]
+    pub role: Option<interned::Name>,
 }
 
 /// The role of a MAC found under `field`: an access point's (`bssid`)
@@ -214,12 +218,14 @@ pub fn mac_role(kind: &str, field: Option<&str>) -> Option<&'static str> {
 }
 
 /// The TLS session a message was decrypted from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsInfo {
     /// `1.0` to `1.3`.
-    pub version: &'static str,
+    #[serde(deserialize_with = "interned::de")]
+    pub version: interned::Name,
     /// IANA name of the cipher suite.
-    pub cipher: &'static str,
+    #[serde(deserialize_with = "interned::de")]
+    pub cipher: interned::Name,
     /// Server name the client asked for (SNI).
     pub sni: Option<String>,
 }
@@ -321,7 +327,7 @@ mod tests {
 }
 
 /// A problem met while scanning: the capture, the frame when known.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorRecord {
     pub capture: String,
     pub frame: Option<u64>,
@@ -356,7 +362,7 @@ pub struct ShownRequest {
 }
 
 /// One rebuilt HTTP request, as `teleaudit requests` lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
     pub capture: String,
     pub frame: u64,
@@ -376,7 +382,8 @@ pub struct RequestRecord {
     /// The text of a short message (`sms`); `None` for other requests.
     pub text: Option<String>,
     /// `http/1.1`, `http/1.0`, `http/2`...
-    pub protocol: &'static str,
+    #[serde(deserialize_with = "interned::de")]
+    pub protocol: interned::Name,
     /// The TLS session it was decrypted from; `None` in clear.
     pub tls: Option<Arc<TlsInfo>>,
     /// The HTTP/2 stream that carried it.
@@ -389,7 +396,7 @@ pub struct RequestRecord {
 pub const MAX_HOST_APPS: usize = 32;
 
 /// Requests to one destination host in one capture.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostActivity {
     /// Host name, else the destination address.
     pub host: String,
@@ -408,7 +415,7 @@ pub const MAX_APPS: usize = 10_000;
 pub const OTHER_APPS: &str = "(other apps)";
 
 /// The frames, requests and messages of one app in one capture.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppActivity {
     pub app: Arc<AppRef>,
     /// Frames the capture tool attributed to it.
@@ -422,7 +429,7 @@ pub struct AppActivity {
 
 /// What a capture held and what could not be inspected, so a researcher
 /// knows what was not seen.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileStats {
     /// `pcap`, `pcapng`, with `+gzip` when compressed; empty if unread.
     pub format: String,
@@ -503,7 +510,7 @@ pub struct FileStats {
 }
 
 /// What was not looked at, by reason.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotInspected {
     pub unsupported_link_frames: u64,
     /// Fragments never completed (or past the reassembly limits).
@@ -537,7 +544,7 @@ pub struct NotInspected {
 }
 
 /// HTTP/2 connections of a capture and what was not read of them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Http2Stats {
     pub connections: u64,
     /// Client streams read as requests.
@@ -554,7 +561,7 @@ pub struct Http2Stats {
 /// TLS connections of a capture by what decryption could do with them.
 /// Connections are counted once, under their first outcome; bytes are TLS
 /// record bytes (both directions) of connections not decrypted.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsStats {
     pub connections: u64,
     /// Connections whose application data was decrypted.
@@ -619,7 +626,7 @@ pub const MAX_NOTES: usize = 100;
 /// Everything one capture produced, in a stable order. When a scan
 /// streams ([`crate::scan::Event`]), the capture's closing record carries
 /// no findings or requests: they went out before it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FileReport {
     pub capture: String,
     pub findings: Vec<Finding>,
@@ -656,4 +663,50 @@ pub fn scope_of(ip: std::net::IpAddr) -> &'static str {
 /// A multicast or broadcast destination: only the local network hears it.
 pub fn local_only(ip: std::net::IpAddr) -> bool {
     matches!(scope_of(ip), "multicast" | "broadcast")
+}
+
+/// Names that are `&'static str` in the model (protocols, TLS versions
+/// and suites, capture tools, roles), read back from a shard file: each
+/// distinct name is kept once for the life of the process, and a file
+/// that holds more than [`interned::MAX`] distinct names is refused (a
+/// run makes a few dozen).
+pub mod interned {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub const MAX: usize = 4096;
+
+    /// `&'static str` by another name: a field of this type is not
+    /// borrowed from the input by serde's derive (which would tie every
+    /// record to `'static` input).
+    pub type Name = &'static str;
+
+    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+
+    /// The one `&'static str` of `s`.
+    pub fn intern(s: &str) -> Result<&'static str, String> {
+        let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+        let names = names.get_or_insert_with(HashSet::new);
+        if let Some(n) = names.get(s) {
+            return Ok(n);
+        }
+        if names.len() >= MAX {
+            return Err(format!("more than {MAX} distinct protocol, suite or tool names"));
+        }
+        let n: &'static str = Box::leak(s.to_owned().into_boxed_str());
+        names.insert(n);
+        Ok(n)
+    }
+
+    pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        intern(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+        let s = Option::<std::borrow::Cow<str>>::deserialize(d)?;
+        s.map(|s| intern(&s)).transpose().map_err(serde::de::Error::custom)
+    }
 }

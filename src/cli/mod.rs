@@ -7,6 +7,7 @@
 //! goes through [`escape_text`]: paths and messages hold bytes from file
 //! names and captures.
 
+mod merge;
 mod meta;
 mod output;
 mod show;
@@ -61,6 +62,10 @@ enum Command {
     /// List or check rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// The one report of a sharded run: reads the shard files of
+    /// `scan --shard I/N --format shard` (or `requests`) and writes what
+    /// a single run would have, with the same exit code.
+    Merge(merge::MergeArgs),
     /// One HTTP request whole: request line, headers, decoded body, and
     /// every finding in it with its decoding chain.
     Show(show::ShowArgs),
@@ -107,6 +112,9 @@ enum Format {
     Html,
     /// A SQLite database (`-o FILE` required; a run is appended).
     Sqlite,
+    /// A shard file for `teleaudit merge` (`-o FILE` required): every
+    /// event, values unmasked. See `--shard`.
+    Shard,
 }
 
 /// Formats of `requests` (a listing has no SARIF form).
@@ -114,6 +122,8 @@ enum Format {
 enum ListFormat {
     Text,
     Jsonl,
+    /// A shard file for `teleaudit merge` (`-o FILE` required).
+    Shard,
 }
 
 /// `--min-severity`.
@@ -251,6 +261,28 @@ impl KeyArgs {
         (paths, from_env)
     }
 
+    /// SHA-256 (hex) of the key log files' contents, in order; `None`
+    /// without any (a file that cannot be read counts as empty: loading
+    /// it has already failed the run).
+    fn digest(&self) -> Option<String> {
+        use sha2::Digest;
+        let (paths, _) = self.paths();
+        if paths.is_empty() {
+            return None;
+        }
+        let mut h = sha2::Sha256::new();
+        for p in &paths {
+            let text = std::fs::File::open(p)
+                .and_then(|f| {
+                    let mut t = Vec::new();
+                    f.take(MAX_KEYLOG_FILE).read_to_end(&mut t).map(|_| t)
+                })
+                .unwrap_or_default();
+            h.update(sha2::Sha256::digest(&text));
+        }
+        Some(hex::encode(h.finalize()))
+    }
+
     fn load(&self) -> Result<KeyLog, String> {
         let (paths, from_env) = self.paths();
         let mut log = KeyLog::new();
@@ -337,18 +369,8 @@ struct ScanArgs {
     /// each capture's distinct leaks.
     #[arg(long, short = 'v')]
     details: bool,
-    /// Report only findings of this kind (repeatable: `imei`, `serial`,
-    /// `endpoint`...; `teleaudit rules list` shows them). In every format;
-    /// the exit code counts only what is reported.
-    #[arg(long = "kind", value_name = "KIND")]
-    kinds: Vec<String>,
-    /// Report only findings sent to hosts matching GLOB (repeatable; `*`
-    /// any run; the host name, or the address when there is none).
-    #[arg(long = "host", value_name = "GLOB")]
-    hosts: Vec<String>,
-    /// Report only findings at or above this severity.
-    #[arg(long, value_enum, value_name = "SEVERITY")]
-    min_severity: Option<MinSeverity>,
+    #[command(flatten)]
+    filter: FilterArgs,
     /// Workers: files scanned in parallel, or, for one capture, its
     /// connections shared among N workers (default: number of cores).
     #[arg(short, long, value_name = "N")]
@@ -376,6 +398,29 @@ struct ScanArgs {
     shard: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// What a report shows of the findings made (`scan`, `merge`).
+#[derive(Args, Debug, Default)]
+struct FilterArgs {
+    /// Report only findings of this kind (repeatable: `imei`, `serial`,
+    /// `endpoint`...; `teleaudit rules list` shows them). In every format;
+    /// the exit code counts only what is reported.
+    #[arg(long = "kind", value_name = "KIND")]
+    kinds: Vec<String>,
+    /// Report only findings sent to hosts matching GLOB (repeatable; `*`
+    /// any run; the host name, or the address when there is none).
+    #[arg(long = "host", value_name = "GLOB")]
+    hosts: Vec<String>,
+    /// Report only findings at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    min_severity: Option<MinSeverity>,
+}
+
+impl FilterArgs {
+    fn any(&self) -> bool {
+        !self.kinds.is_empty() || !self.hosts.is_empty() || self.min_severity.is_some()
+    }
 }
 
 #[derive(Args, Debug)]
@@ -464,11 +509,15 @@ fn error_line(e: &crate::finding::ErrorRecord) -> String {
 /// Says why files in folders were passed over (special files, broken
 /// links): warnings, not errors.
 fn warn_skipped(found: &Discovery) {
-    for w in &found.warnings {
+    warn_skipped_of(&found.warnings, found.warnings_omitted);
+}
+
+fn warn_skipped_of(warnings: &[crate::finding::ErrorRecord], omitted: u64) {
+    for w in warnings {
         warn(format_args!("{}: {}", w.capture, w.message));
     }
-    if found.warnings_omitted > 0 {
-        warn(format_args!("{} more special files or broken links in folders skipped", found.warnings_omitted));
+    if omitted > 0 {
+        warn(format_args!("{omitted} more special files or broken links in folders skipped"));
     }
 }
 
@@ -495,12 +544,34 @@ fn some_capture(found: &Discovery, paths: &[PathBuf]) -> Result<(), ExitCode> {
     Err(fail(format_args!("no capture read from {}: {why}", shown.join(", "))))
 }
 
-/// Keeps this shard's part of what was discovered (`--shard`).
-fn shard_of(spec: Option<&str>, found: &mut Discovery, paths: &[PathBuf]) -> Result<(), ExitCode> {
-    let Some(spec) = spec else { return Ok(()) };
-    let shard = scan::shard::Shard::parse(spec, |k| std::env::var(k).ok()).map_err(fail)?;
-    shard.apply(found, paths);
-    Ok(())
+/// Keeps this shard's part of what was discovered (`--shard`); returns
+/// the whole run's inputs, each with its shard, and where this shard's
+/// are among them (what a shard file's header holds).
+fn shard_of(
+    spec: Option<&str>,
+    found: &mut Discovery,
+    paths: &[PathBuf],
+) -> Result<(crate::report::shard::RunInputs, crate::report::shard::ShardSpec, Vec<u64>), ExitCode> {
+    let shard = match spec {
+        Some(spec) => scan::shard::Shard::parse(spec, |k| std::env::var(k).ok()).map_err(fail)?,
+        None => scan::shard::Shard { index: 0, count: 1 },
+    };
+    let inputs: Vec<(String, u64)> =
+        found.inputs.iter().map(|i| (i.display.clone(), shard.of(&scan::shard::relative(&i.path, paths)))).collect();
+    let places = (0..inputs.len() as u64).filter(|&i| inputs[i as usize].1 == shard.index).collect();
+    let run = crate::report::shard::RunInputs {
+        inputs,
+        errors: found.errors.clone(),
+        skipped: found.skipped,
+        warnings: found.warnings.clone(),
+        warnings_omitted: found.warnings_omitted,
+        not_captures: found.not_captures,
+        not_capture_names: found.not_capture_names.clone(),
+    };
+    if spec.is_some() {
+        shard.apply(found, paths);
+    }
+    Ok((run, crate::report::shard::ShardSpec { index: shard.index, count: shard.count }, places))
 }
 
 fn is_broken_pipe(e: &io::Error) -> bool {
@@ -517,6 +588,7 @@ pub fn main() -> ExitCode {
         Command::Rules(RulesCommand::List { rules }) => rules_list(&rules),
         Command::Rules(RulesCommand::Check { paths, no_default_rules }) => rules_check(&paths, !no_default_rules),
         Command::Show(a) => show::show(a),
+        Command::Merge(a) => merge::merge(a),
         Command::Completions(a) => meta::completions(a),
         Command::Man(a) => meta::man(a),
     }
@@ -599,13 +671,34 @@ fn drive(
     reporter: &mut dyn Reporter,
     baselines: &mut Baselines,
 ) -> io::Result<Summary> {
-    let started = Instant::now();
     let Discovery { inputs, errors, skipped, not_captures, not_capture_names, .. } = found;
-    let mut summary = Summary { not_captures_skipped: skipped, not_captures, not_capture_names, ..Summary::default() };
+    let summary = Summary { not_captures_skipped: skipped, not_captures, not_capture_names, ..Summary::default() };
+    let progress = cfg.progress.as_deref().map(|p| (p, inputs.len()));
+    pump(errors, summary, progress, reporter, baselines, |on_event| {
+        scan::run(&inputs, cfg, jobs, on_event);
+        None
+    })
+}
+
+/// Feeds a run's events through the baselines and display filters into
+/// the reporter, with the summary, the errors on stderr as they come and
+/// the progress line: the one path from events to a report, for a scan
+/// and for a merge of shard files. `errors`: the discovery's, reported
+/// first; `source` makes the events and may give the run's time and peak
+/// memory (a merge gives its shards').
+fn pump(
+    errors: Vec<crate::finding::ErrorRecord>,
+    mut summary: Summary,
+    progress: Option<(&scan::Progress, usize)>,
+    reporter: &mut dyn Reporter,
+    baselines: &mut Baselines,
+    source: impl FnOnce(&mut dyn FnMut(Event) -> bool) -> Option<(f64, Option<u64>)>,
+) -> io::Result<Summary> {
+    let started = Instant::now();
     let discovery = FileReport { errors, ..FileReport::default() };
     let mut result = Ok(());
     // Errors go to stderr as they come, and into the report.
-    let live = cfg.progress.is_some();
+    let live = progress.is_some();
     let print_errors = |rep: &FileReport| {
         if live && !rep.errors.is_empty() {
             eprint!("\r\x1b[K");
@@ -620,12 +713,13 @@ fn drive(
     let files_done = std::sync::atomic::AtomicU64::new(0);
     let findings = std::sync::atomic::AtomicU64::new(0);
     let done = std::sync::atomic::AtomicBool::new(false);
+    let mut timing = None;
     std::thread::scope(|s| {
-        if let Some(p) = &cfg.progress {
-            let (files_done, findings, done, n) = (&files_done, &findings, &done, inputs.len());
+        if let Some((p, n)) = progress {
+            let (files_done, findings, done) = (&files_done, &findings, &done);
             s.spawn(move || show_progress(p, n, files_done, findings, done));
         }
-        scan::run(&inputs, cfg, jobs, |event| {
+        timing = source(&mut |event| {
             let written = match event {
                 Event::Begin(capture) => reporter.begin(&capture),
                 Event::Finding(f) => {
@@ -669,8 +763,8 @@ fn drive(
         done.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     result?;
-    summary.elapsed_secs = started.elapsed().as_secs_f64();
-    summary.peak_memory_bytes = crate::report::peak_memory_bytes();
+    (summary.elapsed_secs, summary.peak_memory_bytes) =
+        timing.unwrap_or_else(|| (started.elapsed().as_secs_f64(), crate::report::peak_memory_bytes()));
     reporter.finish(&summary)?;
     Ok(summary)
 }
@@ -681,14 +775,15 @@ fn make_reporter(format: Format, out: Box<dyn Write>, opts: ReportOptions, rules
         Format::Jsonl => Box::new(JsonlReporter::new(out, opts)),
         Format::Sarif => Box::new(SarifReporter::new(out, opts, rules.rules.clone())),
         Format::Html => Box::new(crate::report::html::HtmlReporter::new(out, opts)),
-        // Opened by `report` (it needs a path, not a writer).
-        Format::Sqlite => Box::new(JsonlReporter::new(out, opts)),
+        // Opened by `report` (it needs a path, not a writer; a shard file
+        // needs its header).
+        Format::Sqlite | Format::Shard => Box::new(JsonlReporter::new(out, opts)),
     }
 }
 
 /// The display filters of a scan; a `--kind` that no rule or detector
 /// reports is warned about (it would show nothing).
-fn display_filter(a: &ScanArgs, rules: &RuleSet) -> DisplayFilter {
+fn display_filter(a: &FilterArgs, rules: &RuleSet) -> DisplayFilter {
     let min_severity = a.min_severity.map(|m| match m {
         MinSeverity::Low => Severity::Low,
         MinSeverity::Medium => Severity::Medium,
@@ -708,8 +803,21 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
-    if a.all_requests && !matches!(a.format, Format::Jsonl | Format::Sqlite) {
+    if a.all_requests && !matches!(a.format, Format::Jsonl | Format::Sqlite | Format::Shard) {
         return fail("--all-requests lists requests in JSON Lines or SQLite (--format jsonl or sqlite)");
+    }
+    if a.format == Format::Shard {
+        let reporting = [
+            (a.filter.any(), "--kind, --host and --min-severity"),
+            (a.baseline.is_some() || a.write_baseline.is_some(), "--baseline and --write-baseline"),
+            (a.details, "--details"),
+            (a.show_values, "--show-values"),
+        ];
+        if let Some((_, what)) = reporting.iter().find(|(given, _)| *given) {
+            return fail(format_args!(
+                "--format shard keeps everything for `teleaudit merge`: give {what} to merge instead"
+            ));
+        }
     }
     let cfg = match a.limits.config(engine, Mode::Scan, progress_counters()) {
         Ok(c) => ScanConfig { apps: a.apps.clone(), all_requests: a.all_requests, ..c },
@@ -720,7 +828,7 @@ fn scan(a: ScanArgs) -> ExitCode {
         color: use_color(a.color, a.format, &a.output),
         details: a.details,
     };
-    let mut baselines = Baselines { filter: display_filter(&a, &cfg.engine.rules), ..Baselines::default() };
+    let mut baselines = Baselines { filter: display_filter(&a.filter, &cfg.engine.rules), ..Baselines::default() };
     if let Some(p) = &a.baseline {
         match Baseline::load(p) {
             Ok(b) => baselines.suppress = Some(b),
@@ -736,9 +844,10 @@ fn scan(a: ScanArgs) -> ExitCode {
     }
     // After the check: a shard may be empty when there are more shards
     // than captures.
-    if let Err(code) = shard_of(a.shard.as_deref(), &mut found, &a.paths) {
-        return code;
-    }
+    let (run, spec, places) = match shard_of(a.shard.as_deref(), &mut found, &a.paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let mut outputs = Vec::new();
     outputs.extend(a.output.as_deref().map(|path| Output { option: "-o", path }));
     outputs.extend(a.write_baseline.as_deref().map(|path| Output { option: "--write-baseline", path }));
@@ -750,24 +859,78 @@ fn scan(a: ScanArgs) -> ExitCode {
     if let Err(e) = checked {
         return fail(e);
     }
-    let summary = match report(found, &cfg, a.format, &a.output, opts, a.jobs, &mut baselines) {
+    let shard = (a.format == Format::Shard).then(|| {
+        let extra = serde_json::json!({"apps": a.apps, "all_requests": a.all_requests});
+        (shard_header("scan", &cfg, &a.limits, extra, run, spec), places)
+    });
+    warn_skipped(&found);
+    let summary = match report(a.format, &a.output, opts, &cfg.engine.rules, shard, &mut baselines, |r, b| {
+        drive(found, &cfg, jobs(a.jobs), r, b)
+    }) {
         Ok(Some(s)) => s,
         Ok(None) => return ExitCode::from(EXIT_CLEAN),
         Err(code) => return code,
     };
+    // A shard file written whole is a success whatever it holds: merge
+    // judges the findings and errors of all shards together.
+    if a.format == Format::Shard {
+        return ExitCode::from(EXIT_CLEAN);
+    }
     if let (Some(path), Some(w)) = (&a.write_baseline, &baselines.write)
         && let Err(e) = save_baseline(w, path)
     {
         return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
     }
-    // Writing a baseline accepts what it found: only errors fail.
-    let threshold = if a.write_baseline.is_some() { None } else { fail_threshold(a.fail_on) };
+    scan_exit(&summary, if a.write_baseline.is_some() { FailOn::Never } else { a.fail_on })
+}
+
+/// A scan's exit code: 2 on any error, else 1 with a finding at or above
+/// the threshold, else 0. Writing a baseline accepts what it found (the
+/// caller gives `FailOn::Never`): only errors fail.
+fn scan_exit(summary: &Summary, fail_on: FailOn) -> ExitCode {
+    let threshold = fail_threshold(fail_on);
     if summary.errors > 0 {
         ExitCode::from(EXIT_ERROR)
     } else if threshold.is_some_and(|t| summary.at_or_above(t) > 0) {
         ExitCode::from(EXIT_FOUND)
     } else {
         ExitCode::from(EXIT_CLEAN)
+    }
+}
+
+/// A shard file's header: this run's tool, mode, rules, profile and the
+/// options that change what is found (`extra`: the command's own).
+fn shard_header(
+    mode: &str,
+    cfg: &ScanConfig,
+    limits: &LimitArgs,
+    extra: serde_json::Value,
+    discovery: crate::report::shard::RunInputs,
+    shard: crate::report::shard::ShardSpec,
+) -> crate::report::shard::Header {
+    let mut config = serde_json::json!({
+        "include_test_devices": cfg.engine.include_test_devices,
+        "max_body": limits.max_body,
+        "max_flows": limits.max_flows,
+        "idle_timeout": limits.idle_timeout,
+        "max_reorder": limits.max_reorder,
+        "max_tls_held": limits.max_tls_held,
+        "max_held": limits.max_held,
+        "keylogs": limits.keys.digest(),
+        "keylog_beside": !limits.keys.no_keylog_beside,
+    });
+    if let (Some(c), serde_json::Value::Object(e)) = (config.as_object_mut(), extra) {
+        c.extend(e);
+    }
+    crate::report::shard::Header {
+        format: crate::report::shard::FORMAT,
+        tool: scan::merge::tool(),
+        mode: mode.to_string(),
+        shard,
+        rules: cfg.engine.rules.digest(),
+        profile: cfg.engine.profile_digest.clone(),
+        config,
+        discovery,
     }
 }
 
@@ -784,6 +947,10 @@ fn requests(a: RequestsArgs) -> ExitCode {
     let format = match a.format {
         ListFormat::Text => Format::Text,
         ListFormat::Jsonl => Format::Jsonl,
+        ListFormat::Shard if a.show_values => {
+            return fail("--format shard keeps everything for `teleaudit merge`: give --show-values to merge instead");
+        }
+        ListFormat::Shard => Format::Shard,
     };
     let opts =
         ReportOptions { show_values: a.show_values, color: use_color(a.color, format, &a.output), details: false };
@@ -793,31 +960,42 @@ fn requests(a: RequestsArgs) -> ExitCode {
     }
     // After the check: a shard may be empty when there are more shards
     // than captures.
-    if let Err(code) = shard_of(a.shard.as_deref(), &mut found, &a.paths) {
-        return code;
-    }
+    let (run, spec, places) = match shard_of(a.shard.as_deref(), &mut found, &a.paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let outputs: Vec<Output> = a.output.as_deref().map(|path| Output { option: "-o", path }).into_iter().collect();
     if let Err(e) = check_outputs(&outputs, reads(&found, &a.limits.keys, None)) {
         return fail(e);
     }
-    match report(found, &cfg, format, &a.output, opts, a.jobs, &mut Baselines::default()) {
-        Ok(Some(s)) if s.errors > 0 => ExitCode::from(EXIT_ERROR),
+    let shard = (format == Format::Shard).then(|| {
+        let extra = serde_json::json!({"apps": a.apps});
+        (shard_header("requests", &cfg, &a.limits, extra, run, spec), places)
+    });
+    warn_skipped(&found);
+    let result = report(format, &a.output, opts, &cfg.engine.rules, shard, &mut Baselines::default(), |r, b| {
+        drive(found, &cfg, jobs(a.jobs), r, b)
+    });
+    match result {
+        Ok(Some(s)) if s.errors > 0 && format != Format::Shard => ExitCode::from(EXIT_ERROR),
         Ok(_) => ExitCode::from(EXIT_CLEAN),
         Err(code) => code,
     }
 }
 
-/// Opens the output, scans everything through the chosen reporter.
-/// `Ok(None)`: the reader of our output went away (broken pipe), which is
-/// not an error. `Err`: the exit code of a failure already reported.
+/// Opens the output, runs `run` (a scan, or a merge of shard files)
+/// through the chosen reporter. `shard`: the header and this shard's
+/// places, for `--format shard`. `Ok(None)`: the reader of our output
+/// went away (broken pipe), which is not an error. `Err`: the exit code
+/// of a failure already reported.
 fn report(
-    found: Discovery,
-    cfg: &ScanConfig,
     format: Format,
     output_path: &Option<PathBuf>,
     opts: ReportOptions,
-    jobs_arg: Option<usize>,
+    rules: &RuleSet,
+    shard: Option<(crate::report::shard::Header, Vec<u64>)>,
     baselines: &mut Baselines,
+    run: impl FnOnce(&mut dyn Reporter, &mut Baselines) -> io::Result<Summary>,
 ) -> Result<Option<Summary>, ExitCode> {
     let shown = || output_path.as_deref().unwrap_or(Path::new("-")).display().to_string();
     if format == Format::Sqlite {
@@ -827,16 +1005,30 @@ fn report(
         };
         let mut db = crate::report::sqlite::SqliteReporter::open(path, opts)
             .map_err(|e| fail(format_args!("cannot open {}: {e}", shown())))?;
-        warn_skipped(&found);
-        return match drive(found, cfg, jobs(jobs_arg), &mut db, baselines) {
+        return match run(&mut db, baselines) {
             Ok(s) => Ok(Some(s)),
             Err(e) => Err(fail(format_args!("cannot write {}: {e}", shown()))),
         };
     }
+    if format == Format::Shard && output_path.as_deref().is_none_or(|p| p == Path::new("-")) {
+        return Err(fail(
+            "--format shard needs -o FILE: a shard file holds identifier values unmasked, for `teleaudit merge`",
+        ));
+    }
     let (out, file) = output(output_path).map_err(|e| fail(format_args!("cannot write {}: {e}", shown())))?;
-    warn_skipped(&found);
-    let mut reporter = make_reporter(format, out, opts, &cfg.engine.rules);
-    let result = drive(found, cfg, jobs(jobs_arg), reporter.as_mut(), baselines);
+    let mut reporter: Box<dyn Reporter> = match shard {
+        Some((header, places)) if format == Format::Shard => {
+            // Values unmasked: readable by its owner alone.
+            if let Some(f) = &file {
+                f.restrict().map_err(|e| fail(format_args!("cannot write {}: {e}", shown())))?;
+            }
+            let w = crate::report::shard::ShardWriter::new(out, &header, places)
+                .map_err(|e| fail(format_args!("cannot write {}: {e}", shown())))?;
+            Box::new(w)
+        }
+        _ => make_reporter(format, out, opts, rules),
+    };
+    let result = run(reporter.as_mut(), baselines);
     // The reporter holds the buffered writer: dropping it flushes into the
     // file, whose first error, if any, stops the commit.
     drop(reporter);
@@ -911,7 +1103,7 @@ fn diff(a: DiffArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if matches!(a.format, Format::Sqlite | Format::Html) {
+    if matches!(a.format, Format::Sqlite | Format::Html | Format::Shard) {
         return fail(
             "diff writes text, jsonl or sarif (for a database or a page, scan each side with --format sqlite or html)",
         );
@@ -972,7 +1164,7 @@ fn diff(a: DiffArgs) -> ExitCode {
                 r.finish(&Summary::default())
             }
             // Refused above.
-            Format::Sqlite | Format::Html => Ok(()),
+            Format::Sqlite | Format::Html | Format::Shard => Ok(()),
             Format::Jsonl => {
                 for (t, list) in [("new", &added), ("gone", &gone)] {
                     for f in list.iter() {

@@ -166,6 +166,18 @@ impl AtomicOutput {
         })
     }
 
+    /// Makes the file readable and writable by its owner alone (a shard
+    /// file: identifier values unmasked). Not for a file written in
+    /// place (`/dev/null`).
+    pub fn restrict(&self) -> io::Result<()> {
+        #[cfg(unix)]
+        if self.rename.is_some() {
+            use std::os::unix::fs::PermissionsExt;
+            self.lock().file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic elsewhere while writing leaves the file as it was.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())

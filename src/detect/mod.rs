@@ -70,6 +70,8 @@ pub struct Engine {
     has_patterns: bool,
     /// Report the IMEIs of emulators and test tools too.
     pub include_test_devices: bool,
+    /// [`Profile::digest`] of the profile searched for, if any.
+    pub profile_digest: Option<String>,
     /// The keys keyed pattern rules look at.
     pattern_keys: std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::util::FnvHasher>>,
 }
@@ -93,6 +95,7 @@ impl Engine {
             has_patterns,
             pattern_keys,
             include_test_devices: false,
+            profile_digest: profile.map(Profile::digest),
         }
     }
 
@@ -401,7 +404,7 @@ fn profile_finding(
 pub fn check_examples(set: &RuleSet) -> Vec<String> {
     let mut problems = Vec::new();
     for rule in &set.rules {
-        let engine = Engine::new(RuleSet { rules: vec![rule.clone()] }, None);
+        let engine = Engine::new(RuleSet { rules: vec![rule.clone()], ..RuleSet::default() }, None);
         for ex in &rule.examples {
             let req = example_request(&ex.text);
             let fields = crate::extract::request_fields(&req);

@@ -58,6 +58,19 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl Profile {
+    /// SHA-256 (hex) of the device name and the (kind, value) pairs in
+    /// order: the same profile wherever its file is (shard files carry
+    /// it; `merge` checks it).
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for part in self.name.iter().map(String::as_str).chain(self.values.iter().flat_map(|(k, v)| [k.as_str(), v])) {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+
     pub fn load(path: &Path) -> Result<Profile, Vec<ProfileError>> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)

@@ -240,6 +240,8 @@ pub struct Rule {
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
+    /// SHA-256 of each rule text added, in order ([`RuleSet::digest`]).
+    pub texts: Vec<[u8; 32]>,
 }
 
 /// `*` matches any run of characters; case-insensitive.
@@ -302,6 +304,19 @@ impl RuleSet {
     /// that are not rule files but belong in a rules folder (the key
     /// dictionary, the vendor OUI list), which are recognised and not
     /// loaded. A file named here that is neither is read as a rule file.
+    /// What the rules were made from: SHA-256 (hex) of the SHA-256 of
+    /// each rule text, in the order they were added. Two runs with the
+    /// same digest loaded the same texts in the same order, wherever the
+    /// files were (shard files carry it; `merge` checks it).
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for t in &self.texts {
+            h.update(t);
+        }
+        hex::encode(h.finalize())
+    }
+
     pub fn load_path(&mut self, path: &Path) -> Loaded {
         let mut loaded = Loaded::default();
         let files = if path.is_dir() {
@@ -357,6 +372,10 @@ impl RuleSet {
     /// error: all syntax errors, else each bad rule's (the good rules of
     /// the file are added).
     pub fn add_all(&mut self, path: &str, text: &str) -> Vec<RuleError> {
+        {
+            use sha2::Digest;
+            self.texts.push(sha2::Sha256::digest(text.as_bytes()).into());
+        }
         let at = |offset: usize, message: String| {
             let (line, col) = line_col(text, offset);
             RuleError::At { path: path.to_string(), line, col, message }

@@ -13,6 +13,7 @@ pub mod jsonl;
 pub mod leaks;
 pub mod safe;
 pub mod sarif;
+pub mod shard;
 pub mod sqlite;
 pub mod text;
 

@@ -37,6 +37,7 @@ use crate::finding::{
 use crate::flow::{FlowLimits, FlowTable};
 use crate::http::HttpRequest;
 
+pub mod merge;
 pub mod shard;
 
 /// What to produce for each capture.

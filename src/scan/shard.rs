@@ -71,7 +71,12 @@ impl Shard {
 
     /// Does the input at `rel` (relative to its root) belong here?
     pub fn owns(&self, rel: &str) -> bool {
-        fnv1a(rel.as_bytes()) % self.count == self.index
+        self.of(rel) == self.index
+    }
+
+    /// The shard (of `count`) the input at `rel` belongs to.
+    pub fn of(&self, rel: &str) -> u64 {
+        fnv1a(rel.as_bytes()) % self.count
     }
 
     /// Keeps what belongs to this shard of what was discovered under

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A frame timestamp, UTC. `secs` may be negative for broken clocks; the
 /// rendering still works (proleptic Gregorian calendar).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Timestamp {
     pub secs: i64,
     pub nanos: u32,
