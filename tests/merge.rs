@@ -270,3 +270,24 @@ fn a_shard_file_is_written_only_to_a_file_its_owner_alone_reads() {
         assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
 }
+
+#[test]
+fn diff_compares_sharded_runs_as_it_compares_folders() {
+    let dir = device_folder("diff");
+    let new = dir.to_str().unwrap();
+    let old_dir = dir.join("a");
+    let old = old_dir.to_str().unwrap();
+    let out = support::tmpdir("merge-diff");
+    let (old_shards, new_shards) = (out.join("old"), out.join("new"));
+    std::fs::create_dir_all(&old_shards).unwrap();
+    std::fs::create_dir_all(&new_shards).unwrap();
+    shards(old, 2, &old_shards, &[]);
+    shards(new, 3, &new_shards, &[]);
+    for format in ["text", "jsonl"] {
+        let folders = run(&["diff", old, new, "--format", format]);
+        let sharded = run(&["diff", old_shards.to_str().unwrap(), new_shards.to_str().unwrap(), "--format", format]);
+        assert_eq!(sharded.status.code(), folders.status.code(), "{format}");
+        assert!(folders.stdout.len() > 100);
+        assert_eq!(String::from_utf8_lossy(&sharded.stdout), String::from_utf8_lossy(&folders.stdout), "{format}");
+    }
+}

@@ -1058,6 +1058,9 @@ type Side = (std::collections::BTreeMap<String, Finding>, Vec<String>);
 /// Scans every capture under `path`. `Err`: nothing could be read there
 /// (a wrong path, no capture, a file that cannot be opened).
 fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> Result<Side, String> {
+    if scan::merge::is_shard_side(path) {
+        return collect_shards(path, cfg);
+    }
     let found = scan::discover(&[path.to_path_buf()]);
     warn_skipped(&found);
     if let Some(e) = found.errors.first() {
@@ -1078,6 +1081,41 @@ fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> Result<Side, String> {
         }
         true
     });
+    Ok((leaks, errors))
+}
+
+/// A side given as shard files (a shard file, or a folder of them): the
+/// leaks of the run they make up. Shards scanned with other rules than
+/// this diff's cannot be compared; missing shards are errors.
+fn collect_shards(path: &Path, cfg: &ScanConfig) -> Result<Side, String> {
+    let set = scan::merge::ShardSet::open(&[path.to_path_buf()])?;
+    if set.header.mode != "scan" {
+        return Err(format!("{}: shards of `requests`, not of `scan`", path.display()));
+    }
+    if set.header.rules != cfg.engine.rules.digest() {
+        return Err(format!(
+            "{}: its shards were scanned with other rules than this diff's (give diff the same --rules)",
+            path.display()
+        ));
+    }
+    for w in &set.warnings {
+        warn(w);
+    }
+    let mut errors: Vec<String> = set.header.discovery.errors.iter().chain(&set.problems).map(error_line).collect();
+    let mut leaks = std::collections::BTreeMap::new();
+    set.run(
+        |event| {
+            match event {
+                Event::Finding(f) => {
+                    leaks.entry(f.fingerprint()).or_insert(f);
+                }
+                Event::End(rep) => errors.extend(rep.errors.iter().map(error_line)),
+                Event::Begin(_) | Event::Request(_) | Event::Shown(_) => {}
+            }
+            true
+        },
+        warn,
+    );
     Ok((leaks, errors))
 }
 

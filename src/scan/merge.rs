@@ -335,3 +335,14 @@ pub fn is_shard_file(path: &Path) -> bool {
     let mut r = BufReader::new(f);
     matches!(shard::read_record(&mut r, &mut Vec::new(), &mut 0), Ok(Some(Record::Header(_))))
 }
+
+/// Is `path` a shard file, or a folder whose files (not below) are all
+/// shard files? (`diff` then compares the runs they make up.)
+pub fn is_shard_side(path: &Path) -> bool {
+    if !path.is_dir() {
+        return is_shard_file(path);
+    }
+    let Ok(entries) = std::fs::read_dir(path) else { return false };
+    let files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
+    !files.is_empty() && files.iter().all(|p| is_shard_file(p))
+}
