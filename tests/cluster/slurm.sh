@@ -55,20 +55,21 @@ if [ -n "$missing" ]; then
     fi
     rm -f /tmp/slurm.sh-apt.log
 fi
-say "$(slurmctld -V), munge $(munged --version 2>&1 | awk '{print $2; exit}')"
+say "$(slurmctld -V), $(munged --version 2>&1 | awk '{print $1; exit}')"
 
 # --- the cluster -----------------------------------------------------------
 tmp=$(mktemp -d /tmp/teleaudit-slurm.XXXXXX)
 chmod 700 "$tmp"
-mkdir -p "$tmp/munge" "$tmp/state" "$tmp/spool" "$tmp/work" "$tmp/out"
+mkdir -p "$tmp/munge" "$tmp/state" "$tmp/spool"
 pids=()
 names=()
+jobs_submitted=()
 ok=
 
 show_logs() {
     local f
     for f in "$tmp"/slurmctld.log "$tmp"/slurmd.log "$tmp"/munge/munged.log \
-             "$tmp"/*.stderr "$tmp"/work/*.out; do
+             "$tmp"/*.stderr "$tmp"/*/work/*.out; do
         [ -s "$f" ] || continue
         echo "----- ${f#"$tmp"/} (last 40 lines)"
         tail -n 40 "$f"
@@ -83,7 +84,7 @@ cleanup() {
         show_logs >&2
     fi
     # Jobs first, so that no slurmstepd outlives its slurmd.
-    if [ -n "${jobs_submitted:-}" ]; then
+    if [ "${#jobs_submitted[@]}" -gt 0 ]; then
         scancel "${jobs_submitted[@]}" 2>/dev/null || true
         for _ in $(seq 20); do
             [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
@@ -205,68 +206,119 @@ done
 say "node $node idle, $cpus CPUs"
 
 # --- the recipe, as a user runs it -------------------------------------------
-# Only what a one-node test needs is overridden on the command line: 4
-# shards two at a time, one core and little memory each.
-export CAPTURES=$corpus OUT=$tmp/out TELEAUDIT
-cd "$tmp/work"
-array=$(sbatch --parsable --array=0-$((shards - 1))%2 --cpus-per-task=1 --mem=256M --time=10 \
-    "$repo/examples/slurm/scan-array.sbatch")
-array=${array%%;*}
-merge=$(sbatch --parsable --dependency=afterany:"$array" --mem=256M --time=10 \
-    "$repo/examples/slurm/merge.sbatch")
-merge=${merge%%;*}
-jobs_submitted=("$array" "$merge")
-say "submitted array job $array (shards 0-$((shards - 1)), 2 at a time) and merge job $merge (afterany:$array)"
-cd "$repo"
-
 # job_field JOB FIELD: FIELD=... of `scontrol show job`, one line per task.
 job_field() {
     scontrol -o show job "$1" 2>/dev/null | grep -o "\b$2=[^ ]*" | cut -d= -f2-
 }
 
-final='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)$'
-last=
-start_time=$SECONDS
-while :; do
-    now="array: $(job_field "$array" JobState | sort | uniq -c | xargs); merge: $(job_field "$merge" JobState)"
-    [ "$now" = "$last" ] || say "$((SECONDS - start_time)) s: $now"
-    last=$now
-    [[ "$(job_field "$merge" JobState)" =~ $final ]] && break
-    [ $((SECONDS - start_time)) -lt "$wait_secs" ] || die "jobs not done after $wait_secs s"
-    sleep 1
-done
+# submit NAME BINARY: the array over the corpus and the merge after it, as
+# the recipe says, into $tmp/NAME; waits for the merge job to end. Only
+# what a one-node test needs is overridden on the command line: 4 shards
+# two at a time, one core and little memory each. Sets `out`, `tasks`
+# ("task state exit:signal" lines) and `merge_exit`.
+submit() {
+    local name=$1 array merge now last= start=$SECONDS state
+    out=$tmp/$name/out
+    mkdir -p "$tmp/$name/work"
+    cd "$tmp/$name/work"
+    array=$(CAPTURES=$corpus OUT=$out TELEAUDIT=$2 sbatch --parsable --array=0-$((shards - 1))%2 \
+        --cpus-per-task=1 --mem=256M --time=10 "$repo/examples/slurm/scan-array.sbatch")
+    array=${array%%;*}
+    merge=$(OUT=$out TELEAUDIT=$TELEAUDIT sbatch --parsable --dependency=afterany:"$array" \
+        --mem=256M --time=10 "$repo/examples/slurm/merge.sbatch")
+    merge=${merge%%;*}
+    jobs_submitted+=("$array" "$merge")
+    cd "$repo"
+    say "$name: array job $array (shards 0-$((shards - 1)), 2 at a time), merge job $merge (afterany:$array)"
+    local final='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)$'
+    while :; do
+        now="array: $(job_field "$array" JobState | sort | uniq -c | xargs); merge: $(job_field "$merge" JobState)"
+        [ "$now" = "$last" ] || say "$name: $((SECONDS - start)) s: $now"
+        last=$now
+        [[ "$(job_field "$merge" JobState)" =~ $final ]] && break
+        [ $((SECONDS - start)) -lt "$wait_secs" ] || die "$name: jobs not done after $wait_secs s"
+        sleep 1
+    done
+    tasks=$(scontrol -o show job "$array" | grep -o 'ArrayTaskId=[^ ]*\|JobState=[^ ]*\|ExitCode=[^ ]*' |
+        paste -d' ' - - - | sed 's/ArrayTaskId=//; s/JobState=//; s/ExitCode=//' | sort -n)
+    say "$name: array tasks (task state exit:signal): $(echo "$tasks" | paste -sd';' | sed 's/;/; /g')"
+    state=$(job_field "$merge" JobState)
+    merge_exit=$(job_field "$merge" ExitCode)
+    say "$name: merge job $state, exit code $merge_exit"
+    # A merge that exits 1 or 2 is a FAILED job; one killed is not a merge.
+    [ "$state" = COMPLETED ] || [ "$state" = FAILED ] || die "$name: merge job $state"
+    [ "${merge_exit#*:}" = 0 ] || die "$name: merge job killed by signal ${merge_exit#*:}"
+    merge_exit=${merge_exit%%:*}
+}
 
-say "array tasks: $(scontrol -o show job "$array" | grep -o 'ArrayTaskId=[^ ]*\|JobState=[^ ]*\|ExitCode=[^ ]*' | paste -d' ' - - - | sed 's/ArrayTaskId=//' | tr '\n' ';')"
-merge_state=$(job_field "$merge" JobState)
-merge_exit=$(job_field "$merge" ExitCode)
-say "merge job: $merge_state, exit code $merge_exit"
-[ "$merge_state" = COMPLETED ] || [ "$merge_state" = FAILED ] || die "merge job $merge_state"
-# ExitCode=STATUS:SIGNAL
-[ "${merge_exit#*:}" = 0 ] || die "merge job killed by signal ${merge_exit#*:}"
-merge_exit=${merge_exit%%:*}
-for i in $(seq 0 $((shards - 1))); do
-    [ -s "$tmp/out/shard-$i.jsonl" ] || die "task $i left no shard file"
-done
-
-# --- the same scan on one machine --------------------------------------------
 # Timings differ from run to run: each capture's and the summary's
 # elapsed_seconds, the summary's peak_memory_bytes (JSON Lines and the
 # SARIF run's properties). Nothing else may.
 untimed() {
     sed -E 's/"elapsed_seconds": ?[-+.0-9eE]+,?//g; s/"peak_memory_bytes": ?([0-9]+|null),?//g' "$1"
 }
-# merge.sbatch writes JSON Lines and SARIF by default; the job's exit code
-# is the first's.
-for format in sarif jsonl; do
-    [ -s "$tmp/out/merged.$format" ] || die "the merge job wrote no merged.$format"
+
+# The same scan on one machine.
+for format in jsonl sarif; do
     single_exit=0
-    "$TELEAUDIT" scan "$corpus" --format "$format" -o "$tmp/single.$format" 2> "$tmp/single.stderr" || single_exit=$?
-    if ! diff <(untimed "$tmp/single.$format") <(untimed "$tmp/out/merged.$format") > "$tmp/diff"; then
-        { head -c 4000 "$tmp/diff"; echo; } >&2
-        die "merged $format differs from the single run (diff above)"
-    fi
-    say "ok: merged.$format = one teleaudit scan's ($(wc -l < "$tmp/single.$format") lines)"
+    "$TELEAUDIT" scan "$corpus" --format "$format" -o "$tmp/single.$format" 2> /dev/null || single_exit=$?
 done
-[ "$merge_exit" = "$single_exit" ] || die "merge job exit code $merge_exit, single run $single_exit"
+say "single run: exit $single_exit, $(wc -l < "$tmp/single.jsonl") JSON Lines"
+
+# 1. Every task succeeds: the merge is the single run.
+submit whole "$TELEAUDIT"
+# A shard scan exits 0 once its shard file is written whole, whatever the
+# captures held.
+[ "$(grep -c ' COMPLETED 0:0$' <<< "$tasks")" -eq "$shards" ] || die "whole: not every array task COMPLETED with exit 0"
+for format in jsonl sarif; do
+    [ -s "$out/merged.$format" ] || die "whole: the merge job wrote no merged.$format"
+    if ! diff <(untimed "$tmp/single.$format") <(untimed "$out/merged.$format") > "$tmp/diff"; then
+        { head -c 4000 "$tmp/diff"; echo; } >&2
+        die "whole: merged.$format differs from the single run (diff above)"
+    fi
+    say "whole: ok: merged.$format = one teleaudit scan's, timings aside"
+done
+[ "$merge_exit" = "$single_exit" ] || die "whole: merge job exit code $merge_exit, single run $single_exit"
+say "whole: ok: merge job exit code $merge_exit = one teleaudit scan's"
+
+# 2. Task 2 is killed (SIGKILL, as by the out-of-memory killer) before it
+# writes: the merge still runs (afterany), exits 2, names shard 2 missing,
+# gives each of its captures as an error, and keeps every other capture's
+# lines as the single run has them.
+killed=2
+printf '#!/bin/sh\n[ "$SLURM_ARRAY_TASK_ID" = %s ] && kill -KILL $$\nexec "%s" "$@"\n' \
+    "$killed" "$TELEAUDIT" > "$tmp/teleaudit-killed"
+chmod +x "$tmp/teleaudit-killed"
+submit killed "$tmp/teleaudit-killed"
+[ "$(grep -c ' COMPLETED 0:0$' <<< "$tasks")" -eq $((shards - 1)) ] &&
+    grep -q "^$killed FAILED 0:9$" <<< "$tasks" || die "killed: not task $killed alone killed"
+[ ! -e "$out/shard-$killed.jsonl" ] || die "killed: task $killed wrote its shard file"
+[ "$merge_exit" = 2 ] || die "killed: merge job exit code $merge_exit, not 2"
+python3 - "$tmp/single.jsonl" "$out/merged.jsonl" "$out/shard-0.jsonl" "$killed/$shards" <<'PY' || die "killed: merged.jsonl (above)"
+import json, re, sys
+
+single, merged, shard0, lost = sys.argv[1:]
+index = int(lost.split("/")[0])
+header = json.loads(open(shard0).readline())["teleaudit_shard"]
+gone = {name for name, shard in header["discovery"]["inputs"] if shard == index}
+untimed = lambda l: re.sub(r'"(elapsed_seconds|peak_memory_bytes)":[^,}]*,?', "", l)
+rows = [(json.loads(l), untimed(l)) for l in open(merged)]
+errors = {r["capture"]: r["message"] for r, _ in rows if r["type"] == "error"}
+if not any(c == f"shard {lost}" and "missing" in m for c, m in errors.items()):
+    sys.exit(f"no error names shard {lost} missing")
+for name in gone:
+    if f"shard {lost} is missing" not in errors.get(name, ""):
+        sys.exit(f"{name}, of shard {lost}, is not an error of the missing shard")
+# Every line of the other shards' captures, in the single run's order.
+kept = [u for r, u in ((json.loads(l), untimed(l)) for l in open(single))
+        if r.get("capture") is not None and r["capture"] not in gone and r["type"] != "summary"]
+lines = iter(u for _, u in rows)
+for k in kept:
+    if not any(k == u for u in lines):
+        sys.exit(f"lost from the other shards: {k[:300]}")
+print(f"slurm.sh: killed: ok: shard {lost} missing, its {len(gone)} captures errors, "
+      f"the {len(kept)} lines of the other shards' captures kept in order")
+PY
+
 ok=1
-say "ok: $shards shards on Slurm, merged by a dependent job: the single run's reports and exit code ($single_exit)"
+say "ok: the Slurm recipe, 4 shards: the single run's reports and exit code ($single_exit); a killed task is reported, the rest kept"
