@@ -994,3 +994,44 @@ fn more_shard_files_than_the_open_file_limit_all_merge() {
     assert_eq!(single.status.code(), merged.status.code(), "{}", stderr(&merged).lines().last().unwrap_or_default());
     assert_same_report(&single.stdout, &merged.stdout, "100 shard files, at most 64 open");
 }
+
+/// The recipes write task I's file as `OUT/shard-I.jsonl`, in a folder
+/// that outlives the run (examples/slurm: `OUT=teleaudit-out` by default).
+/// A task of today's run is killed, so its file is last week's, scanned
+/// when a capture of that shard held other traffic under the same name.
+/// The headers are equal (same tool, rules, options and names), so merge
+/// takes last week's findings for today's without a word. It must notice
+/// (the captures' sizes and times, or a run id, in the header) and report
+/// that shard as not of this run, exit 2; or else write today's report.
+#[test]
+fn a_stale_shard_file_of_an_earlier_run_over_the_same_names_is_not_taken_as_this_runs() {
+    let dir = tmpdir("stale");
+    let root = dir.join("captures");
+    for c in 0..6u32 {
+        write(&root.join(format!("cap-{c}.pcap")), &support::pcap(&capture(c), Link::Ethernet, false, false));
+    }
+    let folder = shards(&dir, "out", 3, &[], &[s(&root)]);
+    let owners = owners(&shard_file(&folder, 0));
+    // Today cap-0 holds other traffic; its shard's task is killed and
+    // leaves last week's file in place.
+    let (name, b) = owners.iter().find(|(n, _)| n.ends_with("cap-0.pcap")).cloned().unwrap();
+    write(Path::new(&name), &support::pcap(&capture(40), Link::Ethernet, false, false));
+    for i in (0..3).filter(|&i| i != b) {
+        let o = run(&[
+            "scan",
+            "--format",
+            "shard",
+            "--shard",
+            &format!("{i}/3"),
+            "-o",
+            s(&shard_file(&folder, i)),
+            s(&root),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let single = run(&["scan", "--format", "jsonl", "--show-values", s(&root)]);
+    let merged = run(&["merge", "--format", "jsonl", "--show-values", s(&folder)]);
+    if merged.status.code() != Some(2) {
+        assert_same_report(&single.stdout, &merged.stdout, "a stale shard file of an earlier run");
+    }
+}
