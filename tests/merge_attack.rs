@@ -988,9 +988,9 @@ fn more_shard_files_than_the_open_file_limit_all_merge() {
     let root = generated(&dir);
     let folder = shards(&dir, "n100", 100, &[], &[s(&root)]);
     let single = run(&["scan", "--format", "jsonl", "--show-values", s(&root)]);
-    let script = format!("ulimit -n 64 && exec \"$0\" merge --format jsonl --show-values \"$1\"");
+    let script = "ulimit -n 64 && exec \"$0\" merge --format jsonl --show-values \"$1\"";
     let merged =
-        Command::new("sh").args(["-c", &script, env!("CARGO_BIN_EXE_teleaudit"), s(&folder)]).output().expect("sh");
+        Command::new("sh").args(["-c", script, env!("CARGO_BIN_EXE_teleaudit"), s(&folder)]).output().expect("sh");
     assert_eq!(single.status.code(), merged.status.code(), "{}", stderr(&merged).lines().last().unwrap_or_default());
     assert_same_report(&single.stdout, &merged.stdout, "100 shard files, at most 64 open");
 }
