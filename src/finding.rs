@@ -667,16 +667,22 @@ pub fn local_only(ip: std::net::IpAddr) -> bool {
 
 /// Names that are `&'static str` in the model (protocols, TLS versions
 /// and suites, capture tools, roles), read back from a shard file: each
-/// distinct name is kept once for the life of the process, and a file
-/// that holds more than [`interned::MAX`] distinct names is refused (a
-/// run makes a few dozen).
+/// distinct name is kept once for the life of the process. What one file
+/// may add is bounded ([`interned::with_budget`]: a run makes a few dozen
+/// names, the same in every shard), and so is a name's length, so a
+/// hostile file can neither grow the table without bound nor spoil the
+/// names of the files read after it.
 pub mod interned {
+    use std::cell::Cell;
     use std::collections::HashSet;
     use std::sync::Mutex;
 
     use serde::{Deserialize, Deserializer};
 
-    pub const MAX: usize = 4096;
+    /// New names one file may add.
+    pub const PER_FILE: usize = 256;
+    /// Longest name kept.
+    pub const MAX_LEN: usize = 128;
 
     /// `&'static str` by another name: a field of this type is not
     /// borrowed from the input by serde's derive (which would tie every
@@ -685,16 +691,35 @@ pub mod interned {
 
     static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
 
+    thread_local! {
+        /// New names the file being read may still add.
+        static BUDGET: Cell<usize> = const { Cell::new(PER_FILE) };
+    }
+
+    /// Runs `f` (reading a record of one file) with that file's budget of
+    /// new names, and keeps what is left of it.
+    pub fn with_budget<T>(budget: &mut usize, f: impl FnOnce() -> T) -> T {
+        let before = BUDGET.replace(*budget);
+        let out = f();
+        *budget = BUDGET.replace(before);
+        out
+    }
+
     /// The one `&'static str` of `s`.
     pub fn intern(s: &str) -> Result<&'static str, String> {
+        if s.len() > MAX_LEN {
+            return Err(format!("a protocol, suite or tool name of {} bytes (at most {MAX_LEN})", s.len()));
+        }
         let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
         let names = names.get_or_insert_with(HashSet::new);
         if let Some(n) = names.get(s) {
             return Ok(n);
         }
-        if names.len() >= MAX {
-            return Err(format!("more than {MAX} distinct protocol, suite or tool names"));
+        let left = BUDGET.get();
+        if left == 0 {
+            return Err(format!("more than {PER_FILE} distinct protocol, suite or tool names"));
         }
+        BUDGET.set(left - 1);
         let n: &'static str = Box::leak(s.to_owned().into_boxed_str());
         names.insert(n);
         Ok(n)

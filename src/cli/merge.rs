@@ -10,11 +10,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{
-    Baselines, ColorChoice, EXIT_CLEAN, EXIT_ERROR, FailOn, FilterArgs, Format, Output, check_outputs, display_filter,
-    fail, load_rules, pump, report, save_baseline, scan_exit, use_color, warn, warn_skipped_of,
+    EXIT_CLEAN, EXIT_ERROR, Format, ReportArgs, check_outputs, fail, load_rules, pump, report, warn, warn_skipped_of,
 };
-use crate::baseline::{self, Baseline};
-use crate::report::{ReportOptions, Summary};
+use crate::report::Summary;
 use crate::scan::merge::ShardSet;
 
 #[derive(Args, Debug)]
@@ -30,31 +28,8 @@ pub struct MergeArgs {
     /// The shards were scanned without the built-in rules.
     #[arg(long)]
     no_default_rules: bool,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Write the report there instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Colour in the text report.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    color: ColorChoice,
-    /// Exit 1 if a finding is at or above this severity.
-    #[arg(long, value_enum, default_value_t = FailOn::Low)]
-    fail_on: FailOn,
-    /// Print identifier values unmasked.
-    #[arg(long)]
-    show_values: bool,
-    /// Text report: list every request with its findings too.
-    #[arg(long, short = 'v')]
-    details: bool,
     #[command(flatten)]
-    filter: FilterArgs,
-    /// Suppress the leaks of this baseline (written by --write-baseline).
-    #[arg(long, value_name = "FILE")]
-    baseline: Option<PathBuf>,
-    /// Write the leaks found to FILE as a baseline.
-    #[arg(long, value_name = "FILE")]
-    write_baseline: Option<PathBuf>,
+    report: ReportArgs,
 }
 
 pub fn merge(a: MergeArgs) -> ExitCode {
@@ -73,44 +48,35 @@ pub fn merge(a: MergeArgs) -> ExitCode {
              --rules and --no-default-rules the scans had",
         );
     }
+    let r = &a.report;
     let requests = header.mode == "requests";
     if requests {
-        let reporting = a.filter.any() || a.baseline.is_some() || a.write_baseline.is_some() || a.details;
-        if !matches!(a.format, Format::Text | Format::Jsonl) || reporting {
+        let reporting = r.filter.any() || r.baseline.is_some() || r.write_baseline.is_some() || r.details;
+        if !matches!(r.format, Format::Text | Format::Jsonl) || reporting {
             return fail("shards of `requests` merge into its listing: --format text or jsonl, no finding options");
         }
     }
-    if a.format == Format::Shard {
+    if r.format == Format::Shard {
         return fail("merge writes a report (text, jsonl, sarif, html, sqlite), not another shard file");
     }
     let all_requests = header.config.get("all_requests").and_then(serde_json::Value::as_bool) == Some(true);
-    if all_requests && !matches!(a.format, Format::Jsonl | Format::Sqlite) {
+    if all_requests && !matches!(r.format, Format::Jsonl | Format::Sqlite) {
         return fail("the shards were scanned with --all-requests: merge them to --format jsonl or sqlite");
     }
-    let mut outputs = Vec::new();
-    outputs.extend(a.output.as_deref().map(|path| Output { option: "-o", path }));
-    outputs.extend(a.write_baseline.as_deref().map(|path| Output { option: "--write-baseline", path }));
-    let shard_files = a.shards.iter().map(|p| ("a shard file", p.clone()));
-    let baseline_read = a.baseline.iter().map(|p| ("the baseline", p.clone()));
+    let outputs = r.outputs();
+    // The files found in folders too: `-o OUT/shard-1.jsonl OUT/` would
+    // replace a shard file with the report.
+    let found = crate::scan::merge::shard_files(&a.shards).map(|(f, _)| f).unwrap_or_default();
+    let shard_files = a.shards.iter().cloned().chain(found.into_iter().map(|(p, _)| p)).map(|p| ("a shard file", p));
+    let baseline_read = r.baseline.iter().map(|p| ("the baseline", p.clone()));
     let checked = check_outputs(&outputs, shard_files)
-        .and_then(|()| check_outputs(&outputs[..usize::from(a.output.is_some())], baseline_read));
+        .and_then(|()| check_outputs(&outputs[..usize::from(r.output.is_some())], baseline_read));
     if let Err(e) = checked {
         return fail(e);
     }
-    let mut baselines = Baselines { filter: display_filter(&a.filter, &rules), ..Baselines::default() };
-    if let Some(p) = &a.baseline {
-        match Baseline::load(p) {
-            Ok(b) => baselines.suppress = Some(b),
-            Err(e) => return fail(e),
-        }
-    }
-    if a.write_baseline.is_some() {
-        baselines.write = Some(baseline::Writer::default());
-    }
-    let opts = ReportOptions {
-        show_values: a.show_values,
-        color: use_color(a.color, a.format, &a.output),
-        details: a.details,
+    let mut baselines = match r.baselines(&rules) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
     for w in &set.warnings {
         warn(w);
@@ -125,8 +91,8 @@ pub fn merge(a: MergeArgs) -> ExitCode {
     };
     let mut errors = d.errors.clone();
     errors.extend(set.problems.iter().cloned());
-    let summary = match report(a.format, &a.output, opts, &rules, None, &mut baselines, |r, b| {
-        pump(errors, summary, None, r, b, |on_event| {
+    let summary = match report(r.format, &r.output, r.options(), &rules, None, &mut baselines, |rep, b| {
+        pump(errors, summary, None, rep, b, |on_event| {
             let t = set.run(on_event, warn);
             Some((t.elapsed_secs, t.peak_memory_bytes))
         })
@@ -138,10 +104,5 @@ pub fn merge(a: MergeArgs) -> ExitCode {
     if requests {
         return ExitCode::from(if summary.errors > 0 { EXIT_ERROR } else { EXIT_CLEAN });
     }
-    if let (Some(path), Some(w)) = (&a.write_baseline, &baselines.write)
-        && let Err(e) = save_baseline(w, path)
-    {
-        return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
-    }
-    scan_exit(&summary, if a.write_baseline.is_some() { FailOn::Never } else { a.fail_on })
+    r.finish(&summary, &baselines)
 }

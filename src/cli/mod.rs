@@ -351,6 +351,34 @@ struct ScanArgs {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     detection: DetectionArgs,
+    #[command(flatten)]
+    report: ReportArgs,
+    /// Workers: files scanned in parallel, or, for one capture, its
+    /// connections shared among N workers (default: number of cores).
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Report only what apps matching GLOB sent (repeatable; `*` any run;
+    /// matched against the package or command name, the app label, and
+    /// the uid or pid as `10123`, `uid:10123`, `pid:512`). Traffic of no
+    /// known app is then left out.
+    #[arg(long = "app", value_name = "GLOB")]
+    apps: Vec<String>,
+    /// Also list every HTTP request, with findings or not (JSON Lines
+    /// `request` lines, SQLite `requests` rows).
+    #[arg(long)]
+    all_requests: bool,
+    /// Scan only shard I of N of the inputs (0 <= I < N), split by a
+    /// stable hash of each file's path under the folder given; `auto` from
+    /// a Slurm job array, `auto/N` from a Kubernetes Indexed Job.
+    #[arg(long, value_name = "I/N|auto|auto/N")]
+    shard: Option<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// How the findings are reported and judged (`scan`, `merge`).
+#[derive(Args, Debug)]
+struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Write the report there instead of stdout.
@@ -371,33 +399,52 @@ struct ScanArgs {
     details: bool,
     #[command(flatten)]
     filter: FilterArgs,
-    /// Workers: files scanned in parallel, or, for one capture, its
-    /// connections shared among N workers (default: number of cores).
-    #[arg(short, long, value_name = "N")]
-    jobs: Option<usize>,
-    /// Report only what apps matching GLOB sent (repeatable; `*` any run;
-    /// matched against the package or command name, the app label, and
-    /// the uid or pid as `10123`, `uid:10123`, `pid:512`). Traffic of no
-    /// known app is then left out.
-    #[arg(long = "app", value_name = "GLOB")]
-    apps: Vec<String>,
-    /// Also list every HTTP request, with findings or not (JSON Lines
-    /// `request` lines, SQLite `requests` rows).
-    #[arg(long)]
-    all_requests: bool,
     /// Suppress the leaks of this baseline (written by --write-baseline).
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
     /// Write the leaks found to FILE as a baseline.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
-    /// Scan only shard I of N of the inputs (0 <= I < N), split by a
-    /// stable hash of each file's path under the folder given; `auto` from
-    /// a Slurm job array, `auto/N` from a Kubernetes Indexed Job.
-    #[arg(long, value_name = "I/N|auto|auto/N")]
-    shard: Option<String>,
-    #[command(flatten)]
-    limits: LimitArgs,
+}
+
+impl ReportArgs {
+    fn options(&self) -> ReportOptions {
+        ReportOptions {
+            show_values: self.show_values,
+            color: use_color(self.color, self.format, &self.output),
+            details: self.details,
+        }
+    }
+
+    /// The baseline to suppress (loaded), the one to write, the filters.
+    fn baselines(&self, rules: &RuleSet) -> Result<Baselines, ExitCode> {
+        let mut b = Baselines { filter: display_filter(&self.filter, rules), ..Baselines::default() };
+        if let Some(p) = &self.baseline {
+            b.suppress = Some(Baseline::load(p).map_err(fail)?);
+        }
+        if self.write_baseline.is_some() {
+            b.write = Some(baseline::Writer::default());
+        }
+        Ok(b)
+    }
+
+    /// The report and baseline files, to check against what is read.
+    fn outputs(&self) -> Vec<Output<'_>> {
+        let mut outputs = Vec::new();
+        outputs.extend(self.output.as_deref().map(|path| Output { option: "-o", path }));
+        outputs.extend(self.write_baseline.as_deref().map(|path| Output { option: "--write-baseline", path }));
+        outputs
+    }
+
+    /// Writes the baseline if asked, then the exit code of the run.
+    fn finish(&self, summary: &Summary, baselines: &Baselines) -> ExitCode {
+        if let (Some(path), Some(w)) = (&self.write_baseline, &baselines.write)
+            && let Err(e) = save_baseline(w, path)
+        {
+            return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
+        }
+        scan_exit(summary, if self.write_baseline.is_some() { FailOn::Never } else { self.fail_on })
+    }
 }
 
 /// What a report shows of the findings made (`scan`, `merge`).
@@ -556,8 +603,19 @@ fn shard_of(
         Some(spec) => scan::shard::Shard::parse(spec, |k| std::env::var(k).ok()).map_err(fail)?,
         None => scan::shard::Shard { index: 0, count: 1 },
     };
-    let inputs: Vec<(String, u64)> =
-        found.inputs.iter().map(|i| (i.display.clone(), shard.of(&scan::shard::relative(&i.path, paths)))).collect();
+    let inputs: Vec<crate::report::shard::InputEntry> = found
+        .inputs
+        .iter()
+        .map(|i| {
+            let meta = (i.path.as_os_str() != "-").then(|| std::fs::metadata(&i.path).ok()).flatten();
+            let modified = meta
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_nanos()).ok());
+            (i.display.clone(), shard.of(&scan::shard::relative(&i.path, paths)), meta.map(|m| m.len()), modified)
+        })
+        .collect();
     let places = (0..inputs.len() as u64).filter(|&i| inputs[i as usize].1 == shard.index).collect();
     let run = crate::report::shard::RunInputs {
         inputs,
@@ -803,15 +861,16 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
-    if a.all_requests && !matches!(a.format, Format::Jsonl | Format::Sqlite | Format::Shard) {
+    let r = &a.report;
+    if a.all_requests && !matches!(r.format, Format::Jsonl | Format::Sqlite | Format::Shard) {
         return fail("--all-requests lists requests in JSON Lines or SQLite (--format jsonl or sqlite)");
     }
-    if a.format == Format::Shard {
+    if r.format == Format::Shard {
         let reporting = [
-            (a.filter.any(), "--kind, --host and --min-severity"),
-            (a.baseline.is_some() || a.write_baseline.is_some(), "--baseline and --write-baseline"),
-            (a.details, "--details"),
-            (a.show_values, "--show-values"),
+            (r.filter.any(), "--kind, --host and --min-severity"),
+            (r.baseline.is_some() || r.write_baseline.is_some(), "--baseline and --write-baseline"),
+            (r.details, "--details"),
+            (r.show_values, "--show-values"),
         ];
         if let Some((_, what)) = reporting.iter().find(|(given, _)| *given) {
             return fail(format_args!(
@@ -823,21 +882,10 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(c) => ScanConfig { apps: a.apps.clone(), all_requests: a.all_requests, ..c },
         Err(code) => return code,
     };
-    let opts = ReportOptions {
-        show_values: a.show_values,
-        color: use_color(a.color, a.format, &a.output),
-        details: a.details,
+    let mut baselines = match r.baselines(&cfg.engine.rules) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
-    let mut baselines = Baselines { filter: display_filter(&a.filter, &cfg.engine.rules), ..Baselines::default() };
-    if let Some(p) = &a.baseline {
-        match Baseline::load(p) {
-            Ok(b) => baselines.suppress = Some(b),
-            Err(e) => return fail(e),
-        }
-    }
-    if a.write_baseline.is_some() {
-        baselines.write = Some(baseline::Writer::default());
-    }
     let mut found = scan::discover(&a.paths);
     if let Err(code) = some_capture(&found, &a.paths) {
         return code;
@@ -848,24 +896,22 @@ fn scan(a: ScanArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let mut outputs = Vec::new();
-    outputs.extend(a.output.as_deref().map(|path| Output { option: "-o", path }));
-    outputs.extend(a.write_baseline.as_deref().map(|path| Output { option: "--write-baseline", path }));
+    let outputs = r.outputs();
     // --write-baseline may replace the --baseline it read (the file is
     // read whole first, then replaced whole); the report may not.
-    let baseline_read = a.baseline.iter().map(|p| ("the baseline", p.clone()));
+    let baseline_read = r.baseline.iter().map(|p| ("the baseline", p.clone()));
     let checked = check_outputs(&outputs, reads(&found, &a.limits.keys, Some(&a.detection)))
-        .and_then(|()| check_outputs(&outputs[..usize::from(a.output.is_some())], baseline_read));
+        .and_then(|()| check_outputs(&outputs[..usize::from(r.output.is_some())], baseline_read));
     if let Err(e) = checked {
         return fail(e);
     }
-    let shard = (a.format == Format::Shard).then(|| {
+    let shard = (r.format == Format::Shard).then(|| {
         let extra = serde_json::json!({"apps": a.apps, "all_requests": a.all_requests});
         (shard_header("scan", &cfg, &a.limits, extra, run, spec), places)
     });
     warn_skipped(&found);
-    let summary = match report(a.format, &a.output, opts, &cfg.engine.rules, shard, &mut baselines, |r, b| {
-        drive(found, &cfg, jobs(a.jobs), r, b)
+    let summary = match report(r.format, &r.output, r.options(), &cfg.engine.rules, shard, &mut baselines, |rep, b| {
+        drive(found, &cfg, jobs(a.jobs), rep, b)
     }) {
         Ok(Some(s)) => s,
         Ok(None) => return ExitCode::from(EXIT_CLEAN),
@@ -873,15 +919,10 @@ fn scan(a: ScanArgs) -> ExitCode {
     };
     // A shard file written whole is a success whatever it holds: merge
     // judges the findings and errors of all shards together.
-    if a.format == Format::Shard {
+    if r.format == Format::Shard {
         return ExitCode::from(EXIT_CLEAN);
     }
-    if let (Some(path), Some(w)) = (&a.write_baseline, &baselines.write)
-        && let Err(e) = save_baseline(w, path)
-    {
-        return fail(format_args!("cannot write the baseline {}: {e}", path.display()));
-    }
-    scan_exit(&summary, if a.write_baseline.is_some() { FailOn::Never } else { a.fail_on })
+    r.finish(&summary, &baselines)
 }
 
 /// A scan's exit code: 2 on any error, else 1 with a finding at or above
@@ -1069,19 +1110,22 @@ fn collect(path: &Path, cfg: &ScanConfig, jobs: usize) -> Result<Side, String> {
     if found.inputs.is_empty() {
         return Err(format!("{}: no capture to read", path.display()));
     }
-    let mut errors: Vec<String> = Vec::new();
-    let mut leaks = std::collections::BTreeMap::new();
-    scan::run(&found.inputs, cfg, jobs, |event| {
-        match event {
-            Event::Finding(f) => {
-                leaks.entry(f.fingerprint()).or_insert(f);
-            }
-            Event::End(rep) => errors.extend(rep.errors.iter().map(error_line)),
-            Event::Begin(_) | Event::Request(_) | Event::Shown(_) => {}
+    let mut side: Side = Default::default();
+    scan::run(&found.inputs, cfg, jobs, |event| side_event(&mut side, event));
+    Ok(side)
+}
+
+/// A side's leaks (first occurrence by fingerprint) and errors, event by
+/// event.
+fn side_event(side: &mut Side, event: Event) -> bool {
+    match event {
+        Event::Finding(f) => {
+            side.0.entry(f.fingerprint()).or_insert(f);
         }
-        true
-    });
-    Ok((leaks, errors))
+        Event::End(rep) => side.1.extend(rep.errors.iter().map(error_line)),
+        Event::Begin(_) | Event::Request(_) | Event::Shown(_) => {}
+    }
+    true
 }
 
 /// A side given as shard files (a shard file, or a folder of them): the
@@ -1101,22 +1145,10 @@ fn collect_shards(path: &Path, cfg: &ScanConfig) -> Result<Side, String> {
     for w in &set.warnings {
         warn(w);
     }
-    let mut errors: Vec<String> = set.header.discovery.errors.iter().chain(&set.problems).map(error_line).collect();
-    let mut leaks = std::collections::BTreeMap::new();
-    set.run(
-        |event| {
-            match event {
-                Event::Finding(f) => {
-                    leaks.entry(f.fingerprint()).or_insert(f);
-                }
-                Event::End(rep) => errors.extend(rep.errors.iter().map(error_line)),
-                Event::Begin(_) | Event::Request(_) | Event::Shown(_) => {}
-            }
-            true
-        },
-        warn,
-    );
-    Ok((leaks, errors))
+    let errors = set.header.discovery.errors.iter().chain(&set.problems).map(error_line).collect();
+    let mut side: Side = (Default::default(), errors);
+    set.run(|event| side_event(&mut side, event), warn);
+    Ok(side)
 }
 
 /// Leaks in the order a reader wants them: the most severe first, then

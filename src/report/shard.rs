@@ -55,9 +55,11 @@ pub struct ShardSpec {
 /// The whole run's discovery, the same in every shard's header.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunInputs {
-    /// Every capture of the run in input order: its name as shown and the
-    /// shard it belongs to.
-    pub inputs: Vec<(String, u64)>,
+    /// Every capture of the run in input order: its name as shown, the
+    /// shard it belongs to, and its size and modification time (ns since
+    /// the epoch) when known: a shard file of an earlier scan of the same
+    /// folders, whose captures have since changed, is told apart.
+    pub inputs: Vec<InputEntry>,
     /// Paths that could not be scanned.
     pub errors: Vec<ErrorRecord>,
     pub skipped: u64,
@@ -66,6 +68,9 @@ pub struct RunInputs {
     pub not_captures: u64,
     pub not_capture_names: Vec<String>,
 }
+
+/// `(name, shard, size, modified)`: see [`RunInputs::inputs`].
+pub type InputEntry = (String, u64, Option<u64>, Option<i64>);
 
 /// One line of a shard file, as read.
 #[derive(Debug, Deserialize)]
@@ -205,7 +210,10 @@ mod tests {
             rules: "r".into(),
             profile: None,
             config: serde_json::json!({"max_body": 1}),
-            discovery: RunInputs { inputs: vec![("a.pcap".into(), 0), ("b.pcap".into(), 1)], ..Default::default() },
+            discovery: RunInputs {
+                inputs: vec![("a.pcap".into(), 0, Some(1), None), ("b.pcap".into(), 1, None, Some(-5))],
+                ..Default::default()
+            },
         }
     }
 

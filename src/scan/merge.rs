@@ -18,20 +18,58 @@ use super::Event;
 use crate::finding::{ErrorRecord, FileReport};
 use crate::report::shard::{self, Header, Record};
 
+/// Shard files kept open at once: the others are closed and reopened
+/// where they were left (a run of thousands of shards stays under any
+/// open-file limit).
+pub const MAX_OPEN: usize = 64;
+
 /// One shard file being read.
 struct Open {
     shown: String,
-    reader: BufReader<File>,
+    path: PathBuf,
+    /// Open while being read; closed to make room ([`MAX_OPEN`]).
+    reader: Option<BufReader<File>>,
+    /// Bytes read so far, where a reopened file goes on.
+    offset: u64,
+    /// When last read (for closing the least recently read).
+    used: u64,
     buf: Vec<u8>,
     line: u64,
+    /// New protocol or suite names this file may still add
+    /// ([`crate::finding::interned`]).
+    budget: usize,
     /// Why the rest of this file cannot be used.
     broken: Option<String>,
 }
 
 impl Open {
+    fn new(path: PathBuf) -> Open {
+        Open {
+            shown: path.display().to_string(),
+            path,
+            reader: None,
+            offset: 0,
+            used: 0,
+            buf: Vec::new(),
+            line: 0,
+            budget: crate::finding::interned::PER_FILE,
+            broken: None,
+        }
+    }
+
     fn next(&mut self) -> Result<Option<Record>, String> {
-        shard::read_record(&mut self.reader, &mut self.buf, &mut self.line)
-            .map_err(|e| format!("shard file {}: {e}", self.shown))
+        use std::io::{Seek, SeekFrom};
+        if self.reader.is_none() {
+            let mut f =
+                File::open(&self.path).map_err(|e| format!("shard file {}: cannot read it: {e}", self.shown))?;
+            f.seek(SeekFrom::Start(self.offset)).map_err(|e| format!("shard file {}: {e}", self.shown))?;
+            self.reader = Some(BufReader::new(f));
+        }
+        let Some(reader) = self.reader.as_mut() else { return Ok(None) };
+        let (buf, line) = (&mut self.buf, &mut self.line);
+        let r = crate::finding::interned::with_budget(&mut self.budget, || shard::read_record(reader, buf, line));
+        self.offset += self.buf.len() as u64;
+        r.map_err(|e| format!("shard file {}: {e}", self.shown))
     }
 }
 
@@ -39,7 +77,10 @@ impl Open {
 pub struct ShardSet {
     /// The run's header (the shard index is the first file's).
     pub header: Header,
-    files: Vec<Option<Open>>,
+    files: std::collections::BTreeMap<u64, Open>,
+    /// Files open now, and the reads so far (the clock of `Open::used`).
+    open: usize,
+    clock: u64,
     /// Problems with what was given: files that are no shard file, shards
     /// missing. Errors of the merged run, reported with the discovery's.
     pub problems: Vec<ErrorRecord>,
@@ -61,10 +102,17 @@ fn problem(capture: impl Into<String>, message: impl Into<String>) -> ErrorRecor
     ErrorRecord { capture: capture.into(), frame: None, message: message.into() }
 }
 
+/// Is this a hidden file (a task's unfinished output, `.shard-3.jsonl.teleaudit-…tmp`)?
+fn hidden(p: &Path) -> bool {
+    p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+}
+
 /// The files to read: files as given, folders' regular files in name
-/// order (`true`: found in a folder).
-fn files_of(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
+/// order (`true`: found in a folder), and how many hidden files the
+/// folders held (passed over).
+pub fn shard_files(paths: &[PathBuf]) -> Result<(Vec<(PathBuf, bool)>, u64), String> {
     let mut out = Vec::new();
+    let mut passed = 0;
     for p in paths {
         if p.is_dir() {
             let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)
@@ -74,15 +122,19 @@ fn files_of(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
                 .filter(|p| p.is_file())
                 .collect();
             in_dir.sort();
+            let before = in_dir.len();
+            in_dir.retain(|p| !hidden(p));
+            passed += (before - in_dir.len()) as u64;
             out.extend(in_dir.into_iter().map(|p| (p, true)));
         } else {
             out.push((p.clone(), false));
         }
     }
-    Ok(out)
+    Ok((out, passed))
 }
 
-/// The first field in which two headers of shards differ.
+/// The first field in which two headers of shards differ, but for the
+/// inputs found (see [`ShardSet::open`]).
 fn differs(a: &Header, b: &Header) -> Option<&'static str> {
     if a.format != b.format {
         Some("shard file format")
@@ -98,8 +150,6 @@ fn differs(a: &Header, b: &Header) -> Option<&'static str> {
         Some("profile (digest)")
     } else if a.config != b.config {
         Some("options (limits, key logs, --app, --all-requests, --include-test-devices)")
-    } else if a.discovery != b.discovery {
-        Some("inputs found (the folders changed between shards, or other paths were given)")
     } else {
         None
     }
@@ -110,25 +160,47 @@ pub fn tool() -> String {
     format!("teleaudit {}", env!("CARGO_PKG_VERSION"))
 }
 
+/// SHA-256 of a run's discovery as written.
+fn discovery_digest(h: &Header) -> [u8; 32] {
+    use sha2::Digest;
+    let json = serde_json::to_vec(&h.discovery).unwrap_or_default();
+    sha2::Sha256::digest(&json).into()
+}
+
+/// Shard files whose headers agree on the discovery: how many, the
+/// latest modification time among them, and one header.
+struct Seen {
+    files: usize,
+    newest: Option<std::time::SystemTime>,
+    header: Header,
+}
+
 impl ShardSet {
     /// Opens and checks the shard files. `Err`: nothing can be merged
     /// (no shard file, or files of different runs), said in one message.
+    ///
+    /// Shards of one run that saw other inputs (a folder changed, or a
+    /// file left from an earlier scan of the same folders whose captures
+    /// have changed since: sizes and times are in the header) are not
+    /// refused: the inputs most of the files saw (on a tie, those of the
+    /// newest file) are the run's, and a file that saw others is stale,
+    /// an error, its shard missing.
     pub fn open(paths: &[PathBuf]) -> Result<ShardSet, String> {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
-        let mut header: Option<(Header, String)> = None;
-        let mut opened: Vec<(u64, Open)> = Vec::new();
-        for (path, in_folder) in files_of(paths)? {
-            let shown = path.display().to_string();
-            let mut open = match File::open(&path) {
-                Ok(f) => {
-                    Open { shown: shown.clone(), reader: BufReader::new(f), buf: Vec::new(), line: 0, broken: None }
-                }
-                Err(e) => {
-                    problems.push(problem(shown, format!("cannot read this shard file: {e}")));
-                    continue;
-                }
-            };
+        let mut first: Option<(Header, String)> = None;
+        let mut opened: Vec<(Header, [u8; 32], Open)> = Vec::new();
+        let mut seen: std::collections::BTreeMap<[u8; 32], Seen> = std::collections::BTreeMap::new();
+        let (files, hidden) = shard_files(paths)?;
+        if hidden > 0 {
+            warnings.push(format!(
+                "{hidden} hidden files in the folders passed over (a task's unfinished output is \
+                 `.NAME.teleaudit-PID-N.tmp`)"
+            ));
+        }
+        for (path, in_folder) in files {
+            let mut open = Open::new(path);
+            let shown = open.shown.clone();
             let h = match open.next() {
                 Ok(Some(Record::Header(h))) => *h,
                 other => {
@@ -146,6 +218,9 @@ impl ShardSet {
                     continue;
                 }
             };
+            // Closed until read: thousands of shards stay under the
+            // open-file limit.
+            open.reader = None;
             if h.format != shard::FORMAT {
                 return Err(format!(
                     "{shown}: shard file format {}, this teleaudit reads format {}",
@@ -163,26 +238,28 @@ impl ShardSet {
             if h.shard.count == 0 || h.shard.index >= h.shard.count {
                 return Err(format!("{shown}: shard {}/{} is no shard", h.shard.index, h.shard.count));
             }
-            match &header {
-                None => header = Some((h.clone(), shown.clone())),
-                Some((first, first_shown)) => {
-                    if let Some(what) = differs(first, &h) {
+            match &first {
+                None => first = Some((h.clone(), shown.clone())),
+                Some((f, f_shown)) => {
+                    if let Some(what) = differs(f, &h) {
                         return Err(format!(
-                            "{first_shown} and {shown} are shards of different runs (their {what} differ): \
+                            "{f_shown} and {shown} are shards of different runs (their {what} differ): \
                              refusing to merge them"
                         ));
                     }
                 }
             }
-            if let Some((_, other)) = opened.iter().find(|(i, _)| *i == h.shard.index) {
-                return Err(format!(
-                    "shard {}/{} given twice ({} and {shown}): give each shard's file once",
-                    h.shard.index, h.shard.count, other.shown
-                ));
-            }
-            opened.push((h.shard.index, open));
+            let digest = discovery_digest(&h);
+            let modified = std::fs::metadata(&open.path).and_then(|m| m.modified()).ok();
+            let s = seen.entry(digest).or_insert_with(|| Seen { files: 0, newest: None, header: h.clone() });
+            s.files += 1;
+            s.newest = s.newest.max(modified);
+            // Only the run's inputs are kept (one header's worth).
+            let mut h = h;
+            h.discovery = Default::default();
+            opened.push((h, digest, open));
         }
-        let Some((header, _)) = header else {
+        let Some(run) = seen.iter().max_by_key(|(_, s)| (s.files, s.newest)).map(|(d, _)| *d) else {
             let why: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.capture, p.message)).collect();
             let why = if why.is_empty() { warnings.join("; ") } else { why.join("; ") };
             return Err(format!(
@@ -190,41 +267,79 @@ impl ShardSet {
                 if why.is_empty() { String::new() } else { format!(": {why}") }
             ));
         };
+        let header = seen.remove(&run).map(|s| s.header).unwrap_or_else(|| unreachable!("the run's digest is seen"));
         let count = header.shard.count;
-        let Ok(slots) = usize::try_from(count) else { return Err(format!("shard count {count} too large")) };
-        if slots > header.discovery.inputs.len().max(1) * 4 + 1024 {
-            return Err(format!(
-                "shard count {count} is far more than the run's {} inputs",
-                header.discovery.inputs.len()
-            ));
-        }
-        let mut files: Vec<Option<Open>> = (0..slots).map(|_| None).collect();
-        for (i, o) in opened {
-            files[i as usize] = Some(o);
-        }
-        for (i, f) in files.iter().enumerate() {
-            if f.is_some() {
+        let mut files: std::collections::BTreeMap<u64, Open> = std::collections::BTreeMap::new();
+        for (h, digest, open) in opened {
+            let i = h.shard.index;
+            if digest != run {
+                problems.push(problem(
+                    open.shown.clone(),
+                    format!(
+                        "stale: shard {i}/{count} of a scan that found other inputs (other files, or files \
+                         changed since: an earlier run's file?); not merged, its shard counts as missing"
+                    ),
+                ));
                 continue;
             }
-            let held = header.discovery.inputs.iter().filter(|(_, s)| *s == i as u64).count();
-            if held == 0 {
-                warnings.push(format!("shard {i}/{count} missing, but it held no capture"));
-            } else {
+            if let Some(other) = files.get(&i) {
+                return Err(format!(
+                    "shard {i}/{count} given twice ({} and {}): give each shard's file once",
+                    other.shown, open.shown
+                ));
+            }
+            files.insert(i, open);
+        }
+        let mut held: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+        for (_, owner, _, _) in &header.discovery.inputs {
+            *held.entry(*owner).or_default() += 1;
+        }
+        for (i, n) in &held {
+            if !files.contains_key(i) {
                 problems.push(problem(
                     format!("shard {i}/{count}"),
                     format!(
                         "missing: no shard file given for it (its task failed, or its file is elsewhere); \
-                         its {held} captures are reported as not scanned"
+                         its {n} captures are reported as not scanned"
                     ),
                 ));
             }
         }
-        Ok(ShardSet { header, files, problems, warnings })
+        let present_or_held = files.len() as u64 + held.keys().filter(|i| !files.contains_key(i)).count() as u64;
+        let empty_missing = count.saturating_sub(present_or_held);
+        if empty_missing > 0 {
+            // Named when few (the first ten), counted when many.
+            let mut named = Vec::new();
+            let mut i = 0;
+            while i < count && named.len() < 10 {
+                if !files.contains_key(&i) && !held.contains_key(&i) {
+                    named.push(format!("{i}/{count}"));
+                }
+                i += 1;
+            }
+            let more = empty_missing - named.len() as u64;
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            warnings.push(format!("shards {}{more} missing, but they held no capture", named.join(", ")));
+        }
+        Ok(ShardSet { header, files, open: 0, clock: 0, problems, warnings })
     }
 
-    /// Shards given whose file is missing.
-    pub fn missing(&self) -> Vec<u64> {
-        (0..self.files.len() as u64).filter(|&i| self.files[i as usize].is_none()).collect()
+    /// Makes room to open shard `i`'s file: closes the least recently
+    /// read open file when [`MAX_OPEN`] are open.
+    fn make_room(&mut self, i: u64) {
+        self.clock += 1;
+        let Some(f) = self.files.get_mut(&i) else { return };
+        f.used = self.clock;
+        if f.reader.is_some() {
+            return;
+        }
+        if self.open >= MAX_OPEN
+            && let Some(lru) = self.files.values_mut().filter(|f| f.reader.is_some()).min_by_key(|f| f.used)
+        {
+            lru.reader = None;
+            self.open -= 1;
+        }
+        self.open += 1;
     }
 
     /// Streams every capture's events, in the run's input order, to
@@ -233,13 +348,14 @@ impl ShardSet {
     pub fn run(mut self, mut on_event: impl FnMut(Event) -> bool, mut warn: impl FnMut(String)) -> Totals {
         let count = self.header.shard.count;
         let inputs = std::mem::take(&mut self.header.discovery.inputs);
-        for (place, (name, owner)) in inputs.into_iter().enumerate() {
+        for (place, (name, owner, _, _)) in inputs.into_iter().enumerate() {
             let not_scanned = |why: String| FileReport {
                 capture: name.clone(),
                 errors: vec![problem(name.clone(), format!("not scanned: {why}"))],
                 ..FileReport::default()
             };
-            let Some(Some(f)) = self.files.get_mut(owner as usize) else {
+            self.make_room(owner);
+            let Some(f) = self.files.get_mut(&owner) else {
                 let r = not_scanned(format!("shard {owner}/{count} is missing"));
                 if !(on_event(Event::Begin(name)) && on_event(Event::End(Box::new(r)))) {
                     return Totals::default();
@@ -304,7 +420,10 @@ impl ShardSet {
             }
         }
         let mut totals = Totals::default();
-        for f in self.files.iter_mut().flatten().filter(|f| f.broken.is_none()) {
+        let ends: Vec<u64> = self.files.iter().filter(|(_, f)| f.broken.is_none()).map(|(i, _)| *i).collect();
+        for i in ends {
+            self.make_room(i);
+            let Some(f) = self.files.get_mut(&i) else { continue };
             match f.next() {
                 Ok(Some(Record::Done { elapsed_secs, peak_memory_bytes })) => {
                     totals.elapsed_secs = totals.elapsed_secs.max(elapsed_secs);
@@ -336,13 +455,13 @@ pub fn is_shard_file(path: &Path) -> bool {
     matches!(shard::read_record(&mut r, &mut Vec::new(), &mut 0), Ok(Some(Record::Header(_))))
 }
 
-/// Is `path` a shard file, or a folder whose files (not below) are all
-/// shard files? (`diff` then compares the runs they make up.)
+/// Is `path` a shard file, or a folder holding one (not below, not
+/// hidden)? (`diff` then compares the run they make up; the folder's
+/// other files, a merged report, are passed over as by `merge`.)
 pub fn is_shard_side(path: &Path) -> bool {
     if !path.is_dir() {
         return is_shard_file(path);
     }
-    let Ok(entries) = std::fs::read_dir(path) else { return false };
-    let files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
-    !files.is_empty() && files.iter().all(|p| is_shard_file(p))
+    let Ok((files, _)) = shard_files(&[path.to_path_buf()]) else { return false };
+    files.iter().any(|(p, _)| is_shard_file(p))
 }
