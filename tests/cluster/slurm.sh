@@ -300,7 +300,7 @@ import json, re, sys
 single, merged, shard0, lost = sys.argv[1:]
 index = int(lost.split("/")[0])
 header = json.loads(open(shard0).readline())["teleaudit_shard"]
-gone = {name for name, shard in header["discovery"]["inputs"] if shard == index}
+gone = {entry[0] for entry in header["discovery"]["inputs"] if entry[1] == index}
 untimed = lambda l: re.sub(r'"(elapsed_seconds|peak_memory_bytes)":[^,}]*,?', "", l)
 rows = [(json.loads(l), untimed(l)) for l in open(merged)]
 errors = {r["capture"]: r["message"] for r, _ in rows if r["type"] == "error"}
