@@ -278,18 +278,23 @@ const MASK_FULL_MAX: usize = 32;
 /// Masks an identifier for display: the first and last two characters
 /// stay so a reader can tell values apart; short values are all stars.
 pub fn mask(v: &str) -> String {
-    let chars: Vec<char> = v.chars().collect();
-    let n = chars.len();
+    let n = v.chars().count();
     if n <= 6 {
         return "*".repeat(n);
     }
-    let head: String = chars[..2].iter().collect();
-    let tail: String = chars[n - 2..].iter().collect();
+    // Byte offsets of the third character and of the last two.
+    let head = v.char_indices().nth(2).map_or(v.len(), |(i, _)| i);
+    let tail = v.char_indices().nth(n - 2).map_or(v.len(), |(i, _)| i);
+    let mut out = String::with_capacity(head + (v.len() - tail) + n.min(MASK_FULL_MAX) + 16);
+    out.push_str(&v[..head]);
     if n <= MASK_FULL_MAX {
-        format!("{head}{}{tail}", "*".repeat(n - 4))
+        out.extend(std::iter::repeat_n('*', n - 4));
     } else {
-        format!("{head}****[{n} chars]****{tail}")
+        use std::fmt::Write;
+        let _ = write!(out, "****[{n} chars]****");
     }
+    out.push_str(&v[tail..]);
+    out
 }
 
 /// Replaces every occurrence of each value in `text` by its mask.
@@ -317,6 +322,29 @@ mod tests {
         assert_eq!(mask("12345"), "*****");
         let long = "a".repeat(171);
         assert_eq!(mask(&long), "aa****[171 chars]****aa");
+        // Characters, not bytes: multi-byte ends are kept whole.
+        assert_eq!(mask("éé1234567ü€"), "éé*******ü€");
+        for n in 0..40 {
+            let v: String = "ä1b€".chars().cycle().take(n).collect();
+            let chars: Vec<char> = v.chars().collect();
+            let expected = if n <= 6 {
+                "*".repeat(n)
+            } else if n <= MASK_FULL_MAX {
+                format!(
+                    "{}{}{}",
+                    chars[..2].iter().collect::<String>(),
+                    "*".repeat(n - 4),
+                    chars[n - 2..].iter().collect::<String>()
+                )
+            } else {
+                format!(
+                    "{}****[{n} chars]****{}",
+                    chars[..2].iter().collect::<String>(),
+                    chars[n - 2..].iter().collect::<String>()
+                )
+            };
+            assert_eq!(mask(&v), expected, "{v}");
+        }
     }
 
     #[test]

@@ -89,13 +89,20 @@ struct FindingLine<'a> {
     value: String,
 }
 
-/// A value written as the JSON string of its `Display` form, without a
-/// `String` in between.
+/// An address or a time written as the JSON string of its `Display`
+/// form, rendered on the stack ([`crate::util::Rendered`]): no
+/// formatter, no `String` in between.
 struct Shown<T>(T);
 
-impl<T: std::fmt::Display> serde::Serialize for Shown<T> {
+impl serde::Serialize for Shown<&std::net::SocketAddr> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        s.serialize_str(crate::util::render_addr(self.0).as_str())
+    }
+}
+
+impl serde::Serialize for Shown<&crate::util::Timestamp> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.render().as_str())
     }
 }
 

@@ -10,7 +10,7 @@ mod time;
 
 use std::hash::Hasher;
 
-pub use time::Timestamp;
+pub use time::{Rendered, Timestamp, render_addr};
 
 /// FNV-1a, unkeyed: only for tables whose keys come from the run's own
 /// configuration (profile forms, rule keys), never from a capture. Its

@@ -49,6 +49,118 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// A rendered timestamp or address, on the stack (no formatter, no heap:
+/// reporters render one per finding).
+pub struct Rendered {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Rendered {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation are written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+
+    fn new() -> Rendered {
+        Rendered { buf: [0; 48], len: 0 }
+    }
+
+    fn byte(&mut self, b: u8) {
+        if self.len < self.buf.len() {
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+    }
+
+    /// `v` in decimal, at least `width` digits (zero-padded).
+    fn digits(&mut self, v: u64, width: usize) {
+        let mut tmp = [0u8; 20];
+        let mut n = 0;
+        let mut v = v;
+        loop {
+            tmp[n] = b'0' + (v % 10) as u8;
+            n += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for _ in n..width {
+            self.byte(b'0');
+        }
+        for i in (0..n).rev() {
+            self.byte(tmp[i]);
+        }
+    }
+}
+
+impl Timestamp {
+    /// The RFC 3339 form of [`fmt::Display`], rendered without a
+    /// formatter; years outside 0..=9999 (broken clocks) go through it.
+    pub fn render(&self) -> Rendered {
+        let days = self.secs.div_euclid(86_400);
+        let sod = self.secs.rem_euclid(86_400) as u64;
+        let (y, mo, d) = civil_from_days(days);
+        let mut r = Rendered::new();
+        if !(0..=9999).contains(&y) {
+            use std::fmt::Write;
+            let mut s = String::new();
+            let _ = write!(s, "{self}");
+            for b in s.bytes() {
+                r.byte(b);
+            }
+            return r;
+        }
+        r.digits(y as u64, 4);
+        r.byte(b'-');
+        r.digits(u64::from(mo), 2);
+        r.byte(b'-');
+        r.digits(u64::from(d), 2);
+        r.byte(b'T');
+        r.digits(sod / 3600, 2);
+        r.byte(b':');
+        r.digits((sod / 60) % 60, 2);
+        r.byte(b':');
+        r.digits(sod % 60, 2);
+        r.byte(b'.');
+        if self.nanos.is_multiple_of(1000) {
+            r.digits(u64::from(self.nanos / 1000), 6);
+        } else {
+            r.digits(u64::from(self.nanos), 9);
+        }
+        r.byte(b'Z');
+        r
+    }
+}
+
+/// An address as `Display` writes it (`192.0.2.1:80`, `[2001:db8::1]:443`),
+/// IPv4 without a formatter.
+pub fn render_addr(a: &std::net::SocketAddr) -> Rendered {
+    let mut r = Rendered::new();
+    match a {
+        std::net::SocketAddr::V4(v4) => {
+            for (i, o) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    r.byte(b'.');
+                }
+                r.digits(u64::from(*o), 1);
+            }
+            r.byte(b':');
+            r.digits(u64::from(v4.port()), 1);
+        }
+        std::net::SocketAddr::V6(_) => {
+            use std::fmt::Write;
+            let mut s = String::new();
+            let _ = write!(s, "{a}");
+            for b in s.bytes() {
+                r.byte(b);
+            }
+        }
+    }
+    r
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.secs.div_euclid(86_400);
@@ -66,6 +178,27 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rendered_without_a_formatter_as_display_writes() {
+        let mut seed: u64 = 7;
+        for i in 0..20_000i64 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let secs = match i % 4 {
+                0 => (seed >> 20) as i64 % 4_000_000_000,
+                1 => -((seed >> 30) as i64),
+                2 => (seed >> 1) as i64,
+                _ => 253_402_300_799 + (seed % 1000) as i64 - 500,
+            };
+            let nanos = if i % 3 == 0 { (seed % 1_000_000) as u32 * 1000 } else { (seed % 1_000_000_000) as u32 };
+            let t = Timestamp::new(secs, nanos);
+            assert_eq!(t.render().as_str(), t.to_string(), "{secs} {nanos}");
+        }
+        for a in ["0.0.0.0:0", "255.255.255.255:65535", "10.2.30.4:8080", "[2001:db8::1]:443", "[::ffff:1.2.3.4]:80"] {
+            let a: std::net::SocketAddr = a.parse().unwrap();
+            assert_eq!(render_addr(&a).as_str(), a.to_string());
+        }
+    }
 
     #[test]
     fn renders_known_instants() {
