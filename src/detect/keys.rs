@@ -213,7 +213,50 @@ impl Default for Key {
     }
 }
 
+/// Names remembered per thread by [`Key::cached`], and the longest.
+const CACHED: usize = 256;
+const CACHED_NAME: usize = 48;
+
+/// One remembered name and its key.
+#[derive(Clone, Copy)]
+struct Cached {
+    /// `u8::MAX`: empty.
+    len: u8,
+    name: [u8; CACHED_NAME],
+    key: Key,
+}
+
+thread_local! {
+    /// A direct-mapped table: requests repeat the same few field names.
+    static CACHE: std::cell::RefCell<Vec<Cached>> = std::cell::RefCell::new(
+        vec![Cached { len: u8::MAX, name: [0; CACHED_NAME], key: Key::default() }; CACHED],
+    );
+}
+
 impl Key {
+    /// [`Key::of`], remembered for the last names seen on this thread (a
+    /// name of at most 48 bytes; longer ones are judged each time).
+    pub fn cached(name: &str) -> Key {
+        let b = name.as_bytes();
+        if b.len() > CACHED_NAME {
+            return Key::of(name);
+        }
+        let h = b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3));
+        let slot = (h ^ (h >> 32)) as usize % CACHED;
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let e = &mut c[slot];
+            if usize::from(e.len) == b.len() && &e.name[..b.len()] == b {
+                return e.key;
+            }
+            let key = Key::of(name);
+            e.len = b.len() as u8;
+            e.name[..b.len()].copy_from_slice(b);
+            e.key = key;
+            key
+        })
+    }
+
     /// The last component of a field name (see [`last_component`]), cut
     /// into words and judged; empty when longer than [`MAX_KEY`] letters
     /// and digits or [`MAX_WORDS`] words.
@@ -538,6 +581,25 @@ mod tests {
             assert_eq!(Key::of(name).compact(), last_component(name));
         }
         assert_eq!(Key::of(&"x".repeat(41)).as_str(), "");
+        // Remembered keys are the keys, whatever was remembered before in
+        // the same slot (names that collide, repeated, long).
+        let names: Vec<String> = (0..2000)
+            .map(|i| match i % 5 {
+                0 => format!("device.imei{}", i % 37),
+                1 => format!("wlan{}_mac", i % 300),
+                2 => format!("a[{}].bssid", i % 11),
+                3 => "x".repeat(40 + i % 20),
+                _ => format!("lat{}", i % 3),
+            })
+            .collect();
+        for n in names.iter().chain(names.iter().rev()) {
+            let (a, b) = (Key::of(n), Key::cached(n));
+            assert_eq!(
+                (a.as_str(), a.compact(), a.detectors(), a.hashed().0),
+                (b.as_str(), b.compact(), b.detectors(), b.hashed().0),
+                "{n}"
+            );
+        }
         assert_eq!(Key::of("a_b_c_d_e_f_g_h_i").as_str(), "", "more than 8 words");
         assert_eq!(Key::of(&format!("{}_imei", "x".repeat(36))).compact(), format!("{}imei", "x".repeat(36)));
     }

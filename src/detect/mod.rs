@@ -107,7 +107,7 @@ impl Engine {
         if self.has_patterns {
             return true;
         }
-        let key = keys::Key::of(name);
+        let key = keys::Key::cached(name);
         if key.detectors() != 0 || key.hashed().0 != 0 || self.pattern_keys.contains(key.compact()) {
             return true;
         }
@@ -173,7 +173,7 @@ impl Engine {
         let views: Vec<(keys::Key, u32, Features)> = fields
             .iter()
             .map(|f| {
-                let key = f.name.as_deref().map(keys::Key::of).unwrap_or_default();
+                let key = f.name.as_deref().map(keys::Key::cached).unwrap_or_default();
                 (key, key.detectors(), Features::of(&f.value))
             })
             .collect();
