@@ -167,6 +167,23 @@ fn discovery_digest(h: &Header) -> [u8; 32] {
     sha2::Sha256::digest(&json).into()
 }
 
+/// The first difference between a stale shard's inputs and the run's,
+/// in words.
+fn how_inputs_differ(stale: &shard::RunInputs, run: &shard::RunInputs) -> String {
+    for (a, b) in stale.inputs.iter().zip(&run.inputs) {
+        if a.0 != b.0 {
+            return format!("`{}` where the run has `{}`", a.0, b.0);
+        }
+        if a != b {
+            return format!("`{}` has changed since (size or time)", a.0);
+        }
+    }
+    if stale.inputs.len() != run.inputs.len() {
+        return format!("{} captures where the run has {}", stale.inputs.len(), run.inputs.len());
+    }
+    "other unreadable paths or files passed over".to_string()
+}
+
 /// Shard files whose headers agree on the discovery: how many, the
 /// latest modification time among them, and one header.
 struct Seen {
@@ -273,11 +290,14 @@ impl ShardSet {
         for (h, digest, open) in opened {
             let i = h.shard.index;
             if digest != run {
+                let what = seen.get(&digest).map_or_else(String::new, |s| {
+                    format!(" ({})", how_inputs_differ(&s.header.discovery, &header.discovery))
+                });
                 problems.push(problem(
                     open.shown.clone(),
                     format!(
-                        "stale: shard {i}/{count} of a scan that found other inputs (other files, or files \
-                         changed since: an earlier run's file?); not merged, its shard counts as missing"
+                        "stale: shard {i}/{count} of a scan that found other inputs{what}: an earlier run's \
+                         file, or the folder given otherwise; not merged, its shard counts as missing"
                     ),
                 ));
                 continue;
