@@ -291,3 +291,46 @@ fn diff_compares_sharded_runs_as_it_compares_folders() {
         assert_eq!(String::from_utf8_lossy(&sharded.stdout), String::from_utf8_lossy(&folders.stdout), "{format}");
     }
 }
+
+#[test]
+fn a_capture_copied_anew_is_the_same_capture_and_a_rewritten_one_is_stale() {
+    let dir = device_folder("copied");
+    let d = dir.to_str().unwrap();
+    let out = support::tmpdir("merge-copied");
+    let files = shards(d, 2, &out, &[]);
+    // Every capture copied again (as to a node's own disk): new times,
+    // the same bytes. The rescanned shard 1 is still of this run.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    for e in walkdir::WalkDir::new(&dir).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()) {
+        let f = std::fs::File::options().write(true).open(e.path()).unwrap();
+        f.set_modified(later).unwrap();
+    }
+    let again = shards(d, 2, &support::tmpdir("merge-copied-again"), &[]);
+    let single = run(&["scan", d, "--format", "jsonl"]);
+    let merged = merge(&[files[0].clone(), again[1].clone()], "jsonl", &[]);
+    assert_eq!(merged.status.code(), single.status.code(), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert_eq!(untimed(&merged.stdout), untimed(&single.stdout));
+    // A capture rewritten with other traffic, its shard rescanned: the
+    // other shard's file is of an earlier scan, stale.
+    let (name, owner) = {
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        let h: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let first = &h["teleaudit_shard"]["discovery"]["inputs"][0];
+        (first[0].as_str().unwrap().to_string(), first[1].as_u64().unwrap())
+    };
+    let mut net = Net::default();
+    net.http(
+        ts(1_500_000_000, 0),
+        "10.0.0.9:4000",
+        "93.184.216.34:80",
+        b"GET /x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        1,
+    );
+    std::fs::write(&name, support::pcap(&net, Link::Ethernet, false, false)).unwrap();
+    let fresh = shards(d, 2, &support::tmpdir("merge-copied-fresh"), &[]);
+    let merged = merge(&[files[(1 - owner) as usize].clone(), fresh[owner as usize].clone()], "jsonl", &[]);
+    assert_eq!(merged.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&merged.stderr);
+    assert!(err.contains("stale") && err.contains("has changed since"), "{err}");
+}

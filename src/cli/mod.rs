@@ -598,6 +598,7 @@ fn shard_of(
     spec: Option<&str>,
     found: &mut Discovery,
     paths: &[PathBuf],
+    for_file: bool,
 ) -> Result<(crate::report::shard::RunInputs, crate::report::shard::ShardSpec, Vec<u64>), ExitCode> {
     let shard = match spec {
         Some(spec) => scan::shard::Shard::parse(spec, |k| std::env::var(k).ok()).map_err(fail)?,
@@ -607,13 +608,8 @@ fn shard_of(
         .inputs
         .iter()
         .map(|i| {
-            let meta = (i.path.as_os_str() != "-").then(|| std::fs::metadata(&i.path).ok()).flatten();
-            let modified = meta
-                .as_ref()
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .and_then(|d| i64::try_from(d.as_nanos()).ok());
-            (i.display.clone(), shard.of(&scan::shard::relative(&i.path, paths)), meta.map(|m| m.len()), modified)
+            let (size, sample) = if for_file { content_sample(&i.path) } else { (None, None) };
+            (i.display.clone(), shard.of(&scan::shard::relative(&i.path, paths)), size, sample)
         })
         .collect();
     let places = (0..inputs.len() as u64).filter(|&i| inputs[i as usize].1 == shard.index).collect();
@@ -630,6 +626,33 @@ fn shard_of(
         shard.apply(found, paths);
     }
     Ok((run, crate::report::shard::ShardSpec { index: shard.index, count: shard.count }, places))
+}
+
+/// What tells a capture apart from the same name later rewritten, for a
+/// shard file's header: its size and a SHA-256 (hex, 16 bytes) of its
+/// first and last 4 KiB. Content, not times: a capture copied to each
+/// node of a cluster is the same capture.
+fn content_sample(path: &Path) -> (Option<u64>, Option<String>) {
+    use sha2::Digest;
+    use std::io::{Seek, SeekFrom};
+    const PART: u64 = 4096;
+    if path.as_os_str() == "-" {
+        return (None, None);
+    }
+    let Ok(mut f) = std::fs::File::open(path) else { return (None, None) };
+    let Some(size) = f.metadata().ok().map(|m| m.len()) else { return (None, None) };
+    let mut h = sha2::Sha256::new();
+    let mut buf = Vec::with_capacity(PART as usize);
+    let mut part = |f: &mut std::fs::File, at: u64| -> Option<()> {
+        f.seek(SeekFrom::Start(at)).ok()?;
+        buf.clear();
+        f.take(PART).read_to_end(&mut buf).ok()?;
+        h.update(&buf);
+        Some(())
+    };
+    let read = part(&mut f, 0).and_then(|()| part(&mut f, size.saturating_sub(PART)));
+    let digest = read.map(|()| hex::encode(&h.finalize()[..16]));
+    (Some(size), digest)
 }
 
 fn is_broken_pipe(e: &io::Error) -> bool {
@@ -892,7 +915,7 @@ fn scan(a: ScanArgs) -> ExitCode {
     }
     // After the check: a shard may be empty when there are more shards
     // than captures.
-    let (run, spec, places) = match shard_of(a.shard.as_deref(), &mut found, &a.paths) {
+    let (run, spec, places) = match shard_of(a.shard.as_deref(), &mut found, &a.paths, r.format == Format::Shard) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -1001,7 +1024,7 @@ fn requests(a: RequestsArgs) -> ExitCode {
     }
     // After the check: a shard may be empty when there are more shards
     // than captures.
-    let (run, spec, places) = match shard_of(a.shard.as_deref(), &mut found, &a.paths) {
+    let (run, spec, places) = match shard_of(a.shard.as_deref(), &mut found, &a.paths, format == Format::Shard) {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -56,9 +56,10 @@ pub struct ShardSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunInputs {
     /// Every capture of the run in input order: its name as shown, the
-    /// shard it belongs to, and its size and modification time (ns since
-    /// the epoch) when known: a shard file of an earlier scan of the same
-    /// folders, whose captures have since changed, is told apart.
+    /// shard it belongs to, and its size and a digest of its first and
+    /// last 4 KiB when known: a shard file of an earlier scan of the same
+    /// folders, whose captures have since changed, is told apart (and a
+    /// capture copied to each node is still the same).
     pub inputs: Vec<InputEntry>,
     /// Paths that could not be scanned.
     pub errors: Vec<ErrorRecord>,
@@ -69,8 +70,8 @@ pub struct RunInputs {
     pub not_capture_names: Vec<String>,
 }
 
-/// `(name, shard, size, modified)`: see [`RunInputs::inputs`].
-pub type InputEntry = (String, u64, Option<u64>, Option<i64>);
+/// `(name, shard, size, sample digest)`: see [`RunInputs::inputs`].
+pub type InputEntry = (String, u64, Option<u64>, Option<String>);
 
 /// One line of a shard file, as read.
 #[derive(Debug, Deserialize)]
@@ -211,7 +212,7 @@ mod tests {
             profile: None,
             config: serde_json::json!({"max_body": 1}),
             discovery: RunInputs {
-                inputs: vec![("a.pcap".into(), 0, Some(1), None), ("b.pcap".into(), 1, None, Some(-5))],
+                inputs: vec![("a.pcap".into(), 0, Some(1), None), ("b.pcap".into(), 1, None, Some("ab".into()))],
                 ..Default::default()
             },
         }

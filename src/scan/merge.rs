@@ -175,7 +175,7 @@ fn how_inputs_differ(stale: &shard::RunInputs, run: &shard::RunInputs) -> String
             return format!("`{}` where the run has `{}`", a.0, b.0);
         }
         if a != b {
-            return format!("`{}` has changed since (size or time)", a.0);
+            return format!("`{}` has changed since (its size or content)", a.0);
         }
     }
     if stale.inputs.len() != run.inputs.len() {
