@@ -134,6 +134,22 @@ fn by_oui(word: &str) -> Option<&'static str> {
     vendor(oui)
 }
 
+/// Does `b` hold six hex pairs joined by one separator (`:` or `-`), as
+/// [`SEPARATED`] needs? A scan of the bytes that spares the regex the
+/// dates, UUIDs and versions that hold separators but no MAC.
+fn has_separated(b: &[u8]) -> bool {
+    const LEN: usize = 17;
+    if b.len() < LEN {
+        return false;
+    }
+    (0..=b.len() - LEN).any(|i| {
+        let sep = b[i + 2];
+        (sep == b':' || sep == b'-')
+            && (0..6).all(|k| b[i + 3 * k].is_ascii_hexdigit() && b[i + 3 * k + 1].is_ascii_hexdigit())
+            && (0..5).all(|k| b[i + 3 * k + 2] == sep)
+    })
+}
+
 pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
     let keyed = keys::is(&keys::KEYS.mac, key);
     // Keys come as words joined by `_` (`if_none_match`).
@@ -148,7 +164,7 @@ pub fn detect(key: &str, value: &str, out: &mut Vec<Hit>) {
             out.push(Hit::new("mac", w).because(format!("by vendor OUI: {v}")));
         }
     }
-    if !value.contains([':', '-']) {
+    if !has_separated(value.as_bytes()) {
         return;
     }
     for c in SEPARATED.captures_iter(value) {
@@ -168,6 +184,37 @@ mod tests {
         let mut o = Vec::new();
         detect(key, value, &mut o);
         o.into_iter().map(|h| h.value).collect()
+    }
+
+    #[test]
+    fn the_byte_scan_passes_every_value_the_regex_can_match() {
+        let mut seed: u64 = 3;
+        let mut matched = 0;
+        let alphabet = b"0123456789abcdefABCDEF:-x. ";
+        for n in 0..60_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = 10 + (seed >> 58) as usize;
+            let mut v: Vec<u8> =
+                (0..len).map(|i| alphabet[((seed >> (i % 50)) as usize + i * 7) % alphabet.len()]).collect();
+            if n % 3 == 0 {
+                let at = (seed as usize) % (len - 5);
+                let mac: &[u8] = match n % 4 {
+                    0 => b"a4:5E:60:12:34:56",
+                    1 => b"xA4-5e-60-12-34-56x",
+                    2 => b" 02:00:5e:10:00:01.",
+                    _ => b"A4-5e-60-12-34-56",
+                };
+                v.splice(at..at, mac.iter().copied());
+            }
+            let v = String::from_utf8(v).unwrap();
+            if SEPARATED.is_match(&v) {
+                matched += 1;
+                assert!(has_separated(v.as_bytes()), "{v}");
+            }
+        }
+        assert!(matched > 1000, "{matched} values the regex matches: the test proves little");
+        assert!(!has_separated(b"2017-01-05T09:12:03Z"));
+        assert!(!has_separated(b"3f2504e0-4f89-11d3-9a0c-0305e82c3301"));
     }
 
     #[test]
