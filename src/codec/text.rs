@@ -41,7 +41,9 @@ pub fn parse_pairs(s: &[u8]) -> impl Iterator<Item = (String, String, bool)> + '
         };
         let (k, _) = url_decode(k);
         let (v, esc) = url_decode(v);
-        (k.trim().to_string(), v, esc)
+        // Trimmed in place when there is anything to trim.
+        let k = if k.trim().len() == k.len() { k } else { k.trim().to_string() };
+        (k, v, esc)
     })
 }
 

@@ -1143,11 +1143,17 @@ fn note(stats: &mut crate::finding::FileStats, frame: u64, notes: &[String]) {
 /// Masks in the target every value found, and the raw (encoded) value of
 /// every query parameter a finding came from.
 fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
-    let mut values: Vec<String> = raws.iter().map(|r| r.value.clone()).collect();
+    let mut values: Vec<&str> = raws.iter().map(|r| r.value.as_str()).collect();
     if let Some((_, query)) = uri.split_once('?') {
         for pair in query.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let (k, _) = crate::codec::text::url_decode(k.as_bytes());
+            // Decoded only when escaped (the decoding of plain text is
+            // itself).
+            let k: std::borrow::Cow<'_, str> = if k.contains(['%', '+']) {
+                crate::codec::text::url_decode(k.as_bytes()).0.into()
+            } else {
+                k.into()
+            };
             let hit = raws.iter().any(|r| {
                 r.location == Location::Query
                     && r.field
@@ -1155,12 +1161,11 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
                         .is_some_and(|f| f.strip_prefix(&*k).is_some_and(|t| t.is_empty() || t.starts_with(':')))
             });
             if hit {
-                values.push(v.to_string());
+                values.push(v);
             }
         }
     }
-    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-    mask_all(uri, &refs)
+    mask_all(uri, &values)
 }
 
 /// A request whole, for `teleaudit show`.
