@@ -1149,11 +1149,8 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             // Decoded only when escaped (the decoding of plain text is
             // itself).
-            let k: std::borrow::Cow<'_, str> = if k.contains(['%', '+']) {
-                crate::codec::text::url_decode(k.as_bytes()).0.into()
-            } else {
-                k.into()
-            };
+            let k: std::borrow::Cow<'_, str> =
+                if k.contains(['%', '+']) { crate::codec::text::url_decode(k.as_bytes()).0.into() } else { k.into() };
             let hit = raws.iter().any(|r| {
                 r.location == Location::Query
                     && r.field
