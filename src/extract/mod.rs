@@ -182,7 +182,9 @@ fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
     // At the depth limit, a value reached through that many decodings is
     // still tried, to say whether stopping lost anything.
     let at_limit = depth >= MAX_DEPTH;
-    let children = if !at_limit || field.encoding.as_slice().len() >= MAX_DEPTH {
+    let children = if nothing_inside(&field.value) {
+        Vec::new()
+    } else if !at_limit || field.encoding.as_slice().len() >= MAX_DEPTH {
         nested(&field, &mut out.notes, &mut out.split)
     } else {
         Vec::new()
@@ -334,6 +336,21 @@ fn split_note() -> String {
 
 fn xml_note() -> String {
     format!("more than {} XML values in one document; the rest not inspected", markup::MAX_PAIRS)
+}
+
+/// Is `v` a value [`nested`] surely finds nothing in? Without any byte
+/// that starts a structure (`{ [ < = & : , ; ? @ %`: JSON, XML, pairs,
+/// lists, URLs, logins, escapes), and either shorter than the shortest
+/// base64 ([`MIN_BASE64_LEN`]; hex and tokens are longer still) or
+/// digits only that are not even-length hex of at least 16 (base64 and
+/// runs refuse all-hex values, tokens need a separator). Most form and
+/// query values: numbers, IMEIs, short words.
+fn nothing_inside(v: &str) -> bool {
+    let b = v.as_bytes();
+    if b.iter().any(|c| matches!(c, b'{' | b'[' | b'<' | b'=' | b'&' | b':' | b',' | b';' | b'?' | b'@' | b'%')) {
+        return false;
+    }
+    b.len() < MIN_BASE64_LEN || (b.iter().all(u8::is_ascii_digit) && (b.len() < 16 || !b.len().is_multiple_of(2)))
 }
 
 /// Could [`nested`] find anything inside `v`? False for short plain
@@ -740,6 +757,41 @@ pub fn stream_fields(data: &[u8]) -> Extracted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_nothing_inside_passes_over_decodes_to_nothing() {
+        let mut seed: u64 = 11;
+        let alphabet = b"0123456789abcdefXYZ+/_- .%=&:{<@?,;\n";
+        let mut skipped = 0;
+        for n in 0..40_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = 1 + (seed >> 59) as usize + if n % 2 == 0 { 8 } else { 0 };
+            let v: String = (0..len)
+                .map(|i| {
+                    let pick = ((seed >> ((i * 5) % 60)) as usize + i) % alphabet.len();
+                    // Mostly digits, as form values are.
+                    if n % 3 == 0 { (b'0' + (pick % 10) as u8) as char } else { alphabet[pick] as char }
+                })
+                .collect();
+            if nothing_inside(&v) {
+                skipped += 1;
+                let f = Field {
+                    location: Location::Query,
+                    name: Some("k".into()),
+                    value: v.clone(),
+                    encoding: Chain::default(),
+                };
+                assert!(nested(&f, &mut Vec::new(), &mut 0).is_empty(), "{v:?}");
+            }
+        }
+        assert!(skipped > 5_000, "{skipped}");
+        for v in ["356938035643809", "48.856613", "Pixel 7", "1.2.3"] {
+            assert!(nothing_inside(v), "{v}");
+        }
+        for v in ["3132333435363738", "aGVsbG8gd29ybGQh", "a=1&b=2", "RT-AX58U_3.0.0.4_a45e60123456"] {
+            assert!(!nothing_inside(v), "{v}");
+        }
+    }
 
     fn req(target: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpRequest {
         HttpRequest {
