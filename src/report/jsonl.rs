@@ -58,7 +58,7 @@ impl<W: Write> JsonlReporter<W> {
 /// (`finding_json` is this, as a `Value`, for SARIF).
 #[derive(serde::Serialize)]
 struct FindingLine<'a> {
-    app: Value,
+    app: Option<Cow<'a, str>>,
     app_id: Option<i64>,
     app_source: Option<&'static str>,
     capture: Cow<'a, str>,
@@ -68,7 +68,7 @@ struct FindingLine<'a> {
     field: Option<Cow<'a, str>>,
     frame: u64,
     host: Option<Cow<'a, str>>,
-    http_version: Value,
+    http_version: Option<&'a str>,
     kind: &'a str,
     location: &'static str,
     matched: Option<String>,
@@ -82,11 +82,20 @@ struct FindingLine<'a> {
     stream_id: Option<u32>,
     time: Shown<&'a crate::util::Timestamp>,
     title: &'a str,
-    tls: Value,
+    tls: Option<TlsLine<'a>>,
     #[serde(rename = "type")]
     record: &'static str,
     uri: Option<Cow<'a, str>>,
     value: String,
+}
+
+/// A finding's TLS session, as [`tls_json`] writes it (fields in the
+/// order of its `Value` map).
+#[derive(serde::Serialize)]
+struct TlsLine<'a> {
+    cipher: &'static str,
+    sni: Option<Cow<'a, str>>,
+    version: &'static str,
 }
 
 /// An address or a time written as the JSON string of its `Display`
@@ -114,7 +123,7 @@ fn finding_line<'a>(f: &'a Finding, p: &'a Privacy) -> FindingLine<'a> {
 fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: Cow<'a, str>) -> FindingLine<'a> {
     let text = |s: Option<&'a str>| s.map(|s| p.text(s));
     FindingLine {
-        app: app_name(f.app.as_deref(), p),
+        app: f.app.as_deref().and_then(|a| a.name.as_deref()).map(|n| p.text(n)),
         app_id: f.app.as_ref().and_then(|a| a.id),
         app_source: f.app.as_ref().map(|a| a.source),
         capture,
@@ -124,7 +133,7 @@ fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: Cow<'a, str>) ->
         field: text(f.field.as_deref()),
         frame: f.frame,
         host: text(f.host.as_deref()),
-        http_version: http_version(f.protocol),
+        http_version: f.protocol.strip_prefix("http/"),
         kind: &f.kind,
         location: f.location.as_str(),
         matched: f.matched.as_deref().map(|m| p.value(m)),
@@ -138,7 +147,11 @@ fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: Cow<'a, str>) ->
         stream_id: f.stream_id,
         time: Shown(&f.time),
         title: &f.title,
-        tls: tls_json(f.tls.as_deref(), p),
+        tls: f.tls.as_deref().map(|t| TlsLine {
+            cipher: t.cipher,
+            sni: t.sni.as_deref().map(|s| p.text(s)),
+            version: t.version,
+        }),
         record: "finding",
         uri: text(super::shown_uri(p.opts, f)),
         value: p.value(&f.value),
