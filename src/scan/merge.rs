@@ -223,6 +223,9 @@ impl ShardSet {
                 other => {
                     let why = match other {
                         Ok(None) => "empty (its task stopped before writing?)".to_string(),
+                        _ if is_report(&open.buf) => "a teleaudit report, made for reading: a shard is scanned \
+                             with `--shard I/N --format shard -o FILE`, and those files are merged"
+                            .to_string(),
                         Err(e) => e,
                         Ok(Some(_)) => "no header first".to_string(),
                     };
@@ -466,6 +469,20 @@ impl ShardSet {
         }
         totals
     }
+}
+
+/// Is `line` a record of a teleaudit JSON Lines report (an object with a
+/// `type` such as `finding` or `summary`), or the start of a SARIF log?
+fn is_report(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    if text.trim_start().starts_with('{') && text.contains("\"$schema\"") {
+        return true;
+    }
+    serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| {
+        v.get("type")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|t| matches!(t, "finding" | "request" | "error" | "capture" | "summary" | "host" | "app"))
+    })
 }
 
 /// Is the file at `path` a shard file (its first line a shard header)?
