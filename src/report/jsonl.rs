@@ -89,6 +89,191 @@ struct FindingLine<'a> {
     value: String,
 }
 
+impl FindingLine<'_> {
+    /// The record as `serde_json` writes it (byte for byte: the tests
+    /// compare them), without its serializer: strings escaped eight bytes
+    /// at a time, numbers without a formatter. The reporter writes one
+    /// per finding, on the thread that puts them in order.
+    fn write(&self, o: &mut Vec<u8>) {
+        fn key(o: &mut Vec<u8>, k: &str) {
+            o.push(b',');
+            o.push(b'"');
+            o.extend_from_slice(k.as_bytes());
+            o.extend_from_slice(b"\":");
+        }
+        fn opt(o: &mut Vec<u8>, s: Option<&str>) {
+            match s {
+                Some(s) => json_str(o, s),
+                None => o.extend_from_slice(b"null"),
+            }
+        }
+        fn quoted(o: &mut Vec<u8>, s: &str) {
+            // Addresses and times: nothing to escape.
+            o.push(b'"');
+            o.extend_from_slice(s.as_bytes());
+            o.push(b'"');
+        }
+        o.extend_from_slice(b"{\"app\":");
+        opt(o, self.app.as_deref());
+        key(o, "app_id");
+        match self.app_id {
+            Some(n) => json_i64(o, n),
+            None => o.extend_from_slice(b"null"),
+        }
+        key(o, "app_source");
+        opt(o, self.app_source);
+        key(o, "capture");
+        json_str(o, &self.capture);
+        key(o, "confidence");
+        json_str(o, self.confidence);
+        key(o, "dst");
+        quoted(o, crate::util::render_addr(self.dst.0).as_str());
+        key(o, "encoding");
+        o.push(b'[');
+        for (i, e) in self.encoding.iter().enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            json_str(o, e);
+        }
+        o.push(b']');
+        key(o, "field");
+        opt(o, self.field.as_deref());
+        key(o, "frame");
+        json_u64(o, self.frame);
+        key(o, "host");
+        opt(o, self.host.as_deref());
+        key(o, "http_version");
+        opt(o, self.http_version);
+        key(o, "kind");
+        json_str(o, self.kind);
+        key(o, "location");
+        json_str(o, self.location);
+        key(o, "matched");
+        opt(o, self.matched.as_deref());
+        key(o, "method");
+        opt(o, self.method.as_deref());
+        key(o, "protocol");
+        json_str(o, self.protocol);
+        key(o, "role");
+        opt(o, self.role);
+        key(o, "rule");
+        json_str(o, self.rule);
+        key(o, "scope");
+        json_str(o, self.scope);
+        key(o, "severity");
+        json_str(o, self.severity);
+        key(o, "src");
+        quoted(o, crate::util::render_addr(self.src.0).as_str());
+        key(o, "stream_id");
+        match self.stream_id {
+            Some(n) => json_u64(o, u64::from(n)),
+            None => o.extend_from_slice(b"null"),
+        }
+        key(o, "time");
+        quoted(o, self.time.0.render().as_str());
+        key(o, "title");
+        json_str(o, self.title);
+        key(o, "tls");
+        match &self.tls {
+            Some(t) => {
+                o.extend_from_slice(b"{\"cipher\":");
+                json_str(o, t.cipher);
+                o.extend_from_slice(b",\"sni\":");
+                opt(o, t.sni.as_deref());
+                o.extend_from_slice(b",\"version\":");
+                json_str(o, t.version);
+                o.push(b'}');
+            }
+            None => o.extend_from_slice(b"null"),
+        }
+        key(o, "type");
+        json_str(o, self.record);
+        key(o, "uri");
+        opt(o, self.uri.as_deref());
+        key(o, "value");
+        json_str(o, &self.value);
+        o.push(b'}');
+    }
+}
+
+/// Does any byte of `w` need escaping in a JSON string (below 0x20, `"`
+/// or `\`)? May say yes for a word that needs none (a borrow across
+/// bytes), never no for one that does.
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let quote = quote.wrapping_sub(ONES) & !quote & HIGH;
+    let slash = w ^ (ONES * u64::from(b'\\'));
+    let slash = slash.wrapping_sub(ONES) & !slash & HIGH;
+    (below | quote | slash) != 0
+}
+
+/// `s` as a JSON string, escaped as `serde_json` escapes: `\"`, `\\`,
+/// `\b \f \n \r \t`, other control characters as `\u00xx`.
+fn json_str(o: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let b = s.as_bytes();
+    o.push(b'"');
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        while let Some(chunk) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            if word_needs_escape(u64::from_le_bytes(w)) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&c) = b.get(i) else { break };
+        let short: Option<&[u8]> = match c {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            0x08 => Some(b"\\b"),
+            0x0c => Some(b"\\f"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            _ => None,
+        };
+        if let Some(e) = short {
+            o.extend_from_slice(&b[start..i]);
+            o.extend_from_slice(e);
+            start = i + 1;
+        } else if c < 0x20 {
+            o.extend_from_slice(&b[start..i]);
+            o.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(c >> 4)], HEX[usize::from(c & 0xf)]]);
+            start = i + 1;
+        }
+        i += 1;
+    }
+    o.extend_from_slice(&b[start..]);
+    o.push(b'"');
+}
+
+fn json_u64(o: &mut Vec<u8>, mut n: u64) {
+    let mut d = [0u8; 20];
+    let mut at = d.len();
+    loop {
+        at -= 1;
+        d[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    o.extend_from_slice(&d[at..]);
+}
+
+fn json_i64(o: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        o.push(b'-');
+    }
+    json_u64(o, n.unsigned_abs());
+}
+
 /// A finding's TLS session, as [`tls_json`] writes it (fields in the
 /// order of its `Value` map).
 #[derive(serde::Serialize)]
@@ -370,7 +555,7 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         // Serialised into a reused buffer, then written at once: the
         // writer sees one call per line, not one per JSON token.
         self.buf.clear();
-        serde_json::to_writer(&mut self.buf, &line)?;
+        line.write(&mut self.buf);
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
@@ -438,5 +623,67 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         }
         self.line(&summary_json(s))?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{AppRef, TlsInfo};
+
+    /// Text with what JSON escapes, multi-byte characters, and runs long
+    /// enough for the eight-byte steps, from a seed.
+    fn text(seed: &mut u64, max: usize) -> String {
+        const PARTS: [&str; 12] = ["a", "Z9", "\"", "\\", "\n", "\t", "\u{1}", "\u{1f}", "\u{7f}", "é", "€x", "/?=&"];
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let n = (*seed >> 33) as usize % max;
+        (0..n).map(|i| PARTS[((*seed >> (i % 48)) as usize + i) % PARTS.len()]).collect()
+    }
+
+    #[test]
+    fn the_finding_line_is_what_serde_json_writes() {
+        let p = Privacy::new(ReportOptions { show_values: true, ..ReportOptions::default() });
+        let mut seed = 5u64;
+        for i in 0..3000u64 {
+            let mut f = crate::report::leaks::tests::finding(
+                "imei",
+                &text(&mut seed, 40),
+                &text(&mut seed, 90),
+                i as i64,
+                4000,
+            );
+            f.field = (i % 3 != 0).then(|| text(&mut seed, 30));
+            f.host = (i % 4 != 0).then(|| text(&mut seed, 20).into());
+            f.method = (i % 5 != 0).then(|| "POST".into());
+            f.matched = (i % 2 == 0).then(|| text(&mut seed, 20));
+            f.capture = text(&mut seed, 60).into();
+            f.title = text(&mut seed, 50).into();
+            f.encoding = (0..i % 3).map(|k| if k == 0 { "base64".into() } else { text(&mut seed, 9).into() }).collect();
+            f.frame = i * 7_919_999_999;
+            f.stream_id = (i % 2 == 1).then_some((i as u32).wrapping_mul(2_654_435_761));
+            f.time = crate::util::Timestamp::new(i as i64 * 86_399, (i as u32).wrapping_mul(999_983) % 1_000_000_000);
+            if i % 7 == 0 {
+                f.dst = "[2001:db8::1]:443".parse().unwrap();
+                f.protocol = "h2";
+                f.tls = Some(std::sync::Arc::new(TlsInfo {
+                    version: "1.3",
+                    cipher: "TLS_AES_128_GCM_SHA256",
+                    sni: (i % 2 == 0).then(|| text(&mut seed, 20)),
+                }));
+            }
+            if i % 5 == 1 {
+                f.app = Some(std::sync::Arc::new(AppRef {
+                    id: Some(if i % 2 == 0 { 10_057 } else { -3 }),
+                    name: (i % 3 != 0).then(|| text(&mut seed, 20)),
+                    label: None,
+                    source: "pcapdroid",
+                }));
+            }
+            let line = finding_line(&f, &p);
+            let mut ours = Vec::new();
+            line.write(&mut ours);
+            let theirs = serde_json::to_vec(&line).unwrap();
+            assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs), "finding {i}");
+        }
     }
 }
