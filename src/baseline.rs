@@ -70,12 +70,15 @@ impl Baseline {
     }
 
     /// Removes the known findings; returns how many.
+    /// Is this finding's leak in the baseline?
+    pub fn knows(&self, f: &Finding) -> bool {
+        let fp = if self.v1 { f.fingerprint_v1() } else { f.fingerprint() };
+        self.known.contains(&fp)
+    }
+
     pub fn suppress(&self, findings: &mut Vec<Finding>) -> u64 {
         let before = findings.len();
-        findings.retain(|f| {
-            let fp = if self.v1 { f.fingerprint_v1() } else { f.fingerprint() };
-            !self.known.contains(&fp)
-        });
+        findings.retain(|f| !self.knows(f));
         (before - findings.len()) as u64
     }
 }

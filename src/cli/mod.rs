@@ -807,21 +807,16 @@ fn pump(
                     if let Some(w) = baselines.write.as_mut() {
                         w.add(std::slice::from_ref(&f));
                     }
-                    let mut one = vec![f];
-                    if let Some(b) = &baselines.suppress {
-                        summary.suppressed += b.suppress(&mut one);
-                    }
-                    match one.pop() {
-                        Some(f) if !baselines.filter.shows(&f) => {
-                            summary.filtered += 1;
-                            Ok(())
-                        }
-                        Some(f) => {
-                            findings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            summary.finding(&f);
-                            reporter.finding(&f)
-                        }
-                        None => Ok(()),
+                    if baselines.suppress.as_ref().is_some_and(|b| b.knows(&f)) {
+                        summary.suppressed += 1;
+                        Ok(())
+                    } else if !baselines.filter.shows(&f) {
+                        summary.filtered += 1;
+                        Ok(())
+                    } else {
+                        findings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        summary.finding(&f);
+                        reporter.finding(&f)
                     }
                 }
                 Event::Request(r) => reporter.request(&r),
