@@ -254,6 +254,8 @@ pub struct Masker {
     full: bool,
     max_values: usize,
     max_bytes: usize,
+    /// Where a learnt value's forms are made.
+    form: String,
 }
 
 impl Default for Masker {
@@ -290,6 +292,7 @@ impl Masker {
             full: false,
             max_values: max_values.min(MAX_LEARNT),
             max_bytes,
+            form: String::new(),
         }
     }
 
@@ -307,12 +310,20 @@ impl Masker {
         if std::mem::replace(&mut self.formed[i], true) {
             return;
         }
-        let pct = percent_encoding::utf8_percent_encode(value, URI_COMPONENT).to_string();
-        self.learn_raw(&pct);
-        self.learn_raw(&hex::encode(value));
-        for core in base64_cores(value.as_bytes()) {
-            self.learn_raw(&core);
+        // The forms are made in one reused buffer (a new value is learnt
+        // with eight of them).
+        let mut form = std::mem::take(&mut self.form);
+        form.clear();
+        form.extend(percent_encoding::utf8_percent_encode(value, URI_COMPONENT));
+        self.learn_raw(&form);
+        form.clear();
+        for b in value.bytes() {
+            form.push(char::from(HEX_LOWER[usize::from(b >> 4)]));
+            form.push(char::from(HEX_LOWER[usize::from(b & 0xf)]));
         }
+        self.learn_raw(&form);
+        each_base64_core(value.as_bytes(), &mut form, |core| self.learn_raw(core));
+        self.form = form;
     }
 
     /// Learns one string as it is: the raw (encoded) text a value was
@@ -520,10 +531,26 @@ const URI_COMPONENT: &percent_encoding::AsciiSet =
 /// The base64 characters that depend on `v` alone when `v` sits at each
 /// of the three alignments inside longer base64-encoded data, in both
 /// alphabets: whatever surrounds it, these appear verbatim.
+#[cfg(test)]
 fn base64_cores(v: &[u8]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    each_base64_core(v, &mut String::new(), |core| {
+        if !out.iter().any(|c| c == core) {
+            out.push(core.to_string());
+        }
+    });
+    out
+}
+
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// Gives each of [`base64_cores`] (repeats included) to `each`, made in
+/// `buf`.
+fn each_base64_core(v: &[u8], buf: &mut String, mut each: impl FnMut(&str)) {
+    let mut data = Vec::with_capacity(v.len() + 2);
     for k in 0..3usize {
-        let mut data = vec![0u8; k];
+        data.clear();
+        data.extend(std::iter::repeat_n(0u8, k));
         data.extend_from_slice(v);
         // Characters 6-bit aligned: the first fully after the k filler
         // bytes, up to the last fully inside `v`.
@@ -532,15 +559,13 @@ fn base64_cores(v: &[u8]) -> Vec<String> {
         for engine in
             [&base64::engine::general_purpose::STANDARD_NO_PAD, &base64::engine::general_purpose::URL_SAFE_NO_PAD]
         {
-            let enc = engine.encode(&data);
-            if let Some(core) = enc.get(from..to)
-                && !out.iter().any(|c| c == core)
-            {
-                out.push(core.to_string());
+            buf.clear();
+            engine.encode_string(&data, buf);
+            if let Some(core) = buf.get(from..to) {
+                each(core);
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
