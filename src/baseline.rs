@@ -69,13 +69,13 @@ impl Baseline {
         Ok(Baseline { known: file.leaks.into_iter().map(|e| e.fingerprint).collect(), v1 })
     }
 
-    /// Removes the known findings; returns how many.
     /// Is this finding's leak in the baseline?
     pub fn knows(&self, f: &Finding) -> bool {
         let fp = if self.v1 { f.fingerprint_v1() } else { f.fingerprint() };
         self.known.contains(&fp)
     }
 
+    /// Removes the known findings; returns how many.
     pub fn suppress(&self, findings: &mut Vec<Finding>) -> u64 {
         let before = findings.len();
         findings.retain(|f| !self.knows(f));

@@ -52,7 +52,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// A rendered timestamp or address, on the stack (no formatter, no heap:
 /// reporters render one per finding).
 pub struct Rendered {
-    buf: [u8; 48],
+    /// Room for the longest: an IPv6 address with a scope id and port
+    /// (58 bytes), a time of a year past 9999 (under 45).
+    buf: [u8; 64],
     len: usize,
 }
 
@@ -63,7 +65,7 @@ impl Rendered {
     }
 
     fn new() -> Rendered {
-        Rendered { buf: [0; 48], len: 0 }
+        Rendered { buf: [0; 64], len: 0 }
     }
 
     fn byte(&mut self, b: u8) {
@@ -194,7 +196,17 @@ mod tests {
             let t = Timestamp::new(secs, nanos);
             assert_eq!(t.render().as_str(), t.to_string(), "{secs} {nanos}");
         }
-        for a in ["0.0.0.0:0", "255.255.255.255:65535", "10.2.30.4:8080", "[2001:db8::1]:443", "[::ffff:1.2.3.4]:80"] {
+        for t in [Timestamp::new(i64::MIN, u32::MAX), Timestamp::new(i64::MAX, 999_999_999), Timestamp::new(-1, 1)] {
+            assert_eq!(t.render().as_str(), t.to_string());
+        }
+        for a in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.2.30.4:8080",
+            "[2001:db8::1]:443",
+            "[::ffff:1.2.3.4]:80",
+            "[2001:db8:1234:5678:9abc:def0:1234:5678%4294967295]:65535",
+        ] {
             let a: std::net::SocketAddr = a.parse().unwrap();
             assert_eq!(render_addr(&a).as_str(), a.to_string());
         }
