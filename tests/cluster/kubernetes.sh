@@ -24,8 +24,7 @@ yaml_file=${1:-$repo/examples/kubernetes/indexed-job.yaml}
 TELEAUDIT=${TELEAUDIT:-$repo/target/debug/teleaudit}
 corpus=${TELEAUDIT_CORPUS:-$repo/../shared/corpus}
 
-say() { echo "kubernetes.sh: $*"; }
-die() { echo "kubernetes.sh: FAIL: $*" >&2; exit 1; }
+. "$repo/tests/cluster/lib.sh"
 
 [ -x "$TELEAUDIT" ] || die "no teleaudit binary at $TELEAUDIT (cargo build first, or set TELEAUDIT)"
 [ -d "$corpus" ] || die "no corpus at $corpus (set TELEAUDIT_CORPUS)"
@@ -44,12 +43,6 @@ mkdir -p "$tmp/out" "$tmp/bin"
 # The image's teleaudit on PATH.
 ln -s "$TELEAUDIT" "$tmp/bin/teleaudit"
 
-# Timings differ from run to run: each capture's and the summary's
-# elapsed_seconds, the summary's peak_memory_bytes (JSON Lines and the
-# SARIF run's properties). Nothing else may.
-untimed() {
-    sed -E 's/"elapsed_seconds": ?[-+.0-9eE]+,?//g; s/"peak_memory_bytes": ?([0-9]+|null),?//g' "$1"
-}
 
 # Plays the Indexed Job; prints the merge pod's exit code, then "FORMAT
 # FILE" for each report it wrote, in its order.
@@ -213,10 +206,7 @@ EOF
         single_exit=0
         "$TELEAUDIT" scan "$corpus" --format "$format" -o "$tmp/single.$format" 2> /dev/null || single_exit=$?
         [ -s "$file" ] || die "the merge pod wrote no $file"
-        if ! diff <(untimed "$tmp/single.$format") <(untimed "$file") > "$tmp/diff"; then
-            { head -c 4000 "$tmp/diff"; echo; } >&2
-            die "merged $format differs from one teleaudit scan of the corpus (diff above)"
-        fi
+        same_report "$tmp/single.$format" "$file" "merged $format differs from one teleaudit scan of the corpus"
         say "ok: merged $format = single run's"
     done
 } < "$tmp/reports"

@@ -21,8 +21,7 @@ corpus=${TELEAUDIT_CORPUS:-$repo/../shared/corpus}
 shards=4
 wait_secs=600
 
-say() { echo "slurm.sh: $*"; }
-die() { echo "slurm.sh: FAIL: $*" >&2; exit 1; }
+. "$repo/tests/cluster/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run as root: it starts slurmctld, slurmd and munged"
 [ -x "$TELEAUDIT" ] || die "no teleaudit binary at $TELEAUDIT (cargo build first, or set TELEAUDIT)"
@@ -251,12 +250,6 @@ submit() {
     merge_exit=${merge_exit%%:*}
 }
 
-# Timings differ from run to run: each capture's and the summary's
-# elapsed_seconds, the summary's peak_memory_bytes (JSON Lines and the
-# SARIF run's properties). Nothing else may.
-untimed() {
-    sed -E 's/"elapsed_seconds": ?[-+.0-9eE]+,?//g; s/"peak_memory_bytes": ?([0-9]+|null),?//g' "$1"
-}
 
 # The same scan on one machine.
 for format in jsonl sarif; do
@@ -272,10 +265,7 @@ submit whole "$TELEAUDIT"
 [ "$(grep -c ' COMPLETED 0:0$' <<< "$tasks")" -eq "$shards" ] || die "whole: not every array task COMPLETED with exit 0"
 for format in jsonl sarif; do
     [ -s "$out/merged.$format" ] || die "whole: the merge job wrote no merged.$format"
-    if ! diff <(untimed "$tmp/single.$format") <(untimed "$out/merged.$format") > "$tmp/diff"; then
-        { head -c 4000 "$tmp/diff"; echo; } >&2
-        die "whole: merged.$format differs from the single run (diff above)"
-    fi
+    same_report "$tmp/single.$format" "$out/merged.$format" "whole: merged.$format differs from the single run"
     say "whole: ok: merged.$format = one teleaudit scan's, timings aside"
 done
 [ "$merge_exit" = "$single_exit" ] || die "whole: merge job exit code $merge_exit, single run $single_exit"
