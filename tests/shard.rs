@@ -35,15 +35,7 @@ fn scanned(out: &Output) -> (BTreeSet<String>, Vec<String>) {
 
 fn folders() -> Vec<PathBuf> {
     let mut v = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")];
-    let corpus = std::env::var_os("TELEAUDIT_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    if corpus.is_dir() {
-        v.push(corpus);
-    } else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but the corpus is missing");
-        support::skip(format_args!("corpus not found: sharding checked on the fixtures only"));
-    }
+    v.extend(support::corpus());
     v
 }
 

@@ -136,22 +136,6 @@ fn packet_blocks(net: &Net) -> Vec<u8> {
     support::pcapng(net, &[(Link::Ethernet, 6)], false)[header.len()..].to_vec()
 }
 
-/// A pcapng Decryption Secrets Block (type 0x0A) of TLS key log lines.
-fn secrets_block(keylog: &[u8]) -> Vec<u8> {
-    const DSB: u32 = 0x0000_000A;
-    const TLS_KEY_LOG: u32 = 0x544c_534b;
-    let padded = keylog.len().div_ceil(4) * 4;
-    let total = (20 + padded) as u32;
-    let mut b = Vec::with_capacity(total as usize);
-    for v in [DSB, total, TLS_KEY_LOG, keylog.len() as u32] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(keylog);
-    b.resize(16 + padded, 0);
-    b.extend_from_slice(&total.to_le_bytes());
-    b
-}
-
 fn secrets(i: u32, master_of: u32) -> Secrets12 {
     let arr = |seed: u64| -> [u8; 32] { pseudo_random(seed, 32).try_into().unwrap() };
     Secrets12 {
@@ -253,10 +237,10 @@ fn keys_in_the_middle_and_at_the_end_read_the_same_with_any_workers() {
         b.close(at(101, *i * 1000), conn);
     }
     let mut cap = support::pcapng(&a, &[(Link::Ethernet, 6)], false);
-    cap.extend(secrets_block(mid_keys.as_bytes()));
+    cap.extend(support::decryption_secrets_block(mid_keys.as_bytes()));
     cap.extend(packet_blocks(&b));
     cap.extend(packet_blocks(&c));
-    cap.extend(secrets_block(end_keys.as_bytes()));
+    cap.extend(support::decryption_secrets_block(end_keys.as_bytes()));
     let dir = tmpdir("dsb");
     let path = dir.join("dsb.pcapng");
     std::fs::write(&path, cap).unwrap();

@@ -6,7 +6,7 @@ mod support;
 use support::tmpdir;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use rusqlite::Connection;
@@ -142,14 +142,7 @@ fn a_database_needs_a_file() {
 /// On the public corpus, the counts by kind are those of JSON Lines.
 #[test]
 fn corpus_counts_match_json_lines() {
-    let corpus = std::env::var_os("TELEAUDIT_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    if !corpus.is_dir() {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but the corpus is missing");
-        support::skip(format_args!("corpus not found at {}: skipped outside CI", corpus.display()));
-        return;
-    }
+    let Some(corpus) = support::corpus() else { return };
     let dir = tmpdir("sqlite-corpus");
     let path = dir.join("corpus.db");
     let c = corpus.to_str().unwrap();

@@ -222,23 +222,6 @@ fn many_connections_waiting_for_keys_stay_bounded() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A pcapng Decryption Secrets Block (type 0x0A) of TLS key log lines,
-/// little-endian like the section `support::pcapng` writes.
-fn decryption_secrets_block(keylog: &[u8]) -> Vec<u8> {
-    const DSB: u32 = 0x0000_000A;
-    const TLS_KEY_LOG: u32 = 0x544c_534b;
-    let padded = keylog.len().div_ceil(4) * 4;
-    let total = (20 + padded) as u32;
-    let mut b = Vec::with_capacity(total as usize);
-    for v in [DSB, total, TLS_KEY_LOG, keylog.len() as u32] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(keylog);
-    b.resize(16 + padded, 0);
-    b.extend_from_slice(&total.to_le_bytes());
-    b
-}
-
 /// A TLS 1.2 session whose client sends ten 4 KB uploads before the
 /// capture's Decryption Secrets Block gives its keys; the server answers
 /// each when `answers`; the connection closes before the keys come when
@@ -277,7 +260,7 @@ fn late_keys_capture(answers: bool, close: bool) -> Vec<u8> {
         net.close(t, &mut c);
     }
     let mut capture = support::pcapng(&net, &[(Link::Ethernet, 6)], false);
-    capture.extend(decryption_secrets_block(s.keylog.as_bytes()));
+    capture.extend(support::decryption_secrets_block(s.keylog.as_bytes()));
     capture
 }
 

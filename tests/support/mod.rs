@@ -95,6 +95,23 @@ pub fn tmpdir(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// The public corpus: `$TELEAUDIT_CORPUS` (set by .ci/run), else
+/// `../shared/corpus`; outside CI a test skips (and says so) without it,
+/// in CI its absence fails the test.
+pub fn corpus() -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let found = std::env::var_os("TELEAUDIT_CORPUS")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([root.join("../shared/corpus"), root.join("../../shared/corpus")])
+        .find(|c| c.is_dir());
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but the corpus is missing");
+        skip(format_args!("corpus not found: skipped outside CI"));
+    }
+    found
+}
+
 pub fn corpus_extra() -> Option<std::path::PathBuf> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
@@ -387,3 +404,20 @@ impl Wrap {
     }
 }
 pub mod hostile_http;
+
+/// A pcapng Decryption Secrets Block (type 0x0A) of TLS key log lines,
+/// little-endian like the section [`pcapng`] writes.
+pub fn decryption_secrets_block(keylog: &[u8]) -> Vec<u8> {
+    const DSB: u32 = 0x0000_000A;
+    const TLS_KEY_LOG: u32 = 0x544c_534b;
+    let padded = keylog.len().div_ceil(4) * 4;
+    let total = (20 + padded) as u32;
+    let mut b = Vec::with_capacity(total as usize);
+    for v in [DSB, total, TLS_KEY_LOG, keylog.len() as u32] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(keylog);
+    b.resize(16 + padded, 0);
+    b.extend_from_slice(&total.to_le_bytes());
+    b
+}
