@@ -170,17 +170,22 @@ impl Engine {
         let fields: &[Field] = &all;
         // Per field, once: its key (judged), the detectors that trust that
         // key, and what its value holds.
-        let views: Vec<(keys::Key, u32, Features)> = fields
+        // And the detectors that may find anything in it: those its key
+        // names (plain or as a digest), and those its value's features
+        // allow under any key.
+        let views: Vec<(keys::Key, u32, Features, u32)> = fields
             .iter()
             .map(|f| {
                 let key = f.name.as_deref().map(keys::Key::cached).unwrap_or_default();
-                (key, key.detectors(), Features::of(&f.value))
+                let feat = Features::of(&f.value);
+                let want = key.detectors() | key.hashed().0 | Detector::without_key_bits(&feat);
+                (key, key.detectors(), feat, want)
             })
             .collect();
         // Each field's key without separators, validated once (pattern
         // rules compare it for every field).
-        let compacts: Vec<&str> = views.iter().map(|(key, _, _)| key.compact()).collect();
-        let texts: Vec<&str> = views.iter().map(|(key, _, _)| key.as_str()).collect();
+        let compacts: Vec<&str> = views.iter().map(|(key, ..)| key.compact()).collect();
+        let texts: Vec<&str> = views.iter().map(|(key, ..)| key.as_str()).collect();
         let mut hits: Vec<Hit> = Vec::new();
         for (ri, rule) in self.rules.rules.iter().enumerate() {
             if !rule.scope.request(ctx) {
@@ -208,8 +213,8 @@ impl Engine {
                     }
                 }
                 Matcher::Detector(d) => {
-                    for ((f, (key, bits, feat)), text) in fields.iter().zip(&views).zip(&texts) {
-                        if !rule.scope.location(f.location) {
+                    for ((f, (key, bits, feat, want)), text) in fields.iter().zip(&views).zip(&texts) {
+                        if want & d.bit() == 0 || !rule.scope.location(f.location) {
                             continue;
                         }
                         // `imei_md5`: the key names the identifier, the

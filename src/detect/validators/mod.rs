@@ -114,15 +114,32 @@ impl Detector {
     /// when the key is not one it trusts? A cheap pre-check that spares
     /// most fields the detector itself.
     pub fn without_key(self, f: &Features) -> bool {
-        match self {
-            Detector::Imei => f.longest_digit_run >= 15 || (f.has_colon && f.longest_digit_run >= 6),
-            Detector::Imsi => f.longest_digit_run >= 15,
-            Detector::Iccid => f.longest_digit_run >= 19,
-            Detector::Mac => f.has_separator || f.hex12_word,
-            Detector::Email => f.has_at,
-            Detector::StsCleartext => f.has_colon,
-            _ => false,
+        Self::without_key_bits(f) & self.bit() != 0
+    }
+
+    /// The bits of the detectors for which [`Detector::without_key`] holds.
+    pub fn without_key_bits(f: &Features) -> u32 {
+        let digits = f.longest_digit_run;
+        let mut bits = 0;
+        if digits >= 15 || (f.has_colon && digits >= 6) {
+            bits |= Detector::Imei.bit();
         }
+        if digits >= 15 {
+            bits |= Detector::Imsi.bit();
+        }
+        if digits >= 19 {
+            bits |= Detector::Iccid.bit();
+        }
+        if f.has_separator || f.hex12_word {
+            bits |= Detector::Mac.bit();
+        }
+        if f.has_at {
+            bits |= Detector::Email.bit();
+        }
+        if f.has_colon {
+            bits |= Detector::StsCleartext.bit();
+        }
+        bits
     }
 
     /// True for detectors that judge a whole request at once.
