@@ -453,9 +453,9 @@ fn example_request(text: &str) -> crate::http::HttpRequest {
         }
         None => (None, 80, format!("/?{text}")),
     };
-    let mut headers = Vec::new();
+    let mut headers = crate::http::Headers::default();
     if let Some(h) = host {
-        headers.push(("Host".to_string(), h.into_bytes()));
+        headers.push("Host", h.as_bytes());
     }
     crate::http::HttpRequest {
         app: None,
@@ -680,7 +680,7 @@ mod tests {
                 method: "POST".into(),
                 target: b"/v1/t".to_vec(),
                 version: Some(1),
-                headers: vec![("Content-Type".into(), b"application/x-www-form-urlencoded".to_vec())],
+                headers: [("Content-Type", b"application/x-www-form-urlencoded")].into_iter().collect(),
                 lenient: false,
             },
             body: b"data=%7B%22subscriber_id%22%3A%22310410861336275%22%2C%22ts%22%3A1709280000123%7D&v=2".to_vec(),

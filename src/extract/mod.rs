@@ -522,12 +522,11 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
         let q = q.split(|b| *b == b'#').next().unwrap_or(q);
         push_pairs(&mut out, Location::Query, q, Chain::default());
     }
-    for (name, value) in &req.head.headers {
-        let lname = name.to_ascii_lowercase();
-        if SKIPPED_HEADERS.contains(&lname.as_str()) {
+    for (name, value) in req.head.headers.iter() {
+        if SKIPPED_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s)) {
             continue;
         }
-        if lname == "cookie" {
+        if name.eq_ignore_ascii_case("cookie") {
             for part in value.split(|b| *b == b';') {
                 let part = part.trim_ascii();
                 if let Some(i) = memchr::memchr(b'=', part) {
@@ -549,7 +548,7 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
             &mut out,
             Field {
                 location: Location::Header,
-                name: Some(name.clone()),
+                name: Some(name.to_string()),
                 value: String::from_utf8_lossy(value).into_owned(),
                 encoding: Chain::default(),
             },

@@ -89,7 +89,7 @@ pub fn shown(v: &[u8]) -> String {
 const READ_TO_NEXT_REQUEST: &str = "the bytes up to the next request line are read as the body";
 
 /// All values of the headers named `name`, joined by `, `.
-fn joined(headers: &[(String, Vec<u8>)], name: &str) -> Option<Vec<u8>> {
+fn joined(headers: &super::Headers, name: &str) -> Option<Vec<u8>> {
     let mut values = headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim_ascii());
     let first = values.next()?.to_vec();
     Some(values.fold(first, |mut all, v| {
@@ -103,7 +103,7 @@ fn joined(headers: &[(String, Vec<u8>)], name: &str) -> Option<Vec<u8>> {
 /// Transfer-Encoding wins over Content-Length; a Transfer-Encoding that
 /// does not end in chunked, or a Content-Length that is not a length,
 /// leaves the length unknown. Each such case is noted.
-pub fn framing(headers: &[(String, Vec<u8>)]) -> BodyFraming {
+pub fn framing(headers: &super::Headers) -> BodyFraming {
     let mut notes = Vec::new();
     let mut codings = Vec::new();
     let length = joined(headers, "content-length");

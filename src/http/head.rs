@@ -14,9 +14,85 @@ pub struct Head {
     pub target: Vec<u8>,
     /// `Some(1)` for HTTP/1.1, `Some(0)` for HTTP/1.0, `None` for HTTP/0.9.
     pub version: Option<u8>,
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Headers,
     /// True when httparse refused the head and the fallback read it.
     pub lenient: bool,
+}
+
+/// A head's header lines in order: names and values each in one buffer
+/// (two allocations for a head, not two per header).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers {
+    names: String,
+    values: Vec<u8>,
+    /// Per header, where its name and its value end (each starts where
+    /// the one before ended).
+    ends: Vec<(u32, u32)>,
+}
+
+impl Headers {
+    /// Room for `n` headers whose names and values take these bytes.
+    pub fn with_capacity(n: usize, names: usize, values: usize) -> Self {
+        Headers { names: String::with_capacity(names), values: Vec::with_capacity(values), ends: Vec::with_capacity(n) }
+    }
+
+    pub fn push(&mut self, name: &str, value: &[u8]) {
+        self.names.push_str(name);
+        self.values.extend_from_slice(value);
+        // A head is at most a few hundred KiB (the HTTP limits).
+        self.ends.push((self.names.len() as u32, self.values.len() as u32));
+    }
+
+    /// Adds to the value of the last header (a folded line).
+    fn extend_last(&mut self, more: &[u8]) {
+        if let Some(last) = self.ends.last_mut() {
+            self.values.extend_from_slice(more);
+            last.1 = self.values.len() as u32;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The `i`th header's name and value.
+    pub fn get(&self, i: usize) -> Option<(&str, &[u8])> {
+        let (n, v) = *self.ends.get(i)?;
+        let (n0, v0) = if i == 0 { (0, 0) } else { self.ends[i - 1] };
+        Some((&self.names[n0 as usize..n as usize], &self.values[v0 as usize..v as usize]))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        let mut from = (0, 0);
+        self.ends.iter().map(move |&(n, v)| {
+            let (n, v) = (n as usize, v as usize);
+            let h = (&self.names[from.0..n], &self.values[from.1..v]);
+            from = (n, v);
+            h
+        })
+    }
+}
+
+impl<'a> Extend<(&'a str, &'a [u8])> for Headers {
+    fn extend<T: IntoIterator<Item = (&'a str, &'a [u8])>>(&mut self, iter: T) {
+        for (n, v) in iter {
+            self.push(n, v);
+        }
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<[u8]>> FromIterator<(N, V)> for Headers {
+    fn from_iter<T: IntoIterator<Item = (N, V)>>(iter: T) -> Self {
+        let mut h = Headers::default();
+        for (n, v) in iter {
+            h.push(n.as_ref(), v.as_ref());
+        }
+        h
+    }
 }
 
 /// Longest method token we accept when recognising a request by content.
@@ -136,7 +212,13 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
             method: req.method.unwrap_or_default().to_string(),
             target: req.path.unwrap_or_default().as_bytes().to_vec(),
             version: req.version,
-            headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
+            headers: {
+                let (names, values) =
+                    req.headers.iter().fold((0, 0), |(n, v), h| (n + h.name.len(), v + h.value.len()));
+                let mut all = Headers::with_capacity(req.headers.len(), names, values);
+                all.extend(req.headers.iter().map(|h| (h.name, h.value)));
+                all
+            },
             lenient: false,
         }),
         _ => parse_head_lenient(bytes),
@@ -166,22 +248,19 @@ pub fn parse_head_lenient(bytes: &[u8]) -> Option<Head> {
     let target = rl.target;
     // `HTTP/1.1` -> 1; a cut version (`HTTP/1.`) counts as 1.x.
     let version = rl.version.map(|v| v.get(7).filter(|d| d.is_ascii_digit()).map_or(1, |d| d - b'0'));
-    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut headers = Headers::default();
     for line in lines {
         if line.is_empty() || headers.len() >= MAX_HEADERS {
             break;
         }
         if line[0] == b' ' || line[0] == b'\t' {
             // Obsolete line folding: continue the previous value.
-            if let Some((_, v)) = headers.last_mut() {
-                v.push(b' ');
-                v.extend_from_slice(line.trim_ascii());
-            }
+            headers.extend_last(b" ");
+            headers.extend_last(line.trim_ascii());
             continue;
         }
         if let Some(c) = memchr::memchr(b':', line) {
-            let name = String::from_utf8_lossy(line[..c].trim_ascii()).into_owned();
-            headers.push((name, line[c + 1..].trim_ascii().to_vec()));
+            headers.push(&String::from_utf8_lossy(line[..c].trim_ascii()), line[c + 1..].trim_ascii());
         }
     }
     Some(Head { method, target: target.trim_ascii().to_vec(), version, headers, lenient: true })
@@ -235,11 +314,11 @@ mod tests {
         assert!(!h.lenient);
         let h = parse_head(b"GET /a?n=\xe9t\xe9 HTTP/1.1\r\nHost : h\r\n\r\n").unwrap();
         assert_eq!(h.target, b"/a?n=\xe9t\xe9");
-        assert_eq!(h.headers, vec![("Host".to_string(), b"h".to_vec())]);
+        assert_eq!(h.headers.iter().collect::<Vec<_>>(), vec![("Host", &b"h"[..])]);
         assert!(h.lenient);
         // A header line httparse would skip is kept.
         let h = parse_head(b"POST / HTTP/1.1\r\nContent-Length: 1\x1b[2J\r\nHost: h\r\n\r\n").unwrap();
-        assert_eq!(h.headers[0], ("Content-Length".to_string(), b"1\x1b[2J".to_vec()));
+        assert_eq!(h.headers.get(0), Some(("Content-Length", &b"1\x1b[2J"[..])));
         assert!(h.lenient);
     }
 

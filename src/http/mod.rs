@@ -32,7 +32,7 @@ use crate::codec::compress::{self, Coding};
 use crate::flow::{Chunk, Interest};
 use crate::util::Timestamp;
 use body::{Chunked, ChunkedStep, Framing};
-pub use head::Head;
+pub use head::{Head, Headers};
 
 /// Named size limits of request parsing.
 #[derive(Clone, Copy, Debug)]
@@ -84,7 +84,7 @@ pub struct HttpRequest {
 impl HttpRequest {
     /// First header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.head.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.head.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// The Host header without its port, lower-cased.

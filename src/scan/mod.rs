@@ -1178,7 +1178,7 @@ fn shown(capture: &str, req: &HttpRequest) -> crate::finding::ShownRequest {
         method: req.head.method.clone(),
         target: text(&req.head.target),
         version: req.head.version,
-        headers: req.head.headers.iter().map(|(n, v)| (n.clone(), text(v))).collect(),
+        headers: req.head.headers.iter().map(|(n, v)| (n.to_string(), text(v))).collect(),
         body: req.body.clone(),
         decoded: req.decoded.clone(),
         notes: req.notes.clone(),

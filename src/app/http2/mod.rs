@@ -407,7 +407,7 @@ fn head(fields: Vec<(Vec<u8>, Vec<u8>)>) -> Head {
         });
         headers.push(("cookie".to_string(), joined));
     }
-    Head { method, target, version: Some(2), headers, lenient: false }
+    Head { method, target, version: Some(2), headers: headers.into_iter().collect(), lenient: false }
 }
 
 impl Http2 {
