@@ -254,32 +254,35 @@ impl<S: Default> FlowTable<S> {
                 self.close(&key, h);
             }
         }
-        if !self.flows.contains_key(&key) {
-            // A bare ACK, FIN or RST (the tail of a connection already
-            // closed) does not open a connection.
-            if !flags.syn && seg.payload.is_empty() {
-                return;
-            }
-            if self.flows.len() >= self.limits.max_flows {
-                self.evict_oldest(h);
-            }
-            self.stats.flows += 1;
+        // A bare ACK, FIN or RST (the tail of a connection already closed)
+        // does not open a connection.
+        let opens = flags.syn || !seg.payload.is_empty();
+        if opens && self.flows.len() >= self.limits.max_flows && !self.flows.contains_key(&key) {
+            self.evict_oldest(h);
         }
-        let flow = self.flows.entry(key).or_insert_with(|| {
-            Box::new(Flow {
-                first_frame: frame,
-                last_seen: ts,
-                half: Default::default(),
-                ignored_bytes: [0; 2],
-                ignored: [false; 2],
-                payload: false,
-                client: None,
-                app: None,
-                app_by_client: false,
-                app_conflict: false,
-                state: S::default(),
-            })
-        });
+        // One lookup for the segments of known connections.
+        let flow = match self.flows.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                if !opens {
+                    return;
+                }
+                self.stats.flows += 1;
+                v.insert(Box::new(Flow {
+                    first_frame: frame,
+                    last_seen: ts,
+                    half: Default::default(),
+                    ignored_bytes: [0; 2],
+                    ignored: [false; 2],
+                    payload: false,
+                    client: None,
+                    app: None,
+                    app_by_client: false,
+                    app_conflict: false,
+                    state: S::default(),
+                }))
+            }
+        };
         flow.last_seen = ts;
         flow.payload |= !seg.payload.is_empty();
         let mut seq = Seq(seg.seq);
