@@ -314,8 +314,8 @@ mod tests {
         }
     }
 
-    fn headers(h: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-        h.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect()
+    fn headers(h: &[(&str, &str)]) -> crate::http::Headers {
+        h.iter().map(|(n, v)| (n, v.as_bytes())).collect()
     }
 
     #[test]
