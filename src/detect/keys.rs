@@ -217,44 +217,62 @@ impl Default for Key {
 const CACHED: usize = 256;
 const CACHED_NAME: usize = 48;
 
-/// One remembered name and its key.
+/// One remembered name and what it was judged.
 #[derive(Clone, Copy)]
-struct Cached {
+struct Cached<T> {
     /// `u8::MAX`: empty.
     len: u8,
     name: [u8; CACHED_NAME],
-    key: Key,
+    value: T,
+}
+
+/// A direct-mapped table of names: requests repeat the same few.
+type NameCache<T> = std::cell::RefCell<Vec<Cached<T>>>;
+
+fn name_cache<T: Copy + Default>() -> NameCache<T> {
+    std::cell::RefCell::new(vec![Cached { len: u8::MAX, name: [0; CACHED_NAME], value: T::default() }; CACHED])
 }
 
 thread_local! {
-    /// A direct-mapped table: requests repeat the same few field names.
-    static CACHE: std::cell::RefCell<Vec<Cached>> = std::cell::RefCell::new(
-        vec![Cached { len: u8::MAX, name: [0; CACHED_NAME], key: Key::default() }; CACHED],
-    );
+    /// [`Key::cached`]'s.
+    static KEYS_SEEN: NameCache<Key> = name_cache();
+    /// [`is`]'s: the lists a key's words name, plain.
+    static PLAIN_SEEN: NameCache<u32> = name_cache();
+}
+
+/// `judge(name)`, remembered in `cache` for the last names seen on this
+/// thread (a name of at most [`CACHED_NAME`] bytes; longer ones are
+/// judged each time). `judge` must depend on the name alone.
+fn remembered<T: Copy + 'static>(
+    cache: &'static std::thread::LocalKey<NameCache<T>>,
+    name: &str,
+    judge: impl FnOnce(&str) -> T,
+) -> T {
+    let b = name.as_bytes();
+    if b.len() > CACHED_NAME {
+        return judge(name);
+    }
+    let h = b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3));
+    let slot = (h ^ (h >> 32)) as usize % CACHED;
+    cache.with(|c| {
+        let mut c = c.borrow_mut();
+        let e = &mut c[slot];
+        if usize::from(e.len) == b.len() && &e.name[..b.len()] == b {
+            return e.value;
+        }
+        let value = judge(name);
+        e.len = b.len() as u8;
+        e.name[..b.len()].copy_from_slice(b);
+        e.value = value;
+        value
+    })
 }
 
 impl Key {
     /// [`Key::of`], remembered for the last names seen on this thread (a
     /// name of at most 48 bytes; longer ones are judged each time).
     pub fn cached(name: &str) -> Key {
-        let b = name.as_bytes();
-        if b.len() > CACHED_NAME {
-            return Key::of(name);
-        }
-        let h = b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3));
-        let slot = (h ^ (h >> 32)) as usize % CACHED;
-        CACHE.with(|c| {
-            let mut c = c.borrow_mut();
-            let e = &mut c[slot];
-            if usize::from(e.len) == b.len() && &e.name[..b.len()] == b {
-                return e.key;
-            }
-            let key = Key::of(name);
-            e.len = b.len() as u8;
-            e.name[..b.len()].copy_from_slice(b);
-            e.key = key;
-            key
-        })
+        remembered(&KEYS_SEEN, name, Key::of)
     }
 
     /// The last component of a field name (see [`last_component`]), cut
@@ -321,7 +339,9 @@ pub struct List(u32);
 /// `wanMac`, or the words [`Key::as_str`] gives) a name of `list`, plain
 /// (not hashed)?
 pub fn is(list: &List, key: &str) -> bool {
-    Words::split(key).is_some_and(|w| judge(&w).plain & list.0 != 0)
+    // Each detector asks of the same keys: remembered per thread.
+    let plain = remembered(&PLAIN_SEEN, key, |key| Words::split(key).map_or(0, |w| judge(&w).plain));
+    plain & list.0 != 0
 }
 
 /// What a word, or words run together, may be in a name.
