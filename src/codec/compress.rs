@@ -74,13 +74,16 @@ pub fn looks_zlib(b: &[u8]) -> bool {
 /// Decompresses `input` into at most `limit` bytes. On error the bytes
 /// decoded so far are returned with it.
 pub fn decompress(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Option<DecodeBodyError>) {
-    let mut out = Vec::new();
+    // Room for a usual ratio at once, not a doubling from a few bytes.
+    let mut out = Vec::with_capacity(input.len().saturating_mul(4).min(limit).min(1 << 20));
     let name = coding.name();
+    // The bufread decoders read the input in place (the read ones copy it
+    // through a buffer of their own).
     let reader: Box<dyn Read + '_> = match coding {
-        Coding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Coding::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
         // HTTP "deflate" is zlib per the RFC, raw deflate in practice: sniff.
-        Coding::Deflate if looks_zlib(input) => Box::new(flate2::read::ZlibDecoder::new(input)),
-        Coding::Deflate => Box::new(flate2::read::DeflateDecoder::new(input)),
+        Coding::Deflate if looks_zlib(input) => Box::new(flate2::bufread::ZlibDecoder::new(input)),
+        Coding::Deflate => Box::new(flate2::bufread::DeflateDecoder::new(input)),
         Coding::Brotli => Box::new(brotli_decompressor::Decompressor::new(input, BROTLI_BUFFER)),
         Coding::Zstd => match ruzstd::decoding::StreamingDecoder::new(input) {
             Ok(d) => Box::new(d),

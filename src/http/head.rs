@@ -208,7 +208,7 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
         // httparse skips header lines it finds invalid (a control byte in
         // a value): one of them may be the Content-Length, so a head that
         // lost any is read by the fallback, which keeps every line.
-        Ok(httparse::Status::Complete(_)) if req.headers.len() == header_lines(bytes) => Some(Head {
+        Ok(httparse::Status::Complete(n)) if every_line_read(&bytes[..n], req.headers.len(), bytes) => Some(Head {
             method: req.method.unwrap_or_default().to_string(),
             target: req.path.unwrap_or_default().as_bytes().to_vec(),
             version: req.version,
@@ -223,6 +223,14 @@ pub fn parse_head(bytes: &[u8]) -> Option<Head> {
         }),
         _ => parse_head_lenient(bytes),
     }
+}
+
+/// Did httparse read every header line of `head` (the bytes it took, of
+/// `bytes`) as one of its `headers`? Yes at once when the head has no
+/// other lines than the request line, the headers and the blank line;
+/// else by counting the header lines as the fallback reads them.
+fn every_line_read(head: &[u8], headers: usize, bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', head).count() == headers + 2 || header_lines(bytes) == headers
 }
 
 /// The header lines of a head (continuation lines not counted), as far
