@@ -244,6 +244,7 @@ fn cut_and_mangled_frames_are_counted() {
                 data: &data,
                 orig_len: data.len() as u32,
                 app: None,
+                block: None,
             };
             n += 1;
             // A PPI header may name a link type of its packet that is not

@@ -134,6 +134,7 @@ fn decode_all(packets: &[Vec<u8>]) -> Decoder {
             data: p,
             orig_len: p.len() as u32,
             app: None,
+            block: None,
         };
         d.decode(&f);
     }

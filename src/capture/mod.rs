@@ -64,7 +64,14 @@ pub struct Frame<'a> {
     /// The app or process the capture tool recorded for this frame
     /// ([`appmeta`]): shared by all its frames, `None` when unknown.
     pub app: Option<&'a Arc<AppRef>>,
+    /// The reader's buffer `data` lies in, when it came from one: another
+    /// thread may hold on to it to read slices of `data` later, without a
+    /// copy (the reader then reads on into a new buffer).
+    pub block: Option<&'a Shared>,
 }
+
+/// A buffer of capture bytes, shared with whoever still reads it.
+pub type Shared = Arc<Vec<u8>>;
 
 /// What kind of file the reader found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,19 +261,28 @@ struct PacketAt {
 
 /// A page-aligned growable byte window over `store`.
 struct Window {
-    store: Vec<u8>,
+    /// Shared only when frames' slices were handed on ([`Frame::block`]):
+    /// then the window moves to another store before writing.
+    store: Shared,
     base: usize,
     cap: usize,
     /// Unconsumed bytes are `start..end`, relative to `base`.
     start: usize,
     end: usize,
+    /// Stores given up while still shared, to be used again once no one
+    /// reads them.
+    retired: Vec<Shared>,
 }
+
+/// Stores kept for reuse: the rounds of frames in flight to workers
+/// each hold a few.
+const MAX_RETIRED: usize = 16;
 
 impl Window {
     fn with_capacity(cap: usize) -> Self {
         let store = vec![0u8; cap + BUF_ALIGN];
         let base = store.as_ptr().align_offset(BUF_ALIGN).min(BUF_ALIGN);
-        Window { store, base, cap, start: 0, end: 0 }
+        Window { store: Arc::new(store), base, cap, start: 0, end: 0, retired: Vec::new() }
     }
 
     fn len(&self) -> usize {
@@ -277,15 +293,55 @@ impl Window {
         &self.store[self.base + self.start..self.base + self.end]
     }
 
+    /// The store, to write: first moved to one no one else reads, with
+    /// the unconsumed bytes at its front, if this one is shared.
+    fn store_mut(&mut self) -> &mut Vec<u8> {
+        if Arc::get_mut(&mut self.store).is_none() {
+            self.unshare();
+        }
+        // Unique by now: no copy.
+        Arc::make_mut(&mut self.store)
+    }
+
+    fn unshare(&mut self) {
+        let size = self.cap + BUF_ALIGN;
+        let mut fresh = None;
+        while let Some(at) = self.retired.iter().position(|r| Arc::strong_count(r) == 1) {
+            match Arc::try_unwrap(self.retired.swap_remove(at)) {
+                Ok(v) if v.len() == size => {
+                    fresh = Some(v);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let mut store = fresh.unwrap_or_else(|| vec![0u8; size]);
+        let base = store.as_ptr().align_offset(BUF_ALIGN).min(BUF_ALIGN);
+        let n = self.len();
+        store[base..base + n].copy_from_slice(self.bytes());
+        let old = std::mem::replace(&mut self.store, Arc::new(store));
+        if self.retired.len() < MAX_RETIRED {
+            self.retired.push(old);
+        }
+        (self.base, self.start, self.end) = (base, 0, n);
+    }
+
     /// Moves the unconsumed bytes to the front, growing the window when
     /// `need` bytes would not fit.
     fn make_room(&mut self, need: usize) {
         if need <= self.cap {
-            self.store.copy_within(self.base + self.start..self.base + self.end, self.base);
+            if Arc::get_mut(&mut self.store).is_none() {
+                // Moving to another store compacts.
+                self.unshare();
+                return;
+            }
+            let (base, start, end) = (self.base, self.start, self.end);
+            self.store_mut().copy_within(base + start..base + end, base);
         } else {
             let mut bigger = Window::with_capacity(need.next_power_of_two().max(self.cap));
             let n = self.len();
-            bigger.store[bigger.base..bigger.base + n].copy_from_slice(self.bytes());
+            let base = bigger.base;
+            bigger.store_mut()[base..base + n].copy_from_slice(self.bytes());
             *self = Window { end: n, ..bigger };
             return;
         }
@@ -294,7 +350,11 @@ impl Window {
     }
 
     fn spare(&mut self) -> &mut [u8] {
-        &mut self.store[self.base + self.end..self.base + self.cap]
+        if Arc::get_mut(&mut self.store).is_none() {
+            self.unshare();
+        }
+        let (from, to) = (self.base + self.end, self.base + self.cap);
+        &mut self.store_mut()[from..to]
     }
 }
 
@@ -391,7 +451,8 @@ impl CaptureReader {
             return Err(CaptureError::Unsupported { format: "snoop" });
         }
         let mut win = Window::with_capacity(READ_CHUNK);
-        win.store[win.base..win.base + prefix.len()].copy_from_slice(&prefix);
+        let base = win.base;
+        win.store_mut()[base..base + prefix.len()].copy_from_slice(&prefix);
         win.end = prefix.len();
         let mut reader = CaptureReader {
             src,
@@ -586,6 +647,7 @@ impl CaptureReader {
             data: &self.win.store[start..start + data_len],
             orig_len,
             app: self.app.as_ref(),
+            block: Some(&self.win.store),
         }))
     }
 
@@ -997,6 +1059,68 @@ mod tests {
             ]
         );
         assert!(r.take_notes().is_empty());
+    }
+
+    /// Frames' bytes held on to through [`Frame::block`] (as the workers
+    /// of a capture do) stay as they were while the reader reads on: it
+    /// moves to another buffer, or reuses one no one holds, never writes
+    /// one that is held. Frames of all sizes, some larger than the
+    /// window, read in uneven pieces.
+    #[test]
+    fn held_blocks_are_never_written() {
+        let mut w = writer::PcapngWriter::new(Vec::new());
+        w.section(false).unwrap();
+        w.interface(Linktype::RAW, 6).unwrap();
+        let mut x = 7u64;
+        let mut rnd = move || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let mut sent = Vec::new();
+        for i in 0..3000u64 {
+            let len = match i % 100 {
+                0 => READ_CHUNK + (rnd() % 50_000) as usize,
+                1..=10 => (rnd() % 60_000) as usize,
+                _ => (rnd() % 1600) as usize,
+            };
+            let data: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+            w.packet(0, Timestamp::new(i as i64, 0), &data).unwrap();
+            sent.push(data);
+        }
+        struct Uneven(io::Cursor<Vec<u8>>, u64);
+        impl Read for Uneven {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                self.1 = self.1.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+                let n = b.len().min(1 + (self.1 >> 40) as usize % 300_000);
+                self.0.read(&mut b[..n])
+            }
+        }
+        let mut r = CaptureReader::open(Box::new(Uneven(io::Cursor::new(w.into_inner()), 1))).unwrap();
+        // Every frame's block and where its bytes are in it; the last 500
+        // frames' blocks held at any time (most are let go, to be reused).
+        let mut held: std::collections::VecDeque<(usize, Shared, usize, usize)> = Default::default();
+        let mut blocks = std::collections::HashSet::new();
+        let mut n = 0;
+        while let Some(f) = r.next_frame().unwrap() {
+            assert_eq!(f.data, &sent[n][..], "frame {n}");
+            let block = f.block.expect("read from the window");
+            let at = f.data.as_ptr() as usize - block.as_ptr() as usize;
+            blocks.insert(Arc::as_ptr(block) as usize);
+            held.push_back((n, Arc::clone(block), at, f.data.len()));
+            if held.len() > 500 {
+                held.pop_front();
+            }
+            for (i, b, at, len) in held.iter().step_by(97) {
+                assert_eq!(&b[*at..*at + len], &sent[*i][..], "frame {i} changed under its holder");
+            }
+            n += 1;
+        }
+        assert_eq!(n, sent.len());
+        for (i, b, at, len) in &held {
+            assert_eq!(&b[*at..*at + len], &sent[*i][..], "frame {i} changed under its holder");
+        }
+        // The reader did move between buffers, and reused some.
+        assert!(blocks.len() > 2, "{} buffers", blocks.len());
     }
 
     #[test]

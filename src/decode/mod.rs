@@ -669,6 +669,7 @@ mod tests {
             data: b"",
             orig_len: 0,
             app: None,
+            block: None,
         }
     }
 

@@ -1757,7 +1757,7 @@ enum Msg {
         ack: u32,
         flags: crate::decode::TcpFlags,
         missing: u32,
-        payload: (usize, usize),
+        payload: Span,
     },
     Udp {
         frame: u64,
@@ -1765,7 +1765,7 @@ enum Msg {
         app: Option<Arc<AppRef>>,
         src: SocketAddr,
         dst: SocketAddr,
-        payload: (usize, usize),
+        payload: Span,
     },
     /// A DNS answer the first worker reads: its names, for the others.
     Names((usize, usize)),
@@ -1774,11 +1774,23 @@ enum Msg {
     Named(Arc<AppRef>),
 }
 
-/// Messages for one worker and the bytes they point into.
+/// Messages for one worker and the bytes they point into: copied, or
+/// in the reader's buffers.
 #[derive(Default)]
 struct Batch {
     msgs: Vec<Msg>,
     bytes: Vec<u8>,
+    /// The reader's buffers the messages' spans are in.
+    blocks: Vec<crate::capture::Shared>,
+}
+
+/// Where a packet's payload is: `block` 0 for [`Batch::bytes`], else
+/// in `Batch::blocks[block - 1]`.
+#[derive(Clone, Copy)]
+struct Span {
+    block: u32,
+    start: usize,
+    end: usize,
 }
 
 impl Batch {
@@ -1786,6 +1798,24 @@ impl Batch {
         let at = self.bytes.len();
         self.bytes.extend_from_slice(b);
         (at, self.bytes.len())
+    }
+
+    /// `b`, by where it is in `block` (the reader's buffer its frame came
+    /// from) when it is in it (not a datagram reassembled from fragments),
+    /// else copied.
+    fn span(&mut self, block: Option<&crate::capture::Shared>, b: &[u8]) -> Span {
+        if let Some(block) = block {
+            let (base, at) = (block.as_ptr() as usize, b.as_ptr() as usize);
+            if at >= base && at - base + b.len() <= block.len() {
+                if !self.blocks.last().is_some_and(|l| Arc::ptr_eq(l, block)) {
+                    self.blocks.push(Arc::clone(block));
+                }
+                let start = at - base;
+                return Span { block: self.blocks.len() as u32, start, end: start + b.len() };
+            }
+        }
+        let (start, end) = self.put(b);
+        Span { block: 0, start, end }
     }
 }
 
@@ -2102,7 +2132,7 @@ fn read_all(
                                     Route::worker(*seed, batches.len(), src, dst)
                                 };
                                 let b = &mut batches[w];
-                                let payload = b.put(seg.payload);
+                                let payload = b.span(frame.block, seg.payload);
                                 *bytes += seg.payload.len();
                                 b.msgs.push(Msg::Tcp {
                                     frame: number,
@@ -2137,7 +2167,7 @@ fn read_all(
                                 }
                             }
                             let b = &mut batches[0];
-                            let payload = b.put(u.payload);
+                            let payload = b.span(frame.block, u.payload);
                             *bytes += u.payload.len();
                             b.msgs.push(Msg::Udp {
                                 frame: number,
@@ -2204,8 +2234,13 @@ fn work(
 ) {
     let mut part = Part::new(cfg, capture, keys, of, index == 0);
     for mut batch in rx {
-        for m in batch.msgs.drain(..) {
-            let at = |(a, b): (usize, usize)| &batch.bytes[a..b];
+        let Batch { msgs, bytes, blocks } = &mut batch;
+        for m in msgs.drain(..) {
+            let at = |(a, b): (usize, usize)| &bytes[a..b];
+            let span = |s: Span| match s.block {
+                0 => &bytes[s.start..s.end],
+                i => &blocks[i as usize - 1][s.start..s.end],
+            };
             match m {
                 Msg::Tcp { frame, ts, app, src, dst, seq, ack, flags, missing, payload } => {
                     let seg = crate::decode::TcpSegment {
@@ -2214,13 +2249,13 @@ fn work(
                         seq,
                         ack,
                         flags,
-                        payload: at(payload),
+                        payload: span(payload),
                         missing,
                     };
                     part.tcp(src, dst, &seg, frame, ts, app.as_ref());
                 }
                 Msg::Udp { frame, ts, app, src, dst, payload } => {
-                    part.udp(Datagram { src, dst, payload: at(payload), frame, ts, app: app.as_ref() })
+                    part.udp(Datagram { src, dst, payload: span(payload), frame, ts, app: app.as_ref() })
                 }
                 Msg::Names(p) => part.names.learn(at(p)),
                 Msg::Sweep(frame, ts) => part.sweep(frame, ts),
@@ -2229,6 +2264,8 @@ fn work(
             }
         }
         batch.bytes.clear();
+        // The reader may write those buffers again once no batch holds them.
+        batch.blocks.clear();
         let _ = back.send(batch);
         if up.send(Up::Round(std::mem::take(&mut part.reqs.outs))).is_err() {
             return;
