@@ -540,9 +540,7 @@ impl<W: Write> Reporter for JsonlReporter<W> {
     }
 
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
-        let host = f.host.as_deref().map_or_else(|| f.dst.ip().to_string(), str::to_string);
-        let k = host_key(&self.hosts, &host);
-        *self.hosts.entry(k).or_default().kinds.entry(f.kind.to_string()).or_default() += 1;
+        super::with_host(&mut self.hosts, &super::leaks::host_of(f), |t| super::count(&mut t.kinds, &f.kind));
         self.apps.finding(f);
         self.p.learn(f);
         let generation = self.p.generation();

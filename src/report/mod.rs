@@ -132,6 +132,26 @@ pub fn host_key<V>(map: &std::collections::BTreeMap<String, V>, host: &str) -> S
     if map.len() >= MAX_HOSTS && !map.contains_key(host) { OTHER_HOSTS.to_string() } else { host.to_string() }
 }
 
+/// Calls `f` with the entry of `host` in `map` (under [`host_key`]), made
+/// if new; the name is copied only then.
+pub fn with_host<V: Default>(map: &mut std::collections::BTreeMap<String, V>, host: &str, f: impl FnOnce(&mut V)) {
+    if let Some(v) = map.get_mut(host) {
+        return f(v);
+    }
+    let k = host_key(map, host);
+    f(map.entry(k).or_default())
+}
+
+/// Adds one to `counts[key]`, copying `key` only when it is new.
+pub fn count(counts: &mut std::collections::BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
 /// Ids listed per app in a summary, at most.
 pub const MAX_APP_IDS: usize = 64;
 
@@ -188,11 +208,10 @@ impl AppTotals {
     /// counted here).
     pub fn finding(&mut self, f: &Finding) {
         let Some(app) = &f.app else { return };
-        let host = f.host.as_deref().map_or_else(|| f.dst.ip().to_string(), str::to_string);
+        let host = leaks::host_of(f);
         let t = self.entry(app);
-        *t.kinds.entry(f.kind.to_string()).or_default() += 1;
-        let k = host_key(&t.hosts, &host);
-        *t.hosts.entry(k).or_default().entry(f.kind.to_string()).or_default() += 1;
+        count(&mut t.kinds, &f.kind);
+        with_host(&mut t.hosts, &host, |kinds| count(kinds, &f.kind));
     }
 
     /// Counts a capture's requests per app.

@@ -579,9 +579,7 @@ impl<W: Write> Reporter for TextReporter<W> {
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
         self.p.learn(f);
         self.file.leaks.add(f);
-        let host = host_of(f);
-        let k = host_key(&self.hosts, &host);
-        *self.hosts.entry(k).or_default().kinds.entry(f.kind.to_string()).or_default() += 1;
+        super::with_host(&mut self.hosts, &super::leaks::host_of(f), |t| super::count(&mut t.kinds, &f.kind));
         self.file.apps.finding(f);
         self.apps.finding(f);
         if self.p.opts.details {

@@ -58,6 +58,16 @@ pub struct Rendered {
     len: usize,
 }
 
+/// Formatted straight into the buffer (what is past its room is cut).
+impl fmt::Write for Rendered {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for b in s.bytes() {
+            self.byte(b);
+        }
+        Ok(())
+    }
+}
+
 impl Rendered {
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation are written.
@@ -153,11 +163,7 @@ pub fn render_addr(a: &std::net::SocketAddr) -> Rendered {
         }
         std::net::SocketAddr::V6(_) => {
             use std::fmt::Write;
-            let mut s = String::new();
-            let _ = write!(s, "{a}");
-            for b in s.bytes() {
-                r.byte(b);
-            }
+            let _ = write!(r, "{a}");
         }
     }
     r
