@@ -1419,14 +1419,13 @@ impl Collector<'_> {
     }
 
     fn tally(&mut self, host: Option<Arc<str>>, dst: SocketAddr, ts: crate::util::Timestamp, app: Option<Arc<AppRef>>) {
-        let mut key = host.as_deref().map_or_else(|| dst.ip().to_string(), str::to_string);
-        if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&key) {
-            key = OTHER_HOSTS.to_string();
-        }
-        let h = match self.hosts.get_mut(&key) {
+        let named: std::borrow::Cow<'_, str> =
+            host.as_deref().map_or_else(|| dst.ip().to_string().into(), std::borrow::Cow::Borrowed);
+        let key = if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&*named) { OTHER_HOSTS } else { &named };
+        let h = match self.hosts.get_mut(key) {
             Some(h) => h,
-            None => self.hosts.entry(key.clone()).or_insert(HostActivity {
-                host: key,
+            None => self.hosts.entry(key.to_string()).or_insert(HostActivity {
+                host: key.to_string(),
                 requests: 0,
                 first: ts,
                 last: ts,
