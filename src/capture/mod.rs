@@ -293,17 +293,21 @@ impl Window {
         &self.store[self.base + self.start..self.base + self.end]
     }
 
-    /// The store, to write: first moved to one no one else reads, with
-    /// the unconsumed bytes at its front, if this one is shared.
+    /// The store, to write; called once it is not shared (else it would
+    /// be copied whole).
     fn store_mut(&mut self) -> &mut Vec<u8> {
-        if Arc::get_mut(&mut self.store).is_none() {
-            self.unshare();
-        }
-        // Unique by now: no copy.
         Arc::make_mut(&mut self.store)
     }
 
-    fn unshare(&mut self) {
+    /// Moves to a store no one else reads, the unconsumed bytes at its
+    /// front, with room for `need` bytes: back to [`READ_CHUNK`] when that
+    /// is enough (one large record does not leave every later store large).
+    fn unshare(&mut self, need: usize) {
+        if need <= READ_CHUNK {
+            self.cap = READ_CHUNK;
+        } else if need > self.cap {
+            self.cap = need.next_power_of_two();
+        }
         let size = self.cap + BUF_ALIGN;
         let mut fresh = None;
         while let Some(at) = self.retired.iter().position(|r| Arc::strong_count(r) == 1) {
@@ -332,7 +336,7 @@ impl Window {
         if need <= self.cap {
             if Arc::get_mut(&mut self.store).is_none() {
                 // Moving to another store compacts.
-                self.unshare();
+                self.unshare(need);
                 return;
             }
             let (base, start, end) = (self.base, self.start, self.end);
@@ -349,9 +353,10 @@ impl Window {
         self.start = 0;
     }
 
-    fn spare(&mut self) -> &mut [u8] {
+    /// Where to read more, `need` bytes in all wanted.
+    fn spare(&mut self, need: usize) -> &mut [u8] {
         if Arc::get_mut(&mut self.store).is_none() {
-            self.unshare();
+            self.unshare(need);
         }
         let (from, to) = (self.base + self.end, self.base + self.cap);
         &mut self.store_mut()[from..to]
@@ -534,7 +539,7 @@ impl CaptureReader {
             self.win.make_room(need);
         }
         while self.win.len() < need && !self.eof {
-            match self.src.read(self.win.spare()) {
+            match self.src.read(self.win.spare(need)) {
                 Ok(0) => self.eof = true,
                 Ok(k) => self.win.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1121,6 +1126,25 @@ mod tests {
         }
         // The reader did move between buffers, and reused some.
         assert!(blocks.len() > 2, "{} buffers", blocks.len());
+    }
+
+    /// A window grown for one large record goes back to its usual size
+    /// when it moves off a store others hold, unless more is needed.
+    #[test]
+    fn a_shared_window_shrinks_back() {
+        let mut w = Window::with_capacity(READ_CHUNK);
+        w.make_room(3 * READ_CHUNK);
+        assert!(w.cap >= 3 * READ_CHUNK);
+        w.spare(0)[..10].copy_from_slice(b"0123456789");
+        w.end += 10;
+        w.start = 4;
+        let held = Arc::clone(&w.store);
+        assert!(w.spare(2 * READ_CHUNK).len() >= 2 * READ_CHUNK - 6);
+        assert!(w.cap >= 2 * READ_CHUNK && !Arc::ptr_eq(&held, &w.store));
+        let held = Arc::clone(&w.store);
+        assert_eq!(w.spare(100).len(), READ_CHUNK - 6);
+        assert_eq!((w.cap, w.bytes()), (READ_CHUNK, &b"456789"[..]));
+        drop(held);
     }
 
     #[test]
