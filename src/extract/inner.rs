@@ -243,6 +243,16 @@ fn token_separator(b: u8) -> bool {
     b"_-/ ".contains(&b)
 }
 
+/// Are there `n` hex digits in a row in `b`? (A token cannot be 12 hex
+/// digits without.)
+fn hex_run(b: &[u8], n: usize) -> bool {
+    let mut run = 0;
+    b.iter().any(|c| {
+        run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+        run >= n
+    })
+}
+
 /// 12-hex tokens glued into a longer value at token boundaries (`_`, `-`,
 /// `/`, space): `RT-AX58U_3.0.0.4_a45e60123456` gives `a45e60123456`.
 /// A token beside another all-hex token is part of a hex structure (the
@@ -251,7 +261,7 @@ fn token_separator(b: u8) -> bool {
 /// already says what it is) or longer than [`MAX_TOKEN_VALUE`].
 pub fn glued_hex_tokens<'a>(v: &'a str, out: &mut Vec<&'a str>) {
     out.clear();
-    if !(13..=MAX_TOKEN_VALUE).contains(&v.len()) || !v.bytes().any(token_separator) {
+    if !(13..=MAX_TOKEN_VALUE).contains(&v.len()) || !v.bytes().any(token_separator) || !hex_run(v.as_bytes(), 12) {
         return;
     }
     let all_hex = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit());
