@@ -344,4 +344,50 @@ mod tests {
         assert_eq!(h.target, b"/login?client_mac=a4:5e");
         assert_eq!(h.headers.len(), 1);
     }
+
+    /// `every_line_read`'s shortcut (newlines = headers + 2) accepts only
+    /// heads the line count before it accepted: random heads of header
+    /// lines, lines httparse skips, folded lines, bare `\n`, `\r` alone,
+    /// empty names and values, blank lines before the request line.
+    #[test]
+    fn line_count_shortcut_agrees_with_header_lines() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pieces: [&[u8]; 16] = [
+            b"Host: h", b"A:", b":v", b"X-Y: a\x01b", b" folded", b"\tfold", b"NoColon", b"A : b", b"B:\rc",
+            b"C: \xe9t\xe9", b"Content-Length: 3", b"D:  x  ", b"E:\x7f", b"F\x00: g", b"G: h\r", b"",
+        ];
+        let mut taken = 0;
+        for _ in 0..200_000 {
+            let mut h = Vec::new();
+            for _ in 0..next() % 3 {
+                h.extend_from_slice(if next() % 2 == 0 { b"\r\n" } else { b"\n" });
+            }
+            h.extend_from_slice(b"GET /a HTTP/1.1");
+            let eol = |h: &mut Vec<u8>, r: u64| h.extend_from_slice(match r % 4 { 0 => b"\n", 1 => b"\r", _ => b"\r\n" });
+            eol(&mut h, next());
+            for _ in 0..next() % 6 {
+                h.extend_from_slice(pieces[(next() % 16) as usize]);
+                eol(&mut h, next());
+            }
+            h.extend_from_slice(if next() % 2 == 0 { b"\r\n" } else { b"\n" });
+            let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut req = httparse::Request::new(&mut storage);
+            let mut cfg = httparse::ParserConfig::default();
+            cfg.allow_multiple_spaces_in_request_line_delimiters(true);
+            cfg.ignore_invalid_headers_in_requests(true);
+            if let Ok(httparse::Status::Complete(n)) = cfg.parse_request(&mut req, &h) {
+                let before = req.headers.len() == header_lines(&h);
+                let now = every_line_read(&h[..n], req.headers.len(), &h);
+                taken += usize::from(now);
+                assert_eq!(now, before, "{:?}", String::from_utf8_lossy(&h));
+            }
+        }
+        assert!(taken > 1000, "{taken}");
+    }
 }
