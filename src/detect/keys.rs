@@ -738,4 +738,51 @@ mod tests {
         assert!(is(&KEYS.mac, "wan_mac") && is(&KEYS.mac, "wanMac") && !is(&KEYS.mac, "wanmac"));
         assert!(is(&KEYS.imei, "device_imei") && !is(&KEYS.imei, "imei_md5"));
     }
+
+    /// `is` and `Key::cached` remembered per thread give what they judge
+    /// afresh, over names that collide in the 256 slots, names of 48 and
+    /// 49 bytes and more, non-ASCII names, and names repeated in between.
+    #[test]
+    fn remembered_names_are_judged_as_afresh() {
+        let words = [
+            "imei", "device", "Id", "mac", "wlan0", "_", "-", "é", "serial", "sim2", "Iccid", "md5", "lat", "lon", "x",
+        ];
+        let lists = [&KEYS.imei, &KEYS.mac, &KEYS.serial, &KEYS.imsi, &KEYS.msisdn, &KEYS.latitude, &KEYS.longitude];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut names: Vec<String> = Vec::new();
+        for _ in 0..3000 {
+            let mut n = String::new();
+            for _ in 0..1 + next() % 6 {
+                n.push_str(words[(next() % words.len() as u64) as usize]);
+            }
+            if next() % 5 == 0 {
+                // Around the cache's 48-byte limit.
+                while n.len() < 46 + (next() % 5) as usize {
+                    n.push('a');
+                }
+            }
+            names.push(n);
+        }
+        for round in 0..4 {
+            for (i, n) in names.iter().enumerate() {
+                let n = if round % 2 == 1 { &names[(i * 7919) % names.len()] } else { n };
+                for l in lists {
+                    let afresh = Words::split(n).is_some_and(|w| judge(&w).plain & l.0 != 0);
+                    assert_eq!(is(l, n), afresh, "{n:?}");
+                }
+                let (a, b) = (Key::cached(n), Key::of(n));
+                assert_eq!(
+                    (a.as_str(), a.compact(), a.detectors(), a.hashed().0),
+                    (b.as_str(), b.compact(), b.detectors(), b.hashed().0),
+                    "{n:?}"
+                );
+            }
+        }
+    }
 }

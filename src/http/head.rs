@@ -359,8 +359,22 @@ mod tests {
             x
         };
         let pieces: [&[u8]; 16] = [
-            b"Host: h", b"A:", b":v", b"X-Y: a\x01b", b" folded", b"\tfold", b"NoColon", b"A : b", b"B:\rc",
-            b"C: \xe9t\xe9", b"Content-Length: 3", b"D:  x  ", b"E:\x7f", b"F\x00: g", b"G: h\r", b"",
+            b"Host: h",
+            b"A:",
+            b":v",
+            b"X-Y: a\x01b",
+            b" folded",
+            b"\tfold",
+            b"NoColon",
+            b"A : b",
+            b"B:\rc",
+            b"C: \xe9t\xe9",
+            b"Content-Length: 3",
+            b"D:  x  ",
+            b"E:\x7f",
+            b"F\x00: g",
+            b"G: h\r",
+            b"",
         ];
         let mut taken = 0;
         for _ in 0..200_000 {
@@ -369,7 +383,13 @@ mod tests {
                 h.extend_from_slice(if next() % 2 == 0 { b"\r\n" } else { b"\n" });
             }
             h.extend_from_slice(b"GET /a HTTP/1.1");
-            let eol = |h: &mut Vec<u8>, r: u64| h.extend_from_slice(match r % 4 { 0 => b"\n", 1 => b"\r", _ => b"\r\n" });
+            let eol = |h: &mut Vec<u8>, r: u64| {
+                h.extend_from_slice(match r % 4 {
+                    0 => b"\n",
+                    1 => b"\r",
+                    _ => b"\r\n",
+                })
+            };
             eol(&mut h, next());
             for _ in 0..next() % 6 {
                 h.extend_from_slice(pieces[(next() % 16) as usize]);
