@@ -74,8 +74,10 @@ pub fn looks_zlib(b: &[u8]) -> bool {
 /// Decompresses `input` into at most `limit` bytes. On error the bytes
 /// decoded so far are returned with it.
 pub fn decompress(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Option<DecodeBodyError>) {
-    // Room for a usual ratio at once, not a doubling from a few bytes.
-    let mut out = Vec::with_capacity(input.len().saturating_mul(4).min(limit).min(1 << 20));
+    // Grown from empty: a read that fails loses what it inflated, so
+    // reads stay small (a large first read would lose all that came
+    // before the damage).
+    let mut out = Vec::new();
     let name = coding.name();
     // The bufread decoders read the input in place (the read ones copy it
     // through a buffer of their own).

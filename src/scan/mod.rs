@@ -1801,16 +1801,23 @@ impl Batch {
 
     /// `b`, by where it is in `block` (the reader's buffer its frame came
     /// from) when it is in it (not a datagram reassembled from fragments),
-    /// else copied.
+    /// else copied (nothing for an empty payload: a bare ACK does not hold
+    /// a buffer).
     fn span(&mut self, block: Option<&crate::capture::Shared>, b: &[u8]) -> Span {
-        if let Some(block) = block {
+        if let Some(block) = block
+            && !b.is_empty()
+        {
             let (base, at) = (block.as_ptr() as usize, b.as_ptr() as usize);
             if at >= base && at - base + b.len() <= block.len() {
-                if !self.blocks.last().is_some_and(|l| Arc::ptr_eq(l, block)) {
-                    self.blocks.push(Arc::clone(block));
-                }
+                let i = match self.blocks.iter().position(|l| Arc::ptr_eq(l, block)) {
+                    Some(i) => i,
+                    None => {
+                        self.blocks.push(Arc::clone(block));
+                        self.blocks.len() - 1
+                    }
+                };
                 let start = at - base;
-                return Span { block: self.blocks.len() as u32, start, end: start + b.len() };
+                return Span { block: i as u32 + 1, start, end: start + b.len() };
             }
         }
         let (start, end) = self.put(b);
@@ -1823,8 +1830,24 @@ impl Batch {
 /// next (so that memory stays bounded, each worker's output waits at
 /// most [`ROUNDS_AHEAD`] rounds).
 const ROUND_FRAMES: u64 = 2048;
-/// Payload bytes per round, at most (a round of large frames ends early).
+/// Bytes a round brings to the workers, at most: payloads copied, and the
+/// reader's buffers its payloads are the first to point into (a round of
+/// large frames ends early; the rounds in flight hold a few buffers).
 const ROUND_BYTES: usize = 1 << 20;
+
+/// What a payload at `span` adds to the round's bytes: its copy, or the
+/// whole buffer it is in when it is the first to point into it
+/// (`last_block`, the buffer counted last: the reader's buffers come one
+/// after another).
+fn held(block: Option<&crate::capture::Shared>, span: Span, last_block: &mut usize) -> usize {
+    match block {
+        Some(b) if span.block != 0 => {
+            let at = Arc::as_ptr(b) as usize;
+            if std::mem::replace(last_block, at) == at { 0 } else { b.len() }
+        }
+        _ => span.end - span.start,
+    }
+}
 /// Rounds a worker may run ahead of the reporter.
 const ROUNDS_AHEAD: usize = 4;
 
@@ -1848,6 +1871,8 @@ enum Route<'a, 'p> {
         seed: u64,
         frames: u64,
         bytes: usize,
+        /// The reader's buffer last counted in `bytes` ([`held`]).
+        last_block: usize,
     },
 }
 
@@ -1973,6 +1998,7 @@ fn scan_opened(
                     },
                     frames: 0,
                     bytes: 0,
+                    last_block: 0,
                 };
                 *bytes_ref = read_all(reader_ref, decoder_ref, rd_ref, &mut route, cfg, &mut |rd, route| {
                     round(rd, route, false)
@@ -2115,7 +2141,7 @@ fn read_all(
                                 }
                                 part.tcp(src, dst, &seg, number, frame.ts, frame.app);
                             }
-                            Route::Workers { batches, seed, bytes, .. } => {
+                            Route::Workers { batches, seed, bytes, last_block, .. } => {
                                 if sweep {
                                     for b in batches.iter_mut() {
                                         b.msgs.push(Msg::Sweep(number, frame.ts));
@@ -2132,7 +2158,7 @@ fn read_all(
                                 };
                                 let b = &mut batches[w];
                                 let payload = b.span(frame.block, seg.payload);
-                                *bytes += seg.payload.len();
+                                *bytes += held(frame.block, payload, last_block);
                                 b.msgs.push(Msg::Tcp {
                                     frame: number,
                                     ts: frame.ts,
@@ -2157,7 +2183,7 @@ fn read_all(
                             ts: frame.ts,
                             app: frame.app,
                         }),
-                        Route::Workers { batches, bytes, .. } => {
+                        Route::Workers { batches, bytes, last_block, .. } => {
                             if crate::app::datagram::teaches_names(src_port, dst_port) {
                                 rd.names.learn(u.payload);
                                 for b in batches.iter_mut().skip(1) {
@@ -2167,7 +2193,7 @@ fn read_all(
                             }
                             let b = &mut batches[0];
                             let payload = b.span(frame.block, u.payload);
-                            *bytes += u.payload.len();
+                            *bytes += held(frame.block, payload, last_block);
                             b.msgs.push(Msg::Udp {
                                 frame: number,
                                 ts: frame.ts,
