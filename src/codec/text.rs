@@ -22,6 +22,10 @@ pub const MAX_NESTED_INFLATE: usize = 1 << 20;
 /// Percent-decoding as in form bodies (`+` is a space). Returns whether a
 /// `%` escape was undone.
 pub fn url_decode(s: &[u8]) -> (String, bool) {
+    // Most keys and values have nothing to decode.
+    if memchr::memchr2(b'%', b'+', s).is_none() {
+        return (String::from_utf8_lossy(s).into_owned(), false);
+    }
     let plus: Cow<[u8]> = if s.contains(&b'+') {
         Cow::Owned(s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect())
     } else {
