@@ -171,10 +171,10 @@ fn full_name(name: &str) -> &str {
 
 /// Where the head ends: after the blank line (CRLF CRLF, or LF LF).
 fn head_end(data: &[u8]) -> Option<usize> {
-    if let Some(i) = memchr::memmem::find(data, b"\r\n\r\n") {
+    if let Some(i) = crate::util::finders::CRLF_CRLF.find(data) {
         return Some(i + 4);
     }
-    memchr::memmem::find(data, b"\n\n").map(|i| i + 2)
+    crate::util::finders::LF_LF.find(data).map(|i| i + 2)
 }
 
 /// A parsed head: start line, headers (continuation lines joined).

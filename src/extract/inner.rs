@@ -83,7 +83,7 @@ fn is_url_key(name: &str) -> bool {
 /// `scheme://` at the start of `s` (`http://`, `https://`, an app's
 /// `myapp://`).
 fn has_scheme(s: &str) -> bool {
-    let Some(i) = memchr::memmem::find(s.as_bytes(), b"://") else { return false };
+    let Some(i) = crate::util::finders::SCHEME.find(s.as_bytes()) else { return false };
     let scheme = &s.as_bytes()[..i];
     (1..=32).contains(&scheme.len())
         && scheme[0].is_ascii_alphabetic()

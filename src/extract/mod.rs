@@ -496,7 +496,7 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
     let mut out = Extracted::default();
     let target = req.head.target.as_slice();
     // Absolute-form targets (proxies): keep from the path on.
-    let target = match memchr::memmem::find(target, b"://") {
+    let target = match crate::util::finders::SCHEME.find(target) {
         Some(i) => {
             let after = &target[i + 3..];
             memchr::memchr(b'/', after).map_or(&b"/"[..], |p| &after[p..])

@@ -60,9 +60,9 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Parts<'a> {
         part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
         // The CRLF before the next delimiter belongs to it.
         part = part.strip_suffix(b"\r\n").or_else(|| part.strip_suffix(b"\n")).unwrap_or(part);
-        let (head, data) = match memchr::memmem::find(part, b"\r\n\r\n") {
+        let (head, data) = match crate::util::finders::CRLF_CRLF.find(part) {
             Some(i) => (&part[..i], &part[i + 4..]),
-            None => match memchr::memmem::find(part, b"\n\n") {
+            None => match crate::util::finders::LF_LF.find(part) {
                 Some(i) => (&part[..i], &part[i + 2..]),
                 None => (part, &part[part.len()..]),
             },

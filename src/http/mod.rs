@@ -203,7 +203,7 @@ pub fn datagram_request(
 ) -> Option<HttpRequest> {
     let line_end = memchr::memchr(b'\n', payload)?;
     head::split_request_line(&payload[..line_end]).filter(|l| l.version.is_some())?;
-    let end = memchr::memmem::find(payload, b"\r\n\r\n").map(|i| i + 4).unwrap_or(payload.len());
+    let end = crate::util::finders::CRLF_CRLF.find(payload).map(|i| i + 4).unwrap_or(payload.len());
     let head = head::parse_head(&payload[..end]).or_else(|| head::parse_head_lenient(&payload[..end]))?;
     let body = payload[end..].to_vec();
     Some(HttpRequest {
@@ -451,9 +451,10 @@ impl RequestStream {
             scan_from = 0;
         }
         let hay = &self.buf[scan_from..];
-        let end = [&b"\n\r\n"[..], &b"\n\n"[..]]
+        use crate::util::finders::{LF_CRLF, LF_LF};
+        let end = [(&LF_CRLF, 3), (&LF_LF, 2)]
             .iter()
-            .filter_map(|pat| memchr::memmem::find(hay, pat).map(|p| scan_from + p + pat.len()))
+            .filter_map(|(finder, len)| finder.find(hay).map(|p| scan_from + p + len))
             .min()
             .or_else(|| {
                 // An HTTP/0.9 request is its request line alone.

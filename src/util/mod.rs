@@ -8,6 +8,19 @@
 
 mod time;
 
+/// memchr finders of the fixed strings searched for request by request,
+/// built once: `memmem::find` builds one per call, which costs more than
+/// searching a short haystack.
+pub mod finders {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+
+    pub static SCHEME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("://"));
+    pub static CRLF_CRLF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\r\n\r\n"));
+    pub static LF_CRLF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\n\r\n"));
+    pub static LF_LF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\n\n"));
+}
+
 use std::hash::Hasher;
 
 pub use time::{Rendered, Timestamp, render_addr};
