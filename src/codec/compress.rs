@@ -77,7 +77,7 @@ pub fn decompress(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Optio
     // Grown from empty: a read that fails loses what it inflated, so
     // reads stay small (a large first read would lose all that came
     // before the damage).
-    let mut out = Vec::new();
+    let out = Vec::new();
     let name = coding.name();
     // The bufread decoders read the input in place (the read ones copy it
     // through a buffer of their own).
@@ -92,6 +92,17 @@ pub fn decompress(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Optio
             Err(e) => return (out, Some(DecodeBodyError::Corrupt { coding: name, reason: e.to_string() })),
         },
     };
+    read_within(reader, out, name, limit)
+}
+
+/// Reads `reader` to its end into `out`, up to `limit` bytes; on error,
+/// what was decoded so far comes back with it.
+fn read_within(
+    reader: Box<dyn Read + '_>,
+    mut out: Vec<u8>,
+    name: &'static str,
+    limit: usize,
+) -> (Vec<u8>, Option<DecodeBodyError>) {
     let res = reader.take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1)).read_to_end(&mut out);
     match res {
         Err(e) => (out, Some(DecodeBodyError::Corrupt { coding: name, reason: e.to_string() })),
@@ -147,23 +158,13 @@ mod tests {
     /// The decoder before issue 15's change: `read` decoders into an
     /// empty Vec, otherwise as [`decompress`].
     fn decompress_before(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Option<DecodeBodyError>) {
-        let mut out = Vec::new();
-        let name = coding.name();
         let reader: Box<dyn Read + '_> = match coding {
             Coding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
             Coding::Deflate if looks_zlib(input) => Box::new(flate2::read::ZlibDecoder::new(input)),
             Coding::Deflate => Box::new(flate2::read::DeflateDecoder::new(input)),
             _ => unreachable!("gzip and deflate only"),
         };
-        let res = reader.take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1)).read_to_end(&mut out);
-        match res {
-            Err(e) => (out, Some(DecodeBodyError::Corrupt { coding: name, reason: e.to_string() })),
-            Ok(_) if out.len() > limit => {
-                out.truncate(limit);
-                (out, Some(DecodeBodyError::TooLarge { coding: name, limit }))
-            }
-            Ok(_) => (out, None),
-        }
+        read_within(reader, Vec::new(), coding.name(), limit)
     }
 
     /// A compressed body damaged part way (a capture gap, a flipped bit):
