@@ -111,8 +111,7 @@ impl Engine {
         if key.detectors() != 0 || key.hashed().0 != 0 || self.pattern_keys.contains(key.compact()) {
             return true;
         }
-        let feat = Features::of(value);
-        if Detector::ALL.iter().any(|(_, d)| d.without_key(&feat)) {
+        if Detector::without_key_bits(&Features::of(value)) != 0 {
             return true;
         }
         self.profile.as_ref().is_some_and(|p| p.is_match(value))
@@ -173,13 +172,12 @@ impl Engine {
         // And the detectors that may find anything in it: those its key
         // names (plain or as a digest), and those its value's features
         // allow under any key.
-        let views: Vec<(keys::Key, u32, Features, u32)> = fields
+        let views: Vec<(keys::Key, u32, u32, u32)> = fields
             .iter()
             .map(|f| {
                 let key = f.name.as_deref().map(keys::Key::cached).unwrap_or_default();
-                let feat = Features::of(&f.value);
-                let want = key.detectors() | key.hashed().0 | Detector::without_key_bits(&feat);
-                (key, key.detectors(), feat, want)
+                let unkeyed = Detector::without_key_bits(&Features::of(&f.value));
+                (key, key.detectors(), unkeyed, key.detectors() | key.hashed().0 | unkeyed)
             })
             .collect();
         // Each field's key without separators, validated once (pattern
@@ -213,7 +211,7 @@ impl Engine {
                     }
                 }
                 Matcher::Detector(d) => {
-                    for ((f, (key, bits, feat, want)), text) in fields.iter().zip(&views).zip(&texts) {
+                    for ((f, (key, bits, unkeyed, want)), text) in fields.iter().zip(&views).zip(&texts) {
                         if want & d.bit() == 0 || !rule.scope.location(f.location) {
                             continue;
                         }
@@ -230,7 +228,7 @@ impl Engine {
                             push(&mut out, r);
                             continue;
                         }
-                        if bits & d.bit() == 0 && !d.without_key(feat) {
+                        if (bits | unkeyed) & d.bit() == 0 {
                             continue;
                         }
                         hits.clear();
