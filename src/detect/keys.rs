@@ -270,16 +270,24 @@ fn remembered<T: Copy + 'static>(
 
 impl Key {
     /// [`Key::of`], remembered for the last names seen on this thread (a
-    /// name of at most 48 bytes; longer ones are judged each time).
+    /// last component of at most 48 bytes; longer ones are judged each
+    /// time).
     pub fn cached(name: &str) -> Key {
-        remembered(&KEYS_SEEN, name, Key::of)
+        // By the last component: JSON paths differ by their indexes
+        // (`$.events[12].imei`) where their keys do not.
+        remembered(&KEYS_SEEN, tail_of(name), Key::of_tail)
     }
 
     /// The last component of a field name (see [`last_component`]), cut
     /// into words and judged; empty when longer than [`MAX_KEY`] letters
     /// and digits or [`MAX_WORDS`] words.
     pub fn of(name: &str) -> Key {
-        let Some(w) = Words::split(tail_of(name)) else {
+        Key::of_tail(tail_of(name))
+    }
+
+    /// [`Key::of`] a name's last component.
+    fn of_tail(tail: &str) -> Key {
+        let Some(w) = Words::split(tail) else {
             return Key::default();
         };
         let mut k = Key::default();
