@@ -62,6 +62,12 @@ fn timeless(bytes: &[u8]) -> String {
 
 /// Panics, showing the first differing line, unless `a` and `b` are
 /// the same report (timings aside).
+/// The merge exits as the single run did, with the same report.
+fn assert_same_run(single: &Output, merged: &Output, what: &str) {
+    assert_eq!(single.status.code(), merged.status.code(), "{what}: exit code; merge said {}", stderr(merged));
+    assert_same_report(&single.stdout, &merged.stdout, what);
+}
+
 fn assert_same_report(single: &[u8], merged: &[u8], what: &str) {
     let (a, b) = (timeless(single), timeless(merged));
     if a == b {
@@ -363,8 +369,7 @@ fn merged_corpora_are_the_single_run_in_jsonl_and_sarif() {
         for (format, single) in &singles {
             let merged = run(&["merge", "--format", format, "--show-values", s(&folder)]);
             let what = format!("corpora in {n} shards, --format {format}");
-            assert_eq!(single.status.code(), merged.status.code(), "{what}: exit code: {}", stderr(&merged));
-            assert_same_report(&single.stdout, &merged.stdout, &what);
+            assert_same_run(&single, &merged, &what);
         }
     }
 }
@@ -401,8 +406,7 @@ fn reporting_options_given_to_merge_act_as_on_the_scan() {
         args.push(s(&folder));
         let merged = run(&args);
         let what = opts.join(" ");
-        assert_eq!(single.status.code(), merged.status.code(), "{what}: exit code: {}", stderr(&merged));
-        assert_same_report(&single.stdout, &merged.stdout, &what);
+        assert_same_run(&single, &merged, &what);
     }
     // A folder without the cut capture: exit 1 on findings, and 0 below
     // the threshold, as the single run.
@@ -411,8 +415,7 @@ fn reporting_options_given_to_merge_act_as_on_the_scan() {
     for fail_on in ["low", "high", "never"] {
         let single = run(&["scan", "--format", "jsonl", "--kind", "mac", "--fail-on", fail_on, s(&clean)]);
         let merged = run(&["merge", "--format", "jsonl", "--kind", "mac", "--fail-on", fail_on, s(&folder)]);
-        assert_eq!(single.status.code(), merged.status.code(), "--fail-on {fail_on}: {}", stderr(&merged));
-        assert_same_report(&single.stdout, &merged.stdout, &format!("clean, --fail-on {fail_on}"));
+        assert_same_run(&single, &merged, &format!("clean, --fail-on {fail_on}"));
     }
 }
 
@@ -424,8 +427,7 @@ fn write_baseline_from_merge_is_the_scans_baseline() {
     let (a, b) = (dir.join("scan.json"), dir.join("merge.json"));
     let single = run(&["scan", "--format", "jsonl", "--write-baseline", s(&a), s(&root)]);
     let merged = run(&["merge", "--format", "jsonl", "--write-baseline", s(&b), s(&folder)]);
-    assert_eq!(single.status.code(), merged.status.code(), "{}", stderr(&merged));
-    assert_same_report(&single.stdout, &merged.stdout, "--write-baseline");
+    assert_same_run(&single, &merged, "--write-baseline");
     let (a, b) = (std::fs::read(&a).expect("scan's baseline"), std::fs::read(&b).expect("merge's baseline"));
     assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b), "the baselines differ");
 }
@@ -538,8 +540,7 @@ fn all_requests_and_the_requests_listing_merge_as_one_run() {
             args.push(s(&folder));
             let merged = run(&args);
             let what = format!("requests in {n} shards, {}", opts.join(" "));
-            assert_eq!(single.status.code(), merged.status.code(), "{what}: {}", stderr(&merged));
-            assert_same_report(&single.stdout, &merged.stdout, &what);
+            assert_same_run(&single, &merged, &what);
         }
     }
 }
@@ -571,8 +572,7 @@ fn more_shards_than_captures_empty_shards_present_or_missing() {
     let folder = shards(&dir, "n7", 7, &[], &[s(&few)]);
     let single = run(&["scan", "--format", "jsonl", s(&few)]);
     let merged = run(&["merge", "--format", "jsonl", s(&folder)]);
-    assert_eq!(single.status.code(), merged.status.code(), "{}", stderr(&merged));
-    assert_same_report(&single.stdout, &merged.stdout, "7 shards of 4 captures");
+    assert_same_run(&single, &merged, "7 shards of 4 captures");
     // Empty shards' files missing: a warning each, the same report.
     let owners = owners(&shard_file(&folder, 0));
     let empty: Vec<u64> = (0..7).filter(|i| owners.iter().all(|(_, o)| o != i)).collect();
@@ -581,8 +581,7 @@ fn more_shards_than_captures_empty_shards_present_or_missing() {
         std::fs::remove_file(shard_file(&folder, *i)).unwrap();
     }
     let merged = run(&["merge", "--format", "jsonl", s(&folder)]);
-    assert_eq!(single.status.code(), merged.status.code(), "{}", stderr(&merged));
-    assert_same_report(&single.stdout, &merged.stdout, "7 shards, the empty ones' files missing");
+    assert_same_run(&single, &merged, "7 shards, the empty ones' files missing");
     let err = stderr(&merged);
     let line = err.lines().find(|l| l.contains("missing, but they held no capture")).expect("a warning");
     for i in &empty {
@@ -827,8 +826,7 @@ fn shards_of_another_run_are_refused_saying_what_differs() {
     assert!(stderr(&merged).contains("--rules"), "{}", stderr(&merged));
     let merged = run(&["merge", "--format", "sarif", "--rules", s(&rules), s(&lab)]);
     let single = run(&["scan", "--format", "sarif", "--rules", s(&rules), s(&root)]);
-    assert_eq!(single.status.code(), merged.status.code(), "{}", stderr(&merged));
-    assert_same_report(&single.stdout, &merged.stdout, "--rules");
+    assert_same_run(&single, &merged, "--rules");
 }
 
 #[test]
@@ -988,8 +986,7 @@ fn more_shard_files_than_the_open_file_limit_all_merge() {
     let script = "ulimit -n 64 && exec \"$0\" merge --format jsonl --show-values \"$1\"";
     let merged =
         Command::new("sh").args(["-c", script, env!("CARGO_BIN_EXE_teleaudit"), s(&folder)]).output().expect("sh");
-    assert_eq!(single.status.code(), merged.status.code(), "{}", stderr(&merged).lines().last().unwrap_or_default());
-    assert_same_report(&single.stdout, &merged.stdout, "100 shard files, at most 64 open");
+    assert_same_run(&single, &merged, "100 shard files, at most 64 open");
 }
 
 /// The recipes write task I's file as `OUT/shard-I.jsonl`, in a folder
