@@ -110,14 +110,9 @@ impl Detector {
         1 << self as u32
     }
 
-    /// Can this detector find anything in a value with these features
-    /// when the key is not one it trusts? A cheap pre-check that spares
-    /// most fields the detector itself.
-    pub fn without_key(self, f: &Features) -> bool {
-        Self::without_key_bits(f) & self.bit() != 0
-    }
-
-    /// The bits of the detectors for which [`Detector::without_key`] holds.
+    /// The detectors (a bit each) that can find anything in a value with
+    /// these features when the key is not one they trust: a cheap
+    /// pre-check that spares most fields the detectors themselves.
     pub fn without_key_bits(f: &Features) -> u32 {
         let digits = f.longest_digit_run;
         let mut bits = 0;
