@@ -369,7 +369,7 @@ fn merged_corpora_are_the_single_run_in_jsonl_and_sarif() {
         for (format, single) in &singles {
             let merged = run(&["merge", "--format", format, "--show-values", s(&folder)]);
             let what = format!("corpora in {n} shards, --format {format}");
-            assert_same_run(&single, &merged, &what);
+            assert_same_run(single, &merged, &what);
         }
     }
 }

@@ -164,7 +164,7 @@ impl Detector {
     }
 }
 
-/// What a value holds, measured in one pass, for [`Detector::without_key`].
+/// What a value holds, measured in one pass, for [`Detector::without_key_bits`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Features {
     pub longest_digit_run: usize,
