@@ -36,18 +36,27 @@ impl Headers {
         Headers { names: String::with_capacity(names), values: Vec::with_capacity(values), ends: Vec::with_capacity(n) }
     }
 
+    /// Adds a header; past 4 GiB of names or values (a head is at most a
+    /// few hundred KiB under the HTTP limits) it is dropped.
     pub fn push(&mut self, name: &str, value: &[u8]) {
+        let (Ok(n), Ok(v)) =
+            (u32::try_from(self.names.len() + name.len()), u32::try_from(self.values.len() + value.len()))
+        else {
+            return;
+        };
         self.names.push_str(name);
         self.values.extend_from_slice(value);
-        // A head is at most a few hundred KiB (the HTTP limits).
-        self.ends.push((self.names.len() as u32, self.values.len() as u32));
+        self.ends.push((n, v));
     }
 
-    /// Adds to the value of the last header (a folded line).
+    /// Adds to the value of the last header (a folded line), as [`push`].
+    ///
+    /// [`push`]: Headers::push
     fn extend_last(&mut self, more: &[u8]) {
+        let Ok(v) = u32::try_from(self.values.len() + more.len()) else { return };
         if let Some(last) = self.ends.last_mut() {
             self.values.extend_from_slice(more);
-            last.1 = self.values.len() as u32;
+            last.1 = v;
         }
     }
 
