@@ -1408,13 +1408,44 @@ impl Collector<'_> {
         }
     }
 
-    /// Takes the outputs of one round of several parts (each in its order,
-    /// the parts in theirs), in [`Key`] order.
-    fn merge(&mut self, mut outs: Vec<(Key, Out)>) {
-        // Stable: ties keep the parts' order, and each part's own.
-        outs.sort_by_key(|(k, _)| *k);
-        for (_, o) in outs {
-            self.take(o);
+    /// Takes the outputs of one round of several parts, in [`Key`] order:
+    /// as a stable sort of them one part after another would give (ties
+    /// keep the parts' order, and each part's own). The parts are left
+    /// empty with their room, to be filled again.
+    ///
+    /// Each part's outputs are nearly always in order already: they are
+    /// merged where they are, without a copy or a sort's scratch buffer.
+    fn merge(&mut self, parts: &mut [&mut Vec<(Key, Out)>]) {
+        for p in parts.iter_mut() {
+            if !p.is_sorted_by_key(|(k, _)| *k) {
+                p.sort_by_key(|(k, _)| *k);
+            }
+        }
+        let mut heads: Vec<std::iter::Peekable<std::vec::Drain<'_, (Key, Out)>>> =
+            parts.iter_mut().filter(|p| !p.is_empty()).map(|p| p.drain(..).peekable()).collect();
+        match heads.len() {
+            0 => {}
+            1 => {
+                for (_, o) in heads.pop().into_iter().flatten() {
+                    self.take(o);
+                }
+            }
+            _ => loop {
+                // The first part holding the lowest key: ties go to the
+                // earlier part.
+                let mut best: Option<(usize, Key)> = None;
+                for (i, h) in heads.iter_mut().enumerate() {
+                    if let Some((k, _)) = h.peek()
+                        && best.is_none_or(|(_, b)| *k < b)
+                    {
+                        best = Some((i, *k));
+                    }
+                }
+                let Some((i, _)) = best else { break };
+                if let Some((_, o)) = heads[i].next() {
+                    self.take(o);
+                }
+            },
         }
     }
 
@@ -1854,8 +1885,37 @@ const ROUNDS_AHEAD: usize = 4;
 /// What a worker hands the reporter: a round's outputs, or its last ones
 /// and its counters.
 enum Up {
-    Round(Vec<(Key, Out)>),
-    Done(Vec<(Key, Out)>, Box<crate::finding::FileStats>),
+    Round(Outs),
+    Done(Outs, Box<crate::finding::FileStats>),
+}
+
+/// Outputs of one part, each with its [`Key`].
+type Outs = Vec<(Key, Out)>;
+
+/// Room kept in an emptied output buffer that goes back to its part:
+/// a larger one (after a burst of findings) is let go.
+const SPARE_BYTES: usize = 256 << 10;
+
+/// Hands an emptied output buffer back to its part, unless it grew
+/// past [`SPARE_BYTES`].
+fn give_back(to: &mpsc::Sender<Outs>, o: Outs) {
+    debug_assert!(o.is_empty());
+    if o.capacity().saturating_mul(std::mem::size_of::<(Key, Out)>()) <= SPARE_BYTES {
+        let _ = to.send(o);
+    }
+}
+
+/// The next output buffer of a part: one handed back, else a new one.
+fn next_outs(spare: &mpsc::Receiver<Outs>) -> Outs {
+    spare.try_recv().unwrap_or_default()
+}
+
+/// A worker's channels.
+struct Link {
+    rx: mpsc::Receiver<Batch>,
+    up: mpsc::SyncSender<Up>,
+    back: mpsc::Sender<Batch>,
+    spare: mpsc::Receiver<Outs>,
 }
 
 /// Where what is read goes: one worker on this thread, or workers on
@@ -1867,6 +1927,8 @@ enum Route<'a, 'p> {
         to: Vec<mpsc::SyncSender<Batch>>,
         back: mpsc::Receiver<Batch>,
         up: mpsc::SyncSender<Up>,
+        /// Output buffers the reporter emptied.
+        spare: mpsc::Receiver<Outs>,
         /// Of [`Route::worker`], random per capture.
         seed: u64,
         frames: u64,
@@ -1956,15 +2018,11 @@ fn scan_opened(
         let mut route = Route::Here(&mut part);
         bytes = read_all(&mut reader, &mut decoder, &mut rd, &mut route, cfg, &mut |rd, route| {
             let Route::Here(part) = route else { return false };
-            let mut outs = std::mem::take(&mut rd.reqs.outs);
-            outs.append(&mut part.reqs.outs);
-            col.merge(outs);
+            col.merge(&mut [&mut rd.reqs.outs, &mut part.reqs.outs]);
             col.open
         });
         let s = part.finish();
-        let mut outs = std::mem::take(&mut rd.reqs.outs);
-        outs.append(&mut part.reqs.outs);
-        col.merge(outs);
+        col.merge(&mut [&mut rd.reqs.outs, &mut part.reqs.outs]);
         parts_stats.push(s);
     } else {
         let col = &mut col;
@@ -1975,14 +2033,21 @@ fn scan_opened(
             let (back_tx, back_rx) = mpsc::channel::<Batch>();
             let mut to = Vec::new();
             let mut ups = Vec::new();
+            // Emptied output buffers back to the reader (first), then to
+            // each worker.
+            let (spare_tx, spare_rx) = mpsc::channel::<Outs>();
+            let mut spares = vec![spare_tx];
             for w in 0..workers {
                 let (tx, rx) = mpsc::sync_channel::<Batch>(2);
                 let (wtx, wrx) = mpsc::sync_channel::<Up>(ROUNDS_AHEAD);
+                let (stx, srx) = mpsc::channel::<Outs>();
                 to.push(tx);
                 ups.push(wrx);
+                spares.push(stx);
                 let back = back_tx.clone();
                 let keys = key_store(cfg, beside, pcapng);
-                sc.spawn(move || work(cfg, display, keys, workers, w, rx, wtx, back));
+                let link = Link { rx, up: wtx, back, spare: srx };
+                sc.spawn(move || work(cfg, display, keys, workers, w, link));
             }
             drop(back_tx);
             // The reader runs on its own thread; this one reports.
@@ -1992,6 +2057,7 @@ fn scan_opened(
                     to,
                     back: back_rx,
                     up: up_tx,
+                    spare: spare_rx,
                     seed: {
                         use std::hash::BuildHasher;
                         std::collections::hash_map::RandomState::new().hash_one(0u8)
@@ -2005,34 +2071,40 @@ fn scan_opened(
                 });
                 round(rd_ref, &mut route, true);
             });
-            // Round by round: the reader's outputs, then each worker's.
-            while let Ok(Up::Round(mut outs)) = up_rx.recv() {
+            // Round by round: the reader's outputs, then each worker's,
+            // merged where they are; the emptied buffers go back to be
+            // filled again.
+            let mut got: Vec<Outs> = Vec::with_capacity(workers + 1);
+            while let Ok(Up::Round(outs)) = up_rx.recv() {
+                got.push(outs);
                 for w in &ups {
                     match w.recv() {
-                        Ok(Up::Round(mut o)) => outs.append(&mut o),
+                        Ok(Up::Round(o)) => got.push(o),
                         _ => return,
                     }
                 }
-                col.merge(outs);
+                col.merge(&mut got.iter_mut().collect::<Vec<_>>());
+                for (o, tx) in got.drain(..).zip(&spares) {
+                    give_back(tx, o);
+                }
                 if !col.open {
                     return;
                 }
             }
             // The reader is done: each worker's last outputs.
-            let mut outs = Vec::new();
             for w in &ups {
                 match w.recv() {
-                    Ok(Up::Done(mut o, s)) => {
-                        outs.append(&mut o);
+                    Ok(Up::Done(o, s)) => {
+                        got.push(o);
                         parts_stats.push(*s);
                     }
                     _ => return,
                 }
             }
-            col.merge(outs);
+            col.merge(&mut got.iter_mut().collect::<Vec<_>>());
         });
     }
-    col.merge(std::mem::take(&mut rd.reqs.outs));
+    col.merge(&mut [&mut rd.reqs.outs]);
     unsupported_link(&mut rd.errors, &capture, Some(decoder.stats.unsupported_interfaces), None);
     let mut rep =
         FileReport { capture: capture.clone(), errors: std::mem::take(&mut rd.errors), ..FileReport::default() };
@@ -2229,7 +2301,7 @@ fn read_all(
 /// Ends a round when it is full (or `last`): each worker gets its batch,
 /// the reporter the reader's outputs. False once the reporter stopped.
 fn round(rd: &mut Reading<'_>, route: &mut Route<'_, '_>, last: bool) -> bool {
-    let Route::Workers { batches, to, back, up, frames, bytes, .. } = route else { return true };
+    let Route::Workers { batches, to, back, up, spare, frames, bytes, .. } = route else { return true };
     if !last && *frames < ROUND_FRAMES && *bytes < ROUND_BYTES {
         return true;
     }
@@ -2242,21 +2314,12 @@ fn round(rd: &mut Reading<'_>, route: &mut Route<'_, '_>, last: bool) -> bool {
             return false;
         }
     }
-    up.send(Up::Round(std::mem::take(&mut rd.reqs.outs))).is_ok()
+    up.send(Up::Round(std::mem::replace(&mut rd.reqs.outs, next_outs(spare)))).is_ok()
 }
 
 /// A worker's thread: its batches in, what they made out, round by round.
-#[allow(clippy::too_many_arguments)]
-fn work(
-    cfg: &ScanConfig,
-    capture: &str,
-    keys: KeyStore,
-    of: usize,
-    index: usize,
-    rx: mpsc::Receiver<Batch>,
-    up: mpsc::SyncSender<Up>,
-    back: mpsc::Sender<Batch>,
-) {
+fn work(cfg: &ScanConfig, capture: &str, keys: KeyStore, of: usize, index: usize, link: Link) {
+    let Link { rx, up, back, spare } = link;
     let mut part = Part::new(cfg, capture, keys, of, index == 0);
     for mut batch in rx {
         let Batch { msgs, bytes, blocks } = &mut batch;
@@ -2292,7 +2355,7 @@ fn work(
         // The reader may write those buffers again once no batch holds them.
         batch.blocks.clear();
         let _ = back.send(batch);
-        if up.send(Up::Round(std::mem::take(&mut part.reqs.outs))).is_err() {
+        if up.send(Up::Round(std::mem::replace(&mut part.reqs.outs, next_outs(&spare)))).is_err() {
             return;
         }
     }
@@ -2391,5 +2454,64 @@ fn drain(out: &mut crate::app::Emit, reqs: &mut Requests<'_>, names: &Names) {
     for mut t in out.telephony.drain(..) {
         reqs.name(&mut t.app);
         reqs.telephony(t);
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    /// The merge gives what a stable sort of the parts one after another
+    /// gives, whether each part is in order or not, and leaves the parts
+    /// empty.
+    #[test]
+    fn merging_in_place_is_a_stable_sort_of_the_parts_in_turn() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..2_000 {
+            let n_parts = 1 + next(5) as usize;
+            let mut parts: Vec<Outs> = Vec::new();
+            let mut all: Vec<(Key, String)> = Vec::new();
+            for p in 0..n_parts {
+                let len = next(12) as usize;
+                let sorted = next(3) != 0;
+                let mut keys: Vec<Key> = (0..len).map(|_| [next(6), next(2), 0, 0]).collect();
+                if sorted {
+                    keys.sort();
+                }
+                let mut part = Vec::new();
+                for (i, k) in keys.into_iter().enumerate() {
+                    let label = format!("{p}/{i}");
+                    all.push((k, label.clone()));
+                    part.push((k, Out::Event(Event::Begin(label))));
+                }
+                parts.push(part);
+            }
+            all.sort_by_key(|(k, _)| *k);
+            let want: Vec<String> = all.into_iter().map(|(_, l)| l).collect();
+            let mut got: Vec<String> = Vec::new();
+            let mut sink = |e: Event| {
+                if let Event::Begin(l) = e {
+                    got.push(l);
+                }
+                true
+            };
+            let mut col = Collector {
+                hosts: BTreeMap::new(),
+                apps: AppTable::default(),
+                notes: Vec::new(),
+                sink: &mut sink,
+                open: true,
+            };
+            col.merge(&mut parts.iter_mut().collect::<Vec<_>>());
+            drop(col);
+            assert_eq!(got, want);
+            assert!(parts.iter().all(Vec::is_empty));
+        }
     }
 }
