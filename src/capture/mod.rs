@@ -324,7 +324,9 @@ impl Window {
         let n = self.len();
         store[base..base + n].copy_from_slice(self.bytes());
         let old = std::mem::replace(&mut self.store, Arc::new(store));
-        if self.retired.len() < MAX_RETIRED {
+        // A store grown for a large record is let go: its readers free it
+        // when they are done, and it holds no memory past them.
+        if self.retired.len() < MAX_RETIRED && old.len() == READ_CHUNK + BUF_ALIGN {
             self.retired.push(old);
         }
         (self.base, self.start, self.end) = (base, 0, n);

@@ -1812,6 +1812,10 @@ struct Batch {
     bytes: Vec<u8>,
     /// The reader's buffers the messages' spans are in.
     blocks: Vec<crate::capture::Shared>,
+    /// What it holds, as [`held`] counts it: its copies, and the
+    /// reader's buffers it was the first to point into (a buffer counts
+    /// in one batch only).
+    cost: usize,
 }
 
 /// Where a packet's payload is: `block` 0 for [`Batch::bytes`], else
@@ -1880,7 +1884,15 @@ fn held(block: Option<&crate::capture::Shared>, span: Span, last_block: &mut usi
     }
 }
 /// Rounds a worker may run ahead of the reporter.
-const ROUNDS_AHEAD: usize = 4;
+const ROUNDS_AHEAD: usize = 8;
+/// Batches queued for each worker: enough that a worker whose rounds
+/// take longer for a while does not hold the reader back from the
+/// others (a shallower queue left the cores idle a tenth of the time).
+const BATCHES_AHEAD: usize = 6;
+/// What the batches sent and not yet handed back may hold ([`Batch::cost`]):
+/// past it the reader waits for one to come back before it sends more,
+/// so that rounds of large records do not fill every queue.
+const IN_FLIGHT_BYTES: usize = 16 << 20;
 
 /// What a worker hands the reporter: a round's outputs, or its last ones
 /// and its counters.
@@ -1929,6 +1941,10 @@ enum Route<'a, 'p> {
         up: mpsc::SyncSender<Up>,
         /// Output buffers the reporter emptied.
         spare: mpsc::Receiver<Outs>,
+        /// Batches handed back, to fill again.
+        idle: Vec<Batch>,
+        /// [`Batch::cost`] of the batches sent and not handed back.
+        in_flight: usize,
         /// Of [`Route::worker`], random per capture.
         seed: u64,
         frames: u64,
@@ -2038,7 +2054,7 @@ fn scan_opened(
             let (spare_tx, spare_rx) = mpsc::channel::<Outs>();
             let mut spares = vec![spare_tx];
             for w in 0..workers {
-                let (tx, rx) = mpsc::sync_channel::<Batch>(2);
+                let (tx, rx) = mpsc::sync_channel::<Batch>(BATCHES_AHEAD);
                 let (wtx, wrx) = mpsc::sync_channel::<Up>(ROUNDS_AHEAD);
                 let (stx, srx) = mpsc::channel::<Outs>();
                 to.push(tx);
@@ -2058,6 +2074,8 @@ fn scan_opened(
                     back: back_rx,
                     up: up_tx,
                     spare: spare_rx,
+                    idle: Vec::new(),
+                    in_flight: 0,
                     seed: {
                         use std::hash::BuildHasher;
                         std::collections::hash_map::RandomState::new().hash_one(0u8)
@@ -2230,7 +2248,9 @@ fn read_all(
                                 };
                                 let b = &mut batches[w];
                                 let payload = b.span(frame.block, seg.payload);
-                                *bytes += held(frame.block, payload, last_block);
+                                let cost = held(frame.block, payload, last_block);
+                                *bytes += cost;
+                                b.cost += cost;
                                 b.msgs.push(Msg::Tcp {
                                     frame: number,
                                     ts: frame.ts,
@@ -2265,7 +2285,9 @@ fn read_all(
                             }
                             let b = &mut batches[0];
                             let payload = b.span(frame.block, u.payload);
-                            *bytes += held(frame.block, payload, last_block);
+                            let cost = held(frame.block, payload, last_block);
+                            *bytes += cost;
+                            b.cost += cost;
                             b.msgs.push(Msg::Udp {
                                 frame: number,
                                 ts: frame.ts,
@@ -2301,15 +2323,34 @@ fn read_all(
 /// Ends a round when it is full (or `last`): each worker gets its batch,
 /// the reporter the reader's outputs. False once the reporter stopped.
 fn round(rd: &mut Reading<'_>, route: &mut Route<'_, '_>, last: bool) -> bool {
-    let Route::Workers { batches, to, back, up, spare, frames, bytes, .. } = route else { return true };
+    let Route::Workers { batches, to, back, up, spare, idle, in_flight, frames, bytes, .. } = route else {
+        return true;
+    };
     if !last && *frames < ROUND_FRAMES && *bytes < ROUND_BYTES {
         return true;
     }
     *frames = 0;
     *bytes = 0;
+    let handed_back = |b: Batch, idle: &mut Vec<Batch>, in_flight: &mut usize| {
+        *in_flight -= b.cost;
+        idle.push(b);
+    };
+    while let Ok(b) = back.try_recv() {
+        handed_back(b, idle, in_flight);
+    }
+    // Something is in flight whenever the budget is passed, and the
+    // workers hand batches back without waiting for the reporter.
+    while *in_flight > IN_FLIGHT_BYTES {
+        match back.recv() {
+            Ok(b) => handed_back(b, idle, in_flight),
+            Err(_) => return false,
+        }
+    }
     for (b, tx) in batches.iter_mut().zip(to.iter()) {
-        let fresh = back.try_recv().unwrap_or_default();
+        let mut fresh = idle.pop().unwrap_or_default();
+        fresh.cost = 0;
         let full = std::mem::replace(b, fresh);
+        *in_flight += full.cost;
         if tx.send(full).is_err() {
             return false;
         }
@@ -2322,7 +2363,7 @@ fn work(cfg: &ScanConfig, capture: &str, keys: KeyStore, of: usize, index: usize
     let Link { rx, up, back, spare } = link;
     let mut part = Part::new(cfg, capture, keys, of, index == 0);
     for mut batch in rx {
-        let Batch { msgs, bytes, blocks } = &mut batch;
+        let Batch { msgs, bytes, blocks, .. } = &mut batch;
         for m in msgs.drain(..) {
             let at = |(a, b): (usize, usize)| &bytes[a..b];
             let span = |s: Span| match s.block {
