@@ -23,6 +23,7 @@ pub struct JsonlReporter<W: Write> {
     capture: Option<(Arc<str>, usize, String)>,
     /// One line being written.
     buf: Vec<u8>,
+    memo: LineMemo,
 }
 
 #[derive(Default)]
@@ -42,6 +43,7 @@ impl<W: Write> JsonlReporter<W> {
             apps: Default::default(),
             capture: None,
             buf: Vec::new(),
+            memo: LineMemo::default(),
         }
     }
 
@@ -68,7 +70,7 @@ struct FindingLine<'a> {
     field: Option<Cow<'a, str>>,
     frame: u64,
     host: Option<Cow<'a, str>>,
-    http_version: Option<&'a str>,
+    http_version: Option<&'static str>,
     kind: &'a str,
     location: &'static str,
     matched: Option<String>,
@@ -94,41 +96,49 @@ impl FindingLine<'_> {
     /// compare them), without its serializer: strings escaped eight bytes
     /// at a time, numbers without a formatter. The reporter writes one
     /// per finding, on the thread that puts them in order.
-    fn write(&self, o: &mut Vec<u8>) {
-        fn key(o: &mut Vec<u8>, k: &str) {
-            o.push(b',');
-            o.push(b'"');
-            o.extend_from_slice(k.as_bytes());
-            o.extend_from_slice(b"\":");
-        }
+    fn write(&self, o: &mut Vec<u8>, memo: &mut LineMemo) {
         fn opt(o: &mut Vec<u8>, s: Option<&str>) {
             match s {
                 Some(s) => json_str(o, s),
                 None => o.extend_from_slice(b"null"),
             }
         }
-        fn quoted(o: &mut Vec<u8>, s: &str) {
-            // Addresses and times: nothing to escape.
+        /// A name of the program's own (an enum's, a protocol's): never
+        /// anything to escape.
+        fn plain(o: &mut Vec<u8>, s: &'static str) {
+            debug_assert!(!s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
             o.push(b'"');
             o.extend_from_slice(s.as_bytes());
             o.push(b'"');
         }
+        fn plain_opt(o: &mut Vec<u8>, s: Option<&'static str>) {
+            match s {
+                Some(s) => plain(o, s),
+                None => o.extend_from_slice(b"null"),
+            }
+        }
+        // Each key with the separators around it, as one piece.
+        macro_rules! key {
+            ($k:literal) => {
+                o.extend_from_slice(concat!(",\"", $k, "\":").as_bytes())
+            };
+        }
         o.extend_from_slice(b"{\"app\":");
         opt(o, self.app.as_deref());
-        key(o, "app_id");
+        key!("app_id");
         match self.app_id {
             Some(n) => json_i64(o, n),
             None => o.extend_from_slice(b"null"),
         }
-        key(o, "app_source");
-        opt(o, self.app_source);
-        key(o, "capture");
+        key!("app_source");
+        plain_opt(o, self.app_source);
+        key!("capture");
         json_str(o, &self.capture);
-        key(o, "confidence");
-        json_str(o, self.confidence);
-        key(o, "dst");
-        quoted(o, crate::util::render_addr(self.dst.0).as_str());
-        key(o, "encoding");
+        key!("confidence");
+        plain(o, self.confidence);
+        key!("dst");
+        o.extend_from_slice(memo.dst.get(self.dst.0));
+        key!("encoding");
         o.push(b'[');
         for (i, e) in self.encoding.iter().enumerate() {
             if i > 0 {
@@ -137,64 +147,114 @@ impl FindingLine<'_> {
             json_str(o, e);
         }
         o.push(b']');
-        key(o, "field");
+        key!("field");
         opt(o, self.field.as_deref());
-        key(o, "frame");
+        key!("frame");
         json_u64(o, self.frame);
-        key(o, "host");
+        key!("host");
         opt(o, self.host.as_deref());
-        key(o, "http_version");
-        opt(o, self.http_version);
-        key(o, "kind");
+        key!("http_version");
+        plain_opt(o, self.http_version);
+        key!("kind");
         json_str(o, self.kind);
-        key(o, "location");
-        json_str(o, self.location);
-        key(o, "matched");
+        key!("location");
+        plain(o, self.location);
+        key!("matched");
         opt(o, self.matched.as_deref());
-        key(o, "method");
+        key!("method");
         opt(o, self.method.as_deref());
-        key(o, "protocol");
-        json_str(o, self.protocol);
-        key(o, "role");
-        opt(o, self.role);
-        key(o, "rule");
+        key!("protocol");
+        plain(o, self.protocol);
+        key!("role");
+        plain_opt(o, self.role);
+        key!("rule");
         json_str(o, self.rule);
-        key(o, "scope");
-        json_str(o, self.scope);
-        key(o, "severity");
-        json_str(o, self.severity);
-        key(o, "src");
-        quoted(o, crate::util::render_addr(self.src.0).as_str());
-        key(o, "stream_id");
+        key!("scope");
+        plain(o, self.scope);
+        key!("severity");
+        plain(o, self.severity);
+        key!("src");
+        o.extend_from_slice(memo.src.get(self.src.0));
+        key!("stream_id");
         match self.stream_id {
             Some(n) => json_u64(o, u64::from(n)),
             None => o.extend_from_slice(b"null"),
         }
-        key(o, "time");
-        quoted(o, self.time.0.render().as_str());
-        key(o, "title");
+        key!("time");
+        o.extend_from_slice(memo.time.get(self.time.0));
+        key!("title");
         json_str(o, self.title);
-        key(o, "tls");
+        key!("tls");
         match &self.tls {
             Some(t) => {
                 o.extend_from_slice(b"{\"cipher\":");
-                json_str(o, t.cipher);
+                plain(o, t.cipher);
                 o.extend_from_slice(b",\"sni\":");
                 opt(o, t.sni.as_deref());
                 o.extend_from_slice(b",\"version\":");
-                json_str(o, t.version);
+                plain(o, t.version);
                 o.push(b'}');
             }
             None => o.extend_from_slice(b"null"),
         }
-        key(o, "type");
-        json_str(o, self.record);
-        key(o, "uri");
+        o.extend_from_slice(b",\"type\":\"finding\",\"uri\":");
+        debug_assert_eq!(self.record, "finding");
         opt(o, self.uri.as_deref());
-        key(o, "value");
+        key!("value");
         json_str(o, &self.value);
         o.push(b'}');
     }
+}
+
+/// The last address or time written, as its JSON string: the findings
+/// of one request share them.
+struct Last<T> {
+    seen: Option<T>,
+    json: Vec<u8>,
+}
+
+impl<T> Default for Last<T> {
+    fn default() -> Self {
+        Last { seen: None, json: Vec::new() }
+    }
+}
+
+/// What renders as a JSON string with nothing to escape.
+trait Quoted: Copy + PartialEq {
+    fn render(&self) -> crate::util::Rendered;
+}
+
+impl Quoted for std::net::SocketAddr {
+    fn render(&self) -> crate::util::Rendered {
+        crate::util::render_addr(self)
+    }
+}
+
+impl Quoted for crate::util::Timestamp {
+    fn render(&self) -> crate::util::Rendered {
+        crate::util::Timestamp::render(self)
+    }
+}
+
+impl<T: Quoted> Last<T> {
+    fn get(&mut self, v: &T) -> &[u8] {
+        if self.seen.as_ref() != Some(v) {
+            self.json.clear();
+            self.json.push(b'"');
+            self.json.extend_from_slice(v.render().as_str().as_bytes());
+            self.json.push(b'"');
+            self.seen = Some(*v);
+        }
+        &self.json
+    }
+}
+
+/// Addresses and the time last written in a finding's line.
+#[derive(Default)]
+struct LineMemo {
+    src: Last<std::net::SocketAddr>,
+    dst: Last<std::net::SocketAddr>,
+    time: Last<crate::util::Timestamp>,
 }
 
 /// Does any byte of `w` need escaping in a JSON string (below 0x20, `"`
@@ -553,7 +613,7 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         // Serialised into a reused buffer, then written at once: the
         // writer sees one call per line, not one per JSON token.
         self.buf.clear();
-        line.write(&mut self.buf);
+        line.write(&mut self.buf, &mut self.memo);
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
@@ -642,6 +702,7 @@ mod tests {
     fn the_finding_line_is_what_serde_json_writes() {
         let p = Privacy::new(ReportOptions { show_values: true, ..ReportOptions::default() });
         let mut seed = 5u64;
+        let mut memo = LineMemo::default();
         for i in 0..3000u64 {
             let mut f = crate::report::leaks::tests::finding(
                 "imei",
@@ -659,7 +720,11 @@ mod tests {
             f.encoding = (0..i % 3).map(|k| if k == 0 { "base64".into() } else { text(&mut seed, 9).into() }).collect();
             f.frame = i * 7_919_999_999;
             f.stream_id = (i % 2 == 1).then_some((i as u32).wrapping_mul(2_654_435_761));
-            f.time = crate::util::Timestamp::new(i as i64 * 86_399, (i as u32).wrapping_mul(999_983) % 1_000_000_000);
+            // Times and addresses repeat in runs, as those of one
+            // request's findings do (the writer remembers the last ones).
+            let t = i / 2;
+            f.time = crate::util::Timestamp::new(t as i64 * 86_399, (t as u32).wrapping_mul(999_983) % 1_000_000_000);
+            f.src = std::net::SocketAddr::from(([10, 0, (i / 3 % 256) as u8, 7], (i / 3 % 65_536) as u16));
             if i % 7 == 0 {
                 f.dst = "[2001:db8::1]:443".parse().unwrap();
                 f.protocol = "h2";
@@ -679,7 +744,7 @@ mod tests {
             }
             let line = finding_line(&f, &p);
             let mut ours = Vec::new();
-            line.write(&mut ours);
+            line.write(&mut ours, &mut memo);
             let theirs = serde_json::to_vec(&line).unwrap();
             assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs), "finding {i}");
         }
