@@ -278,17 +278,23 @@ const MASK_FULL_MAX: usize = 32;
 /// Masks an identifier for display: the first and last two characters
 /// stay so a reader can tell values apart; short values are all stars.
 pub fn mask(v: &str) -> String {
-    let n = v.chars().count();
+    // Identifiers are nearly always ASCII: characters are bytes.
+    let n = if v.is_ascii() { v.len() } else { v.chars().count() };
     if n <= 6 {
         return "*".repeat(n);
     }
     // Byte offsets of the third character and of the last two.
-    let head = v.char_indices().nth(2).map_or(v.len(), |(i, _)| i);
-    let tail = v.char_indices().nth(n - 2).map_or(v.len(), |(i, _)| i);
+    let (head, tail) = if v.is_ascii() {
+        (2, v.len() - 2)
+    } else {
+        (v.char_indices().nth(2).map_or(v.len(), |(i, _)| i), v.char_indices().nth(n - 2).map_or(v.len(), |(i, _)| i))
+    };
     let mut out = String::with_capacity(head + (v.len() - tail) + n.min(MASK_FULL_MAX) + 16);
     out.push_str(&v[..head]);
     if n <= MASK_FULL_MAX {
-        out.extend(std::iter::repeat_n('*', n - 4));
+        const STARS: &str = "********************************";
+        const _: () = assert!(STARS.len() >= MASK_FULL_MAX);
+        out.push_str(&STARS[..n - 4]);
     } else {
         use std::fmt::Write;
         let _ = write!(out, "****[{n} chars]****");
@@ -324,8 +330,9 @@ mod tests {
         assert_eq!(mask(&long), "aa****[171 chars]****aa");
         // Characters, not bytes: multi-byte ends are kept whole.
         assert_eq!(mask("éé1234567ü€"), "éé*******ü€");
-        for n in 0..40 {
-            let v: String = "ä1b€".chars().cycle().take(n).collect();
+        // ASCII (read by bytes) and not (read by characters).
+        for (n, alphabet) in (0..40).flat_map(|n| [(n, "ä1b€"), (n, "a1b~")]) {
+            let v: String = alphabet.chars().cycle().take(n).collect();
             let chars: Vec<char> = v.chars().collect();
             let expected = if n <= 6 {
                 "*".repeat(n)

@@ -24,6 +24,9 @@ pub struct JsonlReporter<W: Write> {
     /// One line being written.
     buf: Vec<u8>,
     memo: LineMemo,
+    /// The host and URI last masked.
+    host: Masked,
+    uri: Masked,
 }
 
 #[derive(Default)]
@@ -44,6 +47,8 @@ impl<W: Write> JsonlReporter<W> {
             capture: None,
             buf: Vec::new(),
             memo: LineMemo::default(),
+            host: Masked::default(),
+            uri: Masked::default(),
         }
     }
 
@@ -361,12 +366,23 @@ impl serde::Serialize for Shown<&crate::util::Timestamp> {
 }
 
 fn finding_line<'a>(f: &'a Finding, p: &'a Privacy) -> FindingLine<'a> {
-    finding_line_in(f, p, p.text(&f.capture))
+    let text = |s: Option<&'a str>| s.map(|s| p.text(s));
+    let shown =
+        Shown3 { capture: p.text(&f.capture), host: text(f.host.as_deref()), uri: text(super::shown_uri(p.opts, f)) };
+    finding_line_in(f, p, shown)
 }
 
-/// The record, with the capture's name as already masked.
-fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: Cow<'a, str>) -> FindingLine<'a> {
+/// A finding's texts that its request's other findings share, as masked.
+struct Shown3<'a> {
+    capture: Cow<'a, str>,
+    host: Option<Cow<'a, str>>,
+    uri: Option<Cow<'a, str>>,
+}
+
+/// The record, with the capture's name, host and URI as already masked.
+fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, shown: Shown3<'a>) -> FindingLine<'a> {
     let text = |s: Option<&'a str>| s.map(|s| p.text(s));
+    let Shown3 { capture, host, uri } = shown;
     FindingLine {
         app: f.app.as_deref().and_then(|a| a.name.as_deref()).map(|n| p.text(n)),
         app_id: f.app.as_ref().and_then(|a| a.id),
@@ -377,7 +393,7 @@ fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: Cow<'a, str>) ->
         encoding: &f.encoding,
         field: text(f.field.as_deref()),
         frame: f.frame,
-        host: text(f.host.as_deref()),
+        host,
         http_version: f.protocol.strip_prefix("http/"),
         kind: &f.kind,
         location: f.location.as_str(),
@@ -398,8 +414,36 @@ fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, capture: Cow<'a, str>) ->
             version: t.version,
         }),
         record: "finding",
-        uri: text(super::shown_uri(p.opts, f)),
+        uri,
         value: p.value(&f.value),
+    }
+}
+
+/// A text shared by findings (one `Arc` for a request's findings), as
+/// last masked, and the masker's generation then: `None` when masking
+/// left it as it was.
+#[derive(Default)]
+struct Masked {
+    last: Option<(Arc<str>, usize, Option<String>)>,
+}
+
+impl Masked {
+    fn get<'a>(&'a mut self, raw: Option<&'a Arc<str>>, p: &Privacy, generation: usize) -> Option<Cow<'a, str>> {
+        let raw = raw?;
+        // The `Arc` held here is never freed, so another text cannot take
+        // its place at the same address.
+        let fresh = self.last.as_ref().is_some_and(|(r, g, _)| *g == generation && Arc::ptr_eq(r, raw));
+        if !fresh {
+            let masked = match p.text(raw) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(m) => Some(m),
+            };
+            self.last = Some((Arc::clone(raw), generation, masked));
+        }
+        match &self.last {
+            Some((_, _, Some(m))) => Some(Cow::Borrowed(m.as_str())),
+            _ => Some(Cow::Borrowed(raw)),
+        }
     }
 }
 
@@ -609,7 +653,13 @@ impl<W: Write> Reporter for JsonlReporter<W> {
             self.capture = Some((f.capture.clone(), generation, self.p.text(&f.capture).into_owned()));
         }
         let capture = self.capture.as_ref().map_or("", |(_, _, masked)| masked.as_str());
-        let line = finding_line_in(f, &self.p, Cow::Borrowed(capture));
+        let uri = if self.p.opts.show_values { f.uri.as_ref() } else { f.uri_masked.as_ref() };
+        let shown = Shown3 {
+            capture: Cow::Borrowed(capture),
+            host: self.host.get(f.host.as_ref(), &self.p, generation),
+            uri: self.uri.get(uri, &self.p, generation),
+        };
+        let line = finding_line_in(f, &self.p, shown);
         // Serialised into a reused buffer, then written at once: the
         // writer sees one call per line, not one per JSON token.
         self.buf.clear();
