@@ -179,7 +179,7 @@ fn head_end(data: &[u8]) -> Option<usize> {
 
 /// A parsed head: start line, headers (continuation lines joined).
 fn parse_head(head: &[u8]) -> Option<(Start, Vec<(String, String)>)> {
-    let text = String::from_utf8_lossy(head);
+    let text = crate::util::lossy(head);
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let first = lines.next()?;
     let start = if let Some(rest) = first.strip_prefix("SIP/2.0 ") {

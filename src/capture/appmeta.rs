@@ -152,7 +152,7 @@ pub fn pcapdroid_uid_map(pen: u32, data: &[u8], big_endian: bool) -> Result<UidM
         return Err(CustomBlockError::Truncated);
     };
     let lossy = std::str::from_utf8(pkg).is_err() || std::str::from_utf8(app).is_err();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let text = |b: &[u8]| crate::util::lossy(b).into_owned();
     Ok(UidMap { uid, package: text(pkg), app_name: text(app), lossy })
 }
 

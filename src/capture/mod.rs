@@ -624,7 +624,7 @@ impl CaptureReader {
                     });
                 }
                 if app.is_none() && t.uid >= 0 {
-                    let name = String::from_utf8_lossy(t.app_name);
+                    let name = crate::util::lossy(t.app_name);
                     let name = (!name.is_empty()).then_some(&*name);
                     app = Some(self.apps.get(appmeta::SOURCE_PCAPDROID, i64::from(t.uid), name, None));
                 }
@@ -635,7 +635,7 @@ impl CaptureReader {
                     if app.is_none()
                         && let Some((pid, comm)) = h.process()
                     {
-                        let comm = String::from_utf8_lossy(comm);
+                        let comm = crate::util::lossy(comm);
                         let comm = (!comm.is_empty()).then_some(&*comm);
                         app = Some(self.apps.get(appmeta::SOURCE_PKTAP, i64::from(pid), comm, None));
                     }
@@ -970,7 +970,7 @@ fn epb_app(
             break;
         };
         if code == OPT_COMMENT && app.is_none() {
-            let c = String::from_utf8_lossy(value);
+            let c = crate::util::lossy(value);
             if let std::borrow::Cow::Owned(_) = c {
                 notes.push_at(NoteKind::CommentNotUtf8, at, Some(frame), || {
                     "packet comment is not UTF-8; read with U+FFFD for attribution".to_string()

@@ -143,7 +143,7 @@ fn body_text(body: &[u8]) -> (String, &'static str) {
     match std::str::from_utf8(cut) {
         Ok(t) => (t.to_string(), "text"),
         Err(e) if e.error_len().is_none() && e.valid_up_to() + 4 > cut.len() => {
-            (String::from_utf8_lossy(cut).into_owned(), "text")
+            (crate::util::lossy(cut).into_owned(), "text")
         }
         Err(_) => {
             let mut hex = String::new();

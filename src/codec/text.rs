@@ -24,7 +24,7 @@ pub const MAX_NESTED_INFLATE: usize = 1 << 20;
 pub fn url_decode(s: &[u8]) -> (String, bool) {
     // Most keys and values have nothing to decode.
     if memchr::memchr2(b'%', b'+', s).is_none() {
-        return (String::from_utf8_lossy(s).into_owned(), false);
+        return (crate::util::lossy(s).into_owned(), false);
     }
     let plus: Cow<[u8]> = if s.contains(&b'+') {
         Cow::Owned(s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect())
@@ -33,7 +33,7 @@ pub fn url_decode(s: &[u8]) -> (String, bool) {
     };
     let had_escape = s.windows(3).any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
     let decoded: Cow<[u8]> = percent_encoding::percent_decode(&plus).into();
-    (String::from_utf8_lossy(&decoded).into_owned(), had_escape)
+    (crate::util::lossy(&decoded).into_owned(), had_escape)
 }
 
 /// Splits `a=1&b=2` into decoded pairs with whether each was escaped.

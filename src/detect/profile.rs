@@ -490,7 +490,7 @@ impl CompiledProfile {
             let bytes = &data[m.start()..m.end()];
             // A value's own text is shown as text; binary forms as hex.
             let found = match f.encoding {
-                None => String::from_utf8_lossy(bytes).into_owned(),
+                None => crate::util::lossy(bytes).into_owned(),
                 Some(_) => hex::encode(bytes),
             };
             let hit = ProfileHit { kind: f.kind.clone(), found, original: f.original.clone(), encoding: f.encoding };

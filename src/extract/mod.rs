@@ -429,7 +429,7 @@ pub fn apply_steps(field: &Field, steps: &[Step]) -> Option<Vec<Field>> {
         bytes = match step {
             Step::Url => url_decode(&bytes).0.into_bytes(),
             Step::Base64 => {
-                let t = String::from_utf8_lossy(&bytes).trim().trim_end_matches('=').to_string();
+                let t = crate::util::lossy(&bytes).trim().trim_end_matches('=').to_string();
                 let engine = if t.contains(['-', '_']) {
                     &base64::engine::general_purpose::URL_SAFE_NO_PAD
                 } else {
@@ -534,8 +534,8 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
                         &mut out,
                         Field {
                             location: Location::Cookie,
-                            name: Some(String::from_utf8_lossy(&part[..i]).trim().to_string()),
-                            value: String::from_utf8_lossy(&part[i + 1..]).into_owned(),
+                            name: Some(crate::util::lossy(&part[..i]).trim().to_string()),
+                            value: crate::util::lossy(&part[i + 1..]).into_owned(),
                             encoding: Chain::default(),
                         },
                         0,
@@ -549,7 +549,7 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
             Field {
                 location: Location::Header,
                 name: Some(name.to_string()),
-                value: String::from_utf8_lossy(value).into_owned(),
+                value: crate::util::lossy(value).into_owned(),
                 encoding: Chain::default(),
             },
             0,
@@ -566,7 +566,7 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
     let base = Chain::of(&req.decoded);
     let ctype_raw = req.content_type().unwrap_or_default();
     let ctype = ctype_raw.to_ascii_lowercase();
-    let text = String::from_utf8_lossy(&req.body);
+    let text = crate::util::lossy(&req.body);
     // A JSON body sent under a form label (curl -d's default) is JSON:
     // read as pairs it would be one key and nothing scanned.
     if (ctype.contains("x-www-form-urlencoded") && !looks_like_json(&text))
@@ -605,7 +605,7 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
                     multipart::MAX_PARTS
                 ),
             );
-            let value = String::from_utf8_lossy(rest).into_owned();
+            let value = crate::util::lossy(rest).into_owned();
             push_nested(out, Field { location: Location::Body, name: None, value, encoding: base }, MAX_DEPTH);
         }
         return;
@@ -699,7 +699,7 @@ pub fn international_numbers(text: &str) -> Vec<&str> {
 /// their keys.
 pub fn stream_fields(data: &[u8]) -> Extracted {
     let mut out = Extracted::default();
-    let text = String::from_utf8_lossy(data);
+    let text = crate::util::lossy(data);
     let field = |name: Option<String>, value: &str| Field {
         location: Location::Stream,
         name,

@@ -67,7 +67,7 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Parts<'a> {
                 None => (part, &part[part.len()..]),
             },
         };
-        let head = String::from_utf8_lossy(head);
+        let head = crate::util::lossy(head);
         let mut p = Part { name: None, filename: None, content_type: None, data };
         for line in head.lines() {
             let Some((k, v)) = line.split_once(':') else { continue };
@@ -110,7 +110,7 @@ Content-Disposition: form-data; name=\"log\"; filename=\"dump.json\"\r\nContent-
         body.push_str("--b--\r\n");
         let p = parts(body.as_bytes(), "b");
         assert_eq!(p.parts.len(), MAX_PARTS);
-        let rest = String::from_utf8_lossy(p.rest.expect("parts past the limit"));
+        let rest = crate::util::lossy(p.rest.expect("parts past the limit"));
         assert!(rest.starts_with(&format!("--b\r\nContent-Disposition: form-data; name=\"p{MAX_PARTS}\"")), "{rest}");
         assert!(rest.ends_with("v257\r\n--b--\r\n"));
         // Exactly the limit, then the closing delimiter: nothing left.

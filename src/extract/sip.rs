@@ -199,7 +199,7 @@ pub fn sip_fields(m: &SipMessage) -> Extracted {
     if m.body.is_empty() || ctype.starts_with("application/vnd.3gpp.sms") {
         return out;
     }
-    let body = String::from_utf8_lossy(&m.body);
+    let body = crate::util::lossy(&m.body);
     if ctype.starts_with("application/sdp") {
         for line in body.lines() {
             if let Some(o) = line.strip_prefix("o=") {

@@ -108,7 +108,7 @@ pub fn framing(headers: &super::Headers) -> BodyFraming {
     let mut codings = Vec::new();
     let length = joined(headers, "content-length");
     if let Some(te) = joined(headers, "transfer-encoding") {
-        let tokens: Vec<String> = String::from_utf8_lossy(&te)
+        let tokens: Vec<String> = crate::util::lossy(&te)
             .split(',')
             .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
             .filter(|t| !t.is_empty())

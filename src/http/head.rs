@@ -261,7 +261,7 @@ pub fn parse_head_lenient(bytes: &[u8]) -> Option<Head> {
     let mut lines = bytes.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let first = lines.next()?;
     let rl = split_request_line(first)?;
-    let method = String::from_utf8_lossy(rl.method).into_owned();
+    let method = crate::util::lossy(rl.method).into_owned();
     let target = rl.target;
     // `HTTP/1.1` -> 1; a cut version (`HTTP/1.`) counts as 1.x.
     let version = rl.version.map(|v| v.get(7).filter(|d| d.is_ascii_digit()).map_or(1, |d| d - b'0'));
@@ -277,7 +277,7 @@ pub fn parse_head_lenient(bytes: &[u8]) -> Option<Head> {
             continue;
         }
         if let Some(c) = memchr::memchr(b':', line) {
-            headers.push(&String::from_utf8_lossy(line[..c].trim_ascii()), line[c + 1..].trim_ascii());
+            headers.push(&crate::util::lossy(line[..c].trim_ascii()), line[c + 1..].trim_ascii());
         }
     }
     Some(Head { method, target: target.trim_ascii().to_vec(), version, headers, lenient: true })
@@ -414,7 +414,7 @@ mod tests {
                 let before = req.headers.len() == header_lines(&h);
                 let now = every_line_read(&h[..n], req.headers.len(), &h);
                 taken += usize::from(now);
-                assert_eq!(now, before, "{:?}", String::from_utf8_lossy(&h));
+                assert_eq!(now, before, "{:?}", crate::util::lossy(&h));
             }
         }
         assert!(taken > 1000, "{taken}");

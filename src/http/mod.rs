@@ -90,7 +90,7 @@ impl HttpRequest {
     /// The Host header without its port, lower-cased.
     pub fn host(&self) -> Option<String> {
         let h = self.header("host")?;
-        let h = String::from_utf8_lossy(h.trim_ascii()).to_ascii_lowercase();
+        let h = crate::util::lossy(h.trim_ascii()).to_ascii_lowercase();
         let name = if h.starts_with('[') {
             h.split(']').next().map(|s| format!("{s}]")).unwrap_or(h.clone())
         } else {
@@ -101,7 +101,7 @@ impl HttpRequest {
 
     /// The target as text (bytes that are not UTF-8 shown as U+FFFD).
     pub fn uri(&self) -> String {
-        String::from_utf8_lossy(&self.head.target).into_owned()
+        crate::util::lossy(&self.head.target).into_owned()
     }
 
     /// The protocol name reports use: `http/1.1`, `http/1.0`, `http/0.9`.
@@ -116,7 +116,7 @@ impl HttpRequest {
     }
 
     pub fn content_type(&self) -> Option<String> {
-        self.header("content-type").map(|v| String::from_utf8_lossy(v).trim().to_string())
+        self.header("content-type").map(|v| crate::util::lossy(v).trim().to_string())
     }
 }
 
@@ -139,7 +139,7 @@ fn finish_coded(req: &mut HttpRequest, raw: Vec<u8>, cut: u64, transfer: &[Codin
     }
     let declared: Vec<String> = req
         .header("content-encoding")
-        .map(|v| String::from_utf8_lossy(v).split(',').map(|t| t.trim().to_ascii_lowercase()).collect())
+        .map(|v| crate::util::lossy(v).split(',').map(|t| t.trim().to_ascii_lowercase()).collect())
         .unwrap_or_default();
     let mut codings = Vec::new();
     for t in declared.iter().filter(|t| !t.is_empty() && *t != "identity") {
@@ -812,7 +812,7 @@ POST /c HTTP/1.1\r\nHost: y.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n3\
             assert!(rs.held() > 0);
             rs.shed("memory limit", &mut out);
             assert_eq!(out.len(), 1);
-            assert_eq!(out[0].body, b"imei=356938", "{:?}", String::from_utf8_lossy(head));
+            assert_eq!(out[0].body, b"imei=356938", "{:?}", crate::util::lossy(head));
             assert!(out[0].notes.iter().any(|n| n.contains("before its end: memory limit")), "{:?}", out[0].notes);
             rs.feed(s, d, c(rest, 3), &mut out);
             rs.feed(s, d, c(next, 4), &mut out);

@@ -796,7 +796,7 @@ mod tests {
             let mut ours = Vec::new();
             line.write(&mut ours, &mut memo);
             let theirs = serde_json::to_vec(&line).unwrap();
-            assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs), "finding {i}");
+            assert_eq!(crate::util::lossy(&ours), crate::util::lossy(&theirs), "finding {i}");
         }
     }
 }

@@ -474,7 +474,7 @@ impl ShardSet {
 /// Is `line` a record of a teleaudit JSON Lines report (an object with a
 /// `type` such as `finding` or `summary`), or the start of a SARIF log?
 fn is_report(line: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(line);
+    let text = crate::util::lossy(line);
     if text.trim_start().starts_with('{') && text.contains("\"$schema\"") {
         return true;
     }

@@ -879,7 +879,7 @@ impl<'a> Requests<'a> {
             engine.detect_bytes(Location::Stream, &p.data)
         } else {
             let fields = if p.dns_query {
-                extract::dns_query_fields(&String::from_utf8_lossy(&p.data))
+                extract::dns_query_fields(&crate::util::lossy(&p.data))
             } else {
                 extract::stream_fields(&p.data)
             };
@@ -1167,7 +1167,7 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
 
 /// A request whole, for `teleaudit show`.
 fn shown(capture: &str, req: &HttpRequest) -> crate::finding::ShownRequest {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let text = |b: &[u8]| crate::util::lossy(b).into_owned();
     crate::finding::ShownRequest {
         capture: capture.to_string(),
         frame: req.frame,

@@ -47,3 +47,31 @@ impl Hasher for FnvHasher {
         self.0 = h;
     }
 }
+
+/// [`String::from_utf8_lossy`], with the validation of the standard
+/// library's `str::from_utf8` (words of ASCII at a time) first: the
+/// lossy reading checks byte by byte even when all is valid, as nearly
+/// all of a capture's text is.
+pub fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
+#[cfg(test)]
+mod lossy_tests {
+    #[test]
+    fn lossy_reads_as_from_utf8_lossy_does() {
+        let parts: [&[u8]; 8] =
+            [b"abc", "é".as_bytes(), b"\xff", b"\xe2\x82", "€".as_bytes(), b"\xc0\x80", b"\0", b"z"];
+        let mut x = 7u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let b: Vec<u8> = (0..(x % 12)).flat_map(|i| parts[((x >> (i * 3)) % 8) as usize].iter().copied()).collect();
+            assert_eq!(super::lossy(&b), String::from_utf8_lossy(&b), "{b:?}");
+        }
+    }
+}

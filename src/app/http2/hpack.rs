@@ -620,7 +620,7 @@ mod tests {
     fn table(dec: &Decoder) -> Vec<(String, String)> {
         (0..dec.table_len())
             .filter_map(|i| dec.entry(i))
-            .map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned()))
+            .map(|(n, v)| (crate::util::lossy(n).into_owned(), crate::util::lossy(v).into_owned()))
             .collect()
     }
 

@@ -379,11 +379,11 @@ fn head(fields: Vec<(Vec<u8>, Vec<u8>)>) -> Head {
     let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
     for (n, v) in fields {
         match n.as_slice() {
-            b":method" => method = String::from_utf8_lossy(&v).into_owned(),
+            b":method" => method = crate::util::lossy(&v).into_owned(),
             b":path" => target = v,
             b":authority" => authority = Some(v),
             n if n.starts_with(b":") => {}
-            n => headers.push((String::from_utf8_lossy(n).into_owned(), v)),
+            n => headers.push((crate::util::lossy(n).into_owned(), v)),
         }
     }
     if let Some(a) = authority

@@ -124,7 +124,7 @@ fn host_name(mut body: Reader<'_>) -> Option<String> {
             && name.len() <= MAX_HOST_NAME
             && name.iter().all(|c| c.is_ascii_graphic())
         {
-            return Some(String::from_utf8_lossy(name).to_ascii_lowercase());
+            return Some(crate::util::lossy(name).to_ascii_lowercase());
         }
     }
     None
@@ -135,7 +135,7 @@ fn alpn_list(mut body: Reader<'_>) -> Option<Vec<String>> {
     let mut out = Vec::new();
     while !list.is_empty() {
         let p = list.vec8()?.rest();
-        out.push(String::from_utf8_lossy(p).into_owned());
+        out.push(crate::util::lossy(p).into_owned());
     }
     Some(out)
 }
