@@ -185,7 +185,16 @@ impl Engine {
         let compacts: Vec<&str> = views.iter().map(|(key, ..)| key.compact()).collect();
         let texts: Vec<&str> = views.iter().map(|(key, ..)| key.as_str()).collect();
         let mut hits: Vec<Hit> = Vec::new();
+        // The detectors some field may hold anything for: a rule of
+        // another detector has nothing to look at (its scope is not
+        // even judged).
+        let wanted = views.iter().fold(0, |a, v| a | v.3);
         for (ri, rule) in self.rules.rules.iter().enumerate() {
+            if let Matcher::Detector(d) = &rule.matcher
+                && wanted & d.bit() == 0
+            {
+                continue;
+            }
             if !rule.scope.request(ctx) {
                 continue;
             }
