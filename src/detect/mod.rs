@@ -182,8 +182,8 @@ impl Engine {
             .collect();
         // Each field's key without separators, validated once (pattern
         // rules compare it for every field).
-        let compacts: Vec<&str> = views.iter().map(|(key, ..)| key.compact()).collect();
-        let texts: Vec<&str> = views.iter().map(|(key, ..)| key.as_str()).collect();
+        // (the key's text, its compact form), read once each.
+        let names: Vec<(&str, &str)> = views.iter().map(|(key, ..)| (key.as_str(), key.compact())).collect();
         let mut hits: Vec<Hit> = Vec::new();
         // The detectors some field may hold anything for: a rule of
         // another detector has nothing to look at (its scope is not
@@ -205,7 +205,7 @@ impl Engine {
                         .zip(&views)
                         .enumerate()
                         .filter(|(_, (f, v))| v.1 & d.bit() != 0 && rule.scope.location(f.location))
-                        .map(|(i, (f, _))| Part { group: group_of(f), key: texts[i], value: &f.value, index: i })
+                        .map(|(i, (f, _))| Part { group: group_of(f), key: names[i].0, value: &f.value, index: i })
                         .collect();
                     if parts.is_empty() {
                         continue;
@@ -220,7 +220,7 @@ impl Engine {
                     }
                 }
                 Matcher::Detector(d) => {
-                    for ((f, (key, bits, unkeyed, want)), text) in fields.iter().zip(&views).zip(&texts) {
+                    for ((f, (key, bits, unkeyed, want)), (text, _)) in fields.iter().zip(&views).zip(&names) {
                         if want & d.bit() == 0 || !rule.scope.location(f.location) {
                             continue;
                         }
@@ -267,7 +267,7 @@ impl Engine {
                     }
                 }
                 Matcher::Pattern { re, keys } => {
-                    for (f, compact) in fields.iter().zip(&compacts) {
+                    for (f, (_, compact)) in fields.iter().zip(&names) {
                         let keyed = !keys.is_empty();
                         if !rule.scope.location(f.location) || (keyed && !keys.iter().any(|k| k == compact)) {
                             continue;

@@ -1421,31 +1421,32 @@ impl Collector<'_> {
                 p.sort_by_key(|(k, _)| *k);
             }
         }
+        let mut filled = parts.iter_mut().filter(|p| !p.is_empty());
+        let (Some(first), second) = (filled.next(), filled.next()) else { return };
+        let Some(second) = second else {
+            // One part (nearly every call with one worker): no merge.
+            for (_, o) in first.drain(..) {
+                self.take(o);
+            }
+            return;
+        };
         let mut heads: Vec<std::iter::Peekable<std::vec::Drain<'_, (Key, Out)>>> =
-            parts.iter_mut().filter(|p| !p.is_empty()).map(|p| p.drain(..).peekable()).collect();
-        match heads.len() {
-            0 => {}
-            1 => {
-                for (_, o) in heads.pop().into_iter().flatten() {
-                    self.take(o);
+            [first, second].into_iter().chain(filled).map(|p| p.drain(..).peekable()).collect();
+        loop {
+            // The first part holding the lowest key: ties go to the
+            // earlier part.
+            let mut best: Option<(usize, Key)> = None;
+            for (i, h) in heads.iter_mut().enumerate() {
+                if let Some((k, _)) = h.peek()
+                    && best.is_none_or(|(_, b)| *k < b)
+                {
+                    best = Some((i, *k));
                 }
             }
-            _ => loop {
-                // The first part holding the lowest key: ties go to the
-                // earlier part.
-                let mut best: Option<(usize, Key)> = None;
-                for (i, h) in heads.iter_mut().enumerate() {
-                    if let Some((k, _)) = h.peek()
-                        && best.is_none_or(|(_, b)| *k < b)
-                    {
-                        best = Some((i, *k));
-                    }
-                }
-                let Some((i, _)) = best else { break };
-                if let Some((_, o)) = heads[i].next() {
-                    self.take(o);
-                }
-            },
+            let Some((i, _)) = best else { break };
+            if let Some((_, o)) = heads[i].next() {
+                self.take(o);
+            }
         }
     }
 

@@ -74,8 +74,7 @@ pub fn vendor(oui: u32) -> Option<&'static str> {
 
 /// Addresses that identify nothing.
 fn meaningless(hex12: &str) -> bool {
-    let h = hex12.to_ascii_lowercase();
-    h == "000000000000" || h == "ffffffffffff" || h == "020000000000"
+    ["000000000000", "ffffffffffff", "020000000000"].iter().any(|m| hex12.eq_ignore_ascii_case(m))
 }
 
 /// Words of `s` (runs of ASCII letters and digits) that are exactly 12
