@@ -34,8 +34,11 @@ pub fn last_component(name: &str) -> String {
 fn tail_of(name: &str) -> &str {
     // A quoted JSON key (`["ro.serialno"]`) is a name of its own.
     let name = bracket_key(name).unwrap_or(name);
-    let tail = name.rsplit([':', '.', '/', '@']).next().unwrap_or(name);
-    let tail = tail.split('[').next().unwrap_or(tail);
+    // By bytes (the separators are ASCII, so the cuts fall between
+    // characters): after the last separator, up to the first `[`.
+    let from = name.bytes().rposition(|b| matches!(b, b':' | b'.' | b'/' | b'@')).map_or(0, |i| i + 1);
+    let tail = &name[from..];
+    let tail = memchr::memchr(b'[', tail.as_bytes()).map_or(tail, |i| &tail[..i]);
     let tail = if tail.is_empty() { name } else { tail };
     // `X-IMEI`, `x-device-id`: the extension-header prefix is not the name.
     tail.strip_prefix("X-").or_else(|| tail.strip_prefix("x-")).filter(|t| !t.is_empty()).unwrap_or(tail)
@@ -594,6 +597,27 @@ mod tests {
     fn hashed(name: &str) -> Option<(&'static str, Algo)> {
         let (bit, algo) = Key::of(name).hashed();
         Detector::ALL.iter().find(|(_, d)| bit == d.bit()).map(|(n, _)| (*n, algo))
+    }
+
+    /// `tail_of` cuts where the `str` splits it replaced cut.
+    #[test]
+    fn tails_are_cut_as_the_splits_cut() {
+        fn by_splits(name: &str) -> &str {
+            let name = bracket_key(name).unwrap_or(name);
+            let tail = name.rsplit([':', '.', '/', '@']).next().unwrap_or(name);
+            let tail = tail.split('[').next().unwrap_or(tail);
+            let tail = if tail.is_empty() { name } else { tail };
+            tail.strip_prefix("X-").or_else(|| tail.strip_prefix("x-")).filter(|t| !t.is_empty()).unwrap_or(tail)
+        }
+        let parts = ["a", "imei", ":", ".", "/", "@", "[", "]", "\"", "X-", "x-", "é", "$", "0"];
+        let mut x = 0x51_7cc1_b727_220au64;
+        for _ in 0..30_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let name: String = (0..x % 9).map(|i| parts[((x >> (i * 4)) % parts.len() as u64) as usize]).collect();
+            assert_eq!(tail_of(&name), by_splits(&name), "{name:?}");
+        }
     }
 
     #[test]
