@@ -108,19 +108,15 @@ impl FindingLine<'_> {
                 None => o.extend_from_slice(b"null"),
             }
         }
-        /// A name of the program's own (an enum's, a protocol's): never
-        /// anything to escape.
+        /// The name of one of the program's enums (confidence, location,
+        /// scope, severity): never anything to escape. (Protocol, TLS,
+        /// role and app-source names are interned, and may come from a
+        /// shard file: they are escaped.)
         fn plain(o: &mut Vec<u8>, s: &'static str) {
             debug_assert!(!s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
             o.push(b'"');
             o.extend_from_slice(s.as_bytes());
             o.push(b'"');
-        }
-        fn plain_opt(o: &mut Vec<u8>, s: Option<&'static str>) {
-            match s {
-                Some(s) => plain(o, s),
-                None => o.extend_from_slice(b"null"),
-            }
         }
         // Each key with the separators around it, as one piece.
         macro_rules! key {
@@ -136,7 +132,9 @@ impl FindingLine<'_> {
             None => o.extend_from_slice(b"null"),
         }
         key!("app_source");
-        plain_opt(o, self.app_source);
+        // Interned names (`finding::interned`) may have been read back
+        // from a shard file: escaped like any text.
+        opt(o, self.app_source);
         key!("capture");
         json_str(o, &self.capture);
         key!("confidence");
@@ -159,7 +157,7 @@ impl FindingLine<'_> {
         key!("host");
         opt(o, self.host.as_deref());
         key!("http_version");
-        plain_opt(o, self.http_version);
+        opt(o, self.http_version);
         key!("kind");
         json_str(o, self.kind);
         key!("location");
@@ -169,9 +167,9 @@ impl FindingLine<'_> {
         key!("method");
         opt(o, self.method.as_deref());
         key!("protocol");
-        plain(o, self.protocol);
+        json_str(o, self.protocol);
         key!("role");
-        plain_opt(o, self.role);
+        opt(o, self.role);
         key!("rule");
         json_str(o, self.rule);
         key!("scope");
@@ -193,11 +191,11 @@ impl FindingLine<'_> {
         match &self.tls {
             Some(t) => {
                 o.extend_from_slice(b"{\"cipher\":");
-                plain(o, t.cipher);
+                json_str(o, t.cipher);
                 o.extend_from_slice(b",\"sni\":");
                 opt(o, t.sni.as_deref());
                 o.extend_from_slice(b",\"version\":");
-                plain(o, t.version);
+                json_str(o, t.version);
                 o.push(b'}');
             }
             None => o.extend_from_slice(b"null"),
@@ -797,6 +795,28 @@ mod tests {
             line.write(&mut ours, &mut memo);
             let theirs = serde_json::to_vec(&line).unwrap();
             assert_eq!(crate::util::lossy(&ours), crate::util::lossy(&theirs), "finding {i}");
+        }
+    }
+
+    /// Protocol, TLS, role and app-source names read back from a shard
+    /// file are interned from its text: they are escaped as serde_json
+    /// escapes them, never written as they are.
+    #[test]
+    fn interned_names_from_a_shard_are_escaped() {
+        let p = Privacy::new(ReportOptions::default());
+        let mut memo = LineMemo::default();
+        let evil = |s: &str| crate::finding::interned::intern(s).unwrap();
+        for name in ["http/1.1\",\"injected\":\"x", "h2\u{1}", "http/\\", "a\nb"] {
+            let mut f = crate::report::leaks::tests::finding("imei", "490154203237518", "/", 1, 80);
+            f.protocol = evil(name);
+            f.role = Some(evil(name));
+            f.tls = Some(std::sync::Arc::new(TlsInfo { version: evil(name), cipher: evil(name), sni: None }));
+            f.app = Some(std::sync::Arc::new(AppRef { id: Some(1), name: None, label: None, source: evil(name) }));
+            let line = finding_line(&f, &p);
+            let mut ours = Vec::new();
+            line.write(&mut ours, &mut memo);
+            let theirs = serde_json::to_vec(&line).unwrap();
+            assert_eq!(crate::util::lossy(&ours), crate::util::lossy(&theirs), "{name:?}");
         }
     }
 }

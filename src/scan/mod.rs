@@ -1817,6 +1817,23 @@ struct Batch {
     /// reader's buffers it was the first to point into (a buffer counts
     /// in one batch only).
     cost: usize,
+    /// Takes `cost` off the reader's count in flight when the batch is
+    /// done with: handed back, or dropped with a worker that stopped.
+    refund: Option<Refund>,
+}
+
+/// The [`Batch::cost`] of a batch in flight, given back to the reader's
+/// count when dropped: a batch lost with a stopped (or panicking) worker
+/// still gives it back, so the reader never waits for it.
+struct Refund {
+    cost: usize,
+    to: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for Refund {
+    fn drop(&mut self) {
+        self.to.fetch_sub(self.cost, Ordering::AcqRel);
+    }
 }
 
 /// Where a packet's payload is: `block` 0 for [`Batch::bytes`], else
@@ -1944,8 +1961,9 @@ enum Route<'a, 'p> {
         spare: mpsc::Receiver<Outs>,
         /// Batches handed back, to fill again.
         idle: Vec<Batch>,
-        /// [`Batch::cost`] of the batches sent and not handed back.
-        in_flight: usize,
+        /// [`Batch::cost`] of the batches sent and not yet done with
+        /// ([`Refund`]).
+        in_flight: Arc<std::sync::atomic::AtomicUsize>,
         /// Of [`Route::worker`], random per capture.
         seed: u64,
         frames: u64,
@@ -2076,7 +2094,7 @@ fn scan_opened(
                     up: up_tx,
                     spare: spare_rx,
                     idle: Vec::new(),
-                    in_flight: 0,
+                    in_flight: Arc::default(),
                     seed: {
                         use std::hash::BuildHasher;
                         std::collections::hash_map::RandomState::new().hash_one(0u8)
@@ -2332,26 +2350,24 @@ fn round(rd: &mut Reading<'_>, route: &mut Route<'_, '_>, last: bool) -> bool {
     }
     *frames = 0;
     *bytes = 0;
-    let handed_back = |b: Batch, idle: &mut Vec<Batch>, in_flight: &mut usize| {
-        *in_flight -= b.cost;
-        idle.push(b);
-    };
-    while let Ok(b) = back.try_recv() {
-        handed_back(b, idle, in_flight);
-    }
-    // Something is in flight whenever the budget is passed, and the
-    // workers hand batches back without waiting for the reporter.
-    while *in_flight > IN_FLIGHT_BYTES {
-        match back.recv() {
-            Ok(b) => handed_back(b, idle, in_flight),
-            Err(_) => return false,
+    idle.extend(back.try_iter());
+    // Past the budget, wait for batches to be done with: the workers
+    // hand them back without waiting for the reporter, and one lost with
+    // a worker that stopped gives its cost back as it is dropped (hence
+    // the count is read again every few milliseconds).
+    while in_flight.load(Ordering::Acquire) > IN_FLIGHT_BYTES {
+        match back.recv_timeout(std::time::Duration::from_millis(5)) {
+            Ok(b) => idle.push(b),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return false,
         }
     }
     for (b, tx) in batches.iter_mut().zip(to.iter()) {
         let mut fresh = idle.pop().unwrap_or_default();
         fresh.cost = 0;
-        let full = std::mem::replace(b, fresh);
-        *in_flight += full.cost;
+        let mut full = std::mem::replace(b, fresh);
+        in_flight.fetch_add(full.cost, Ordering::AcqRel);
+        full.refund = Some(Refund { cost: full.cost, to: Arc::clone(in_flight) });
         if tx.send(full).is_err() {
             return false;
         }
@@ -2396,6 +2412,7 @@ fn work(cfg: &ScanConfig, capture: &str, keys: KeyStore, of: usize, index: usize
         batch.bytes.clear();
         // The reader may write those buffers again once no batch holds them.
         batch.blocks.clear();
+        batch.refund = None;
         let _ = back.send(batch);
         if up.send(Up::Round(std::mem::replace(&mut part.reqs.outs, next_outs(&spare)))).is_err() {
             return;
