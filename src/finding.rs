@@ -323,6 +323,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn local_only_is_what_scope_of_says() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ip: std::net::IpAddr = match i % 4 {
+                0 => std::net::Ipv4Addr::from(x as u32).into(),
+                // Around the multicast, broadcast and private ranges.
+                1 => {
+                    std::net::Ipv4Addr::from((x as u32) | 0xe000_0000 | if x & 1 == 0 { 0x1fff_ffff } else { 0 }).into()
+                }
+                2 => std::net::Ipv6Addr::from(u128::from(x) << 64 | u128::from(x.rotate_left(17))).into(),
+                _ => {
+                    let v4 = std::net::Ipv4Addr::from(if x & 2 == 0 { x as u32 | 0xe000_0000 } else { u32::MAX });
+                    let v6 = if x & 4 == 0 {
+                        v4.to_ipv6_mapped()
+                    } else {
+                        std::net::Ipv6Addr::from(0xff02u128 << 112 | u128::from(x))
+                    };
+                    v6.into()
+                }
+            };
+            assert_eq!(local_only(ip), matches!(scope_of(ip), "multicast" | "broadcast"), "{ip}");
+        }
+    }
+
+    #[test]
     fn masks_keep_ends_only() {
         assert_eq!(mask("356938035643809"), "35***********09");
         assert_eq!(mask("12345"), "*****");
@@ -697,7 +725,13 @@ pub fn scope_of(ip: std::net::IpAddr) -> &'static str {
 
 /// A multicast or broadcast destination: only the local network hears it.
 pub fn local_only(ip: std::net::IpAddr) -> bool {
-    matches!(scope_of(ip), "multicast" | "broadcast")
+    // What `scope_of` calls `multicast` or `broadcast`, without judging
+    // the other scopes (the reader asks it of every packet).
+    let v4 = |a: std::net::Ipv4Addr| a.is_broadcast() || a.is_multicast();
+    match ip {
+        std::net::IpAddr::V4(a) => v4(a),
+        std::net::IpAddr::V6(a) => a.is_multicast() || a.to_ipv4_mapped().is_some_and(v4),
+    }
 }
 
 /// Names that are `&'static str` in the model (protocols, TLS versions
