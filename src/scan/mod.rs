@@ -1144,13 +1144,20 @@ fn note(stats: &mut crate::finding::FileStats, frame: u64, notes: &[String]) {
 /// every query parameter a finding came from.
 fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
     let mut values: Vec<&str> = raws.iter().map(|r| r.value.as_str()).collect();
-    if let Some((_, query)) = uri.split_once('?') {
-        for pair in query.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    // Cut at ASCII bytes (`?`, `&`, `=`): always between characters.
+    if let Some(q) = memchr::memchr(b'?', uri.as_bytes()) {
+        for pair in query_pairs(&uri[q + 1..]) {
+            let (k, v) = match memchr::memchr(b'=', pair.as_bytes()) {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, ""),
+            };
             // Decoded only when escaped (the decoding of plain text is
             // itself).
-            let k: std::borrow::Cow<'_, str> =
-                if k.contains(['%', '+']) { crate::codec::text::url_decode(k.as_bytes()).0.into() } else { k.into() };
+            let k: std::borrow::Cow<'_, str> = if memchr::memchr2(b'%', b'+', k.as_bytes()).is_some() {
+                crate::codec::text::url_decode(k.as_bytes()).0.into()
+            } else {
+                k.into()
+            };
             let hit = raws.iter().any(|r| {
                 r.location == Location::Query
                     && r.field
@@ -1163,6 +1170,17 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
         }
     }
     mask_all(uri, &values)
+}
+
+/// `query.split('&')`, by memchr.
+fn query_pairs(query: &str) -> impl Iterator<Item = &str> {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let rest = query.get(from..)?;
+        let end = memchr::memchr(b'&', rest.as_bytes()).unwrap_or(rest.len());
+        from += end + 1;
+        Some(&rest[..end])
+    })
 }
 
 /// A request whole, for `teleaudit show`.
@@ -2527,6 +2545,19 @@ fn drain(out: &mut crate::app::Emit, reqs: &mut Requests<'_>, names: &Names) {
 #[cfg(test)]
 mod merge_tests {
     use super::*;
+
+    #[test]
+    fn query_pairs_split_as_str_split_does() {
+        let parts = ["a", "=", "&", "é", "%", "&&", ""];
+        let mut x = 0x51_7cc1_b727_220au64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let q: String = (0..x % 8).map(|i| parts[((x >> (i * 3)) % parts.len() as u64) as usize]).collect();
+            assert_eq!(query_pairs(&q).collect::<Vec<_>>(), q.split('&').collect::<Vec<_>>(), "{q:?}");
+        }
+    }
 
     /// The merge gives what a stable sort of the parts one after another
     /// gives, whether each part is in order or not, and leaves the parts
