@@ -2340,7 +2340,9 @@ fn read_all(
             Decoded::Unsupported { first } => unsupported_link(&mut rd.errors, &rd.capture, first, Some(&frame)),
             Decoded::Skipped => {}
         }
-        take_capture_notes(reader, rd, route, number);
+        if reader.has_news() {
+            take_capture_notes(reader, rd, route, number);
+        }
         if let Route::Workers { frames, .. } = route {
             *frames += 1;
         }
