@@ -2526,6 +2526,10 @@ fn unsupported_link(
 
 /// Hands what the application layer produced to extraction.
 fn drain(out: &mut crate::app::Emit, reqs: &mut Requests<'_>, names: &Names) {
+    // Most segments complete nothing.
+    if out.requests.is_empty() && out.streams.is_empty() && out.sip.is_empty() && out.telephony.is_empty() {
+        return;
+    }
     for mut req in out.requests.drain(..) {
         reqs.name(&mut req.app);
         reqs.take(req, names);
