@@ -522,10 +522,6 @@ impl CaptureReader {
         self.frames
     }
 
-    /// Non-fatal problems met since the last call (skipped records): the
-    /// first [`MAX_NOTES_PER_KIND`] of each kind as they come; once the
-    /// capture has ended (`next_frame` gave `None` or an error), one
-    /// summary note per kind that had more, with their count.
     /// Whether notes, key material or named apps wait to be taken
     /// ([`take_notes`](Self::take_notes), [`take_secrets`](Self::take_secrets),
     /// [`take_named_apps`](Self::take_named_apps)): one test per frame.
@@ -533,6 +529,10 @@ impl CaptureReader {
         !(self.notes.ready.is_empty() && self.secrets.is_empty() && self.named.is_empty())
     }
 
+    /// Non-fatal problems met since the last call (skipped records): the
+    /// first [`MAX_NOTES_PER_KIND`] of each kind as they come; once the
+    /// capture has ended (`next_frame` gave `None` or an error), one
+    /// summary note per kind that had more, with their count.
     pub fn take_notes(&mut self) -> Vec<CaptureNote> {
         std::mem::take(&mut self.notes.ready)
     }
