@@ -85,6 +85,17 @@ impl Rendered {
         }
     }
 
+    /// A byte in decimal, without leading zeros.
+    fn octet(&mut self, v: u8) {
+        if v >= 100 {
+            self.byte(b'0' + v / 100);
+        }
+        if v >= 10 {
+            self.byte(b'0' + (v / 10) % 10);
+        }
+        self.byte(b'0' + v % 10);
+    }
+
     /// `v` in decimal, at least `width` digits (zero-padded).
     fn digits(&mut self, v: u64, width: usize) {
         let mut tmp = [0u8; 20];
@@ -156,7 +167,7 @@ pub fn render_addr(a: &std::net::SocketAddr) -> Rendered {
                 if i > 0 {
                     r.byte(b'.');
                 }
-                r.digits(u64::from(*o), 1);
+                r.octet(*o);
             }
             r.byte(b':');
             r.digits(u64::from(v4.port()), 1);
@@ -215,6 +226,15 @@ mod tests {
         ] {
             let a: std::net::SocketAddr = a.parse().unwrap();
             assert_eq!(render_addr(&a).as_str(), a.to_string());
+        }
+        // Every octet value in every place, and ports of each length.
+        for v in 0..=255u8 {
+            for (i, port) in [0u16, 7, 80, 443, 8080, 65535].into_iter().enumerate() {
+                let mut o = [1, 22, 133, 244];
+                o[i % 4] = v;
+                let a = std::net::SocketAddr::from((o, port));
+                assert_eq!(render_addr(&a).as_str(), a.to_string());
+            }
         }
     }
 
