@@ -326,9 +326,7 @@ mod tests {
     fn local_only_is_what_scope_of_says() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for i in 0..200_000u32 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::util::xorshift(&mut x);
             let ip: std::net::IpAddr = match i % 4 {
                 0 => std::net::Ipv4Addr::from(x as u32).into(),
                 // Around the multicast, broadcast and private ranges.

@@ -280,14 +280,7 @@ mod tests {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut q = Initials::default();
         for n in 0..2000usize {
-            let p: Vec<u8> = (0..n % 300)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let p: Vec<u8> = (0..n % 300).map(|_| crate::util::xorshift(&mut x) as u8).collect();
             let mut p = p;
             if let Some(b) = p.first_mut() {
                 *b |= 0xc0;

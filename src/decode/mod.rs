@@ -716,12 +716,7 @@ mod tests {
     #[test]
     fn plain_ip_agrees_with_etherparse() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = move || crate::util::xorshift(&mut x);
         let (mut taken, mut tries) = (0, 0);
         for round in 0..40_000 {
             let v6 = round % 2 == 1;

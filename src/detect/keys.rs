@@ -612,9 +612,7 @@ mod tests {
         let parts = ["a", "imei", ":", ".", "/", "@", "[", "]", "\"", "X-", "x-", "é", "$", "0"];
         let mut x = 0x51_7cc1_b727_220au64;
         for _ in 0..30_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::util::xorshift(&mut x);
             let name: String = (0..x % 9).map(|i| parts[((x >> (i * 4)) % parts.len() as u64) as usize]).collect();
             assert_eq!(tail_of(&name), by_splits(&name), "{name:?}");
         }
@@ -781,12 +779,7 @@ mod tests {
         ];
         let lists = [&KEYS.imei, &KEYS.mac, &KEYS.serial, &KEYS.imsi, &KEYS.msisdn, &KEYS.latitude, &KEYS.longitude];
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = move || crate::util::xorshift(&mut x);
         let mut names: Vec<String> = Vec::new();
         for _ in 0..3000 {
             let mut n = String::new();

@@ -637,12 +637,7 @@ mod tests {
             }
         }
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = move || crate::util::xorshift(&mut x);
         let mut addr = || -> SocketAddr {
             let r = next();
             // Few distinct values of each field, so that keys collide often.

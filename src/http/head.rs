@@ -361,12 +361,7 @@ mod tests {
     #[test]
     fn line_count_shortcut_agrees_with_header_lines() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = move || crate::util::xorshift(&mut x);
         let pieces: [&[u8]; 16] = [
             b"Host: h",
             b"A:",

@@ -792,9 +792,7 @@ mod tests {
         let parts = ["[", "]", ":", "A", "b", "É", "8", "::1", "Example.COM", ""];
         let mut x = 0x9e37_79b9u64;
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::util::xorshift(&mut x);
             let h: String = (0..x % 7).map(|i| parts[((x >> (i * 4)) % parts.len() as u64) as usize]).collect();
             assert_eq!(host_name(&h), before(&h), "{h:?}");
         }

@@ -2557,9 +2557,7 @@ mod merge_tests {
         let parts = ["a", "=", "&", "é", "%", "&&", ""];
         let mut x = 0x51_7cc1_b727_220au64;
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::util::xorshift(&mut x);
             let q: String = (0..x % 8).map(|i| parts[((x >> (i * 3)) % parts.len() as u64) as usize]).collect();
             assert_eq!(query_pairs(&q).collect::<Vec<_>>(), q.split('&').collect::<Vec<_>>(), "{q:?}");
         }
@@ -2571,12 +2569,7 @@ mod merge_tests {
     #[test]
     fn merging_in_place_is_a_stable_sort_of_the_parts_in_turn() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut next = |n: u64| crate::util::xorshift(&mut x) % n;
         for _ in 0..2_000 {
             let n_parts = 1 + next(5) as usize;
             let mut parts: Vec<Outs> = Vec::new();

@@ -48,6 +48,16 @@ impl Hasher for FnvHasher {
     }
 }
 
+/// One step of a xorshift generator (Marsaglia's 13/7/17): the varied
+/// inputs of the differential tests, from a seed.
+#[cfg(test)]
+pub(crate) fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
 /// [`String::from_utf8_lossy`], with the validation of the standard
 /// library's `str::from_utf8` (words of ASCII at a time) first: the
 /// lossy reading checks byte by byte even when all is valid, as nearly
@@ -67,9 +77,7 @@ mod lossy_tests {
             [b"abc", "é".as_bytes(), b"\xff", b"\xe2\x82", "€".as_bytes(), b"\xc0\x80", b"\0", b"z"];
         let mut x = 7u64;
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::util::xorshift(&mut x);
             let b: Vec<u8> = (0..(x % 12)).flat_map(|i| parts[((x >> (i * 3)) % 8) as usize].iter().copied()).collect();
             assert_eq!(super::lossy(&b), String::from_utf8_lossy(&b), "{b:?}");
         }

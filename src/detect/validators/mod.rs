@@ -377,9 +377,7 @@ mod tests {
         let alphabet = ["0", "7", "9", "a", "F", "g", "Z", ":", "-", "@", ".", " ", "é", "\u{1F600}"];
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..50_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            crate::util::xorshift(&mut x);
             let len = (x % 40) as usize;
             let mut s = String::new();
             let mut y = x;
