@@ -18,13 +18,12 @@ pub struct JsonlReporter<W: Write> {
     /// and the apps that sent them.
     hosts: std::collections::BTreeMap<String, HostTally>,
     apps: AppTotals,
-    /// The capture's name as last masked, and the masker's generation
-    /// then: every finding of a capture carries the name.
-    capture: Option<(Arc<str>, usize, String)>,
     /// One line being written.
     buf: Vec<u8>,
     memo: LineMemo,
-    /// The host and URI last masked.
+    /// The capture's name, host and URI last masked: every finding of a
+    /// capture carries its name, and those of a request its host and URI.
+    capture: Masked,
     host: Masked,
     uri: Masked,
 }
@@ -44,9 +43,9 @@ impl<W: Write> JsonlReporter<W> {
             p: Privacy::new(opts),
             hosts: Default::default(),
             apps: Default::default(),
-            capture: None,
             buf: Vec::new(),
             memo: LineMemo::default(),
+            capture: Masked::default(),
             host: Masked::default(),
             uri: Masked::default(),
         }
@@ -140,7 +139,7 @@ impl FindingLine<'_> {
         key!("confidence");
         plain(o, self.confidence);
         key!("dst");
-        o.extend_from_slice(memo.dst.get(self.dst.0));
+        o.extend_from_slice(memo.dst.get(self.dst.0, crate::util::render_addr));
         key!("encoding");
         o.push(b'[');
         for (i, e) in self.encoding.iter().enumerate() {
@@ -177,14 +176,14 @@ impl FindingLine<'_> {
         key!("severity");
         plain(o, self.severity);
         key!("src");
-        o.extend_from_slice(memo.src.get(self.src.0));
+        o.extend_from_slice(memo.src.get(self.src.0, crate::util::render_addr));
         key!("stream_id");
         match self.stream_id {
             Some(n) => json_u64(o, u64::from(n)),
             None => o.extend_from_slice(b"null"),
         }
         key!("time");
-        o.extend_from_slice(memo.time.get(self.time.0));
+        o.extend_from_slice(memo.time.get(self.time.0, crate::util::Timestamp::render));
         key!("title");
         json_str(o, self.title);
         key!("tls");
@@ -222,29 +221,14 @@ impl<T> Default for Last<T> {
     }
 }
 
-/// What renders as a JSON string with nothing to escape.
-trait Quoted: Copy + PartialEq {
-    fn render(&self) -> crate::util::Rendered;
-}
-
-impl Quoted for std::net::SocketAddr {
-    fn render(&self) -> crate::util::Rendered {
-        crate::util::render_addr(self)
-    }
-}
-
-impl Quoted for crate::util::Timestamp {
-    fn render(&self) -> crate::util::Rendered {
-        crate::util::Timestamp::render(self)
-    }
-}
-
-impl<T: Quoted> Last<T> {
-    fn get(&mut self, v: &T) -> &[u8] {
+impl<T: Copy + PartialEq> Last<T> {
+    /// `v` as a JSON string, `render` giving its text (nothing in it to
+    /// escape).
+    fn get(&mut self, v: &T, render: fn(&T) -> crate::util::Rendered) -> &[u8] {
         if self.seen.as_ref() != Some(v) {
             self.json.clear();
             self.json.push(b'"');
-            self.json.extend_from_slice(v.render().as_str().as_bytes());
+            self.json.extend_from_slice(render(v).as_str().as_bytes());
             self.json.push(b'"');
             self.seen = Some(*v);
         }
@@ -417,9 +401,9 @@ fn finding_line_in<'a>(f: &'a Finding, p: &'a Privacy, shown: Shown3<'a>) -> Fin
     }
 }
 
-/// A text shared by findings (one `Arc` for a request's findings), as
-/// last masked, and the masker's generation then: `None` when masking
-/// left it as it was.
+/// A text shared by findings (one `Arc` for a capture's, or a request's,
+/// findings), as last masked, and the masker's generation then: `None`
+/// when masking left it as it was.
 #[derive(Default)]
 struct Masked {
     last: Option<(Arc<str>, usize, Option<String>)>,
@@ -428,9 +412,11 @@ struct Masked {
 impl Masked {
     fn get<'a>(&'a mut self, raw: Option<&'a Arc<str>>, p: &Privacy, generation: usize) -> Option<Cow<'a, str>> {
         let raw = raw?;
-        // The `Arc` held here is never freed, so another text cannot take
-        // its place at the same address.
-        let fresh = self.last.as_ref().is_some_and(|(r, g, _)| *g == generation && Arc::ptr_eq(r, raw));
+        // The same `Arc` nearly always (a request's findings share it);
+        // the same text from another part (each worker has its own copy
+        // of the capture's name) is the same too.
+        let fresh =
+            self.last.as_ref().is_some_and(|(r, g, _)| *g == generation && (Arc::ptr_eq(r, raw) || **r == **raw));
         if !fresh {
             let masked = match p.text(raw) {
                 Cow::Borrowed(_) => None,
@@ -646,16 +632,10 @@ impl<W: Write> Reporter for JsonlReporter<W> {
         self.apps.finding(f);
         self.p.learn(f);
         let generation = self.p.generation();
-        let fresh = self.capture.as_ref().is_some_and(|(raw, g, _)| *g == generation && *raw == f.capture);
-        if !fresh {
-            self.capture = Some((f.capture.clone(), generation, self.p.text(&f.capture).into_owned()));
-        }
-        let capture = self.capture.as_ref().map_or("", |(_, _, masked)| masked.as_str());
-        let uri = if self.p.opts.show_values { f.uri.as_ref() } else { f.uri_masked.as_ref() };
         let shown = Shown3 {
-            capture: Cow::Borrowed(capture),
+            capture: self.capture.get(Some(&f.capture), &self.p, generation).unwrap_or_default(),
             host: self.host.get(f.host.as_ref(), &self.p, generation),
-            uri: self.uri.get(uri, &self.p, generation),
+            uri: self.uri.get(super::shown_uri_arc(self.p.opts, f), &self.p, generation),
         };
         let line = finding_line_in(f, &self.p, shown);
         // Serialised into a reused buffer, then written at once: the

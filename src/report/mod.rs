@@ -237,7 +237,12 @@ pub fn shown(o: ReportOptions, v: &str) -> String {
 }
 
 pub fn shown_uri(o: ReportOptions, f: &Finding) -> Option<&str> {
-    if o.show_values { f.uri.as_deref() } else { f.uri_masked.as_deref() }
+    shown_uri_arc(o, f).map(|u| &**u)
+}
+
+/// [`shown_uri`] as the request's shared text.
+pub fn shown_uri_arc(o: ReportOptions, f: &Finding) -> Option<&std::sync::Arc<str>> {
+    if o.show_values { f.uri.as_ref() } else { f.uri_masked.as_ref() }
 }
 
 /// What a reporter prints of text that came from a capture (hosts, field
