@@ -1831,9 +1831,9 @@ struct Batch {
     bytes: Vec<u8>,
     /// The reader's buffers the messages' spans are in.
     blocks: Vec<crate::capture::Shared>,
-    /// What it holds, as [`held`] counts it: its copies, and the
-    /// reader's buffers it was the first to point into (a buffer counts
-    /// in one batch only).
+    /// What it holds, as [`held`] counts it, while the reader fills it:
+    /// its copies, and the reader's buffers it was the first to point
+    /// into (a buffer counts in one batch only).
     cost: usize,
     /// Takes `cost` off the reader's count in flight when the batch is
     /// done with: handed back, or dropped with a worker that stopped.
@@ -2383,11 +2383,12 @@ fn round(rd: &mut Reading<'_>, route: &mut Route<'_, '_>, last: bool) -> bool {
         }
     }
     for (b, tx) in batches.iter_mut().zip(to.iter()) {
-        let mut fresh = idle.pop().unwrap_or_default();
-        fresh.cost = 0;
-        let mut full = std::mem::replace(b, fresh);
-        in_flight.fetch_add(full.cost, Ordering::AcqRel);
-        full.refund = Some(Refund { cost: full.cost, to: Arc::clone(in_flight) });
+        let mut full = std::mem::replace(b, idle.pop().unwrap_or_default());
+        // The cost moves to the refund: the batch starts from nothing
+        // when it comes back.
+        let cost = std::mem::take(&mut full.cost);
+        in_flight.fetch_add(cost, Ordering::AcqRel);
+        full.refund = Some(Refund { cost, to: Arc::clone(in_flight) });
         if tx.send(full).is_err() {
             return false;
         }
@@ -2549,7 +2550,7 @@ fn drain(out: &mut crate::app::Emit, reqs: &mut Requests<'_>, names: &Names) {
 }
 
 #[cfg(test)]
-mod merge_tests {
+mod tests {
     use super::*;
 
     #[test]
