@@ -20,6 +20,7 @@ pub mod inner;
 pub mod json;
 pub mod markup;
 pub mod multipart;
+mod shape;
 pub mod sip;
 
 use base64::Engine as _;
@@ -30,6 +31,7 @@ use crate::codec::text::{
 };
 use crate::finding::Location;
 use crate::http::HttpRequest;
+use shape::Shape;
 
 /// Deepest chain of nested decodings followed inside one value.
 pub const MAX_DEPTH: usize = 4;
@@ -182,10 +184,11 @@ fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
     // At the depth limit, a value reached through that many decodings is
     // still tried, to say whether stopping lost anything.
     let at_limit = depth >= MAX_DEPTH;
-    let children = if nothing_inside(&field.value) {
+    let shape = Shape::of(&field.value);
+    let children = if nothing_inside(&shape) {
         Vec::new()
     } else if !at_limit || field.encoding.as_slice().len() >= MAX_DEPTH {
-        nested(&field, &mut out.notes, &mut out.split)
+        nested_in(&field, &shape, &mut out.notes, &mut out.split)
     } else {
         Vec::new()
     };
@@ -225,7 +228,15 @@ fn json_note(notes: &mut Vec<String>, e: json::JsonError) {
 /// value, 12-hex tokens glued into a longer string. Limits met on the
 /// way go to `notes`; `split` counts fields split out of values against
 /// [`inner::MAX_SPLIT`].
+#[cfg(test)]
 fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Field> {
+    nested_in(field, &Shape::of(&field.value), notes, split)
+}
+
+/// [`nested`] of a value whose [`Shape`] is `s`: each decoding is tried
+/// only when the shape allows it.
+fn nested_in(field: &Field, s: &Shape, notes: &mut Vec<String>, split: &mut usize) -> Vec<Field> {
+    use shape::{AMP, AT, COLON, EQ, LIST, LT, NL, OPEN, PERCENT, QUESTION};
     let v = field.value.as_str();
     let child = |name: Option<String>, value: String, encoding: Chain| Field {
         location: field.location,
@@ -233,7 +244,7 @@ fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Fiel
         value,
         encoding,
     };
-    if looks_like_json(v) {
+    if s.has(OPEN) && looks_like_json(v) {
         match json::leaves(v) {
             Ok(leaves) => {
                 let enc = field.encoding.then("json");
@@ -242,7 +253,10 @@ fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Fiel
             Err(e) => json_note(notes, e),
         }
     }
-    if let Some(query) = inner::url_query(field.name.as_deref(), v) {
+    if s.has(QUESTION)
+        && s.has(EQ)
+        && let Some(query) = inner::url_query(field.name.as_deref(), v)
+    {
         // One `url` step for reading the URL, escapes in it or not.
         let enc = field.encoding.then("url");
         let mut pairs: Vec<Field> = parse_pairs(query.as_bytes())
@@ -252,7 +266,7 @@ fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Fiel
         pairs.truncate(split_budget(notes, split, pairs.len()));
         return pairs;
     }
-    if v.contains('&') && v.contains('=') && looks_like_pairs(v) {
+    if s.has(AMP) && s.has(EQ) && looks_like_pairs(v) {
         return parse_pairs(v.as_bytes())
             .map(|(k, val, esc)| {
                 let enc = if esc { field.encoding.then("url") } else { field.encoding };
@@ -260,7 +274,7 @@ fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Fiel
             })
             .collect();
     }
-    if markup::looks_like_xml(v) {
+    if s.has(LT) && markup::looks_like_xml(v) {
         let enc = field.encoding.then("xml");
         let (pairs, more) = markup::pairs(v);
         if more {
@@ -271,23 +285,28 @@ fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Fiel
         }
     }
     let mut pairs = Vec::new();
-    if inner::text_pairs(v, &mut pairs) {
+    if (s.has(EQ) || (s.has(NL) && s.has(COLON))) && inner::text_pairs(v, &mut pairs) {
         pairs.truncate(split_budget(notes, split, pairs.len()));
         return pairs
             .into_iter()
             .map(|(k, val)| child(join(&field.name, k), val.to_string(), field.encoding))
             .collect();
     }
-    if let Some(list) = key_value_list(v) {
+    if s.has(LIST)
+        && s.has(COLON | EQ)
+        && let Some(list) = key_value_list(v)
+    {
         return list.into_iter().map(|(k, val)| child(join(&field.name, k), val.to_string(), field.encoding)).collect();
     }
-    if let Some(user) = inner::hex_login_user(v) {
+    if s.has(AT)
+        && let Some(user) = inner::hex_login_user(v)
+    {
         if split_budget(notes, split, 1) == 0 {
             return Vec::new();
         }
         return vec![child(join(&field.name, "user"), user.to_string(), field.encoding)];
     }
-    if v.contains('%') {
+    if s.has(PERCENT) {
         let (d, esc) = url_decode(v.as_bytes());
         if esc && d != v {
             return vec![child(field.name.clone(), d, field.encoding.then("url"))];
@@ -298,15 +317,24 @@ fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Fiel
         let enc = field.encoding.then("base64");
         child(field.name.clone(), d.text, d.coding.map_or(enc, |c| enc.then(c)))
     };
-    if let Some(d) = decode_base64(v) {
+    if s.base64
+        && let Some(d) = decode_base64(v)
+    {
         return vec![decoded(d)];
     }
-    if let Some(text) = decode_hex(v) {
+    if s.hex
+        && let Some(text) = decode_hex(v)
+    {
         return vec![child(field.name.clone(), text, field.encoding.then("hex"))];
     }
-    let runs: Vec<Field> = base64_runs(v).filter_map(decode_base64).map(decoded).collect();
-    if !runs.is_empty() {
-        return runs;
+    if s.runs {
+        let runs: Vec<Field> = base64_runs(v).filter_map(decode_base64).map(decoded).collect();
+        if !runs.is_empty() {
+            return runs;
+        }
+    }
+    if !s.tokens {
+        return Vec::new();
     }
     let mut tokens = Vec::new();
     inner::glued_hex_tokens(v, &mut tokens);
@@ -338,19 +366,16 @@ fn xml_note() -> String {
     format!("more than {} XML values in one document; the rest not inspected", markup::MAX_PAIRS)
 }
 
-/// Is `v` a value [`nested`] surely finds nothing in? Without any byte
+/// Is a value of shape `s` one [`nested`] surely finds nothing in? Without any byte
 /// that starts a structure (`{ [ < = & : , ; ? @ %`: JSON, XML, pairs,
 /// lists, URLs, logins, escapes), and either shorter than the shortest
 /// base64 ([`MIN_BASE64_LEN`]; hex and tokens are longer still) or
 /// digits only that are not even-length hex of at least 16 (base64 and
 /// runs refuse all-hex values, tokens need a separator). Most form and
 /// query values: numbers, IMEIs, short words.
-fn nothing_inside(v: &str) -> bool {
-    let b = v.as_bytes();
-    if b.iter().any(|c| matches!(c, b'{' | b'[' | b'<' | b'=' | b'&' | b':' | b',' | b';' | b'?' | b'@' | b'%')) {
-        return false;
-    }
-    b.len() < MIN_BASE64_LEN || (b.iter().all(u8::is_ascii_digit) && (b.len() < 16 || !b.len().is_multiple_of(2)))
+fn nothing_inside(s: &Shape) -> bool {
+    !s.has(shape::STRUCTURE)
+        && (s.len < MIN_BASE64_LEN || (!s.has(shape::NOT_DIGIT) && (s.len < 16 || !s.len.is_multiple_of(2))))
 }
 
 /// Could [`nested`] find anything inside `v`? False for short plain
@@ -772,7 +797,7 @@ mod tests {
                     if n % 3 == 0 { (b'0' + (pick % 10) as u8) as char } else { alphabet[pick] as char }
                 })
                 .collect();
-            if nothing_inside(&v) {
+            if nothing_inside(&Shape::of(&v)) {
                 skipped += 1;
                 let f = Field {
                     location: Location::Query,
@@ -785,11 +810,88 @@ mod tests {
         }
         assert!(skipped > 5_000, "{skipped}");
         for v in ["356938035643809", "48.856613", "Pixel 7", "1.2.3"] {
-            assert!(nothing_inside(v), "{v}");
+            assert!(nothing_inside(&Shape::of(v)), "{v}");
         }
         for v in ["3132333435363738", "aGVsbG8gd29ybGQh", "a=1&b=2", "RT-AX58U_3.0.0.4_a45e60123456"] {
-            assert!(!nothing_inside(v), "{v}");
+            assert!(!nothing_inside(&Shape::of(v)), "{v}");
         }
+    }
+
+    /// Every decoding of [`nested`] tried with its [`Shape`] gate finds
+    /// what it finds with every gate open ([`Shape::open`]): values built of the pieces
+    /// each decoding reads (valid and broken), structure bytes, white
+    /// space `trim` removes (ASCII and not) and other non-ASCII text.
+    #[test]
+    fn shape_gates_lose_nothing() {
+        const PIECES: &[&str] = &[
+            "aGVsbG8gd29ybGQh",
+            "aGVsbG8gd29y",
+            "aGVsbG8td29ybGQ_",
+            "SU1FST0zNTY5MzgwMzU2NDM4MDk=",
+            "3132333435363738",
+            "31323334 35363738",
+            "fw_a45e60123456",
+            "a45e60123456",
+            "A45E60123456",
+            "38400000-8cf0-11bd-b23e-10b96e40000d",
+            "{\"imei\":\"356938035643809\"}",
+            "[1,\"a\"]",
+            "http://x.example/a?mac=a4:5e:60:12:34:56&b=1",
+            "/p?x=1",
+            "?imei=1",
+            "k=v&k2=v2",
+            "mac=a45e60123456",
+            "%41%42%3D",
+            "<a>b</a>",
+            "<?xml version=\"1.0\"?><r><imei>1</imei></r>",
+            "MNC:01,LAC:2F,CID:1A2B",
+            "a=1;b=2",
+            "a45e60123456@isp.example",
+            "jane@mail.example",
+            "RT-AX58U_3.0.0.4_",
+            "IMEI: 356938035643809\n",
+            "Bearer ",
+            "356938035643809",
+            " ",
+            "\t",
+            "\u{b}",
+            "\n",
+            "\u{a0}",
+            "\u{2003}",
+            "é",
+            "==",
+        ];
+        const BYTES: &[u8] = b"0123456789abcdefXYZxyz+/=-_ .%&:;,{}[]<>?@\"'\n\t";
+        let mut seed = 0x5eed_u64;
+        let mut opened = 0;
+        for _ in 0..30_000 {
+            let mut v = String::new();
+            let n = 1 + (crate::util::xorshift(&mut seed) % 4) as usize;
+            for _ in 0..n {
+                let r = crate::util::xorshift(&mut seed);
+                if r.is_multiple_of(3) {
+                    for i in 0..(r >> 8) % 6 {
+                        v.push(char::from(BYTES[((r >> (12 + 5 * i)) % BYTES.len() as u64) as usize]));
+                    }
+                } else {
+                    v.push_str(PIECES[((r >> 4) % PIECES.len() as u64) as usize]);
+                }
+            }
+            let f = Field {
+                location: Location::Body,
+                name: Some(if seed.is_multiple_of(2) { "referer".into() } else { "k".into() }),
+                value: v.clone(),
+                encoding: Chain::default(),
+            };
+            let (mut notes_gated, mut split_gated) = (Vec::new(), 0);
+            let (mut notes_open, mut split_open) = (Vec::new(), 0);
+            let gated = nested_in(&f, &Shape::of(&v), &mut notes_gated, &mut split_gated);
+            let open = nested_in(&f, &Shape::open(&v), &mut notes_open, &mut split_open);
+            assert_eq!(gated, open, "{v:?}");
+            assert_eq!((notes_gated, split_gated), (notes_open, split_open), "{v:?}");
+            opened += usize::from(!open.is_empty());
+        }
+        assert!(opened > 10_000, "{opened}");
     }
 
     fn req(target: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpRequest {
