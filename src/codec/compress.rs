@@ -74,9 +74,23 @@ pub fn looks_zlib(b: &[u8]) -> bool {
 /// Decompresses `input` into at most `limit` bytes. On error the bytes
 /// decoded so far are returned with it.
 pub fn decompress(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Option<DecodeBodyError>) {
-    // Grown from empty: a read that fails loses what it inflated, so
-    // reads stay small (a large first read would lose all that came
-    // before the damage).
+    match coding {
+        Coding::Gzip | Coding::Deflate => {
+            if let Some(done) = KEPT.with(|k| {
+                let mut k = k.try_borrow_mut().ok()?;
+                Some(k.decompress(coding, input, limit))
+            }) {
+                return done;
+            }
+        }
+        Coding::Brotli | Coding::Zstd => {}
+    }
+    fresh(coding, input, limit)
+}
+
+/// [`decompress`] by new decoders (for brotli and zstd always; for
+/// gzip and deflate when the kept ones are in use).
+fn fresh(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Option<DecodeBodyError>) {
     let out = Vec::new();
     let name = coding.name();
     // The bufread decoders read the input in place (the read ones copy it
@@ -95,10 +109,119 @@ pub fn decompress(coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Optio
     read_within(reader, out, name, limit)
 }
 
+/// Input a kept decoder reads: a copy of the body (a decoder kept past
+/// one call cannot borrow it).
+type Input = std::io::Cursor<Vec<u8>>;
+
+/// Largest copied input kept for the next body: a larger one is let go.
+const KEPT_INPUT: usize = 64 << 10;
+
+/// Gzip and deflate decoders kept per thread from one body to the next:
+/// making one (zlib-rs allocates and zeroes its state, then a 32 KiB
+/// window) costs more than inflating a small body; a reset costs little.
+#[derive(Default)]
+struct Kept {
+    gzip: Option<flate2::bufread::GzDecoder<Input>>,
+    zlib: Option<flate2::bufread::ZlibDecoder<Input>>,
+    raw: Option<flate2::bufread::DeflateDecoder<Input>>,
+    /// The copy of the last input, for the next (taken while in use).
+    spare: Vec<u8>,
+}
+
+thread_local! {
+    static KEPT: std::cell::RefCell<Kept> = std::cell::RefCell::new(Kept::default());
+}
+
+impl Kept {
+    /// [`decompress`] of gzip or deflate, by a kept decoder reset to
+    /// `input`: the same bytes and errors as new decoders give.
+    fn decompress(&mut self, coding: Coding, input: &[u8], limit: usize) -> (Vec<u8>, Option<DecodeBodyError>) {
+        let mut copy = std::mem::take(&mut self.spare);
+        copy.clear();
+        copy.extend_from_slice(input);
+        let copy = Input::new(copy);
+        let name = coding.name();
+        let (done, used) = match coding {
+            Coding::Gzip => reuse(&mut self.gzip, copy, |gz| read_within(Members(gz), Vec::new(), name, limit)),
+            _ if looks_zlib(input) => reuse(&mut self.zlib, copy, |z| read_within(z, Vec::new(), name, limit)),
+            _ => reuse(&mut self.raw, copy, |d| read_within(d, Vec::new(), name, limit)),
+        };
+        let used = used.into_inner();
+        if used.capacity() <= KEPT_INPUT {
+            self.spare = used;
+        }
+        done
+    }
+}
+
+/// A decoder that can be kept: made on an input, reset to another.
+trait Resettable: Read + Sized {
+    fn new(input: Input) -> Self;
+    /// Resets all its state and swaps `input` in; the old input back.
+    fn reset(&mut self, input: Input) -> Input;
+}
+
+macro_rules! resettable {
+    ($($t:ty),*) => {$(
+        impl Resettable for $t {
+            fn new(input: Input) -> Self {
+                <$t>::new(input)
+            }
+            fn reset(&mut self, input: Input) -> Input {
+                <$t>::reset(self, input)
+            }
+        }
+    )*};
+}
+
+resettable!(
+    flate2::bufread::GzDecoder<Input>,
+    flate2::bufread::ZlibDecoder<Input>,
+    flate2::bufread::DeflateDecoder<Input>
+);
+
+/// `read` by the decoder kept in `slot` (made there the first time),
+/// reset to `input`; what it read, and `input` back.
+fn reuse<D: Resettable, T>(slot: &mut Option<D>, input: Input, read: impl FnOnce(&mut D) -> T) -> (T, Input) {
+    let d = match slot {
+        Some(d) => {
+            d.reset(input);
+            d
+        }
+        None => slot.insert(D::new(input)),
+    };
+    let done = read(d);
+    (done, d.reset(Input::default()))
+}
+
+/// A gzip decoder read member after member, as `MultiGzDecoder` reads
+/// them: where one member ends and input is left, the decoder is reset
+/// to the rest (whose header it then reads, or fails on).
+struct Members<'a>(&'a mut flate2::bufread::GzDecoder<Input>);
+
+impl Read for Members<'_> {
+    fn read(&mut self, into: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.0.read(into)?;
+            let rest = {
+                let c = self.0.get_ref();
+                usize::try_from(c.position()).map_or(0, |p| c.get_ref().len().saturating_sub(p))
+            };
+            if n > 0 || into.is_empty() || rest == 0 {
+                return Ok(n);
+            }
+            let at = std::mem::take(self.0.get_mut());
+            self.0.reset(at);
+        }
+    }
+}
+
 /// Reads `reader` to its end into `out`, up to `limit` bytes; on error,
-/// what was decoded so far comes back with it.
+/// what was decoded so far comes back with it. `out` starts empty and
+/// grows: a read that fails loses what it inflated, so reads stay small
+/// (a large first read would lose all that came before the damage).
 fn read_within(
-    reader: Box<dyn Read + '_>,
+    reader: impl Read,
     mut out: Vec<u8>,
     name: &'static str,
     limit: usize,
@@ -153,6 +276,66 @@ mod tests {
         let (out, err) = decompress(Coding::Gzip, &gz, 1000);
         assert_eq!(out.len(), 1000);
         assert!(matches!(err, Some(DecodeBodyError::TooLarge { limit: 1000, .. })));
+    }
+
+    /// Decoders kept from body to body give what new ones give: bytes and
+    /// error, for gzip of one to three members (with and without a file
+    /// name), zlib and raw deflate, whole, with bytes after them, cut
+    /// short, with a byte changed, under small and large limits, in an
+    /// order that reuses each decoder after errors and cuts.
+    #[test]
+    fn kept_decoders_decode_as_new_ones() {
+        let mut x = 0x0dec_0de5_u64;
+        let mut plains: Vec<Vec<u8>> = vec![Vec::new(), b"imei=356938035643809".to_vec()];
+        for n in [3, 200, 5000] {
+            let mut p = Vec::new();
+            while p.len() < n {
+                p.extend_from_slice(format!("k{}={}&", crate::util::xorshift(&mut x) % 97, x >> 40).as_bytes());
+            }
+            plains.push(p);
+        }
+        let mut streams: Vec<(Coding, Vec<u8>)> = Vec::new();
+        for p in &plains {
+            let gz = |p: &[u8], named: bool| {
+                let b = if named { flate2::GzBuilder::new().filename("a.txt") } else { flate2::GzBuilder::new() };
+                let mut e = b.write(Vec::new(), flate2::Compression::default());
+                e.write_all(p).unwrap();
+                e.finish().unwrap()
+            };
+            let one = gz(p, false);
+            streams.push((Coding::Gzip, one.clone()));
+            streams.push((Coding::Gzip, [gz(p, true), gz(b"imsi=208150123456789", false)].concat()));
+            streams.push((Coding::Gzip, [one.clone(), gz(b"x", true), one.clone()].concat()));
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            z.write_all(p).unwrap();
+            streams.push((Coding::Deflate, z.finish().unwrap()));
+            let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+            d.write_all(p).unwrap();
+            streams.push((Coding::Deflate, d.finish().unwrap()));
+        }
+        let mut kept = Kept::default();
+        let mut damaged = 0;
+        for round in 0..6000 {
+            let (coding, whole) = &streams[(crate::util::xorshift(&mut x) % streams.len() as u64) as usize];
+            let mut input = whole.clone();
+            let r = crate::util::xorshift(&mut x);
+            match r % 5 {
+                0 => {}
+                1 => input.extend_from_slice(&[0x1f, 0x8b, 8, 0, (r >> 8) as u8][..1 + (r >> 16) as usize % 5]),
+                2 => input.truncate((r >> 8) as usize % (whole.len() + 1)),
+                3 if !input.is_empty() => {
+                    let at = (r >> 8) as usize % input.len();
+                    input[at] ^= 1 << ((r >> 40) % 8);
+                }
+                _ => input.extend_from_slice(b"\0\0garbage"),
+            }
+            let limit = if round % 3 == 0 { 1 + (r >> 20) as usize % 300 } else { 1 << 20 };
+            let now = kept.decompress(*coding, &input, limit);
+            let new = fresh(*coding, &input, limit);
+            damaged += usize::from(new.1.is_some());
+            assert_eq!(now, new, "{coding:?} {input:02x?} limit {limit}");
+        }
+        assert!(damaged > 1000, "{damaged}");
     }
 
     /// The decoder before issue 15's change: `read` decoders into an
