@@ -326,7 +326,12 @@ impl Key {
 
     /// Letters and digits only, lower case: `wlan0mac`.
     pub fn compact(&self) -> &str {
-        std::str::from_utf8(&self.compact[..usize::from(self.compact_len)]).unwrap_or("")
+        std::str::from_utf8(self.compact_bytes()).unwrap_or("")
+    }
+
+    /// [`Key::compact`]'s bytes (ASCII), not validated again.
+    pub fn compact_bytes(&self) -> &[u8] {
+        &self.compact[..usize::from(self.compact_len)]
     }
 
     /// Which detectors trust this key: a bit per [`Detector`] (see

@@ -180,10 +180,6 @@ impl Engine {
                 (key, key.detectors(), unkeyed, key.detectors() | key.hashed().0 | unkeyed)
             })
             .collect();
-        // Each field's key without separators, validated once (pattern
-        // rules compare it for every field).
-        // (the key's text, its compact form), read once each.
-        let names: Vec<(&str, &str)> = views.iter().map(|(key, ..)| (key.as_str(), key.compact())).collect();
         let mut hits: Vec<Hit> = Vec::new();
         // The detectors some field may hold anything for: a rule of
         // another detector has nothing to look at (its scope is not
@@ -205,7 +201,7 @@ impl Engine {
                         .zip(&views)
                         .enumerate()
                         .filter(|(_, (f, v))| v.1 & d.bit() != 0 && rule.scope.location(f.location))
-                        .map(|(i, (f, _))| Part { group: group_of(f), key: names[i].0, value: &f.value, index: i })
+                        .map(|(i, (f, v))| Part { group: group_of(f), key: v.0.as_str(), value: &f.value, index: i })
                         .collect();
                     if parts.is_empty() {
                         continue;
@@ -220,7 +216,7 @@ impl Engine {
                     }
                 }
                 Matcher::Detector(d) => {
-                    for ((f, (key, bits, unkeyed, want)), (text, _)) in fields.iter().zip(&views).zip(&names) {
+                    for (f, (key, bits, unkeyed, want)) in fields.iter().zip(&views) {
                         if want & d.bit() == 0 || !rule.scope.location(f.location) {
                             continue;
                         }
@@ -241,7 +237,7 @@ impl Engine {
                             continue;
                         }
                         hits.clear();
-                        d.field(text, &f.value, &mut hits);
+                        d.field(key.as_str(), &f.value, &mut hits);
                         if !self.include_test_devices {
                             hits.retain(|h| {
                                 let test = h.kind == "imei" && validators::imei::is_test_imei(&h.value);
@@ -267,9 +263,11 @@ impl Engine {
                     }
                 }
                 Matcher::Pattern { re, keys } => {
-                    for (f, (_, compact)) in fields.iter().zip(&names) {
+                    for (f, (key, ..)) in fields.iter().zip(&views) {
                         let keyed = !keys.is_empty();
-                        if !rule.scope.location(f.location) || (keyed && !keys.iter().any(|k| k == compact)) {
+                        if !rule.scope.location(f.location)
+                            || (keyed && !keys.iter().any(|k| k.as_bytes() == key.compact_bytes()))
+                        {
                             continue;
                         }
                         let found: Vec<&str> = match re {
