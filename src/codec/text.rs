@@ -22,9 +22,15 @@ pub const MAX_NESTED_INFLATE: usize = 1 << 20;
 /// Percent-decoding as in form bodies (`+` is a space). Returns whether a
 /// `%` escape was undone.
 pub fn url_decode(s: &[u8]) -> (String, bool) {
-    // Most keys and values have nothing to decode.
+    let (text, esc) = url_decoded(s);
+    (text.into_owned(), esc)
+}
+
+/// [`url_decode`], borrowing `s` when there is nothing to decode and it
+/// is UTF-8 (most keys and values).
+pub fn url_decoded(s: &[u8]) -> (Cow<'_, str>, bool) {
     if memchr::memchr2(b'%', b'+', s).is_none() {
-        return (crate::util::lossy(s).into_owned(), false);
+        return (crate::util::lossy(s), false);
     }
     let plus: Cow<[u8]> = if s.contains(&b'+') {
         Cow::Owned(s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect())
@@ -33,22 +39,31 @@ pub fn url_decode(s: &[u8]) -> (String, bool) {
     };
     let had_escape = s.windows(3).any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
     let decoded: Cow<[u8]> = percent_encoding::percent_decode(&plus).into();
-    (crate::util::lossy(&decoded).into_owned(), had_escape)
+    (Cow::Owned(crate::util::lossy(&decoded).into_owned()), had_escape)
 }
 
-/// Splits `a=1&b=2` into decoded pairs with whether each was escaped.
-pub fn parse_pairs(s: &[u8]) -> impl Iterator<Item = (String, String, bool)> + '_ {
+/// Splits `a=1&b=2` into decoded pairs with whether each was escaped;
+/// keys and values borrow `s` where nothing was decoded.
+pub fn parse_pairs(s: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>, bool)> + '_ {
     s.split(|b| *b == b'&' || *b == b';').filter(|p| !p.is_empty()).map(|p| {
         let (k, v) = match memchr::memchr(b'=', p) {
             Some(i) => (&p[..i], &p[i + 1..]),
             None => (p, &b""[..]),
         };
-        let (k, _) = url_decode(k);
-        let (v, esc) = url_decode(v);
-        // Trimmed in place when there is anything to trim.
-        let k = if k.trim().len() == k.len() { k } else { k.trim().to_string() };
-        (k, v, esc)
+        let (k, _) = url_decoded(k);
+        let (v, esc) = url_decoded(v);
+        (trimmed(k), v, esc)
     })
+}
+
+/// `s` trimmed: borrowed still if it was, owned text copied only when
+/// there is anything to trim.
+pub fn trimmed(s: Cow<'_, str>) -> Cow<'_, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
+        Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
+    }
 }
 
 /// Decodes `s` as base64 (standard or URL-safe, any padding) when it looks

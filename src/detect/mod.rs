@@ -306,12 +306,12 @@ impl Engine {
                             rule: ri,
                             kind: rule.kind.clone().into(),
                             title,
-                            value: evidence.map_or_else(|| ctx.path.to_string(), |f| f.value.clone()),
+                            value: evidence.map_or_else(|| ctx.path.to_string(), |f| f.value.to_string()),
                             matched: None,
                             confidence: Confidence::High,
                             encoding: evidence.map(|f| f.encoding.to_vec()).unwrap_or_default(),
                             location: evidence.map_or(Location::Path, |f| f.location),
-                            field: evidence.and_then(|f| f.name.clone()),
+                            field: evidence.and_then(|f| f.name.as_deref().map(str::to_string)),
                         },
                     );
                 }
@@ -335,7 +335,7 @@ impl Engine {
                     if let Some(o) = out.iter_mut().find(|o| {
                         o.kind != h.kind
                             && o.location == f.location
-                            && o.field == f.name
+                            && o.field.as_deref() == f.name.as_deref()
                             && o.value.eq_ignore_ascii_case(&h.found)
                             && h.encoding.is_some_and(|e| o.encoding.last().is_some_and(|l| l == e))
                     }) {
@@ -343,7 +343,10 @@ impl Engine {
                         o.rule = ri;
                         o.title = rule.title.clone();
                     }
-                    push(&mut out, profile_finding(ri, rule, h, encoding, f.location, f.name.clone()));
+                    push(
+                        &mut out,
+                        profile_finding(ri, rule, h, encoding, f.location, f.name.as_deref().map(str::to_string)),
+                    );
                 }
             }
         }
@@ -484,7 +487,7 @@ fn example_request(text: &str) -> crate::http::HttpRequest {
 }
 
 /// Fields that share a parent: the name without its last component.
-fn group_of(f: &Field) -> &str {
+fn group_of<'a>(f: &'a Field<'_>) -> &'a str {
     let name = f.name.as_deref().unwrap_or("");
     match name.rfind(['.', ':', '[']) {
         Some(i) if name.starts_with('$') || name.contains(':') => &name[..i],
@@ -505,7 +508,7 @@ fn raw(rule: usize, title: std::sync::Arc<str>, h: Hit, f: &Field, keyed: bool) 
         matched: None,
         encoding: f.encoding.to_vec(),
         location: f.location,
-        field: f.name.clone(),
+        field: f.name.as_deref().map(str::to_string),
     }
 }
 
@@ -565,11 +568,11 @@ mod tests {
     use super::*;
     use crate::extract::Chain;
 
-    fn field(name: Option<&str>, value: &str) -> Field {
+    fn field(name: Option<&str>, value: &str) -> Field<'static> {
         Field {
             location: Location::Body,
-            name: name.map(str::to_string),
-            value: value.to_string(),
+            name: name.map(|n| n.to_string().into()),
+            value: value.to_string().into(),
             encoding: Chain::default(),
         }
     }

@@ -23,11 +23,14 @@ pub mod multipart;
 mod shape;
 pub mod sip;
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 
 use crate::codec::compress::{Coding, decompress};
 use crate::codec::text::{
-    Decoded, MAX_NESTED_INFLATE, MIN_BASE64_LEN, bytes_to_text, decode_base64, decode_hex, parse_pairs, url_decode,
+    Decoded, MAX_NESTED_INFLATE, MIN_BASE64_LEN, bytes_to_text, decode_base64, decode_hex, parse_pairs, trimmed,
+    url_decode, url_decoded,
 };
 use crate::finding::Location;
 use crate::http::HttpRequest;
@@ -79,21 +82,24 @@ impl std::fmt::Debug for Chain {
 }
 
 /// One value from a request, with its provenance.
+///
+/// Names and values borrow the request where they are its bytes as they
+/// are (a query pair with nothing escaped, a header), else are owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Field {
+pub struct Field<'a> {
     pub location: Location,
     /// Parameter, JSON path, header or cookie name; nested names are
     /// joined with `:` (`data:$.imei`).
-    pub name: Option<String>,
-    pub value: String,
+    pub name: Option<Cow<'a, str>>,
+    pub value: Cow<'a, str>,
     /// Decodings applied to reach `value`, outer first.
     pub encoding: Chain,
 }
 
 /// Fields of one request.
 #[derive(Debug, Default)]
-pub struct Extracted {
-    pub fields: Vec<Field>,
+pub struct Extracted<'a> {
+    pub fields: Vec<Field<'a>>,
     /// Limits hit, each said once, at most [`MAX_EXTRACT_NOTES`].
     pub notes: Vec<String>,
     /// Fields split out of values so far (URL queries, text pairs,
@@ -111,8 +117,8 @@ fn note(notes: &mut Vec<String>, note: String) {
     }
 }
 
-impl Extracted {
-    fn push(&mut self, f: Field) -> bool {
+impl<'a> Extracted<'a> {
+    fn push(&mut self, f: Field<'a>) -> bool {
         if self.fields.len() >= MAX_FIELDS {
             note(&mut self.notes, format!("more than {MAX_FIELDS} fields in one request; the rest not inspected"));
             return false;
@@ -171,16 +177,16 @@ fn base64_runs(v: &str) -> impl Iterator<Item = &str> {
         .filter(|r| r.len() >= 16 && r.len() < v.len())
 }
 
-fn join(parent: &Option<String>, child: &str) -> Option<String> {
-    Some(match parent {
+fn join(parent: &Option<Cow<'_, str>>, child: &str) -> Option<Cow<'static, str>> {
+    Some(Cow::Owned(match parent {
         Some(p) => format!("{p}:{child}"),
         None => child.to_string(),
-    })
+    }))
 }
 
 /// Adds `field`, then whatever decodes out of its value. Decodings are
 /// tried on the borrowed value first, so a plain value costs no copy.
-fn push_nested(out: &mut Extracted, field: Field, depth: usize) {
+fn push_nested<'a>(out: &mut Extracted<'a>, field: Field<'a>, depth: usize) {
     // At the depth limit, a value reached through that many decodings is
     // still tried, to say whether stopping lost anything.
     let at_limit = depth >= MAX_DEPTH;
@@ -229,21 +235,22 @@ fn json_note(notes: &mut Vec<String>, e: json::JsonError) {
 /// way go to `notes`; `split` counts fields split out of values against
 /// [`inner::MAX_SPLIT`].
 #[cfg(test)]
-fn nested(field: &Field, notes: &mut Vec<String>, split: &mut usize) -> Vec<Field> {
+fn nested(field: &Field<'_>, notes: &mut Vec<String>, split: &mut usize) -> Vec<Field<'static>> {
     nested_in(field, &Shape::of(&field.value), notes, split)
 }
 
 /// [`nested`] of a value whose [`Shape`] is `s`: each decoding is tried
 /// only when the shape allows it.
-fn nested_in(field: &Field, s: &Shape, notes: &mut Vec<String>, split: &mut usize) -> Vec<Field> {
+fn nested_in(field: &Field<'_>, s: &Shape, notes: &mut Vec<String>, split: &mut usize) -> Vec<Field<'static>> {
     use shape::{AMP, AT, COLON, EQ, LIST, LT, NL, OPEN, PERCENT, QUESTION};
-    let v = field.value.as_str();
-    let child = |name: Option<String>, value: String, encoding: Chain| Field {
+    let v: &str = &field.value;
+    let child = |name: Option<Cow<'static, str>>, value: String, encoding: Chain| Field {
         location: field.location,
         name,
-        value,
+        value: Cow::Owned(value),
         encoding,
     };
+    let same_name = || field.name.as_deref().map(|n| Cow::Owned(n.to_string()));
     if s.has(OPEN) && looks_like_json(v) {
         match json::leaves(v) {
             Ok(leaves) => {
@@ -261,7 +268,7 @@ fn nested_in(field: &Field, s: &Shape, notes: &mut Vec<String>, split: &mut usiz
         let enc = field.encoding.then("url");
         let mut pairs: Vec<Field> = parse_pairs(query.as_bytes())
             .filter(|(k, val, _)| !k.is_empty() && !val.is_empty())
-            .map(|(k, val, _)| child(join(&field.name, &k), val, enc))
+            .map(|(k, val, _)| child(join(&field.name, &k), val.into_owned(), enc))
             .collect();
         pairs.truncate(split_budget(notes, split, pairs.len()));
         return pairs;
@@ -270,7 +277,7 @@ fn nested_in(field: &Field, s: &Shape, notes: &mut Vec<String>, split: &mut usiz
         return parse_pairs(v.as_bytes())
             .map(|(k, val, esc)| {
                 let enc = if esc { field.encoding.then("url") } else { field.encoding };
-                child(join(&field.name, &k), val, enc)
+                child(join(&field.name, &k), val.into_owned(), enc)
             })
             .collect();
     }
@@ -309,13 +316,13 @@ fn nested_in(field: &Field, s: &Shape, notes: &mut Vec<String>, split: &mut usiz
     if s.has(PERCENT) {
         let (d, esc) = url_decode(v.as_bytes());
         if esc && d != v {
-            return vec![child(field.name.clone(), d, field.encoding.then("url"))];
+            return vec![child(same_name(), d, field.encoding.then("url"))];
         }
     }
     let mut decoded = |d: Decoded| {
         inflate_note(notes, &d);
         let enc = field.encoding.then("base64");
-        child(field.name.clone(), d.text, d.coding.map_or(enc, |c| enc.then(c)))
+        child(same_name(), d.text, d.coding.map_or(enc, |c| enc.then(c)))
     };
     if s.base64
         && let Some(d) = decode_base64(v)
@@ -325,7 +332,7 @@ fn nested_in(field: &Field, s: &Shape, notes: &mut Vec<String>, split: &mut usiz
     if s.hex
         && let Some(text) = decode_hex(v)
     {
-        return vec![child(field.name.clone(), text, field.encoding.then("hex"))];
+        return vec![child(same_name(), text, field.encoding.then("hex"))];
     }
     if s.runs {
         let runs: Vec<Field> = base64_runs(v).filter_map(decode_base64).map(decoded).collect();
@@ -445,7 +452,7 @@ impl Step {
 /// Applies declared steps to a field's value, strictly (each must
 /// succeed), and returns the fields that come out, themselves decoded
 /// further as usual. `None` when a step fails.
-pub fn apply_steps(field: &Field, steps: &[Step]) -> Option<Vec<Field>> {
+pub fn apply_steps(field: &Field<'_>, steps: &[Step]) -> Option<Vec<Field<'static>>> {
     let mut bytes = field.value.as_bytes().to_vec();
     let mut enc = field.encoding;
     let mut out = Extracted::default();
@@ -476,15 +483,16 @@ pub fn apply_steps(field: &Field, steps: &[Step]) -> Option<Vec<Field>> {
                 let text = String::from_utf8(bytes).ok()?;
                 let enc = enc.then("json");
                 for (path, leaf) in json::leaves(&text).ok()? {
-                    let f =
-                        Field { location: field.location, name: join(&field.name, &path), value: leaf, encoding: enc };
+                    let name = join(&field.name, &path);
+                    let f = Field { location: field.location, name, value: Cow::Owned(leaf), encoding: enc };
                     push_nested(&mut out, f, 1);
                 }
                 return Some(out.fields);
             }
             Step::Form => {
                 for (k, v, _) in parse_pairs(&bytes) {
-                    let f = Field { location: field.location, name: join(&field.name, &k), value: v, encoding: enc };
+                    let name = join(&field.name, &k);
+                    let f = Field { location: field.location, name, value: Cow::Owned(v.into_owned()), encoding: enc };
                     push_nested(&mut out, f, 1);
                 }
                 return Some(out.fields);
@@ -493,12 +501,13 @@ pub fn apply_steps(field: &Field, steps: &[Step]) -> Option<Vec<Field>> {
         enc = enc.then(step.name());
     }
     let text = String::from_utf8(bytes).ok()?;
-    push_nested(&mut out, Field { location: field.location, name: field.name.clone(), value: text, encoding: enc }, 1);
+    let name = field.name.as_deref().map(|n| Cow::Owned(n.to_string()));
+    push_nested(&mut out, Field { location: field.location, name, value: Cow::Owned(text), encoding: enc }, 1);
     Some(out.fields)
 }
 
 /// Pushes `k=v` pairs as fields at `location`.
-fn push_pairs(out: &mut Extracted, location: Location, s: &[u8], base: Chain) {
+fn push_pairs<'a>(out: &mut Extracted<'a>, location: Location, s: &'a [u8], base: Chain) {
     for (k, v, esc) in parse_pairs(s) {
         push_nested(
             out,
@@ -509,7 +518,7 @@ fn push_pairs(out: &mut Extracted, location: Location, s: &[u8], base: Chain) {
 }
 
 /// All fields of a request.
-pub fn request_fields(req: &HttpRequest) -> Extracted {
+pub fn request_fields(req: &HttpRequest) -> Extracted<'_> {
     request_fields_where(req, &|_, _| true)
 }
 
@@ -517,7 +526,7 @@ pub fn request_fields(req: &HttpRequest) -> Extracted {
 /// are kept only when `keep(name, value)` says so: the caller's cheap
 /// judgement of what could matter, so a body of thousands of dull leaves
 /// costs no copy of them. Extraction itself judges nothing.
-pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool) -> Extracted {
+pub fn request_fields_where<'a>(req: &'a HttpRequest, keep: &dyn Fn(&str, &str) -> bool) -> Extracted<'a> {
     let mut out = Extracted::default();
     let target = req.head.target.as_slice();
     // Absolute-form targets (proxies): keep from the path on.
@@ -532,7 +541,7 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
         Some(i) => (&target[..i], Some(&target[i + 1..])),
         None => (target, None),
     };
-    let (path_text, esc) = url_decode(path);
+    let (path_text, esc) = url_decoded(path);
     push_nested(
         &mut out,
         Field {
@@ -559,8 +568,8 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
                         &mut out,
                         Field {
                             location: Location::Cookie,
-                            name: Some(crate::util::lossy(&part[..i]).trim().to_string()),
-                            value: crate::util::lossy(&part[i + 1..]).into_owned(),
+                            name: Some(trimmed(crate::util::lossy(&part[..i]))),
+                            value: crate::util::lossy(&part[i + 1..]),
                             encoding: Chain::default(),
                         },
                         0,
@@ -573,8 +582,8 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
             &mut out,
             Field {
                 location: Location::Header,
-                name: Some(name.to_string()),
-                value: crate::util::lossy(value).into_owned(),
+                name: Some(Cow::Borrowed(name)),
+                value: crate::util::lossy(value),
                 encoding: Chain::default(),
             },
             0,
@@ -584,7 +593,7 @@ pub fn request_fields_where(req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool
     out
 }
 
-fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str) -> bool) {
+fn body_fields<'a>(out: &mut Extracted<'a>, req: &'a HttpRequest, keep: &dyn Fn(&str, &str) -> bool) {
     if req.body.is_empty() {
         return;
     }
@@ -609,8 +618,8 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
             if let Some(f) = &part.filename {
                 let file_field = Field {
                     location: Location::Body,
-                    name: Some(format!("{name}:filename")),
-                    value: f.clone(),
+                    name: Some(Cow::Owned(format!("{name}:filename"))),
+                    value: Cow::Owned(f.clone()),
                     encoding: base,
                 };
                 push_nested(out, file_field, MAX_DEPTH);
@@ -618,7 +627,8 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
             let Some(d) = bytes_to_text(part.data.to_vec()) else { continue };
             inflate_note(&mut out.notes, &d);
             let encoding = d.coding.map_or(base, |c| base.then(c));
-            push_nested(out, Field { location: Location::Body, name: Some(name), value: d.text, encoding }, 0);
+            let (name, value) = (Some(Cow::Owned(name)), Cow::Owned(d.text));
+            push_nested(out, Field { location: Location::Body, name, value, encoding }, 0);
         }
         if let Some(rest) = parts.rest {
             // Past the part limit: one plain-text field, so what they
@@ -630,7 +640,7 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
                     multipart::MAX_PARTS
                 ),
             );
-            let value = crate::util::lossy(rest).into_owned();
+            let value = crate::util::lossy(rest);
             push_nested(out, Field { location: Location::Body, name: None, value, encoding: base }, MAX_DEPTH);
         }
         return;
@@ -642,7 +652,8 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
             note(&mut out.notes, xml_note());
         }
         for (name, value) in pairs {
-            push_nested(out, Field { location: Location::Body, name: Some(name), value, encoding: enc }, 1);
+            let (name, value) = (Some(Cow::Owned(name)), Cow::Owned(value));
+            push_nested(out, Field { location: Location::Body, name, value, encoding: enc }, 1);
         }
         return;
     }
@@ -654,29 +665,26 @@ fn body_fields(out: &mut Extracted, req: &HttpRequest, keep: &dyn Fn(&str, &str)
             Ok(leaves) => {
                 let enc = base.then("json");
                 for (path, leaf) in leaves {
-                    push_nested(
-                        out,
-                        Field { location: Location::Body, name: Some(path), value: leaf, encoding: enc },
-                        1,
-                    );
+                    let (name, value) = (Some(Cow::Owned(path)), Cow::Owned(leaf));
+                    push_nested(out, Field { location: Location::Body, name, value, encoding: enc }, 1);
                 }
                 return;
             }
             Err(e) => json_note(&mut out.notes, e),
         }
     }
-    push_nested(out, Field { location: Location::Body, name: None, value: text.into_owned(), encoding: base }, 0);
+    push_nested(out, Field { location: Location::Body, name: None, value: text, encoding: base }, 0);
 }
 
 /// Fields of a DNS query name: the name, and each label (location
 /// `stream`, field `dns:qname` and `dns:label`), so
 /// `356938035643809.t.example.com` or a base64 label is seen.
-pub fn dns_query_fields(qname: &str) -> Extracted {
+pub fn dns_query_fields(qname: &str) -> Extracted<'_> {
     let mut out = Extracted::default();
-    let f = |name: &str, value: &str| Field {
+    let f = |name: &'static str, value| Field {
         location: Location::Stream,
-        name: Some(name.to_string()),
-        value: value.to_string(),
+        name: Some(Cow::Borrowed(name)),
+        value: Cow::Borrowed(value),
         encoding: Chain::default(),
     };
     out.push(f("dns:qname", qname));
@@ -722,13 +730,13 @@ pub fn international_numbers(text: &str) -> Vec<&str> {
 /// `+sip.instance="<urn:gsma:imei:...>"`) as fields of their own; in
 /// other lines, `key=value` runs ([`inner::text_pairs`]) as fields under
 /// their keys.
-pub fn stream_fields(data: &[u8]) -> Extracted {
+pub fn stream_fields(data: &[u8]) -> Extracted<'static> {
     let mut out = Extracted::default();
     let text = crate::util::lossy(data);
     let field = |name: Option<String>, value: &str| Field {
         location: Location::Stream,
-        name,
-        value: value.to_string(),
+        name: name.map(Cow::Owned),
+        value: Cow::Owned(value.to_string()),
         encoding: Chain::default(),
     };
     let mut pairs = Vec::new();
@@ -802,7 +810,7 @@ mod tests {
                 let f = Field {
                     location: Location::Query,
                     name: Some("k".into()),
-                    value: v.clone(),
+                    value: v.clone().into(),
                     encoding: Chain::default(),
                 };
                 assert!(nested(&f, &mut Vec::new(), &mut 0).is_empty(), "{v:?}");
@@ -880,7 +888,7 @@ mod tests {
             let f = Field {
                 location: Location::Body,
                 name: Some(if seed.is_multiple_of(2) { "referer".into() } else { "k".into() }),
-                value: v.clone(),
+                value: v.clone().into(),
                 encoding: Chain::default(),
             };
             let (mut notes_gated, mut split_gated) = (Vec::new(), 0);
@@ -931,7 +939,7 @@ mod tests {
         assert_eq!(find(&request_fields(&r), "imei").value, "356938035643809");
     }
 
-    fn find<'a>(x: &'a Extracted, name: &str) -> &'a Field {
+    fn find<'a>(x: &'a Extracted<'_>, name: &str) -> &'a Field<'a> {
         x.fields
             .iter()
             .find(|f| f.name.as_deref() == Some(name))
@@ -952,7 +960,7 @@ mod tests {
         let x = request_fields(&r);
         let imei = find(&x, "imei");
         assert_eq!(
-            (imei.location, imei.value.as_str(), imei.encoding.to_vec()),
+            (imei.location, &*imei.value, imei.encoding.to_vec()),
             (Location::Query, "35 69", vec![std::borrow::Cow::Borrowed("url")])
         );
         assert_eq!(find(&x, "uid").location, Location::Cookie);
@@ -966,7 +974,8 @@ mod tests {
         use base64::Engine as _;
         let inner = base64::engine::general_purpose::STANDARD.encode(br#"{"device":{"imei":"356938035643809"}}"#);
         let body = format!("data={}", inner.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"));
-        let x = request_fields(&req("/u", &[], body.as_bytes()));
+        let r = req("/u", &[], body.as_bytes());
+        let x = request_fields(&r);
         let f = find(&x, "data:$.device.imei");
         assert_eq!(f.value, "356938035643809");
         assert_eq!(f.encoding.as_slice(), ["url", "base64", "json"]);
@@ -993,18 +1002,17 @@ P-Access-Network-Info: 3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=31041000011a2d001\r\n
         gz.write_all(br#"[{"device_id":"356938035643809"}]"#).unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
         let body = format!("data_list={}&gzip=1", b64.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"));
-        let x = request_fields(&req("/sa", &[], body.as_bytes()));
+        let r = req("/sa", &[], body.as_bytes());
+        let x = request_fields(&r);
         let f = find(&x, "data_list:$[0].device_id");
         assert_eq!(f.encoding.as_slice(), ["url", "base64", "gzip", "json"]);
         let hexed = hex::encode("imei=356938035643809&x=1");
-        let x = request_fields(&req(&format!("/h?p={hexed}"), &[], b""));
+        let r = req(&format!("/h?p={hexed}"), &[], b"");
+        let x = request_fields(&r);
         assert_eq!(find(&x, "p:imei").encoding.as_slice(), ["hex"]);
         let jwt_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"imei":"356938035643809"}"#);
-        let x = request_fields(&req(
-            "/j",
-            &[("Authorization", &format!("Bearer eyJhbGciOiJub25lIn0.{jwt_payload}.sig"))],
-            b"",
-        ));
+        let r = req("/j", &[("Authorization", &format!("Bearer eyJhbGciOiJub25lIn0.{jwt_payload}.sig"))], b"");
+        let x = request_fields(&r);
         assert_eq!(find(&x, "Authorization:$.imei").encoding.as_slice(), ["base64", "json"]);
     }
 
@@ -1012,13 +1020,15 @@ P-Access-Network-Info: 3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=31041000011a2d001\r\n
     fn multipart_xml_and_key_value_lists() {
         let body = b"--b1\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\nMNC:01,LAC:2F,CID:1A2B\r\n--b1\r\n\
 Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"\r\n\r\nsn=WK1\r\n--b1--\r\n";
-        let x = request_fields(&req("/m", &[("Content-Type", "multipart/form-data; boundary=b1")], body));
+        let r = req("/m", &[("Content-Type", "multipart/form-data; boundary=b1")], body);
+        let x = request_fields(&r);
         assert_eq!(find(&x, "meta:LAC").value, "2F");
         assert_eq!(find(&x, "f:filename").value, "log_356938035643809.txt");
         assert_eq!(find(&x, "f").value, "sn=WK1");
-        let x = request_fields(&req("/x", &[("Content-Type", "text/xml")], b"<r><imei>356938035643809</imei></r>"));
+        let r = req("/x", &[("Content-Type", "text/xml")], b"<r><imei>356938035643809</imei></r>");
+        let x = request_fields(&r);
         let f = find(&x, "imei");
-        assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("356938035643809", &["xml"][..]));
+        assert_eq!((&*f.value, f.encoding.as_slice()), ("356938035643809", &["xml"][..]));
     }
 
     /// Every limit met while extracting is noted once, and what lies past
@@ -1032,20 +1042,24 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
             body.push_str(&format!("--b\r\nContent-Disposition: form-data; name=\"p{i}\"\r\n\r\nv{i}\r\n"));
         }
         body.push_str("--b\r\nContent-Disposition: form-data; name=\"imei\"\r\n\r\n356938035643809\r\n--b--\r\n");
-        let x = request_fields(&req("/m", &[("Content-Type", "multipart/form-data; boundary=b")], body.as_bytes()));
+        let r = req("/m", &[("Content-Type", "multipart/form-data; boundary=b")], body.as_bytes());
+        let x = request_fields(&r);
         assert!(has(&x, "more than 256 parts in a multipart body"), "{:?}", x.notes);
         let rest = x.fields.iter().find(|f| f.location == Location::Body && f.name.is_none()).expect("the rest");
         assert!(rest.value.contains("356938035643809") && rest.value.starts_with("--b\r\n"), "{}", rest.value);
         // JSON too deep: noted, read as text.
         let deep = format!("{}\"356938035643809\"{}", "[".repeat(100), "]".repeat(100));
-        let x = request_fields(&req("/j", &[("Content-Type", "application/json")], deep.as_bytes()));
+        let r = req("/j", &[("Content-Type", "application/json")], deep.as_bytes());
+        let x = request_fields(&r);
         assert!(has(&x, "JSON nested deeper than 64 levels; inspected as plain text"), "{:?}", x.notes);
         assert!(x.fields.iter().any(|f| f.name.is_none() && f.value == deep));
-        let x = request_fields(&req(&format!("/j?d={}", deep.replace('"', "%22")), &[], b""));
+        let r = req(&format!("/j?d={}", deep.replace('"', "%22")), &[], b"");
+        let x = request_fields(&r);
         assert!(has(&x, "JSON nested deeper"), "{:?}", x.notes);
         // XML values past the limit.
         let xml = "<v>1</v>".repeat(markup::MAX_PAIRS + 5);
-        let x = request_fields(&req("/x", &[("Content-Type", "text/xml")], xml.as_bytes()));
+        let r = req("/x", &[("Content-Type", "text/xml")], xml.as_bytes());
+        let x = request_fields(&r);
         assert!(has(&x, "more than 4096 XML values"), "{:?}", x.notes);
         // The field limit is noted even after another note.
         let mut form = deep.replace('"', "%22");
@@ -1053,7 +1067,8 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
         for i in 0..MAX_FIELDS {
             form.push_str(&format!("&k{i}=v"));
         }
-        let x = request_fields(&req("/f", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes()));
+        let r = req("/f", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes());
+        let x = request_fields(&r);
         assert!(has(&x, "JSON nested deeper") && has(&x, "more than 4096 fields"), "{:?}", x.notes);
         // A gzip bomb inside base64.
         use base64::Engine as _;
@@ -1061,7 +1076,8 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&vec![b'a'; MAX_NESTED_INFLATE + 10]).unwrap();
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(gz.finish().unwrap());
-        let x = request_fields(&req(&format!("/g?z={b64}"), &[], b""));
+        let r = req(&format!("/g?z={b64}"), &[], b"");
+        let x = request_fields(&r);
         assert!(has(&x, "inflated past the 1048576-byte limit"), "{:?}", x.notes);
         assert!(x.notes.len() <= MAX_EXTRACT_NOTES);
     }
@@ -1079,15 +1095,15 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
         let x = request_fields(&r);
         let f = find(&x, "Referer:client_mac");
         assert_eq!(
-            (f.value.as_str(), f.location, f.encoding.as_slice()),
+            (&*f.value, f.location, f.encoding.as_slice()),
             ("A4-5E-60-12-34-56", Location::Header, &["url"][..])
         );
         assert_eq!(find(&x, "Referer:ap_mac").value, "a45e60123457");
         assert!(x.fields.iter().all(|f| f.name.as_deref() != Some("Referer:page")), "empty values are no fields");
         let f = find(&x, "redirect_uri:imei");
-        assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("356938035643809", &["url", "url", "url"][..]));
+        assert_eq!((&*f.value, f.encoding.as_slice()), ("356938035643809", &["url", "url", "url"][..]));
         let f = find(&x, "next:email");
-        assert_eq!((f.value.as_str(), f.encoding.as_slice()), ("user@mail.example", &["url"][..]));
+        assert_eq!((&*f.value, f.encoding.as_slice()), ("user@mail.example", &["url"][..]));
         // Found under its key, not by shape: one finding, at the inner field.
         let engine = crate::detect::Engine::new(crate::detect::rules::RuleSet::builtin().unwrap(), None);
         let ctx =
@@ -1098,11 +1114,12 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
         assert_eq!(client.field.as_deref(), Some("Referer:client_mac"));
         assert_eq!(client.confidence, crate::finding::Confidence::High);
         // A URL as a JSON leaf, and a relative one only under a URL key.
-        let x = request_fields(&req(
+        let r = req(
             "/j",
             &[("Content-Type", "application/json")],
             br#"{"ctx":{"url":"login?client_mac=a45e60123456"},"note":"login?imei=356938035643809"}"#,
-        ));
+        );
+        let x = request_fields(&r);
         assert_eq!(find(&x, "$.ctx.url:client_mac").encoding.as_slice(), ["json", "url"]);
         assert!(x.fields.iter().all(|f| f.name.as_deref() != Some("$.note:imei")));
     }
@@ -1115,16 +1132,14 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
     fn identifiers_inside_opaque_values() {
         let syslog =
             "<134>Jan  1 00:00:00 router daemon[12]: 1=a4:5e:60:12:34:56 2=356938035643809 wan_mac=a45e60123457\n";
-        let x = request_fields(&req("/log", &[("Content-Type", "text/plain")], syslog.as_bytes()));
+        let r = req("/log", &[("Content-Type", "text/plain")], syslog.as_bytes());
+        let x = request_fields(&r);
         assert_eq!(find(&x, "2").value, "356938035643809");
         assert_eq!(find(&x, "wan_mac").value, "a45e60123457");
         assert_eq!(find(&x, "1").encoding.as_slice(), [] as [&str; 0]);
         // A text body starting with a pair is a text run, not a form.
-        let x = request_fields(&req(
-            "/log",
-            &[("Content-Type", "text/plain")],
-            b"wan_mac=a45e60123457 imei=356938035643809",
-        ));
+        let r = req("/log", &[("Content-Type", "text/plain")], b"wan_mac=a45e60123457 imei=356938035643809");
+        let x = request_fields(&r);
         assert_eq!(find(&x, "imei").value, "356938035643809");
         let x = stream_fields(syslog.as_bytes());
         assert_eq!(x.fields[0].name.as_deref(), Some("1"), "pairs first, then the line");
@@ -1152,7 +1167,8 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
     #[test]
     fn split_fields_are_bounded() {
         let line: String = (0..inner::MAX_SPLIT + 10).map(|i| format!("k{i}=v{i} ")).collect();
-        let x = request_fields(&req("/log", &[("Content-Type", "text/plain")], line.as_bytes()));
+        let r = req("/log", &[("Content-Type", "text/plain")], line.as_bytes());
+        let x = request_fields(&r);
         assert!(x.notes.iter().any(|n| n.contains("fields split out of URLs")), "{:?}", x.notes);
         assert_eq!(
             x.fields.iter().filter(|f| f.name.as_deref().is_some_and(|n| n.starts_with('k'))).count(),
@@ -1166,18 +1182,16 @@ Content-Disposition: form-data; name=\"f\"; filename=\"log_356938035643809.txt\"
                 url.replace('%', "%25").replace('?', "%3F").replace('=', "%3D").replace('&', "%26")
             );
         }
-        let x = request_fields(&req("/r", &[("Referer", &url)], b""));
+        let r = req("/r", &[("Referer", &url)], b"");
+        let x = request_fields(&r);
         assert!(x.notes.iter().any(|n| n.contains("nested deeper than")), "{:?} {:#?}", x.notes, x.fields);
         assert!(x.fields.iter().all(|f| !f.name.as_deref().unwrap_or("").ends_with(":imei")));
     }
 
     #[test]
     fn json_body_leaves() {
-        let x = request_fields(&req(
-            "/j",
-            &[("Content-Type", "application/json")],
-            br#"{"a":[{"mac":"a4:5e:60:12:34:56"}],"n":5}"#,
-        ));
+        let r = req("/j", &[("Content-Type", "application/json")], br#"{"a":[{"mac":"a4:5e:60:12:34:56"}],"n":5}"#);
+        let x = request_fields(&r);
         let f = find(&x, "$.a[0].mac");
         assert_eq!(f.encoding.as_slice(), ["json"]);
         assert_eq!(find(&x, "$.n").value, "5");

@@ -50,8 +50,9 @@ const SKIPPED: [&str; 12] = [
     "Security-Client",
 ];
 
-fn field(location: Location, name: String, value: &str) -> Field {
-    Field { location, name: Some(name), value: value.to_string(), encoding: Chain::default() }
+fn field(location: Location, name: String, value: &str) -> Field<'static> {
+    let (name, value) = (Some(std::borrow::Cow::Owned(name)), std::borrow::Cow::Owned(value.to_string()));
+    Field { location, name, value, encoding: Chain::default() }
 }
 
 /// Splits at `sep` outside double quotes and angle brackets.
@@ -163,7 +164,7 @@ fn authorization_fields(name: &str, value: &str, out: &mut Extracted) -> bool {
 /// The fields of a SIP request. The Request-URI and To name where a
 /// request goes (the callee, the SMS centre): their identities are the
 /// sender's own only in a REGISTER, which names the user registering.
-pub fn sip_fields(m: &SipMessage) -> Extracted {
+pub fn sip_fields(m: &SipMessage) -> Extracted<'static> {
     let mut out = Extracted::default();
     let register = m.method().is_some_and(|x| x.eq_ignore_ascii_case("REGISTER"));
     if register
@@ -232,7 +233,11 @@ mod tests {
             transport: "udp",
         };
         let m = parse_datagram(msg.as_bytes(), at).unwrap();
-        sip_fields(&m).fields.into_iter().map(|f| (f.name.unwrap_or_default(), f.value)).collect()
+        sip_fields(&m)
+            .fields
+            .into_iter()
+            .map(|f| (f.name.unwrap_or_default().into_owned(), f.value.into_owned()))
+            .collect()
     }
 
     #[test]

@@ -589,7 +589,7 @@ impl<'a> Requests<'a> {
             }
             self.note(req.frame, &fields.notes);
         }
-        let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| f.value.as_str());
+        let path = fields.fields.iter().find(|f| f.location == Location::Path).map_or("", |f| &*f.value);
         let ctx = RequestCtx {
             dst: Some(req.dst.ip()),
             method: &req.head.method,
@@ -759,7 +759,7 @@ impl<'a> Requests<'a> {
                 ex.fields.push(Field {
                     location: Location::Sms,
                     name: None,
-                    value: sms.text.clone(),
+                    value: sms.text.clone().into(),
                     encoding: Default::default(),
                 });
                 // A number written in international form in a message is
@@ -768,7 +768,7 @@ impl<'a> Requests<'a> {
                     ex.fields.push(Field {
                         location: Location::Sms,
                         name: Some("sms:msisdn".into()),
-                        value: n.to_string(),
+                        value: n.to_string().into(),
                         encoding: Default::default(),
                     });
                 }
@@ -787,8 +787,8 @@ impl<'a> Requests<'a> {
                 let mut ex = Extracted::default();
                 ex.fields.push(Field {
                     location: Location::Stream,
-                    name: Some(format!("nas:{}", kind.as_str())),
-                    value,
+                    name: Some(format!("nas:{}", kind.as_str()).into()),
+                    value: value.into(),
                     encoding: Default::default(),
                 });
                 (message.as_str(), None, None, Vec::new(), "gsm", ex)
@@ -878,8 +878,10 @@ impl<'a> Requests<'a> {
         let mut raws = if p.binary {
             engine.detect_bytes(Location::Stream, &p.data)
         } else {
+            let qname;
             let fields = if p.dns_query {
-                extract::dns_query_fields(&crate::util::lossy(&p.data))
+                qname = crate::util::lossy(&p.data);
+                extract::dns_query_fields(&qname)
             } else {
                 extract::stream_fields(&p.data)
             };
@@ -970,7 +972,7 @@ impl<'a> Requests<'a> {
         let field = extract::Field {
             location: Location::Address,
             name: Some("ipv6_src:mac".into()),
-            value: text,
+            value: text.into(),
             encoding: extract::Chain::of(&["eui64"]),
         };
         let host = names.get(&dst.ip()).map(str::to_string);
