@@ -19,14 +19,18 @@ pub enum JsonError {
     TooDeep,
 }
 
-/// Parses `text` and lists its scalar leaves as (path, text) pairs.
-pub fn leaves(text: &str) -> Result<Vec<(String, String)>, JsonError> {
+/// Parses `text` and lists its scalar leaves as (path, text) pairs; a
+/// leaf borrows `text` when it has no escapes.
+pub fn leaves(text: &str) -> Result<Vec<(String, Cow<'_, str>)>, JsonError> {
     leaves_where(text, &|_, _| true)
 }
 
 /// As [`leaves`], keeping only the leaves `keep` accepts: the others are
 /// never copied (bodies of thousands of leaves, few of them of interest).
-pub fn leaves_where(text: &str, keep: &dyn Fn(&str, &str) -> bool) -> Result<Vec<(String, String)>, JsonError> {
+pub fn leaves_where<'a>(
+    text: &'a str,
+    keep: &dyn Fn(&str, &str) -> bool,
+) -> Result<Vec<(String, Cow<'a, str>)>, JsonError> {
     let mut p = Scanner { b: text.as_bytes(), i: 0, path: String::from("$"), out: Vec::new(), keep, too_deep: false };
     p.ws();
     let whole = p.value(0).is_some() && {
@@ -40,25 +44,23 @@ pub fn leaves_where(text: &str, keep: &dyn Fn(&str, &str) -> bool) -> Result<Vec
     }
 }
 
-struct Scanner<'a> {
+struct Scanner<'a, 'k> {
     b: &'a [u8],
     i: usize,
     path: String,
-    out: Vec<(String, String)>,
-    keep: &'a dyn Fn(&str, &str) -> bool,
+    out: Vec<(String, Cow<'a, str>)>,
+    keep: &'k dyn Fn(&str, &str) -> bool,
     /// Parsing stopped at [`MAX_JSON_DEPTH`].
     too_deep: bool,
 }
 
-impl Scanner<'_> {
-    fn leaf(&mut self, value: &str) {
-        if (self.keep)(&self.path, value) {
-            self.out.push((self.path.clone(), value.to_string()));
+impl<'a> Scanner<'a, '_> {
+    fn leaf(&mut self, value: Cow<'a, str>) {
+        if (self.keep)(&self.path, &value) {
+            self.out.push((self.path.clone(), value));
         }
     }
-}
 
-impl<'a> Scanner<'a> {
     fn ws(&mut self) {
         while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
             self.i += 1;
@@ -138,7 +140,7 @@ impl<'a> Scanner<'a> {
             }
             b'"' => {
                 let s = self.string()?;
-                self.leaf(&s);
+                self.leaf(s);
                 Some(())
             }
             b't' | b'f' | b'n' => {
@@ -152,7 +154,7 @@ impl<'a> Scanner<'a> {
                 }
                 self.i += word.len();
                 if word != b"null" {
-                    self.leaf(if word == b"true" { "true" } else { "false" });
+                    self.leaf(Cow::Borrowed(if word == b"true" { "true" } else { "false" }));
                 }
                 Some(())
             }
@@ -160,7 +162,7 @@ impl<'a> Scanner<'a> {
                 let start = self.i;
                 self.number()?;
                 let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-                self.leaf(text);
+                self.leaf(Cow::Borrowed(text));
                 Some(())
             }
         }
@@ -261,7 +263,7 @@ mod tests {
     use super::*;
 
     fn l(s: &str) -> Option<Vec<(String, String)>> {
-        leaves(s).ok()
+        leaves(s).ok().map(|l| l.into_iter().map(|(p, v)| (p, v.into_owned())).collect())
     }
 
     #[test]

@@ -255,7 +255,10 @@ fn nested_in(field: &Field<'_>, s: &Shape, notes: &mut Vec<String>, split: &mut 
         match json::leaves(v) {
             Ok(leaves) => {
                 let enc = field.encoding.then("json");
-                return leaves.into_iter().map(|(path, leaf)| child(join(&field.name, &path), leaf, enc)).collect();
+                return leaves
+                    .into_iter()
+                    .map(|(path, leaf)| child(join(&field.name, &path), leaf.into_owned(), enc))
+                    .collect();
             }
             Err(e) => json_note(notes, e),
         }
@@ -484,7 +487,8 @@ pub fn apply_steps(field: &Field<'_>, steps: &[Step]) -> Option<Vec<Field<'stati
                 let enc = enc.then("json");
                 for (path, leaf) in json::leaves(&text).ok()? {
                     let name = join(&field.name, &path);
-                    let f = Field { location: field.location, name, value: Cow::Owned(leaf), encoding: enc };
+                    let f =
+                        Field { location: field.location, name, value: Cow::Owned(leaf.into_owned()), encoding: enc };
                     push_nested(&mut out, f, 1);
                 }
                 return Some(out.fields);
@@ -661,11 +665,17 @@ fn body_fields<'a>(out: &mut Extracted<'a>, req: &'a HttpRequest, keep: &dyn Fn(
         // A leaf that could decode into more (an escaped, encoded or
         // structured value) is always kept; others only if `keep` wants.
         let keep_leaf = |path: &str, v: &str| might_decode(v) || keep(path, v);
-        match json::leaves_where(&text, &keep_leaf) {
+        let leaves = match &text {
+            // Leaves borrow the body where it is UTF-8 as sent.
+            Cow::Borrowed(t) => json::leaves_where(t, &keep_leaf),
+            Cow::Owned(t) => json::leaves_where(t, &keep_leaf)
+                .map(|l| l.into_iter().map(|(p, v)| (p, Cow::Owned(v.into_owned()))).collect()),
+        };
+        match leaves {
             Ok(leaves) => {
                 let enc = base.then("json");
                 for (path, leaf) in leaves {
-                    let (name, value) = (Some(Cow::Owned(path)), Cow::Owned(leaf));
+                    let (name, value) = (Some(Cow::Owned(path)), leaf);
                     push_nested(out, Field { location: Location::Body, name, value, encoding: enc }, 1);
                 }
                 return;
@@ -937,6 +947,28 @@ mod tests {
         // A real form still is one.
         let r = req("/f", &[("Content-Type", "application/x-www-form-urlencoded")], b"imei=356938035643809&a=1");
         assert_eq!(find(&request_fields(&r), "imei").value, "356938035643809");
+    }
+
+    /// What is the request's bytes as they are is borrowed, not copied:
+    /// a plain query pair, a header, a cookie, a JSON leaf without
+    /// escapes; what was decoded is owned.
+    #[test]
+    fn plain_fields_borrow_the_request() {
+        let r = req("/a?imei=356938035643809&e=a%40b.example", &[("X-Sn", "R58M123"), ("Cookie", "id=abc")], b"");
+        let x = request_fields(&r);
+        let borrowed = |name: &str| {
+            let f = find(&x, name);
+            (matches!(f.value, Cow::Borrowed(_)), matches!(f.name, Some(Cow::Borrowed(_))))
+        };
+        assert_eq!(borrowed("imei"), (true, true));
+        assert_eq!(borrowed("X-Sn"), (true, true));
+        assert_eq!(borrowed("id"), (true, true));
+        assert_eq!(borrowed("e"), (false, true), "percent-decoded");
+        let r = req("/j", &[("Content-Type", "application/json")], br#"{"imei":"356938035643809","n":"a\u0040b"}"#);
+        let x = request_fields(&r);
+        assert!(matches!(find(&x, "$.imei").value, Cow::Borrowed(_)));
+        let n = find(&x, "$.n");
+        assert_eq!((&*n.value, matches!(n.value, Cow::Owned(_))), ("a@b", true), "unescaped");
     }
 
     fn find<'a>(x: &'a Extracted<'_>, name: &str) -> &'a Field<'a> {
