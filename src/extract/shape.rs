@@ -1,5 +1,5 @@
 //! shape: what one pass over a value's bytes says about which decodings
-//! [`super::nested`] could find anything with, so that a value is tried
+//! [`super::nested_in`] could find anything with, so that a value is tried
 //! only with those. Each gate is a necessary condition of its decoding
 //! (the decodings still check everything themselves): a gate that
 //! refused a value a decoding would have read would lose fields, and
