@@ -73,7 +73,8 @@ pub struct Engine {
     /// [`Profile::digest`] of the profile searched for, if any.
     pub profile_digest: Option<String>,
     /// The keys keyed pattern rules look at.
-    pattern_keys: std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::util::FnvHasher>>,
+    /// Keys of the keyed pattern rules, as [`keys::Key::compact_bytes`].
+    pattern_keys: std::collections::HashSet<Vec<u8>, std::hash::BuildHasherDefault<crate::util::FnvHasher>>,
 }
 
 impl Engine {
@@ -84,7 +85,7 @@ impl Engine {
             .rules
             .iter()
             .filter_map(|r| match &r.matcher {
-                Matcher::Pattern { keys, .. } => Some(keys.iter().cloned()),
+                Matcher::Pattern { keys, .. } => Some(keys.iter().map(|k| k.as_bytes().to_vec())),
                 _ => None,
             })
             .flatten()
@@ -108,7 +109,7 @@ impl Engine {
             return true;
         }
         let key = keys::Key::cached(name);
-        if key.detectors() != 0 || key.hashed().0 != 0 || self.pattern_keys.contains(key.compact()) {
+        if key.detectors() != 0 || key.hashed().0 != 0 || self.pattern_keys.contains(key.compact_bytes()) {
             return true;
         }
         if Detector::without_key_bits(&Features::of(value)) != 0 {

@@ -31,7 +31,8 @@ pub fn leaves_where<'a>(
     text: &'a str,
     keep: &dyn Fn(&str, &str) -> bool,
 ) -> Result<Vec<(String, Cow<'a, str>)>, JsonError> {
-    let mut p = Scanner { b: text.as_bytes(), i: 0, path: String::from("$"), out: Vec::new(), keep, too_deep: false };
+    let mut p =
+        Scanner { t: text, b: text.as_bytes(), i: 0, path: String::from("$"), out: Vec::new(), keep, too_deep: false };
     p.ws();
     let whole = p.value(0).is_some() && {
         p.ws();
@@ -45,6 +46,9 @@ pub fn leaves_where<'a>(
 }
 
 struct Scanner<'a, 'k> {
+    /// The text, and its bytes: a piece cut at ASCII bytes (quotes,
+    /// digits) is text already, sliced without validating it again.
+    t: &'a str,
     b: &'a [u8],
     i: usize,
     path: String,
@@ -161,7 +165,7 @@ impl<'a> Scanner<'a, '_> {
             _ => {
                 let start = self.i;
                 self.number()?;
-                let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+                let text = self.t.get(start..self.i)?;
                 self.leaf(Cow::Borrowed(text));
                 Some(())
             }
@@ -200,11 +204,10 @@ impl<'a> Scanner<'a, '_> {
         let end = memchr::memchr2(b'"', b'\\', &self.b[start..])? + start;
         if self.b[end] == b'"' {
             self.i = end + 1;
-            let s = &self.b[start..end];
-            if s.iter().any(|c| *c < 0x20) {
+            if self.b[start..end].iter().any(|c| *c < 0x20) {
                 return None;
             }
-            return std::str::from_utf8(s).ok().map(Cow::Borrowed);
+            return self.t.get(start..end).map(Cow::Borrowed);
         }
         let mut out: Vec<u8> = self.b[start..end].to_vec();
         self.i = end;
