@@ -112,7 +112,7 @@ impl Engine {
         if key.detectors() != 0 || key.hashed().0 != 0 || self.pattern_keys.contains(key.compact_bytes()) {
             return true;
         }
-        if Detector::without_key_bits(&Features::of(value)) != 0 {
+        if Detector::any_without_key(value) {
             return true;
         }
         self.profile.as_ref().is_some_and(|p| p.is_match(value))

@@ -137,6 +137,39 @@ impl Detector {
         bits
     }
 
+    /// `without_key_bits(&Features::of(v)) != 0`, without reading all of
+    /// `v` when it can tell sooner: a `:`, `-` or `@` is enough, and a
+    /// value shorter than 12 bytes without them holds neither a hex-12
+    /// word nor 15 digits in a row (`might_match` asks it of every JSON
+    /// leaf).
+    pub fn any_without_key(v: &str) -> bool {
+        let b = v.as_bytes();
+        if memchr::memchr3(b':', b'-', b'@', b).is_some() {
+            return true;
+        }
+        if b.len() < 12 {
+            return false;
+        }
+        let (mut run, mut word, mut word_hex) = (0usize, 0usize, true);
+        for &c in b {
+            let k = CLASS[usize::from(c)];
+            if k & ALNUM != 0 {
+                word += 1;
+                word_hex &= k & HEX != 0;
+                run = if k & DIGIT != 0 { run + 1 } else { 0 };
+                if run >= 15 {
+                    return true;
+                }
+            } else {
+                if word == 12 && word_hex {
+                    return true;
+                }
+                (run, word, word_hex) = (0, 0, true);
+            }
+        }
+        word == 12 && word_hex
+    }
+
     /// True for detectors that judge a whole request at once.
     pub fn per_request(self) -> bool {
         matches!(self, Detector::CellLocation | Detector::GeoLocation)
@@ -370,6 +403,35 @@ mod tests {
         f
     }
 
+    /// `any_without_key` says what `without_key_bits` of the features
+    /// says, on values without the separators that decide at once: digit
+    /// runs of 13 to 16, hex runs of 11 to 13, between other letters,
+    /// dots, spaces, `_` and multi-byte text.
+    #[test]
+    fn any_without_key_is_without_key_bits() {
+        let others = ["g", "Z", ".", " ", "é", "_", "7", "a"];
+        let mut x = 0x517e_4b17_u64;
+        let (mut yes, mut no) = (0, 0);
+        for _ in 0..50_000 {
+            let mut s = String::new();
+            for _ in 0..(crate::util::xorshift(&mut x) % 4) {
+                let r = crate::util::xorshift(&mut x);
+                let n = (r >> 8) as usize % 4;
+                match r % 3 {
+                    0 => s.extend((0..13 + n).map(|i| char::from(b'0' + ((r >> (12 + i)) % 10) as u8))),
+                    1 => s.extend(
+                        (0..11 + n % 3).map(|i| char::from(b"0123456789abcdef"[((r >> (12 + i)) % 16) as usize])),
+                    ),
+                    _ => s.push_str(others[(r >> 20) as usize % others.len()]),
+                }
+            }
+            let want = Detector::without_key_bits(&Features::of(&s)) != 0;
+            assert_eq!(Detector::any_without_key(&s), want, "{s:?}");
+            if want { yes += 1 } else { no += 1 }
+        }
+        assert!(yes > 5_000 && no > 5_000, "{yes} {no}");
+    }
+
     #[test]
     fn features_agree_with_the_branching_reading() {
         // Strings over an alphabet where every class boundary is likely:
@@ -389,6 +451,7 @@ mod tests {
             }
             let (a, b) = (Features::of(&s), features_by_branches(&s));
             assert_eq!(format!("{a:?}"), format!("{b:?}"), "{s:?}");
+            assert_eq!(Detector::any_without_key(&s), Detector::without_key_bits(&a) != 0, "{s:?}");
         }
         for s in ["", "0123456789ab", "0123456789ab:", "x0123456789abx", "0123456789abc", "@", "12:34-56"] {
             assert_eq!(format!("{:?}", Features::of(s)), format!("{:?}", features_by_branches(s)), "{s:?}");
