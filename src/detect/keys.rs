@@ -38,7 +38,8 @@ fn tail_of(name: &str) -> &str {
     // characters): after the last separator, up to the first `[`.
     let from = name.bytes().rposition(|b| matches!(b, b':' | b'.' | b'/' | b'@')).map_or(0, |i| i + 1);
     let tail = &name[from..];
-    let tail = memchr::memchr(b'[', tail.as_bytes()).map_or(tail, |i| &tail[..i]);
+    // A short tail: a loop, not memchr's setup.
+    let tail = tail.bytes().position(|b| b == b'[').map_or(tail, |i| &tail[..i]);
     let tail = if tail.is_empty() { name } else { tail };
     // `X-IMEI`, `x-device-id`: the extension-header prefix is not the name.
     tail.strip_prefix("X-").or_else(|| tail.strip_prefix("x-")).filter(|t| !t.is_empty()).unwrap_or(tail)

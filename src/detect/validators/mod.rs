@@ -138,21 +138,16 @@ impl Detector {
     }
 
     /// `without_key_bits(&Features::of(v)) != 0`, without reading all of
-    /// `v` when it can tell sooner: a `:`, `-` or `@` is enough, and a
-    /// value shorter than 12 bytes without them holds neither a hex-12
-    /// word nor 15 digits in a row (`might_match` asks it of every JSON
+    /// `v` when it can tell sooner: at the first `:`, `-` or `@`, a run of
+    /// 15 digits or a hex word of 12 (`might_match` asks it of every JSON
     /// leaf).
     pub fn any_without_key(v: &str) -> bool {
-        let b = v.as_bytes();
-        if memchr::memchr3(b':', b'-', b'@', b).is_some() {
-            return true;
-        }
-        if b.len() < 12 {
-            return false;
-        }
         let (mut run, mut word, mut word_hex) = (0usize, 0usize, true);
-        for &c in b {
+        for &c in v.as_bytes() {
             let k = CLASS[usize::from(c)];
+            if k & (AT | COLON | DASH) != 0 {
+                return true;
+            }
             if k & ALNUM != 0 {
                 word += 1;
                 word_hex &= k & HEX != 0;
