@@ -386,10 +386,17 @@ fn nothing_inside(s: &Shape) -> bool {
 /// words and numbers: the bulk of JSON leaves.
 fn might_decode(v: &str) -> bool {
     // Numbers (ids, timestamps) decode to nothing: not base64 (all hex
-    // digits are refused as base64), and hex of digits is not text.
-    let number = v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
-    (v.len() >= MIN_BASE64_LEN && !number)
-        || v.bytes().any(|b| matches!(b, b'%' | b'=' | b'&' | b'{' | b'[' | b'<' | b':' | b',' | b';'))
+    // digits are refused as base64), and hex of digits is not text. One
+    // pass: a structure byte decides at once.
+    let mut number = true;
+    for &b in v.as_bytes() {
+        match b {
+            b'%' | b'=' | b'&' | b'{' | b'[' | b'<' | b':' | b',' | b';' => return true,
+            b'0'..=b'9' | b'.' | b'-' => {}
+            _ => number = false,
+        }
+    }
+    v.len() >= MIN_BASE64_LEN && !number
 }
 
 /// `key:value,` and `key=value;` lists (`MNC:01,LAC:2F,CID:1A2B`, as in
@@ -943,6 +950,32 @@ mod tests {
         // A real form still is one.
         let r = req("/f", &[("Content-Type", "application/x-www-form-urlencoded")], b"imei=356938035643809&a=1");
         assert_eq!(find(&request_fields(&r), "imei").value, "356938035643809");
+    }
+
+    /// `might_decode` in one pass says what its two passes said.
+    #[test]
+    fn might_decode_is_its_two_passes() {
+        fn before(v: &str) -> bool {
+            let number = v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+            (v.len() >= MIN_BASE64_LEN && !number)
+                || v.bytes().any(|b| matches!(b, b'%' | b'=' | b'&' | b'{' | b'[' | b'<' | b':' | b',' | b';'))
+        }
+        let pieces = ["1", "9", ".", "-", "a", "Z", "é", " ", "%", "=", "&", "{", "[", "<", ":", ",", ";", "12345"];
+        let mut x = 0xdec0_de11_u64;
+        let (mut yes, mut no) = (0, 0);
+        for _ in 0..30_000 {
+            let n = (crate::util::xorshift(&mut x) % 16) as usize;
+            let v: String = (0..n)
+                .map(|_| {
+                    let r = crate::util::xorshift(&mut x);
+                    // Mostly digits, dots and dashes, as numbers are.
+                    pieces[if r % 4 < 3 { (r >> 8) % 4 } else { (r >> 8) % pieces.len() as u64 } as usize]
+                })
+                .collect();
+            assert_eq!(might_decode(&v), before(&v), "{v:?}");
+            if before(&v) { yes += 1 } else { no += 1 }
+        }
+        assert!(yes > 5_000 && no > 5_000, "{yes} {no}");
     }
 
     /// What is the request's bytes as they are is borrowed, not copied:
