@@ -72,8 +72,7 @@ pub struct Engine {
     pub include_test_devices: bool,
     /// [`Profile::digest`] of the profile searched for, if any.
     pub profile_digest: Option<String>,
-    /// The keys keyed pattern rules look at.
-    /// Keys of the keyed pattern rules, as [`keys::Key::compact_bytes`].
+    /// The keys keyed pattern rules look at, as [`keys::Key::compact_bytes`].
     pattern_keys: std::collections::HashSet<Vec<u8>, std::hash::BuildHasherDefault<crate::util::FnvHasher>>,
 }
 

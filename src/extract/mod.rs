@@ -177,6 +177,11 @@ fn base64_runs(v: &str) -> impl Iterator<Item = &str> {
         .filter(|r| r.len() >= 16 && r.len() < v.len())
 }
 
+/// A copy of `name`, for a field decoded out of the one it names.
+fn owned(name: &Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    name.as_deref().map(|n| Cow::Owned(n.to_string()))
+}
+
 fn join(parent: &Option<Cow<'_, str>>, child: &str) -> Option<Cow<'static, str>> {
     Some(Cow::Owned(match parent {
         Some(p) => format!("{p}:{child}"),
@@ -244,7 +249,6 @@ fn nested_in(field: &Field<'_>, s: &Shape, notes: &mut Vec<String>, split: &mut 
         value: Cow::Owned(value),
         encoding,
     };
-    let same_name = || field.name.as_deref().map(|n| Cow::Owned(n.to_string()));
     if s.has(OPEN) && looks_like_json(v) {
         match json::leaves(v) {
             Ok(leaves) => {
@@ -313,13 +317,13 @@ fn nested_in(field: &Field<'_>, s: &Shape, notes: &mut Vec<String>, split: &mut 
     if s.has(PERCENT) {
         let (d, esc) = url_decode(v.as_bytes());
         if esc && d != v {
-            return vec![child(same_name(), d, field.encoding.then("url"))];
+            return vec![child(owned(&field.name), d, field.encoding.then("url"))];
         }
     }
     let mut decoded = |d: Decoded| {
         inflate_note(notes, &d);
         let enc = field.encoding.then("base64");
-        child(same_name(), d.text, d.coding.map_or(enc, |c| enc.then(c)))
+        child(owned(&field.name), d.text, d.coding.map_or(enc, |c| enc.then(c)))
     };
     if s.base64
         && let Some(d) = decode_base64(v)
@@ -329,7 +333,7 @@ fn nested_in(field: &Field<'_>, s: &Shape, notes: &mut Vec<String>, split: &mut 
     if s.hex
         && let Some(text) = decode_hex(v)
     {
-        return vec![child(same_name(), text, field.encoding.then("hex"))];
+        return vec![child(owned(&field.name), text, field.encoding.then("hex"))];
     }
     if s.runs {
         let runs: Vec<Field> = base64_runs(v).filter_map(decode_base64).map(decoded).collect();
@@ -506,7 +510,7 @@ pub fn apply_steps(field: &Field<'_>, steps: &[Step]) -> Option<Vec<Field<'stati
         enc = enc.then(step.name());
     }
     let text = String::from_utf8(bytes).ok()?;
-    let name = field.name.as_deref().map(|n| Cow::Owned(n.to_string()));
+    let name = owned(&field.name);
     push_nested(&mut out, Field { location: field.location, name, value: Cow::Owned(text), encoding: enc }, 1);
     Some(out.fields)
 }

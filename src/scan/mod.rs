@@ -1153,13 +1153,8 @@ fn mask_uri(uri: &str, raws: &[crate::detect::RawFinding]) -> String {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, ""),
             };
-            // Decoded only when escaped (the decoding of plain text is
-            // itself).
-            let k: std::borrow::Cow<'_, str> = if memchr::memchr2(b'%', b'+', k.as_bytes()).is_some() {
-                crate::codec::text::url_decode(k.as_bytes()).0.into()
-            } else {
-                k.into()
-            };
+            // Borrowed when there is nothing to decode.
+            let (k, _) = crate::codec::text::url_decoded(k.as_bytes());
             let hit = raws.iter().any(|r| {
                 r.location == Location::Query
                     && r.field
